@@ -1,0 +1,161 @@
+"""Idempotent Kafka topic set-up for certx.
+
+    CERTX_KAFKA=127.0.0.1:9092 python deploy/topics.py
+
+Creates the certx topics if they are missing; existing topics are left alone
+(a partition-count mismatch is reported as a warning, never changed).
+The broker runs with auto.create.topics.enable=false, so this is the only
+place topics come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
+
+log = logging.getLogger("certx.topics")
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+COMMANDS = "certx.commands"
+EVENTS = "certx.events"
+SETTLEMENTS = "certx.settlements"
+DLQ = "certx.dlq"
+SNAPSHOTS = "certx.snapshots"
+
+# One partition per market on the market-keyed topics; producers pick the
+# partition explicitly with partition_for_market().
+MARKET_PARTITIONS: dict[str, int] = {"CEA": 0, "CCER": 1, "GEC": 2}
+
+# name -> (partitions, topic configs)
+TOPICS: dict[str, tuple[int, dict[str, str]]] = {
+    COMMANDS: (3, {}),
+    EVENTS: (3, {}),
+    SETTLEMENTS: (3, {}),
+    DLQ: (1, {}),
+    SNAPSHOTS: (3, {"cleanup.policy": "compact"}),
+}
+REPLICATION_FACTOR = 1
+
+
+def partition_for_market(market: str) -> int:
+    """Partition of a market on certx.commands (and the other 3-partition topics)."""
+    try:
+        return MARKET_PARTITIONS[market]
+    except KeyError:
+        raise ValueError(f"unknown market {market!r}") from None
+
+
+async def _start_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+        try:
+            await admin.start()
+            return admin
+        except KafkaConnectionError:
+            await admin.close()
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, timeout_s: float) -> dict[str, int]:
+    """Wait until every certx topic has all partitions with a leader; return partition counts."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = await admin.describe_topics(list(TOPICS))
+        counts: dict[str, int] = {}
+        ready = True
+        for t in described:
+            if t["error_code"] != 0:
+                ready = False
+                continue
+            parts = t["partitions"]
+            counts[t["topic"]] = len(parts)
+            if not parts or any(p["leader"] < 0 for p in parts):
+                ready = False
+        if ready and len(counts) == len(TOPICS):
+            return counts
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"topics not ready after {timeout_s}s: {described!r}")
+        await asyncio.sleep(0.2)
+
+
+async def _wait_for_partitions_ready(bootstrap: str, topics: list[str], timeout_s: float) -> None:
+    """Wait until the leaders serve requests for the given topics.
+
+    The metadata shows a leader slightly before the broker's replica manager has
+    created the partition, so a produce right after creation can get
+    NOT_LEADER_OR_FOLLOWER (clients retry, but it is noise). ListOffsets goes to
+    the partition leader and is retried by aiokafka until the partition is live.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(TOPICS[t][0])]
+        await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
+    finally:
+        await consumer.stop()
+
+
+async def ensure_topics(bootstrap: str) -> None:
+    """Create the certx topics that are missing. Safe to call any number of times."""
+    admin = await _start_admin(bootstrap, timeout_s=30.0)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=name,
+                num_partitions=parts,
+                replication_factor=REPLICATION_FACTOR,
+                topic_configs=dict(configs),
+            )
+            for name, (parts, configs) in TOPICS.items()
+            if name not in existing
+        ]
+        if missing:
+            resp = await admin.create_topics(missing, timeout_ms=30000)
+            for err in resp.topic_errors:
+                name, code = err[0], err[1]
+                if code == 0:
+                    log.info("created topic %s", name)
+                    continue
+                exc = for_code(code)
+                if exc is TopicAlreadyExistsError:
+                    log.info("topic %s already exists", name)
+                    continue
+                message = err[2] if len(err) > 2 else None
+                raise exc(f"creating topic {name}: {message or exc.__name__}")
+        counts = await _wait_for_leaders(admin, timeout_s=30.0)
+        for name, (parts, _) in TOPICS.items():
+            if counts.get(name) != parts:
+                log.warning(
+                    "topic %s has %s partitions, expected %d (left alone)",
+                    name,
+                    counts.get(name),
+                    parts,
+                )
+    finally:
+        await admin.close()
+    if missing:
+        await _wait_for_partitions_ready(bootstrap, [t.name for t in missing], timeout_s=30.0)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="topics: %(message)s")
+    bootstrap = os.environ.get("CERTX_KAFKA", DEFAULT_BOOTSTRAP)
+    asyncio.run(ensure_topics(bootstrap))
+    log.info("topics ready on %s: %s", bootstrap, ", ".join(TOPICS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""certx: an event-sourced trading engine for CEA, CCER and GEC."""

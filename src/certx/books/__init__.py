@@ -1,0 +1,1 @@
+"""Order books: pure data structures, no rules and no money. The engine decides; the books keep order."""

@@ -1,0 +1,86 @@
+"""Block trades (DOMAIN M2, B2, S1): a party posts an offer, public or addressed to one account; the
+counterparty accepts it in full, or in part where the offer allows, at the offer price. Block trades never
+touch the listing book and never set the close (D4)."""
+from __future__ import annotations
+
+from certx.books.block import Offer
+from certx.engine.rejection import Rejected
+from certx.money import Fen
+from certx.wire import commands as c
+from certx.wire import events as e
+
+
+class BlockDesk:
+    def on_block_offer(self, cmd: c.OrderNew, at: int) -> None:
+        if not self.mrules.block_enabled:
+            raise Rejected("mode_not_allowed", f"no block trading in {self.market}")
+        self.in_window(self.block_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        product = self.products.get(cmd.product)
+        if product is None:
+            raise Rejected("unknown_product", cmd.product)
+        price, quantity = int(cmd.price), cmd.quantity
+        self.check_size(quantity, price, self.mrules.block_sizes)
+        self._in_block_band(product, price)
+        if cmd.counterparty is not None and cmd.counterparty not in self.wallets:
+            raise Rejected("unknown_account", cmd.counterparty)
+        is_buy = cmd.side == "buy"
+        self.reserve(wallet, cmd.product, is_buy, price, quantity)
+        self.order_ids.add(cmd.order_id)
+        self.blocks.offers[cmd.order_id] = Offer(cmd.order_id, cmd.account, cmd.product, is_buy, price, quantity,
+                                                 cmd.counterparty, cmd.partial)
+        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=cmd.product,
+                                         side=cmd.side, quantity=quantity, price=cmd.price, mode="block"))
+
+    def on_accept(self, cmd: c.OrderAccept, at: int) -> None:
+        self.in_window(self.block_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        offer = self.blocks.offers.get(cmd.target)
+        if offer is None:
+            raise Rejected("unknown_order", cmd.target)
+        if offer.counterparty is not None and offer.counterparty != cmd.account:
+            raise Rejected("not_authorised", f"{cmd.target} is addressed to another account")
+        quantity = cmd.quantity
+        if quantity > offer.remaining:
+            raise Rejected("lot_size", f"{quantity} is more than the {offer.remaining} offered")
+        if quantity < offer.remaining:
+            if not offer.partial:
+                raise Rejected("lot_size", f"{cmd.target} must be taken in full ({offer.remaining})")
+            self.check_size(quantity, offer.price, self.mrules.block_sizes)
+        product = self.products[offer.product]
+        self._in_block_band(product, offer.price)
+        taker_buys = not offer.is_buy
+        self.reserve(wallet, offer.product, taker_buys, offer.price, quantity)
+        self.order_ids.add(cmd.order_id)
+        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=offer.product,
+                                         side="buy" if taker_buys else "sell", quantity=quantity,
+                                         price=Fen(offer.price), mode="block"))
+        offer.remaining -= quantity
+        if not offer.remaining:
+            del self.blocks.offers[offer.order_id]
+        maker = self.wallets[offer.account]
+        buyer, seller = (wallet, maker) if taker_buys else (maker, wallet)
+        value = offer.price * quantity
+        buyer.cash_held -= value
+        seller.positions[offer.product].held -= quantity
+        seller.cash += value
+        self.credit_units(buyer, offer.product, quantity)
+        product.day.block_volume += quantity
+        product.day.block_value += value
+        buy_order, sell_order = (cmd.order_id, offer.order_id) if taker_buys else (offer.order_id, cmd.order_id)
+        self._out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
+                                 price=Fen(offer.price), quantity=quantity, buy_order=buy_order,
+                                 sell_order=sell_order, buyer=buyer.account, seller=seller.account))
+
+    def _in_block_band(self, product, price: int) -> None:
+        band = product.block_limits
+        if band is None:
+            raise Rejected("no_reference_price", product.name)
+        if price < band[0] or price > band[1]:
+            raise Rejected("price_out_of_band", f"{price} fen outside [{band[0]}, {band[1]}]")
+
+    def withdraw_offer(self, offer: Offer) -> None:
+        del self.blocks.offers[offer.order_id]
+        self.release_listing(offer.account, offer.product, offer.is_buy, offer.price, offer.remaining)

@@ -1,0 +1,177 @@
+"""The engine of one market: a synchronous, deterministic state machine.
+
+`apply(command, at)` takes a decoded command and its time (epoch milliseconds, from the input log, DOMAIN
+U3) and returns the events it causes. It does no I/O, reads no clock and never awaits, so the Kafka
+matcher, the embedded replay and the tests all run the same code, and the same log gives the same events.
+
+A refused command yields exactly one rejection event and changes nothing: every handler checks all its
+rules before it touches state, and signals a refusal by raising `Rejected` from the checking part.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from certx.accounts import Wallet
+from certx.books.block import BlockBoard
+from certx.books.gec import GecBook
+from certx.engine.block import BlockDesk
+from certx.engine.gec import GecDesk
+from certx.engine.listing import ListingDesk
+from certx.engine.registry import RegistryDesk
+from certx.engine.product import Product
+from certx.engine.rejection import Rejected
+from certx.engine.session import SessionDesk
+from certx.registry.issuance import Issuance
+from certx.registry.serials import RangeSet
+from certx.rules import DEFAULT, Rules
+from certx.wire import commands as c
+from certx.wire import events as e
+from certx.wire.routing import PARTITION
+
+
+class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
+    """One market's state. The desks (mixins) hold the handlers for each kind of command."""
+
+    def __init__(self, market: str, rules: Rules = DEFAULT) -> None:
+        self.market = market
+        self.partition = PARTITION[market]
+        self.rules = rules
+        self.mrules = rules.market(market)
+        self.offset = 0                       # the next input offset
+        self.seq = 0                          # the next event's position in this market's stream
+        self.trades = 0
+        # the trading day
+        self.date: dt.date | None = None
+        self.last_date: dt.date | None = None
+        self.listing_windows: tuple[tuple[int, int], ...] = ()
+        self.block_windows: tuple[tuple[int, int], ...] = ()
+        # accounts, products and orders
+        self.wallets: dict[str, Wallet] = {}
+        self.products: dict[str, Product] = {}
+        self.order_ids: set[str] = set()      # accepted today (D2: ids are day-scoped)
+        self.locked: list = []                # positions with units waiting for T+1 (A3)
+        self.blocks = BlockBoard()
+        # GEC: what is issued, who holds which serials, what is gone for good
+        self.issuance = Issuance()
+        self.serials: dict[str, RangeSet] = {}
+        self.cancelled = RangeSet()           # G1: traded, cancelled in the buyer's name
+        self.retired = RangeSet()             # G2: expired
+        self.surrendered: dict[str, int] = {}
+        self.lots = GecBook()
+        if market == "GEC":
+            self.list_product("GEC")
+        self._out: list[e.Event] = []
+        self._handlers = {
+            c.SessionOpen: self.on_session_open,
+            c.SessionClose: self.on_session_close,
+            c.ProductList: self.on_product_list,
+            c.BandSet: self.on_band_set,
+            c.AccountOpen: self.on_account_open,
+            c.IssueCea: self.on_issue_cea,
+            c.IssueCcer: self.on_issue_ccer,
+            c.IssueGec: self.on_issue_gec,
+            c.Surrender: self.on_surrender,
+            c.FundsDeposit: self.on_funds,
+            c.FundsWithdraw: self.on_funds,
+            c.OrderNew: self.on_gec_new if market == "GEC" else self.on_order_new,
+            c.OrderLift: self.on_gec_lift if market == "GEC" else self.on_lift,
+            c.OrderAccept: self.on_accept,
+            c.OrderCancel: self.on_cancel,
+        }
+
+    def apply(self, cmd: c.Command, at: int, offset: int | None = None) -> list[e.Event]:
+        """Apply one command at time `at` (epoch ms). `offset` is its input position (default: next)."""
+        if offset is None:
+            offset = self.offset
+        self.offset = offset + 1
+        out = self._out = []
+        try:
+            self._handlers[type(cmd)](cmd, at)
+        except Rejected as r:
+            out.clear()
+            out.append(self._rejection(cmd, r.reason, r.detail))
+        seq, partition, market = self.seq, self.partition, self.market
+        for i, event in enumerate(out):
+            event.seq = seq + i
+            event.origin = e.Origin(partition, offset, i)
+            event.market = market
+        self.seq = seq + len(out)
+        return out
+
+    def _rejection(self, cmd: c.Command, reason: str, detail: str) -> e.Event:
+        if isinstance(cmd, c.Order):
+            return e.OrderRejected(ref=cmd.order_id, account=cmd.account, reason=reason, detail=detail)
+        return e.CommandRejected(ref=cmd.id, command=type(cmd).__struct_config__.tag, reason=reason, detail=detail)
+
+    # --- checks shared by the desks -------------------------------------------------------------
+
+    def require(self, actor: str, who: str) -> None:
+        """A1: only the registry issues, only the bank moves cash, only the operator runs the market."""
+        if actor != who:
+            raise Rejected("not_authorised", f"{actor!r} is not the {who}")
+
+    def wallet_of(self, account: str) -> Wallet:
+        wallet = self.wallets.get(account)
+        if wallet is None:
+            raise Rejected("unknown_account", f"no account {account!r}")
+        return wallet
+
+    def broker_wallet(self, cmd: c.Order) -> Wallet:
+        """A1: only the account's broker may place or cancel orders for it."""
+        wallet = self.wallets.get(cmd.account)
+        if wallet is None or wallet.broker != cmd.actor:
+            raise Rejected("not_authorised", f"{cmd.actor!r} does not hold account {cmd.account!r}")
+        return wallet
+
+    def in_window(self, windows: tuple[tuple[int, int], ...], at: int) -> None:
+        """D1: inside one of today's session windows, else market_closed."""
+        for start, end in windows:
+            if start <= at < end:
+                return
+        raise Rejected("market_closed")
+
+    def new_order_id(self, order_id: str) -> None:
+        if order_id in self.order_ids:
+            raise Rejected("duplicate_order_id", order_id)
+
+    def check_size(self, quantity: int, price: int, sizes) -> None:
+        """U1 tick, U2 lot, S1 sizes."""
+        if price % self.mrules.tick:
+            raise Rejected("tick_size", f"price must be a multiple of {self.mrules.tick} fen")
+        if quantity < sizes.minimum or (sizes.maximum is not None and quantity > sizes.maximum) or quantity % sizes.lot:
+            raise Rejected("lot_size", f"quantity {quantity} outside {sizes.minimum}..{sizes.maximum} (lot {sizes.lot})")
+
+    def reserve(self, wallet: Wallet, product: str, is_buy: bool, price: int, quantity: int) -> None:
+        """A2: a buy reserves price × quantity of cash, a sell the units; or the order is refused."""
+        if is_buy:
+            cost = price * quantity
+            if wallet.cash < cost:
+                raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {cost} fen")
+            wallet.cash -= cost
+            wallet.cash_held += cost
+        else:
+            pos = wallet.positions.get(product)
+            if pos is None or pos.free < quantity:
+                raise Rejected("insufficient_holdings", f"free {pos.free if pos else 0} < {quantity}")
+            pos.free -= quantity
+            pos.held += quantity
+
+    def list_product(self, name: str) -> Product:
+        product = Product(name, self.mrules.listing_band_bps, self.mrules.block_band_bps)
+        product.rebuild_bands()
+        self.products[name] = product
+        return product
+
+    def credit_units(self, wallet: Wallet, product: str, quantity: int) -> None:
+        """Bought units: T+1 where the market says so (A3)."""
+        pos = wallet.position(product)
+        if self.mrules.t_plus_one:
+            if not pos.locked:
+                self.locked.append(pos)
+            pos.locked += quantity
+        else:
+            pos.free += quantity
+
+    def trade_id(self) -> str:
+        self.trades += 1
+        return f"{self.market}-{self.trades}"

@@ -1,0 +1,141 @@
+"""The GEC market (DOMAIN M4, G1, G2, G4, S2).
+
+Sellers list lots: a contiguous serial range they hold, from one issuance batch, at one price. Buyers bid
+with a filter, or lift one named lot. The trade price is the resting side's. A bought certificate is
+single-transfer: it leaves every holding at the trade and is recorded as cancelled in the buyer's name (G1),
+so it can never be listed again. Expired certificates are retired at the day's open (G2).
+"""
+from __future__ import annotations
+
+from certx.books.gec import Bid, Eligibility, Lot
+from certx.engine.rejection import Rejected
+from certx.money import Fen
+from certx.registry.issuance import month_index
+from certx.wire import commands as c
+from certx.wire import events as e
+
+
+class GecDesk:
+    def on_gec_new(self, cmd: c.OrderNew, at: int) -> None:
+        if cmd.mode != "listing":
+            raise Rejected("mode_not_allowed", "GEC trades as lots and bids")
+        self.in_window(self.listing_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        if cmd.product != "GEC":
+            raise Rejected("unknown_product", cmd.product)
+        price, quantity = int(cmd.price), cmd.quantity
+        self.check_size(quantity, price, self.mrules.listing_sizes)
+        today = self.today_month()
+        seq = self.offset
+        if cmd.side == "sell":
+            lot = self._check_lot(cmd, price, quantity, seq)
+            self.serials[cmd.account].remove(lot.first, lot.last)
+            self._accepted(cmd)
+            for bid, q in self.lots.bids_for(lot, quantity, today):
+                self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q, bid=bid)
+            if lot.first <= lot.last:
+                self.lots.rest(lot)
+        else:
+            self.reserve(wallet, "GEC", True, price, quantity)
+            self._accepted(cmd)
+            bid = Bid(cmd.order_id, cmd.account, price, quantity, Eligibility(cmd.filter),
+                      cmd.beneficiary or cmd.account, seq)
+            for lot, q in self.lots.lots_for(bid, quantity, today):
+                self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q)
+                bid.remaining -= q
+            if bid.remaining:
+                self.lots.rest(bid)
+
+    def _check_lot(self, cmd: c.OrderNew, price: int, quantity: int, seq: int) -> Lot:
+        first, last = cmd.first_serial, cmd.last_serial
+        if first is None or last is None or last < first:
+            raise Rejected("malformed", "a GEC sell names its lot: first_serial <= last_serial")
+        if quantity != last - first + 1:
+            raise Rejected("lot_size", f"quantity {quantity} is not the lot's {last - first + 1} certificates")
+        if self.cancelled.overlaps(first, last):
+            raise Rejected("already_cancelled", f"[{first}, {last}] holds cancelled certificates")
+        batch = self.issuance.batch_of(first, last)
+        if batch is not None and batch.expired:
+            raise Rejected("expired_certificate", f"{batch.project} {batch.production_month} has expired")
+        held = self.serials.get(cmd.account)
+        if batch is None or held is None or not held.contains(first, last):
+            raise Rejected("insufficient_holdings", f"{cmd.account} does not hold [{first}, {last}] in one batch")
+        return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq)
+
+    def on_gec_lift(self, cmd: c.OrderLift, at: int) -> None:
+        """M4: a buyer takes one named lot, at its price; S2: never more than the lot."""
+        self.in_window(self.listing_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        lot = self.lots.orders.get(cmd.target)
+        if not isinstance(lot, Lot):
+            raise Rejected("unknown_order", cmd.target)
+        if cmd.quantity > lot.last - lot.first + 1:
+            raise Rejected("lot_size", f"{cmd.quantity} is more than the lot's {lot.last - lot.first + 1}")
+        self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
+        self.order_ids.add(cmd.order_id)
+        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
+                                         quantity=cmd.quantity, price=Fen(lot.price)))
+        self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account, cmd.quantity)
+
+    def _accepted(self, cmd: c.OrderNew) -> None:
+        self.order_ids.add(cmd.order_id)
+        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
+                                         side=cmd.side, quantity=cmd.quantity, price=cmd.price))
+
+    def _gec_trade(self, lot: Lot, buyer: str, buy_order: str, buyer_limit: int, beneficiary: str,
+                   quantity: int, bid: Bid | None = None) -> None:
+        """One fill, at the resting side's price (M4): the lot's when a bid takes it, the bid's (`bid` given)
+        when a new lot meets resting bids. The serials leave the lot and are cancelled for the buyer (G1)."""
+        price = lot.price if bid is None else bid.price
+        first, last = self.lots.take(lot, quantity)
+        if bid is not None:
+            bid.remaining -= quantity
+            if not bid.remaining:
+                self.lots.remove(bid)
+        buyer_wallet, seller_wallet = self.wallets[buyer], self.wallets[lot.account]
+        buyer_wallet.cash_held -= buyer_limit * quantity
+        buyer_wallet.cash += (buyer_limit - price) * quantity
+        seller_wallet.cash += price * quantity
+        self.cancelled.add(first, last)
+        self.products["GEC"].day.listing_trade(price, quantity)
+        b = lot.batch
+        self._out.append(e.Trade(
+            trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=quantity,
+            buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=lot.account,
+            serials=[(first, last)], project=b.project, province=b.province, technology=b.technology,
+            production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary,
+        ))
+
+    def withdraw_gec(self, order: Lot | Bid) -> int:
+        """Take a lot or bid off the book and give back what it held; returns what was left of it."""
+        self.lots.remove(order)
+        if isinstance(order, Lot):
+            remaining = order.last - order.first + 1
+            self.serials[order.account].add(order.first, order.last)
+            return remaining
+        wallet = self.wallets[order.account]
+        wallet.cash_held -= order.price * order.remaining
+        wallet.cash += order.price * order.remaining
+        return order.remaining
+
+    def today_month(self) -> int:
+        return month_index(self.date.isoformat()[:7])
+
+    def retire_expired(self, today: int) -> None:
+        """G2: at the open, certificates past their validity leave every holding (and any lot) for good."""
+        out = self._out
+        for batch in self.issuance.batches():
+            if batch.expired or batch.valid_through >= today:
+                continue
+            batch.expired = True
+            for order in [o for o in self.lots.orders.values() if isinstance(o, Lot) and o.batch is batch]:
+                self.withdraw_gec(order)
+            for account, held in self.serials.items():
+                gone = held.overlap(batch.first, batch.last)
+                for first, last in gone:
+                    held.remove(first, last)
+                    self.retired.add(first, last)
+                if gone:
+                    out.append(e.CertificatesExpired(account=account, serials=gone))

@@ -1,0 +1,145 @@
+"""The listing market for CEA and CCER (DOMAIN M1, B1, B4, S1, A2, A3).
+
+An aggressive limit order matches on price-time priority at the resting order's price; a lift names one
+resting order within the best 5 levels of the other side. A buy reserves price × quantity of cash at entry, a
+sell reserves the units; each fill moves the buyer's cash and the seller's units together (A4) and hands back
+what the buyer reserved above the trade price.
+"""
+from __future__ import annotations
+
+from certx.books.listing import Resting
+from certx.engine.rejection import Rejected
+from certx.money import Fen
+from certx.wire import commands as c
+from certx.wire import events as e
+
+
+class ListingDesk:
+    def on_order_new(self, cmd: c.OrderNew, at: int) -> None:
+        if cmd.mode == "block":
+            return self.on_block_offer(cmd, at)
+        self.in_window(self.listing_windows, at)
+        wallet = self.wallets.get(cmd.account)
+        if wallet is None or wallet.broker != cmd.actor:
+            raise Rejected("not_authorised", f"{cmd.actor!r} does not hold account {cmd.account!r}")
+        order_id = cmd.order_id
+        if order_id in self.order_ids:
+            raise Rejected("duplicate_order_id", order_id)
+        product = self.products.get(cmd.product)
+        if product is None:
+            raise Rejected("unknown_product", cmd.product)
+        price, quantity = int(cmd.price), cmd.quantity
+        self.check_size(quantity, price, self.mrules.listing_sizes)
+        band = product.listing_limits
+        if band is None:
+            raise Rejected("no_reference_price", cmd.product)
+        if price < band[0] or price > band[1]:
+            raise Rejected("price_out_of_band", f"{price} fen outside [{band[0]}, {band[1]}]")
+        is_buy = cmd.side == "buy"
+        self.reserve(wallet, cmd.product, is_buy, price, quantity)
+        self.order_ids.add(order_id)
+        out = self._out
+        out.append(e.OrderAccepted(order_id=order_id, account=cmd.account, product=cmd.product, side=cmd.side,
+                                   quantity=quantity, price=cmd.price))
+        book = product.book
+        fills, left = book.match(is_buy, price, quantity)
+        for resting, q in fills:
+            self.listing_trade(product, wallet, order_id, is_buy, price, resting, q)
+        if left:
+            book.rest(Resting(order_id, cmd.account, is_buy, price, left))
+
+    def listing_trade(self, product, taker, taker_order: str, taker_buys: bool, taker_limit: int,
+                      resting: Resting, quantity: int) -> None:
+        """Settle one fill against the reservations, record it in the day, and publish the trade."""
+        price = resting.price
+        value = price * quantity
+        maker = self.wallets[resting.account]
+        name = product.name
+        if taker_buys:
+            buyer, seller = taker, maker
+            taker.cash_held -= taker_limit * quantity
+            taker.cash += (taker_limit - price) * quantity
+            maker.positions[name].held -= quantity
+            buy_order, sell_order = taker_order, resting.order_id
+        else:
+            buyer, seller = maker, taker
+            maker.cash_held -= value
+            taker.positions[name].held -= quantity
+            buy_order, sell_order = resting.order_id, taker_order
+        seller.cash += value
+        self.credit_units(buyer, name, quantity)
+        product.day.listing_trade(price, quantity)
+        self._out.append(e.Trade(trade_id=self.trade_id(), product=name, mode="listing", price=Fen(price),
+                                 quantity=quantity, buy_order=buy_order, sell_order=sell_order,
+                                 buyer=buyer.account, seller=seller.account))
+
+    def on_lift(self, cmd: c.OrderLift, at: int) -> None:
+        """M1(b): take one named resting order within the best levels, at its price, for up to its size."""
+        self.in_window(self.listing_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        product, target = self._find_resting(cmd.target)
+        if target is None:
+            raise Rejected("unknown_order", cmd.target)
+        side = product.book.bids if target.is_buy else product.book.asks
+        depth = side.depth_of(target.price)
+        if depth >= self.rules.lift_depth:
+            raise Rejected("beyond_lift_depth", f"{cmd.target} is at level {depth + 1}")
+        quantity = min(cmd.quantity, target.remaining)
+        self.check_size(quantity, target.price, self.mrules.listing_sizes)
+        band = product.listing_limits
+        if band is None or not band[0] <= target.price <= band[1]:
+            raise Rejected("price_out_of_band", cmd.target)
+        taker_buys = not target.is_buy
+        self.reserve(wallet, product.name, taker_buys, target.price, quantity)
+        self.order_ids.add(cmd.order_id)
+        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=product.name,
+                                         side="buy" if taker_buys else "sell", quantity=quantity,
+                                         price=Fen(target.price)))
+        product.book.take(target, quantity)
+        self.listing_trade(product, wallet, cmd.order_id, taker_buys, target.price, target, quantity)
+
+    def _find_resting(self, order_id: str):
+        for product in self.products.values():
+            order = product.book.orders.get(order_id)
+            if order is not None:
+                return product, order
+        return None, None
+
+    def on_cancel(self, cmd: c.OrderCancel, at: int) -> None:
+        """A2: a cancel releases what the order still holds. Allowed while the day is open."""
+        if self.date is None:
+            raise Rejected("market_closed")
+        self.broker_wallet(cmd)
+        product, order = self._find_resting(cmd.order_id)
+        if order is not None:
+            if order.account != cmd.account:
+                raise Rejected("not_authorised", f"{cmd.order_id} is not {cmd.account}'s")
+            remaining = product.book.cancel(order)
+            self.release_listing(order.account, product.name, order.is_buy, order.price, remaining)
+        else:
+            remaining = self.cancel_other(cmd)
+        self._out.append(e.OrderCancelled(order_id=cmd.order_id, account=cmd.account, remaining=remaining))
+
+    def cancel_other(self, cmd: c.OrderCancel) -> int:
+        """A cancel of a block offer or a GEC order; unknown_order if it names nothing resting."""
+        offer = self.blocks.offers.get(cmd.order_id)
+        order = offer or self.lots.orders.get(cmd.order_id)
+        if order is None:
+            raise Rejected("unknown_order", cmd.order_id)
+        if order.account != cmd.account:
+            raise Rejected("not_authorised", f"{cmd.order_id} is not {cmd.account}'s")
+        if offer is not None:
+            self.withdraw_offer(offer)
+            return offer.remaining
+        return self.withdraw_gec(order)
+
+    def release_listing(self, account: str, product: str, is_buy: bool, price: int, remaining: int) -> None:
+        wallet = self.wallets[account]
+        if is_buy:
+            wallet.cash_held -= price * remaining
+            wallet.cash += price * remaining
+        else:
+            pos = wallet.positions[product]
+            pos.held -= remaining
+            pos.free += remaining

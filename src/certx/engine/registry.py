@@ -1,0 +1,132 @@
+"""Accounts, issuance, cash and surrender: the registry's and the bank's commands (A1, A2, G3, C1)."""
+from __future__ import annotations
+
+from certx.accounts import Wallet
+from certx.engine.rejection import Rejected
+from certx.registry.issuance import Batch, month_index
+from certx.registry.serials import RangeSet
+from certx.wire import commands as c
+from certx.wire import events as e
+from certx.wire.routing import home, market_of_product
+
+
+class RegistryDesk:
+    def on_account_open(self, cmd: c.AccountOpen, at: int) -> None:
+        self.require(cmd.actor, "registry")
+        if cmd.account in self.wallets:
+            raise Rejected("duplicate_account", cmd.account)
+        self.wallets[cmd.account] = Wallet(cmd.account, cmd.broker)
+        self._out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
+
+    def on_issue_cea(self, cmd: c.IssueCea, at: int) -> None:
+        self.require(cmd.actor, "registry")
+        wallet = self.wallet_of(cmd.account)
+        if market_of_product(cmd.product) != "CEA":
+            raise Rejected("unknown_product", cmd.product)
+        wallet.position(cmd.product).free += cmd.quantity
+        self._out.append(e.Issued(account=cmd.account, product=cmd.product, quantity=cmd.quantity))
+
+    def ccer_product(self, project: str, vintage: int) -> str:
+        """P2: the CCER product key, pooled by default."""
+        return "CCER" if self.rules.ccer_product_key == "pooled" else f"CCER-{project}-{vintage}"
+
+    def on_issue_ccer(self, cmd: c.IssueCcer, at: int) -> None:
+        """Both the CCER and the GEC engines see this; both record it (G3), only CCER issues units."""
+        self.require(cmd.actor, "registry")
+        wallet = self.wallet_of(cmd.account)
+        product = self.ccer_product(cmd.project, cmd.vintage)
+        if cmd.product != product:
+            raise Rejected("unknown_product", f"CCER product key is {product!r}")
+        if self.issuance.ccer_conflict(cmd.project, cmd.vintage):
+            raise Rejected("double_issuance", f"{cmd.project} has GECs for {cmd.vintage}")
+        self.issuance.record_ccer(cmd.project, cmd.vintage)
+        if self.market != home(cmd):
+            return
+        if product not in self.products:
+            self.list_product(product)
+        wallet.position(product).free += cmd.quantity
+        self._out.append(e.Issued(account=cmd.account, product=product, quantity=cmd.quantity,
+                                  project=cmd.project, vintage=cmd.vintage))
+
+    def on_issue_gec(self, cmd: c.IssueGec, at: int) -> None:
+        """Both the CCER and the GEC engines see this; both record it (G3), only GEC holds serials."""
+        self.require(cmd.actor, "registry")
+        self.wallet_of(cmd.account)
+        if cmd.last_serial < cmd.first_serial:
+            raise Rejected("malformed", "last_serial is before first_serial")
+        if self.issuance.gec_conflict(cmd.project, cmd.production_month, cmd.first_serial, cmd.last_serial):
+            raise Rejected("double_issuance", f"{cmd.project} {cmd.production_month} or serials already issued")
+        batch = Batch(cmd.project, cmd.province, cmd.technology, cmd.production_month, cmd.subsidised,
+                      cmd.first_serial, cmd.last_serial, self.valid_through(cmd.production_month))
+        self.issuance.record_gec(batch)
+        if self.market != home(cmd):
+            return
+        held = self.serials.get(cmd.account)
+        if held is None:
+            held = self.serials[cmd.account] = RangeSet()
+        held.add(cmd.first_serial, cmd.last_serial)
+        self._out.append(e.Issued(
+            account=cmd.account, product="GEC", quantity=cmd.last_serial - cmd.first_serial + 1,
+            project=cmd.project, serials=[(cmd.first_serial, cmd.last_serial)], province=cmd.province,
+            technology=cmd.technology, production_month=cmd.production_month, subsidised=cmd.subsidised,
+        ))
+
+    def valid_through(self, production_month: str) -> int:
+        """G2: valid for 24 months counting the production month; older than 2024 through 2025-12."""
+        month = month_index(production_month)
+        if month < month_index(self.rules.gec_legacy_before):
+            return month_index(self.rules.gec_legacy_valid_until)
+        return month + self.rules.gec_validity_months - 1
+
+    def on_funds(self, cmd: c.FundsDeposit | c.FundsWithdraw, at: int) -> None:
+        """A1, A2: only the bank moves cash, per account and market."""
+        self.require(cmd.actor, "bank")
+        self._own_market(cmd.market)
+        wallet = self.wallet_of(cmd.account)
+        if isinstance(cmd, c.FundsDeposit):
+            wallet.cash += cmd.amount
+            self._out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
+            return
+        if wallet.cash < cmd.amount:
+            raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
+        wallet.cash -= cmd.amount
+        self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))
+
+    def on_surrender(self, cmd: c.Surrender, at: int) -> None:
+        """C1: CEA and CCER handed in for a compliance year; CCER at most 5% of the total. Each market
+        cancels its own leg; both legs check the cap on the same numbers, so they agree."""
+        self.require(cmd.actor, "registry")
+        wallet = self.wallet_of(cmd.account)
+        total = sum(cmd.cea.values()) + cmd.ccer
+        if not total:
+            raise Rejected("lot_size", "nothing to surrender")
+        if cmd.ccer * 10_000 > self.rules.ccer_offset_cap_bps * total:
+            raise Rejected("offset_cap_exceeded",
+                           f"CCER {cmd.ccer} is over {self.rules.ccer_offset_cap_bps / 100}% of {total}")
+        if self.market == "CEA":
+            take = dict(cmd.cea)
+            for product, quantity in take.items():
+                pos = wallet.positions.get(product)
+                if pos is None or pos.free < quantity:
+                    raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}")
+        elif self.market == "CCER":
+            take = self._ccer_to_surrender(wallet, cmd.ccer)
+        else:
+            raise Rejected("unknown_product", "GEC is not surrendered")
+        for product, quantity in take.items():
+            wallet.positions[product].free -= quantity
+            self.surrendered[product] = self.surrendered.get(product, 0) + quantity
+        self._out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
+
+    def _ccer_to_surrender(self, wallet: Wallet, quantity: int) -> dict[str, int]:
+        """CCER to hand in, from the account's CCER products in name order."""
+        take: dict[str, int] = {}
+        for product in sorted(wallet.positions):
+            if quantity and market_of_product(product) == "CCER":
+                n = min(quantity, wallet.positions[product].free)
+                if n:
+                    take[product] = n
+                    quantity -= n
+        if quantity:
+            raise Rejected("insufficient_holdings", f"CCER short by {quantity}")
+        return take

@@ -1,0 +1,1 @@
+"""The certificate registry: issued GEC serial ranges and their attributes, and who may issue what (G3)."""

@@ -1,0 +1,168 @@
+"""Events: what the matcher publishes on `certx.events` (PROTOCOL.md).
+
+Every event has `seq`, its position in the market's event stream, and `origin`, the position of the
+command that caused it: input partition, offset, and the event's index within that command's output.
+`origin` is unique and stable, so downstream readers use it to drop duplicates.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Union
+
+import msgspec
+
+from certx.money import Fen
+
+
+class Origin(msgspec.Struct, array_like=False, frozen=True):
+    partition: int
+    offset: int
+    index: int
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    # Always set by `Engine.apply` when it publishes the event; the defaults only let the desks build
+    # events without knowing their position. The JSON Schema lists all three as required.
+    seq: int = -1
+    origin: Origin | None = None
+    market: str = ""
+
+
+# orders
+class OrderAccepted(Event, tag="order.accepted"):
+    order_id: str
+    account: str
+    product: str
+    side: str
+    quantity: int
+    price: Fen
+    mode: str = "listing"
+
+
+class OrderRejected(Event, tag="order.rejected"):
+    ref: str
+    account: str
+    reason: str
+    detail: str = ""
+
+
+class OrderCancelled(Event, tag="order.cancelled"):
+    order_id: str
+    account: str
+    remaining: int
+
+
+class OrderExpired(Event, tag="order.expired"):
+    order_id: str
+    account: str
+    remaining: int
+
+
+class Trade(Event, tag="trade"):
+    trade_id: str
+    product: str
+    mode: str
+    price: Fen
+    quantity: int
+    buy_order: str
+    sell_order: str
+    buyer: str
+    seller: str
+    # GEC only: the serial ranges that changed hands, the lot's attributes, and the buyer's claim
+    serials: list[tuple[int, int]] | None = None
+    project: str | None = None
+    province: str | None = None
+    technology: str | None = None
+    production_month: str | None = None
+    subsidised: bool | None = None
+    beneficiary: str | None = None
+
+
+# the trading day
+class SessionOpened(Event, tag="session.opened"):
+    date: dt.date
+
+
+class SessionClosed(Event, tag="session.closed"):
+    date: dt.date
+
+
+class DaySummary(Event, tag="day.summary"):
+    product: str
+    date: dt.date
+    open: Fen | None
+    high: Fen | None
+    low: Fen | None
+    close: Fen | None
+    listing_volume: int
+    listing_value: Fen
+    block_volume: int
+    block_value: Fen
+    auction_volume: int
+    auction_value: Fen
+
+
+class ProductListed(Event, tag="product.listed"):
+    product: str
+    reference_price: Fen | None = None
+
+
+class BandScheduled(Event, tag="band.scheduled"):
+    product: str
+    mode: str
+    ratio: str
+
+
+# registry and bank
+class AccountOpened(Event, tag="account.opened"):
+    account: str
+    broker: str
+
+
+class Issued(Event, tag="issued"):
+    account: str
+    product: str
+    quantity: int
+    project: str | None = None
+    vintage: int | None = None
+    serials: list[tuple[int, int]] | None = None
+    province: str | None = None
+    technology: str | None = None
+    production_month: str | None = None
+    subsidised: bool | None = None
+
+
+class FundsDeposited(Event, tag="funds.deposited"):
+    account: str
+    amount: Fen
+
+
+class FundsWithdrawn(Event, tag="funds.withdrawn"):
+    account: str
+    amount: Fen
+
+
+class CertificatesExpired(Event, tag="certificates.expired"):
+    account: str
+    serials: list[tuple[int, int]]
+
+
+class Surrendered(Event, tag="surrendered"):
+    account: str
+    compliance_year: int
+    units: dict[str, int]
+
+
+class CommandRejected(Event, tag="command.rejected"):
+    ref: str
+    command: str
+    reason: str
+    detail: str = ""
+
+
+AnyEvent = Union[
+    OrderAccepted, OrderRejected, OrderCancelled, OrderExpired, Trade,
+    SessionOpened, SessionClosed, DaySummary, ProductListed, BandScheduled,
+    AccountOpened, Issued, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
+    CommandRejected,
+]
