@@ -125,6 +125,6 @@ class GecBook:
         """Cut the lowest `quantity` serials off a lot; returns them as a range."""
         first = lot.first
         lot.first += quantity
-        if lot.first > lot.last:
+        if lot.first > lot.last and self.orders.get(lot.order_id) is lot:   # a new lot never rested
             self.remove(lot)
         return first, first + quantity - 1

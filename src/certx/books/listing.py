@@ -10,18 +10,18 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 
+import msgspec
 
-class Resting:
-    """An order on the book. `remaining == 0` means filled or cancelled (dead)."""
 
-    __slots__ = ("order_id", "account", "is_buy", "price", "remaining")
+class Resting(msgspec.Struct, gc=False):
+    """An order on the book. `remaining == 0` means filled or cancelled (dead). A msgspec Struct because it
+    is built for every resting order: it is created in a third of the time of a slotted class."""
 
-    def __init__(self, order_id: str, account: str, is_buy: bool, price: int, remaining: int) -> None:
-        self.order_id = order_id
-        self.account = account
-        self.is_buy = is_buy
-        self.price = price
-        self.remaining = remaining
+    order_id: str
+    account: str
+    is_buy: bool
+    price: int
+    remaining: int
 
 
 class Level:

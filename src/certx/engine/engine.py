@@ -90,12 +90,14 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
         except Rejected as r:
             out.clear()
             out.append(self._rejection(cmd, r.reason, r.detail))
-        seq, partition, market = self.seq, self.partition, self.market
-        for i, event in enumerate(out):
-            event.seq = seq + i
-            event.origin = e.Origin(partition, offset, i)
+        seq, partition, market, origin = self.seq, self.partition, self.market, e.Origin
+        index = 0
+        for event in out:
+            event.seq = seq + index
+            event.origin = origin(partition, offset, index)
             event.market = market
-        self.seq = seq + len(out)
+            index += 1
+        self.seq = seq + index
         return out
 
     def _rejection(self, cmd: c.Command, reason: str, detail: str) -> e.Event:

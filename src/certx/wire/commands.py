@@ -26,7 +26,7 @@ Mode = Literal["listing", "block"]
 At = Annotated[dt.datetime, Meta(tz=True)]
 
 
-class Command(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+class Command(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
     actor: Name
     at: At | None = None
 

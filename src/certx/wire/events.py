@@ -3,6 +3,8 @@
 Every event has `seq`, its position in the market's event stream, and `origin`, the position of the
 command that caused it: input partition, offset, and the event's index within that command's output.
 `origin` is unique and stable, so downstream readers use it to drop duplicates.
+
+Events hold no reference cycles, so they are `gc=False`: cheaper to create, and never scanned by the GC.
 """
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ import msgspec
 from certx.money import Fen
 
 
-class Origin(msgspec.Struct, array_like=False, frozen=True):
+class Origin(msgspec.Struct, frozen=True, gc=False):
     partition: int
     offset: int
     index: int
 
 
-class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
     # Always set by `Engine.apply` when it publishes the event; the defaults only let the desks build
     # events without knowing their position. The JSON Schema lists all three as required.
     seq: int = -1

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite on real parts: installs the Python dependencies, fetches and starts a real Kafka
+# broker and a real PostgreSQL, runs pytest, and stops both whatever happens.
+#   bash deploy/test.sh [pytest arguments...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source "$ROOT/deploy/venv.sh"
+
+stop() {
+    bash "$ROOT/deploy/kafka.sh" stop >/dev/null 2>&1 || true
+    bash "$ROOT/deploy/postgres.sh" stop >/dev/null 2>&1 || true
+}
+trap stop EXIT
+
+# Both servers start in parallel: they are independent and each takes a few seconds.
+mkdir -p "$ROOT/.cache"
+bash "$ROOT/deploy/kafka.sh" start > "$ROOT/.cache/kafka-start.log" 2>&1 &
+kafka_pid=$!
+dsn=$(bash "$ROOT/deploy/postgres.sh" start | tail -n 1)
+if ! wait "$kafka_pid"; then
+    cat "$ROOT/.cache/kafka-start.log" >&2
+    exit 1
+fi
+bash "$ROOT/deploy/kafka.sh" topics >/dev/null
+
+export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
+export CERTX_PG_DSN="$dsn"
+"$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,27 @@
+"""DESIGN 5: `schemas/` is generated from the Structs; the checked-in files must not drift from the code."""
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from certx.wire.schema import ROOT, generate
+
+
+@pytest.mark.parametrize("name", sorted(generate()))
+def test_checked_in_schema_matches_the_structs(name):
+    assert (ROOT / name).read_text() == generate()[name], f"run: python -m certx.wire.schema ({name} drifted)"
+
+
+def test_schemas_are_where_the_contract_says():
+    assert ROOT == Path(__file__).resolve().parents[2] / "schemas"
+
+
+def test_event_positions_are_required_on_the_wire():
+    events = msgspec.json.decode(generate()["events.schema.json"])
+    for name in ("Trade", "OrderAccepted", "DaySummary"):
+        assert {"seq", "origin", "market"} <= set(events["$defs"][name]["required"])
+
+
+def test_money_is_a_decimal_string_in_the_contract():
+    events = msgspec.json.decode(generate()["events.schema.json"])
+    assert events["$defs"]["Trade"]["properties"]["price"]["type"] == "string"
