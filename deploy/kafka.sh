@@ -5,7 +5,7 @@
 #   deploy/kafka.sh start    fetch if needed, format a fresh log dir, start, wait until ready
 #   deploy/kafka.sh stop     stop the broker (TERM, then KILL after 30 s)
 #   deploy/kafka.sh status   print running/stopped (exit 0 if running, 3 if not)
-#   deploy/kafka.sh topics   create the certx topics (deploy/topics.py)
+#   deploy/kafka.sh topics   create the certx topics (python -m certx.kafka.topics)
 #   deploy/kafka.sh restart  stop, then start
 #   deploy/kafka.sh log [N]  print the last N (60) lines of the broker log
 #
@@ -292,7 +292,7 @@ venv_python() {
 }
 
 cmd_topics() {
-    CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:$PORT}" "$(venv_python)" "$SCRIPT_DIR/topics.py"
+    CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:$PORT}" "$(venv_python)" -m certx.kafka.topics
 }
 
 usage() {

@@ -48,6 +48,56 @@ def print_summary(path: Path, s: Summary) -> None:
               f"{f(d.close):>8} {d.listing_volume:>12,} {d.block_volume:>12,}")
 
 
+def load_rules(path: str | None):
+    """A deployment's rule table, as JSON in the shape of certx.rules.Rules (missing fields keep DOMAIN's)."""
+    import msgspec
+
+    from certx.rules import DEFAULT, Rules
+
+    return DEFAULT if path is None else msgspec.json.decode(Path(path).read_bytes(), type=Rules)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from certx.kafka.matcher import Settings
+    from certx.kafka.topics import Topics, bootstrap
+
+    if args.service != "matcher":
+        print(f"certx serve: unknown service {args.service!r}", file=sys.stderr)
+        return 2
+    from services.matcher import main as serve_matcher
+
+    settings = Settings(bootstrap=args.bootstrap or bootstrap(), topics=Topics(args.prefix), group=args.group,
+                        transactional_prefix=args.group, rules=load_rules(args.rules),
+                        snapshot_every=args.snapshot_every)
+    return asyncio.run(serve_matcher(settings))
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from certx.kafka.submit import submit
+    from certx.kafka.topics import Topics, bootstrap
+
+    with open(args.file, "rb") as f:
+        lines = f.readlines()
+    done = asyncio.run(submit(lines, args.bootstrap or bootstrap(), Topics(args.prefix), rate=args.rate,
+                              progress=not args.quiet, total=len(lines)))
+    print(f"submitted {done.lines - done.refused} commands as {done.records} records; {done.refused} lines not sent")
+    return 1 if done.refused else 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from certx.kafka.tail import tail
+    from certx.kafka.topics import Topics, bootstrap
+
+    asyncio.run(tail(args.bootstrap or bootstrap(), Topics(args.prefix), follow=args.follow, limit=args.limit))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="certx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +105,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("commands", nargs="?", help="command file (default: the shipped sample trade day)")
     p.add_argument("--events", help="write the events here as JSON Lines")
     p.set_defaults(func=cmd_replay)
+
+    def kafka_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $CERTX_KAFKA or 127.0.0.1:9092)")
+        p.add_argument("--prefix", default="", help="topic name prefix (isolates a test or a deployment)")
+
+    p = sub.add_parser("serve", help="run a service on Kafka")
+    p.add_argument("service", choices=["matcher"])
+    p.add_argument("--group", default="certx-matcher", help="consumer group (also the transactional id prefix)")
+    p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
+    p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
+    kafka_options(p)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("submit", help="send a .jsonl command file to certx.commands, as a broker would")
+    p.add_argument("file")
+    p.add_argument("--rate", type=float, help="commands per second (default: as fast as possible)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    kafka_options(p)
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser("tail", help="print committed events readably")
+    p.add_argument("stream", choices=["events"])
+    p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new events")
+    p.add_argument("--limit", type=int)
+    kafka_options(p)
+    p.set_defaults(func=cmd_tail)
     args = parser.parse_args(argv)
     return args.func(args)
 

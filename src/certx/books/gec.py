@@ -80,12 +80,20 @@ class Bid:
         self.seq = seq
 
 
+def _lot_priority(lot: Lot) -> tuple[int, int]:
+    return lot.price, lot.seq
+
+
+def _bid_priority(bid: Bid) -> tuple[int, int]:
+    return -bid.price, bid.seq
+
+
 class GecBook:
     __slots__ = ("lots", "bids", "orders")
 
     def __init__(self) -> None:
-        self.lots: SortedKeyList = SortedKeyList(key=lambda lot: (lot.price, lot.seq))
-        self.bids: SortedKeyList = SortedKeyList(key=lambda bid: (-bid.price, bid.seq))
+        self.lots: SortedKeyList = SortedKeyList(key=_lot_priority)
+        self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
         self.orders: dict[str, Lot | Bid] = {}
 
     def rest(self, order: Lot | Bid) -> None:

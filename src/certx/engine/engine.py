@@ -26,7 +26,7 @@ from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
-from certx.wire.routing import PARTITION
+from certx.wire.routing import PARTITION, answers
 
 
 class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
@@ -61,6 +61,10 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
         if market == "GEC":
             self.list_product("GEC")
         self._out: list[e.Event] = []
+        self._wire()
+
+    def _wire(self) -> None:
+        market = self.market
         self._handlers = {
             c.SessionOpen: self.on_session_open,
             c.SessionClose: self.on_session_close,
@@ -79,6 +83,17 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
             c.OrderCancel: self.on_cancel,
         }
 
+    def __getstate__(self) -> dict:
+        """A snapshot is the state without the handler table (bound methods), rebuilt on load."""
+        state = dict(self.__dict__)
+        del state["_handlers"], state["_out"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._out = []
+        self._wire()
+
     def apply(self, cmd: c.Command, at: int, offset: int | None = None) -> list[e.Event]:
         """Apply one command at time `at` (epoch ms). `offset` is its input position (default: next)."""
         if offset is None:
@@ -89,7 +104,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
             self._handlers[type(cmd)](cmd, at)
         except Rejected as r:
             out.clear()
-            out.append(self._rejection(cmd, r.reason, r.detail))
+            if r.leg or answers(cmd, self.market):
+                out.append(self._rejection(cmd, r.reason, r.detail))
         seq, partition, market, origin = self.seq, self.partition, self.market, e.Origin
         index = 0
         for event in out:

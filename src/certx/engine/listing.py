@@ -127,9 +127,8 @@ class ListingDesk:
         return None, None
 
     def on_cancel(self, cmd: c.OrderCancel, at: int) -> None:
-        """A2: a cancel releases what the order still holds. Allowed while the day is open."""
-        if self.date is None:
-            raise Rejected("market_closed")
+        """A2: a cancel releases what the order still holds. D1: only inside a session window."""
+        self.in_window(self.listing_windows + self.block_windows, at)
         self.broker_wallet(cmd)
         product, order = self._find_resting(cmd.order_id)
         if order is not None:

@@ -16,7 +16,8 @@ class RegistryDesk:
         if cmd.account in self.wallets:
             raise Rejected("duplicate_account", cmd.account)
         self.wallets[cmd.account] = Wallet(cmd.account, cmd.broker)
-        self._out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
+        if self.market == home(cmd):
+            self._out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
 
     def on_issue_cea(self, cmd: c.IssueCea, at: int) -> None:
         self.require(cmd.actor, "registry")
@@ -94,7 +95,8 @@ class RegistryDesk:
 
     def on_surrender(self, cmd: c.Surrender, at: int) -> None:
         """C1: CEA and CCER handed in for a compliance year; CCER at most 5% of the total. Each market
-        cancels its own leg; both legs check the cap on the same numbers, so they agree."""
+        cancels its own leg; both legs check the cap on the same numbers, so they agree, and one answers.
+        Not atomic across the two partitions: a leg short of holdings is refused on its own (README)."""
         self.require(cmd.actor, "registry")
         wallet = self.wallet_of(cmd.account)
         total = sum(cmd.cea.values()) + cmd.ccer
@@ -108,7 +110,8 @@ class RegistryDesk:
             for product, quantity in take.items():
                 pos = wallet.positions.get(product)
                 if pos is None or pos.free < quantity:
-                    raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}")
+                    raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}",
+                                   leg=True)
         elif self.market == "CCER":
             take = self._ccer_to_surrender(wallet, cmd.ccer)
         else:
@@ -128,5 +131,5 @@ class RegistryDesk:
                     take[product] = n
                     quantity -= n
         if quantity:
-            raise Rejected("insufficient_holdings", f"CCER short by {quantity}")
+            raise Rejected("insufficient_holdings", f"CCER short by {quantity}", leg=True)
         return take

@@ -48,9 +48,21 @@ def route(cmd: c.AnyCommand) -> tuple[str, ...]:
 
 
 def home(cmd: c.AnyCommand) -> str | None:
-    """For a command sent to several markets, the one that answers it (None: every leg answers)."""
-    if isinstance(cmd, c.IssueCcer):
-        return "CCER"
-    if isinstance(cmd, c.IssueGec):
-        return "GEC"
+    """For a command sent to several markets, the one that answers it; None for a one-market command.
+
+    The others apply it silently (or refuse it silently: they check the same rules on the same state), so a
+    command gets exactly one answer however many partitions it reaches."""
+    match cmd:
+        case c.AccountOpen():
+            return "CEA"
+        case c.IssueCcer():
+            return "CCER"
+        case c.IssueGec():
+            return "GEC"
+        case c.Surrender():
+            return route(cmd)[0]
     return None
+
+
+def answers(cmd: c.AnyCommand, market: str) -> bool:
+    return home(cmd) in (None, market)

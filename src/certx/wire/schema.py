@@ -1,4 +1,5 @@
-"""Generate `schemas/` from the Structs: the JSON Schema of commands and of events.
+"""Generate `schemas/` from the Structs: the JSON Schema of commands, events and dead letters, and the
+AsyncAPI document of the topics.
 
     python -m certx.wire.schema            # write schemas/
     python -m certx.wire.schema --check    # exit 1 if schemas/ differs from the code
@@ -13,6 +14,7 @@ import msgspec
 
 from certx.wire.codec import schema_hook
 from certx.wire.commands import AnyCommand
+from certx.wire.dead_letter import DeadLetter
 from certx.wire.events import AnyEvent
 
 ROOT = Path(__file__).resolve().parents[3] / "schemas"
@@ -30,10 +32,46 @@ def _events_schema() -> dict:
     return schema
 
 
+def _asyncapi() -> dict:
+    """The AsyncAPI 3.0 document of the Kafka topics, its payloads taken from the same Structs."""
+    (commands, events, dead), components = msgspec.json.schema_components(
+        (AnyCommand, AnyEvent, DeadLetter), schema_hook=schema_hook, ref_template="#/components/schemas/{name}")
+
+    def channel(address: str, message: str, description: str) -> dict:
+        return {"address": address, "description": description,
+                "messages": {message: {"$ref": f"#/components/messages/{message}"}}}
+
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "certx", "version": "0.1.0",
+                 "description": "Commands in, engine events out; the record key is the market (PROTOCOL.md)."},
+        "defaultContentType": "application/json",
+        "channels": {
+            "commands": channel("certx.commands", "command",
+                                "From brokers, the registry, the bank and the operator. One partition per market "
+                                "(CEA 0, CCER 1, GEC 2); the record timestamp is the command time."),
+            "events": channel("certx.events", "event", "From the matcher, transactional; read with read_committed."),
+            "dlq": channel("certx.dlq", "dead_letter", "Records that could not be decoded, with the reason."),
+        },
+        "operations": {
+            "matcherConsumesCommands": {"action": "receive", "channel": {"$ref": "#/channels/commands"}},
+            "matcherPublishesEvents": {"action": "send", "channel": {"$ref": "#/channels/events"}},
+            "matcherPublishesDeadLetters": {"action": "send", "channel": {"$ref": "#/channels/dlq"}},
+        },
+        "components": {
+            "messages": {"command": {"payload": commands}, "event": {"payload": events},
+                         "dead_letter": {"payload": dead}},
+            "schemas": components,
+        },
+    }
+
+
 def generate() -> dict[str, str]:
     schemas = {
         "commands.schema.json": msgspec.json.schema(AnyCommand, schema_hook=schema_hook),
         "events.schema.json": _events_schema(),
+        "dlq.schema.json": msgspec.json.schema(DeadLetter, schema_hook=schema_hook),
+        "asyncapi.json": _asyncapi(),
     }
     return {name: json.dumps(s, indent=2, sort_keys=True, ensure_ascii=False) + "\n" for name, s in schemas.items()}
 

@@ -1,6 +1,6 @@
 """Idempotent Kafka topic set-up for certx.
 
-    CERTX_KAFKA=127.0.0.1:9092 python deploy/topics.py
+    CERTX_KAFKA=127.0.0.1:9092 python -m certx.kafka.topics [--prefix P]
 
 Creates the certx topics if they are missing; existing topics are left alone
 (a partition-count mismatch is reported as a warning, never changed).
@@ -16,41 +16,63 @@ import os
 import sys
 import time
 
+from dataclasses import dataclass
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
+from certx.wire.routing import PARTITION
+
 log = logging.getLogger("certx.topics")
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-
-COMMANDS = "certx.commands"
-EVENTS = "certx.events"
-SETTLEMENTS = "certx.settlements"
-DLQ = "certx.dlq"
-SNAPSHOTS = "certx.snapshots"
-
-# One partition per market on the market-keyed topics; producers pick the
-# partition explicitly with partition_for_market().
-MARKET_PARTITIONS: dict[str, int] = {"CEA": 0, "CCER": 1, "GEC": 2}
-
-# name -> (partitions, topic configs)
-TOPICS: dict[str, tuple[int, dict[str, str]]] = {
-    COMMANDS: (3, {}),
-    EVENTS: (3, {}),
-    SETTLEMENTS: (3, {}),
-    DLQ: (1, {}),
-    SNAPSHOTS: (3, {"cleanup.policy": "compact"}),
-}
+SNAPSHOT_MAX_BYTES = 64 * 1024 * 1024
 REPLICATION_FACTOR = 1
 
 
-def partition_for_market(market: str) -> int:
-    """Partition of a market on certx.commands (and the other 3-partition topics)."""
-    try:
-        return MARKET_PARTITIONS[market]
-    except KeyError:
-        raise ValueError(f"unknown market {market!r}") from None
+def bootstrap() -> str:
+    return os.environ.get("CERTX_KAFKA", DEFAULT_BOOTSTRAP)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The certx topic names. A prefix gives a test (or a second deployment) topics of its own."""
+
+    prefix: str = ""
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}certx.commands"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}certx.events"
+
+    @property
+    def settlements(self) -> str:
+        return f"{self.prefix}certx.settlements"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}certx.dlq"
+
+    @property
+    def snapshots(self) -> str:
+        return f"{self.prefix}certx.snapshots"
+
+    def layout(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """name -> (partitions, topic configs). One partition per market on the market-keyed topics
+        (DESIGN 4); producers pick the partition from the market (certx.wire.routing.PARTITION)."""
+        markets = len(PARTITION)
+        return {
+            self.commands: (markets, {}),
+            self.events: (markets, {}),
+            self.settlements: (markets, {}),
+            self.dlq: (1, {}),
+            # one snapshot per matcher partition, compacted to the latest; engines can be large
+            self.snapshots: (markets, {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}),
+        }
 
 
 async def _start_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
@@ -67,11 +89,11 @@ async def _start_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
             await asyncio.sleep(0.5)
 
 
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, timeout_s: float) -> dict[str, int]:
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, layout: dict, timeout_s: float) -> dict[str, int]:
     """Wait until every certx topic has all partitions with a leader; return partition counts."""
     deadline = time.monotonic() + timeout_s
     while True:
-        described = await admin.describe_topics(list(TOPICS))
+        described = await admin.describe_topics(list(layout))
         counts: dict[str, int] = {}
         ready = True
         for t in described:
@@ -82,14 +104,14 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, timeout_s: float) -> dic
             counts[t["topic"]] = len(parts)
             if not parts or any(p["leader"] < 0 for p in parts):
                 ready = False
-        if ready and len(counts) == len(TOPICS):
+        if ready and len(counts) == len(layout):
             return counts
         if time.monotonic() >= deadline:
             raise TimeoutError(f"topics not ready after {timeout_s}s: {described!r}")
         await asyncio.sleep(0.2)
 
 
-async def _wait_for_partitions_ready(bootstrap: str, topics: list[str], timeout_s: float) -> None:
+async def _wait_for_partitions_ready(bootstrap: str, layout: dict, topics: list[str], timeout_s: float) -> None:
     """Wait until the leaders serve requests for the given topics.
 
     The metadata shows a leader slightly before the broker's replica manager has
@@ -100,14 +122,15 @@ async def _wait_for_partitions_ready(bootstrap: str, topics: list[str], timeout_
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(TOPICS[t][0])]
+        tps = [TopicPartition(t, p) for t in topics for p in range(layout[t][0])]
         await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
     finally:
         await consumer.stop()
 
 
-async def ensure_topics(bootstrap: str) -> None:
+async def ensure_topics(bootstrap: str, topics: Topics = Topics()) -> None:
     """Create the certx topics that are missing. Safe to call any number of times."""
+    layout = topics.layout()
     admin = await _start_admin(bootstrap, timeout_s=30.0)
     try:
         existing = set(await admin.list_topics())
@@ -118,7 +141,7 @@ async def ensure_topics(bootstrap: str) -> None:
                 replication_factor=REPLICATION_FACTOR,
                 topic_configs=dict(configs),
             )
-            for name, (parts, configs) in TOPICS.items()
+            for name, (parts, configs) in layout.items()
             if name not in existing
         ]
         if missing:
@@ -134,8 +157,8 @@ async def ensure_topics(bootstrap: str) -> None:
                     continue
                 message = err[2] if len(err) > 2 else None
                 raise exc(f"creating topic {name}: {message or exc.__name__}")
-        counts = await _wait_for_leaders(admin, timeout_s=30.0)
-        for name, (parts, _) in TOPICS.items():
+        counts = await _wait_for_leaders(admin, layout, timeout_s=30.0)
+        for name, (parts, _) in layout.items():
             if counts.get(name) != parts:
                 log.warning(
                     "topic %s has %s partitions, expected %d (left alone)",
@@ -146,14 +169,14 @@ async def ensure_topics(bootstrap: str) -> None:
     finally:
         await admin.close()
     if missing:
-        await _wait_for_partitions_ready(bootstrap, [t.name for t in missing], timeout_s=30.0)
+        await _wait_for_partitions_ready(bootstrap, layout, [t.name for t in missing], timeout_s=30.0)
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="topics: %(message)s")
-    bootstrap = os.environ.get("CERTX_KAFKA", DEFAULT_BOOTSTRAP)
-    asyncio.run(ensure_topics(bootstrap))
-    log.info("topics ready on %s: %s", bootstrap, ", ".join(TOPICS))
+    prefix = sys.argv[sys.argv.index("--prefix") + 1] if "--prefix" in sys.argv else ""
+    asyncio.run(ensure_topics(bootstrap(), Topics(prefix)))
+    log.info("topics ready on %s: %s", bootstrap(), ", ".join(Topics(prefix).layout()))
     return 0
 
 

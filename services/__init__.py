@@ -1,0 +1,1 @@
+"""The FastStream apps that run certx on Kafka: the matcher (and, later, the settlement projector)."""

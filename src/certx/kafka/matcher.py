@@ -1,0 +1,229 @@
+"""The matcher on Kafka: `certx.commands` in, `certx.events` out, exactly once (DESIGN 2–4, 7).
+
+Each input partition is one market with its own engine and its own transactional producer (transactional
+id `<prefix>-<partition>`: aiokafka does not fence zombies across rebalances, so a per-partition id is what
+fences the previous owner of a partition). For every batch fetched from a partition, one transaction holds
+the batch's events, its dead letters, now and then a snapshot of the engine, and the consumed offsets. A
+crash anywhere leaves either all of that or none of it.
+
+On assignment the matcher fences the partition's previous producer, reads the committed offset, loads the
+latest snapshot (itself written inside a transaction, so it never runs ahead of the committed offset) and
+replays the commands between the two with output suppressed. An engine kept from before a rebalance is
+reused when nobody else has committed since.
+
+Errors in a transaction end the process: the engine has already applied the batch, and the simple, safe
+way back is a restart from the log (crash-only).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from certx.engine import Engine
+from certx.engine import snapshot
+from certx.kafka import batch
+from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics
+from certx.rules import DEFAULT, Rules
+from certx.wire.routing import PARTITION
+
+log = structlog.get_logger("certx.matcher")
+MARKET_OF = {p: m for m, p in PARTITION.items()}
+
+
+@dataclass
+class Settings:
+    bootstrap: str
+    topics: Topics = field(default_factory=Topics)
+    group: str = "certx-matcher"
+    transactional_prefix: str = "certx-matcher"
+    rules: Rules = DEFAULT
+    max_records: int = 10_000          # per fetch
+    fetch_wait_ms: int = 5             # how long a fetch waits for data: latency vs batch size
+    snapshot_every: int = 200_000      # commands between snapshots of a partition's engine
+
+
+class Partition:
+    """What the matcher holds for one assigned partition."""
+
+    def __init__(self, tp: TopicPartition, engine: Engine, producer: AIOKafkaProducer) -> None:
+        self.tp = tp
+        self.engine = engine
+        self.producer = producer
+        self.market_key = MARKET_OF[tp.partition].encode()
+        self.since_snapshot = 0
+
+
+class Matcher(ConsumerRebalanceListener):
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.consumer: AIOKafkaConsumer | None = None
+        self.owned: dict[int, Partition] = {}
+        self.kept: dict[int, Engine] = {}     # engines of revoked partitions, reused if still current
+        self.processed = 0
+        self._stopping = asyncio.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.s.bootstrap, group_id=self.s.group, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest",
+            client_id=f"certx-matcher-{socket.gethostname()}-{os.getpid()}",
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=self.s.fetch_wait_ms,
+        )
+        await self.consumer.start()
+        self.consumer.subscribe([self.s.topics.commands], listener=self)
+        log.info("matcher.started", group=self.s.group, topic=self.s.topics.commands)
+
+    async def run(self) -> None:
+        consumer = self.consumer
+        while not self._stopping.is_set():
+            fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+            for tp, records in fetched.items():
+                part = self.owned.get(tp.partition)
+                if part is not None and records:
+                    await self._process(part, records)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        for part in self.owned.values():
+            await part.producer.stop()
+        self.owned.clear()
+        log.info("matcher.stopped", processed=self.processed)
+
+    # --- one batch, one transaction ----------------------------------------------------------------
+
+    async def _process(self, part: Partition, records: list) -> None:
+        out = batch.run(part.engine, records, self.s.topics.commands)
+        producer, p = part.producer, part.tp.partition
+        part.since_snapshot += len(records)
+        async with producer.transaction():
+            await self._send_all(producer, self.s.topics.events, p, part.market_key, out.events, out.stamps)
+            if out.dead:
+                await self._send_all(producer, self.s.topics.dlq, 0, None, out.dead, None)
+            if part.since_snapshot >= self.s.snapshot_every:
+                await producer.send(self.s.topics.snapshots, snapshot.dump(part.engine), key=str(p).encode(),
+                                    partition=p)
+                part.since_snapshot = 0
+            await producer.send_offsets_to_transaction({part.tp: records[-1].offset + 1}, self.s.group)
+        self.processed += len(records)
+        if out.dead:
+            log.warning("matcher.dead_letters", partition=p, count=len(out.dead))
+
+    @staticmethod
+    async def _send_all(producer: AIOKafkaProducer, topic: str, partition: int, key: bytes | None,
+                        values: list[bytes], stamps: list[int] | None) -> None:
+        """Send in record batches built by hand: far cheaper per record than `producer.send`. An event
+        record carries its command's timestamp, so readers can measure command-to-commit latency."""
+        builder = producer.create_batch()
+        for i, value in enumerate(values):
+            timestamp = stamps[i] if stamps else None
+            if builder.append(key=key, value=value, timestamp=timestamp) is None:
+                await producer.send_batch(builder, topic, partition=partition)
+                builder = producer.create_batch()
+                builder.append(key=key, value=value, timestamp=timestamp)
+        if builder.record_count():
+            await producer.send_batch(builder, topic, partition=partition)
+
+    # --- partitions come and go --------------------------------------------------------------------
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        for tp in revoked:
+            part = self.owned.pop(tp.partition, None)
+            if part is not None:
+                self.kept[tp.partition] = part.engine
+                await part.producer.stop()
+        if revoked:
+            log.info("matcher.revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        for tp in sorted(assigned, key=lambda t: t.partition):
+            await self._assign(tp)
+        log.info("matcher.assigned", partitions=sorted(self.owned))
+
+    async def _assign(self, tp: TopicPartition) -> None:
+        p = tp.partition
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.s.bootstrap, transactional_id=f"{self.s.transactional_prefix}-{p}",
+            enable_idempotence=True, acks="all", linger_ms=0, max_batch_size=1024 * 1024,
+            max_request_size=SNAPSHOT_MAX_BYTES,
+        )
+        await producer.start()          # fences the partition's previous producer, ends its transaction
+        committed = await self.consumer.committed(tp) or 0
+        engine = self.kept.pop(p, None)
+        if engine is None or engine.offset != committed:
+            engine = await restore(self.s, p, committed)
+        self.consumer.seek(tp, committed)
+        self.owned[p] = Partition(tp, engine, producer)
+
+
+async def restore(s: Settings, partition: int, committed: int) -> Engine:
+    """The engine of one partition as of `committed`: the latest snapshot, then the tail of the command log
+    replayed with output suppressed (its events and dead letters were published when first processed)."""
+    engine = Engine(MARKET_OF[partition], s.rules)
+    blob = await latest_snapshot(s, partition)
+    if blob is not None:
+        candidate = snapshot.load(blob)
+        if candidate.offset <= committed:
+            engine = candidate
+    start = engine.offset
+    if start < committed:
+        await catch_up(s, engine, partition, committed)
+    log.info("matcher.restored", partition=partition, snapshot_offset=start, committed=committed)
+    return engine
+
+
+async def latest_snapshot(s: Settings, partition: int) -> bytes | None:
+    tp = TopicPartition(s.topics.snapshots, partition)
+    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False,
+                              isolation_level="read_committed", max_partition_fetch_bytes=SNAPSHOT_MAX_BYTES)
+    await reader.start()
+    try:
+        reader.assign([tp])
+        end = (await reader.end_offsets([tp]))[tp]
+        # Each snapshot transaction is one record and one commit marker, so the latest snapshot is near the
+        # end; look further back only if a window holds none (compaction, aborted transactions).
+        for back in (4, 64, end):
+            reader.seek(tp, max(end - back, 0))
+            latest = None
+            while await reader.position(tp) < end:
+                for records in (await reader.getmany(tp, timeout_ms=1000)).values():
+                    if records:
+                        latest = records[-1].value
+            if latest is not None or back >= end:
+                return latest
+        return None
+    finally:
+        await reader.stop()
+
+
+async def catch_up(s: Settings, engine: Engine, partition: int, committed: int) -> None:
+    tp = TopicPartition(s.topics.commands, partition)
+    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False,
+                              isolation_level="read_committed", max_partition_fetch_bytes=8 * 1024 * 1024)
+    await reader.start()
+    try:
+        reader.assign([tp])
+        reader.seek(tp, engine.offset)
+        while engine.offset < committed and await reader.position(tp) < committed:
+            for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
+                batch.run(engine, [r for r in records if r.offset < committed], s.topics.commands, publish=False)
+    finally:
+        await reader.stop()
+
+
+async def serve(settings: Settings) -> None:
+    """Run a matcher until cancelled."""
+    matcher = Matcher(settings)
+    await matcher.start()
+    try:
+        await matcher.run()
+    finally:
+        await matcher.stop()
