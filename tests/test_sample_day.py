@@ -17,7 +17,7 @@ from certx import cli
 from certx.replay import Replay
 from certx.wire import events as e
 
-DATA = Path(os.environ.get("CERTX_DATA", "/work/shared/data")) / "cea_daily_2021_2023.csv"
+DATA = Path(os.environ.get("CERTX_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "cea_daily_2021_2023.csv"
 needs_data = pytest.mark.skipif(not DATA.is_file(), reason=f"no official CEA statistics at {DATA}")
 
 # The deliberately refused commands in the sample: reason -> rejection events. Each gives one rejection, also

@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings(bootstrap=args.bootstrap or bootstrap(), topics=Topics(args.prefix), group=args.group,
                         transactional_prefix=args.group, rules=load_rules(args.rules),
-                        snapshot_every=args.snapshot_every)
+                        snapshot_every=args.snapshot_every, session_timeout_ms=args.session_timeout_ms)
     return asyncio.run(serve_matcher(settings))
 
 
@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", default="certx-matcher", help="consumer group (also the transactional id prefix)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
     p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
+    p.add_argument("--session-timeout-ms", type=int, default=10_000,
+                   help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
     kafka_options(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("submit", help="send a .jsonl command file to certx.commands, as a broker would")

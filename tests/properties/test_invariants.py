@@ -244,14 +244,25 @@ def operator(draw):
     return {"type": kind, "market": draw(st.sampled_from(MARKETS))}
 
 
-cea_step = st.one_of(*[listing_order()] * 8, cancel(), lift(), lift(), block_offer(), block_offer(), accept(),
-                     accept())
-gec_step = st.one_of(issue_gec(), gec_lot(), gec_lot(), gec_lot(), gec_bid(), gec_bid(), gec_lift(), cancel())
-other_step = st.one_of(funds(), issue_other(), surrender(), operator())
+def weighted(*choices: tuple[int, st.SearchStrategy]) -> st.SearchStrategy:
+    """One of the strategies, each as often as its weight."""
+    return st.sampled_from([s for w, s in choices for _ in range(w)]).flatmap(lambda s: s)
 
-mixed = st.lists(st.one_of(cea_step, cea_step, cea_step, gec_step, gec_step, other_step), min_size=30, max_size=80)
-gec_heavy = st.lists(st.one_of(gec_step, gec_step, gec_step, gec_step, gec_step, gec_step, funds(), operator()),
-                     min_size=30, max_size=80)
+
+STEPS = {
+    "listing": listing_order(), "cancel": cancel(), "lift": lift(), "block": block_offer(), "accept": accept(),
+    "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
+    "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
+}
+mixed = st.lists(weighted(
+    (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
+    (1, STEPS["issue_gec"]), (4, STEPS["lot"]), (3, STEPS["bid"]), (1, STEPS["gec_lift"]),
+    (1, STEPS["funds"]), (1, STEPS["issue"]), (1, STEPS["surrender"]), (1, STEPS["operator"]),
+), min_size=30, max_size=80)
+gec_heavy = st.lists(weighted(
+    (2, STEPS["issue_gec"]), (8, STEPS["lot"]), (6, STEPS["bid"]), (3, STEPS["gec_lift"]), (2, STEPS["cancel"]),
+    (1, STEPS["funds"]), (1, STEPS["operator"]),
+), min_size=30, max_size=80)
 
 
 # --- playing a sequence ----------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Settings:
     max_records: int = 10_000          # per fetch
     fetch_wait_ms: int = 5             # how long a fetch waits for data: latency vs batch size
     snapshot_every: int = 200_000      # commands between snapshots of a partition's engine
+    session_timeout_ms: int = 10_000   # how soon a dead matcher's partitions go to another instance
 
 
 class Partition:
@@ -56,6 +57,7 @@ class Partition:
         self.producer = producer
         self.market_key = MARKET_OF[tp.partition].encode()
         self.since_snapshot = 0
+        self.rewound_at: int | None = None     # the engine offset we last rewound the consumer to
 
 
 class Matcher(ConsumerRebalanceListener):
@@ -75,6 +77,7 @@ class Matcher(ConsumerRebalanceListener):
             isolation_level="read_committed", auto_offset_reset="earliest",
             client_id=f"certx-matcher-{socket.gethostname()}-{os.getpid()}",
             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=self.s.fetch_wait_ms,
+            session_timeout_ms=self.s.session_timeout_ms, heartbeat_interval_ms=max(self.s.session_timeout_ms // 4, 100),
         )
         await self.consumer.start()
         self.consumer.subscribe([self.s.topics.commands], listener=self)
@@ -85,8 +88,17 @@ class Matcher(ConsumerRebalanceListener):
         while not self._stopping.is_set():
             fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
             for tp, records in fetched.items():
+                if not records:
+                    continue
                 part = self.owned.get(tp.partition)
-                if part is not None and records:
+                if part is None:
+                    # Fetched while the partition was being restored or revoked: never drop records on the
+                    # floor, put the position back so they come again once the engine is ready.
+                    if tp in consumer.assignment():
+                        consumer.seek(tp, records[0].offset)
+                    continue
+                records = self._contiguous(part, records)
+                if records:
                     await self._process(part, records)
 
     async def stop(self) -> None:
@@ -99,6 +111,20 @@ class Matcher(ConsumerRebalanceListener):
         log.info("matcher.stopped", processed=self.processed)
 
     # --- one batch, one transaction ----------------------------------------------------------------
+
+    def _contiguous(self, part: Partition, records: list) -> list:
+        """Exactly once needs the batch to start where the engine stands: drop what it has applied, and
+        rewind once if records were skipped. A gap that is still there after a rewind is in the log itself
+        (transaction markers of a transactional command producer), and is let through."""
+        expected = part.engine.offset
+        if records[0].offset < expected:
+            records = [r for r in records if r.offset >= expected]
+        elif records[0].offset > expected and part.rewound_at != expected:
+            log.warning("matcher.rewind", partition=part.tp.partition, at=records[0].offset, to=expected)
+            part.rewound_at = expected
+            self.consumer.seek(part.tp, expected)
+            return []
+        return records
 
     async def _process(self, part: Partition, records: list) -> None:
         out = batch.run(part.engine, records, self.s.topics.commands)
@@ -144,8 +170,11 @@ class Matcher(ConsumerRebalanceListener):
             log.info("matcher.revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned) -> None:
+        # No fetching for a partition until its engine is restored and its position set.
+        self.consumer.pause(*assigned)
         for tp in sorted(assigned, key=lambda t: t.partition):
             await self._assign(tp)
+            self.consumer.resume(tp)
         log.info("matcher.assigned", partitions=sorted(self.owned))
 
     async def _assign(self, tp: TopicPartition) -> None:

@@ -31,7 +31,7 @@ import msgspec
 CST = dt.timezone(dt.timedelta(hours=8))
 DEFAULT_DATE = "2021-12-16"
 DEFAULT_OUT = Path(__file__).resolve().parent / "trade_day.jsonl"
-DEFAULT_DATA = Path(os.environ.get("CERTX_DATA", "/work/shared/data")) / "cea_daily_2021_2023.csv"
+DEFAULT_DATA = Path(os.environ.get("CERTX_DATA", Path(__file__).resolve().parents[4] / "shared" / "data")) / "cea_daily_2021_2023.csv"
 
 LISTING_MAX = 99_999          # S1
 BLOCK_MIN = 100_000           # S1
