@@ -637,7 +637,9 @@ async def throughput(bs: str, n: int, rounds: int, rules_file: Path, logdir: Pat
         m = await measure(bs, w, group, tp, total, timeout)
         m["load_average_1m_before"] = round(load, 2)
         if PROFILE["on"]:
-            result.setdefault("profile_throughput", []).append(profile_of(w))
+            prof = profile_of(w) or {}
+            prof.pop("timeline", None)
+            result.setdefault("profile_throughput", []).append(prof)
         got = await read_events(bs, topics.events, events_expected, timeout=120)
         m["events_committed"] = sum(got.values())
         m["events_match_embedded_engine"] = dict(got) == kinds

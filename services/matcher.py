@@ -12,47 +12,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import structlog
-from faststream import FastStream
-from faststream.kafka import KafkaBroker
-
 from certx.kafka.matcher import Matcher, Settings
 from certx.kafka.topics import bootstrap
-
-log = structlog.get_logger("certx.matcher")
-
-
-class Service:
-    """The app, the matcher it runs, and whether the matcher loop died."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.app = FastStream(KafkaBroker(settings.bootstrap), after_startup=[self._start], on_shutdown=[self._stop])
-        self.matcher = Matcher(settings)
-        self.loop: asyncio.Task | None = None
-        self.failed = False
-
-    async def _start(self) -> None:
-        await self.matcher.start()
-        self.loop = asyncio.create_task(self.matcher.run())
-        self.loop.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            # Crash-only: the engine may be ahead of the committed offsets; a restart recovers from the log.
-            log.error("matcher.crashed", error=repr(task.exception()))
-            self.failed = True
-            self.app.exit()
-
-    async def _stop(self) -> None:
-        if self.loop is not None and not self.loop.done():
-            self.loop.cancel()
-        await self.matcher.stop()
+from services.shell import Service
 
 
 async def main(settings: Settings | None = None) -> int:
-    service = Service(settings or Settings(bootstrap=bootstrap()))
-    await service.app.run()
-    return 70 if service.failed else 0
+    settings = settings or Settings(bootstrap=bootstrap())
+    return await Service(settings.bootstrap, Matcher(settings), "matcher").run()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -16,17 +17,60 @@ def sample_path() -> Path:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from certx.ledger import Ledger
+    from certx.ledger.journal import Journal
+    from certx.store import open_store
+
     path = Path(args.commands) if args.commands else sample_path()
+    if args.db != ":memory:" and not args.db.startswith("postgres"):
+        Path(args.db).unlink(missing_ok=True)   # a replay settles into a fresh read model
+    store = open_store(args.db)
+    journal = Journal(Ledger())
     replay = Replay()
     out = open(args.events, "wb") if args.events else None
+    settlements: list = []
     with open(path, "rb") as lines:
-        for event in replay.run(lines):
+        for n, event in enumerate(replay.run(lines), 1):
             if out:
                 out.write(encode(event) + b"\n")
+            settlements += journal.add(event)
+            if n % 10_000 == 0:
+                store.write(journal.take())
+    store.write(journal.take())
     if out:
         out.close()
     print_summary(path, replay.summary)
+    print_settlement(store, journal.ledger, settlements, args.db)
+    store.close()
     return 0
+
+
+def print_settlement(store, ledger, settlements: list, db: str) -> None:
+    from collections import Counter
+
+    from certx.wire import settlements as st
+
+    kinds = Counter(type(x).__struct_config__.tag for x in settlements)
+    print(f"  settlement ({db}): " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    for x in settlements:
+        if isinstance(x, st.SettlementRejected):
+            print(f"    rejected {x.trade_id}: {x.reason} {x.detail}")
+    print("  settled holdings:")
+    accounts = sorted({a for a, _ in ledger.cash} | {a for a, _ in ledger.units} | set(ledger.gec))
+    for account in accounts:
+        h = store.holdings(account)
+        cash = " ".join(f"{m} {v}" for m, v in h["cash"].items())
+        units = " ".join(f"{p} {q:,}" for p, q in h["units"].items())
+        gec = f"GEC {h['gec']['certificates']:,} certs" if h["gec"]["certificates"] else ""
+        print(f"    {account:<6} cash: {cash or '-'}; units: {units or '-'} {gec}".rstrip())
+    cancelled = [x for x in settlements if isinstance(x, st.GecCancelled)]
+    print(f"  GEC cancellations ({len(cancelled)}):")
+    for x in cancelled:
+        n = sum(b - a + 1 for a, b in x.serials)
+        print(f"    {x.trade_id:<8} {n:>8,} certs {x.serials} owner {x.owner} beneficiary {x.beneficiary}")
+    retired = [x for x in settlements if isinstance(x, st.GecRetired)]
+    if retired:
+        print(f"  GEC retired (expired): {sum(b - a + 1 for x in retired for a, b in x.serials):,} certificates")
 
 
 def print_summary(path: Path, s: Summary) -> None:
@@ -48,6 +92,23 @@ def print_summary(path: Path, s: Summary) -> None:
               f"{f(d.close):>8} {d.listing_volume:>12,} {d.block_volume:>12,}")
 
 
+def _query(args: argparse.Namespace, ask) -> int:
+    import json
+
+    from certx.store import open_store
+
+    if not args.db.startswith("postgres") and not Path(args.db).exists():
+        print(f"no read model at {args.db}: run `certx replay` or the projector first", file=sys.stderr)
+        return 2
+    store = open_store(args.db)
+    try:
+        answer = ask(store)
+    finally:
+        store.close()
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0 if answer is not None else 1
+
+
 def load_rules(path: str | None):
     """A deployment's rule table, as JSON in the shape of certx.rules.Rules (missing fields keep DOMAIN's)."""
     import msgspec
@@ -63,9 +124,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from certx.kafka.matcher import Settings
     from certx.kafka.topics import Topics, bootstrap
 
-    if args.service != "matcher":
-        print(f"certx serve: unknown service {args.service!r}", file=sys.stderr)
-        return 2
+    if args.service == "projector":
+        from certx.kafka.projector import ProjectorSettings
+        from services.projector import main as serve_projector
+
+        return asyncio.run(serve_projector(ProjectorSettings(bootstrap=args.bootstrap or bootstrap(), db=args.db,
+                                                             topics=Topics(args.prefix))))
     from services.matcher import main as serve_matcher
 
     settings = Settings(bootstrap=args.bootstrap or bootstrap(), topics=Topics(args.prefix), group=args.group,
@@ -104,14 +168,35 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("replay", help="replay a .jsonl command file embedded, with no broker")
     p.add_argument("commands", nargs="?", help="command file (default: the shipped sample trade day)")
     p.add_argument("--events", help="write the events here as JSON Lines")
+    p.add_argument("--db", default="certx.db", help="settle into this read model (SQLite file, recreated; or a "
+                   "postgresql:// DSN); default certx.db")
     p.set_defaults(func=cmd_replay)
+
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
+                       help="the read model: SQLite file or postgresql:// DSN (default $CERTX_DB or certx.db)")
+
+    p = sub.add_parser("holdings", help="an account's settled cash, units and GEC serials, as JSON")
+    p.add_argument("account")
+    db_option(p)
+    p.set_defaults(func=lambda a: _query(a, lambda st: st.holdings(a.account)))
+    p = sub.add_parser("certificate", help="the provenance of one GEC, as JSON")
+    p.add_argument("serial", type=int)
+    db_option(p)
+    p.set_defaults(func=lambda a: _query(a, lambda st: st.certificate(a.serial)))
+    p = sub.add_parser("retirements", help="GECs cancelled for a beneficiary, as JSON")
+    p.add_argument("--beneficiary", required=True)
+    db_option(p)
+    p.set_defaults(func=lambda a: _query(a, lambda st: st.retirements(a.beneficiary)))
 
     def kafka_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $CERTX_KAFKA or 127.0.0.1:9092)")
         p.add_argument("--prefix", default="", help="topic name prefix (isolates a test or a deployment)")
 
     p = sub.add_parser("serve", help="run a service on Kafka")
-    p.add_argument("service", choices=["matcher"])
+    p.add_argument("service", choices=["matcher", "projector"])
+    p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
+                   help="projector: the read model, a postgresql:// DSN or a SQLite file (default $CERTX_DB or certx.db)")
     p.add_argument("--group", default="certx-matcher", help="consumer group (also the transactional id prefix)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
     p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")

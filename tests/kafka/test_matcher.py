@@ -131,6 +131,8 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(bootstrap, topics,
             brief = lambda v: (lambda e: (e.__struct_config__.tag, e.seq, e.origin.offset))(decode_event(v))  # noqa: E731
             print(f"partition {p} parts at {i}: got {[brief(v) for v in got[p][max(i - 2, 0):i + 4]]}"
                   f" want {[brief(v) for v in want[p][max(i - 2, 0):i + 4]]}")
+            if i < min(len(got[p]), len(want[p])):
+                print(f"first difference:\n got  {got[p][i]}\n want {want[p][i]}")
             for log in sorted(tmp_path.glob("matcher-*.log")):
                 print(log.name, log.read_text()[-4000:])
         assert len(got[p]) == len(want[p]), f"partition {p}: {len(got[p])} events, want {len(want[p])}"

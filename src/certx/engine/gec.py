@@ -31,7 +31,7 @@ class GecDesk:
         if cmd.side == "sell":
             lot = self._check_lot(cmd, price, quantity, seq)
             self.serials[cmd.account].remove(lot.first, lot.last)
-            self._accepted(cmd)
+            self._accepted(cmd, [(lot.first, lot.last)])
             for bid, q in self.lots.bids_for(lot, quantity, today):
                 self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q, bid=bid)
             if lot.first <= lot.last:
@@ -79,10 +79,10 @@ class GecDesk:
                                          quantity=cmd.quantity, price=Fen(lot.price)))
         self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account, cmd.quantity)
 
-    def _accepted(self, cmd: c.OrderNew) -> None:
+    def _accepted(self, cmd: c.OrderNew, serials: list[tuple[int, int]] | None = None) -> None:
         self.order_ids.add(cmd.order_id)
         self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
-                                         side=cmd.side, quantity=cmd.quantity, price=cmd.price))
+                                         side=cmd.side, quantity=cmd.quantity, price=cmd.price, serials=serials))
 
     def _gec_trade(self, lot: Lot, buyer: str, buy_order: str, buyer_limit: int, beneficiary: str,
                    quantity: int, bid: Bid | None = None) -> None:

@@ -39,6 +39,7 @@ class OrderAccepted(Event, tag="order.accepted"):
     quantity: int
     price: Fen
     mode: str = "listing"
+    serials: list[tuple[int, int]] | None = None   # a GEC lot: the range it lists
 
 
 class OrderRejected(Event, tag="order.rejected"):

@@ -16,14 +16,18 @@ from certx.wire.codec import schema_hook
 from certx.wire.commands import AnyCommand
 from certx.wire.dead_letter import DeadLetter
 from certx.wire.events import AnyEvent
+from certx.wire.settlements import AnySettlement
 
 ROOT = Path(__file__).resolve().parents[3] / "schemas"
 
 
 def _events_schema() -> dict:
-    schema = msgspec.json.schema(AnyEvent, schema_hook=schema_hook)
-    # The engine stamps seq, origin and market on every event it publishes (Engine.apply), so on the
-    # wire they are always present, though the Structs give them placeholder defaults.
+    return _positioned(msgspec.json.schema(AnyEvent, schema_hook=schema_hook))
+
+
+def _positioned(schema: dict) -> dict:
+    # The engine and the ledger stamp seq, origin and market on every event they publish, so on the wire
+    # they are always present, though the Structs give them placeholder defaults.
     for name, component in schema["$defs"].items():
         props = component.get("properties", {})
         if "seq" in props and "origin" in props:
@@ -71,6 +75,7 @@ def generate() -> dict[str, str]:
         "commands.schema.json": msgspec.json.schema(AnyCommand, schema_hook=schema_hook),
         "events.schema.json": _events_schema(),
         "dlq.schema.json": msgspec.json.schema(DeadLetter, schema_hook=schema_hook),
+        "settlements.schema.json": _positioned(msgspec.json.schema(AnySettlement, schema_hook=schema_hook)),
         "asyncapi.json": _asyncapi(),
     }
     return {name: json.dumps(s, indent=2, sort_keys=True, ensure_ascii=False) + "\n" for name, s in schemas.items()}

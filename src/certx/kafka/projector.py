@@ -1,0 +1,103 @@
+"""The settlement projector on Kafka: `certx.events` (read_committed) in, the read model and
+`certx.settlements` out.
+
+Exactly once into the database: each batch's state changes and the `certx.events` offsets they came from are
+written in one database transaction, and a restart seeks to the offsets the database holds. The ledger itself
+is idempotent by event origin, so a duplicated event changes nothing either way.
+
+`certx.settlements` is fed from an outbox table written in that same transaction and published after it
+commits, so a settlement event is never lost; a crash between publishing and clearing the outbox publishes it
+again, with the same `origin`, by which readers drop the duplicate (at least once, deduplicable).
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import msgspec
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from certx.ledger.journal import Journal
+from certx.kafka.topics import Topics
+from certx.store import open_store
+from certx.wire.codec import Malformed, decode_event, encode
+from certx.wire.dead_letter import DeadLetter
+from certx.wire.routing import PARTITION
+
+log = structlog.get_logger("certx.projector")
+MARKET_OF = {p: m for m, p in PARTITION.items()}
+
+
+@dataclass
+class ProjectorSettings:
+    bootstrap: str
+    db: str
+    topics: Topics = field(default_factory=Topics)
+    max_records: int = 20_000
+
+
+class Projector:
+    def __init__(self, settings: ProjectorSettings) -> None:
+        self.s = settings
+        self.settled = 0
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        self.store = open_store(self.s.db)
+        self.journal = Journal(self.store.load_ledger())
+        offsets = self.store.topic_offsets()
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap, isolation_level="read_committed",
+                                         enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024)
+        await self.consumer.start()
+        tps = [TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)]
+        self.consumer.assign(tps)
+        for tp in tps:
+            self.consumer.seek(tp, offsets.get(tp.partition, 0))
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap, enable_idempotence=True, acks="all",
+                                         linger_ms=5, max_batch_size=1024 * 1024)
+        await self.producer.start()
+        await self._publish()   # whatever a previous run committed but did not get to publish
+        log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+            if not any(fetched.values()):
+                continue
+            dead = []
+            for tp, records in fetched.items():
+                for r in records:
+                    try:
+                        event = decode_event(r.value)
+                    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                        bad = Malformed("malformed", str(exc), r.value or b"")
+                        dead.append(DeadLetter(reason=bad.reason, detail=bad.detail, source=tp.topic,
+                                               partition=tp.partition, offset=r.offset, timestamp=r.timestamp,
+                                               key=None, original=bad.raw, service="projector"))
+                        self.journal.skip(tp.partition, r.offset, MARKET_OF[tp.partition])
+                        continue
+                    self.journal.add(event, r.offset)
+            batch = self.journal.take()
+            self.store.write(batch)            # state + offsets, one database transaction
+            self.settled += len(batch.trades)
+            for d in dead:
+                await self.producer.send_and_wait(self.s.topics.dlq, encode(d), partition=0)
+            await self._publish()
+
+    async def _publish(self) -> None:
+        while True:
+            rows = self.store.pending()
+            if not rows:
+                return
+            futures = [await self.producer.send(self.s.topics.settlements, body, key=MARKET_OF[p].encode(), partition=p)
+                       for _, p, body in rows]
+            await asyncio.gather(*futures)
+            self.store.published(rows[-1][0])
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.consumer.stop()
+        await self.producer.stop()
+        self.store.close()
+        log.info("projector.stopped", settled=self.settled)

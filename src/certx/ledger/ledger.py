@@ -1,0 +1,173 @@
+"""The ledger: a pure, deterministic fold of engine events into settled cash, units and GEC serials.
+
+Delivery versus payment (A4): a trade moves the buyer's cash and the seller's units together, or it moves
+nothing and is answered by `settlement.rejected`. A GEC is single-transfer (G1): its serials leave the seller
+and are cancelled in the buyer's name; a fill naming serials already cancelled, retired or not held by the
+seller is refused, however it got here. Expired serials are retired (G2); surrendered units cancelled (C1).
+
+Idempotent by origin: an engine event at or before the last origin applied from its partition has been
+applied, and is ignored. Only applied events move that mark, so a refused forgery cannot hide later events.
+"""
+from __future__ import annotations
+
+from certx.money import Fen
+from certx.registry.serials import RangeSet
+from certx.wire import events as e
+from certx.wire import settlements as s
+from certx.wire.routing import PARTITION
+
+
+class Refused(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.cash: dict[tuple[str, str], int] = {}        # (account, market) -> fen
+        self.units: dict[tuple[str, str], int] = {}       # (account, product) -> units, CEA and CCER
+        self.gec: dict[str, RangeSet] = {}                # account -> GEC serials held
+        self.cancelled = RangeSet()                       # G1: traded, cancelled in the buyer's name
+        self.retired = RangeSet()                         # G2: expired
+        self.settled: set[str] = set()                    # trade ids
+        self.marks: dict[int, tuple[int, int]] = {}       # engine partition -> last applied origin
+        self.seq: dict[str, int] = {}                     # market -> next settlement seq
+        self.applied = False                              # whether the last event was applied (not a duplicate)
+        self.dirty_cash: set[tuple[str, str]] = set()     # what changed since the store last wrote
+        self.dirty_units: set[tuple[str, str]] = set()
+        self._handlers = {
+            e.Trade: self._trade, e.Issued: self._issued, e.FundsDeposited: self._deposited,
+            e.FundsWithdrawn: self._withdrawn, e.CertificatesExpired: self._expired, e.Surrendered: self._surrendered,
+        }
+
+    def apply(self, event: e.Event) -> list[s.Settlement]:
+        """Settle one engine event. Returns the settlement events, stamped with their position."""
+        handler = self._handlers.get(type(event))
+        origin = event.origin
+        mark = self.marks.get(origin.partition)
+        here = (origin.offset, origin.index)
+        self.applied = False
+        if mark is not None and here <= mark:
+            return []                                     # applied before: a duplicate delivery
+        if handler is None:
+            self.marks[origin.partition] = here
+            self.applied = True
+            return []
+        try:
+            out = handler(event)
+            self.marks[origin.partition] = here
+            self.applied = True
+        except Refused as r:
+            out = [s.SettlementRejected(trade_id=getattr(event, "trade_id", ""), reason=r.reason, detail=r.detail)]
+        seq = self.seq.get(event.market, 0)
+        partition = PARTITION[event.market]
+        for i, settlement in enumerate(out):
+            settlement.seq = seq + i
+            settlement.origin = e.Origin(partition, event.seq, i)
+            settlement.market = event.market
+        self.seq[event.market] = seq + len(out)
+        return out
+
+    # --- the events that move things ----------------------------------------------------------------
+
+    def _credit(self, key: tuple[str, str], amount: int) -> None:
+        self.cash[key] = self.cash.get(key, 0) + amount
+        self.dirty_cash.add(key)
+
+    def _move_units(self, key: tuple[str, str], quantity: int) -> None:
+        self.units[key] = self.units.get(key, 0) + quantity
+        self.dirty_units.add(key)
+
+    def _deposited(self, ev: e.FundsDeposited) -> list:
+        self._credit((ev.account, ev.market), ev.amount)
+        return []
+
+    def _withdrawn(self, ev: e.FundsWithdrawn) -> list:
+        if self.cash.get((ev.account, ev.market), 0) < ev.amount:
+            raise Refused("insufficient_funds", f"{ev.account} withdraws more than it holds")
+        self._credit((ev.account, ev.market), -ev.amount)
+        return []
+
+    def _issued(self, ev: e.Issued) -> list:
+        if ev.serials:
+            for first, last in ev.serials:
+                if self.cancelled.overlaps(first, last) or self.retired.overlaps(first, last):
+                    raise Refused("already_cancelled", f"[{first}, {last}] issued again")
+                self.holding(ev.account).add(first, last)
+        else:
+            self._move_units((ev.account, ev.product), ev.quantity)
+        return []
+
+    def holding(self, account: str) -> RangeSet:
+        held = self.gec.get(account)
+        if held is None:
+            held = self.gec[account] = RangeSet()
+        return held
+
+    def _trade(self, ev: e.Trade) -> list:
+        """A4: check everything, then move cash and units together."""
+        value = ev.price * ev.quantity
+        if ev.serials is not None:
+            self._check_serials(ev)
+        elif self.units.get((ev.seller, ev.product), 0) < ev.quantity:
+            raise Refused("insufficient_holdings", f"{ev.seller} holds less than {ev.quantity} {ev.product}")
+        if ev.trade_id in self.settled:
+            raise Refused("duplicate_trade", ev.trade_id)
+        if self.cash.get((ev.buyer, ev.market), 0) < value:
+            raise Refused("insufficient_funds", f"{ev.buyer} cannot pay {value} fen")
+        self._credit((ev.buyer, ev.market), -value)
+        self._credit((ev.seller, ev.market), value)
+        self.settled.add(ev.trade_id)
+        settled = s.Settled(trade_id=ev.trade_id, product=ev.product, mode=ev.mode, buyer=ev.buyer, seller=ev.seller,
+                            price=ev.price, quantity=ev.quantity, cash=Fen(value), serials=ev.serials)
+        if ev.serials is None:
+            self._move_units((ev.seller, ev.product), -ev.quantity)
+            self._move_units((ev.buyer, ev.product), ev.quantity)
+            return [settled]
+        held = self.gec[ev.seller]
+        for first, last in ev.serials:
+            held.remove(first, last)
+            self.cancelled.add(first, last)
+        return [settled, s.GecCancelled(serials=ev.serials, owner=ev.buyer, beneficiary=ev.beneficiary or ev.buyer,
+                                        trade_id=ev.trade_id)]
+
+    def _check_serials(self, ev: e.Trade) -> None:
+        """G1: every serial held by the seller, none cancelled or retired, and as many as the quantity."""
+        held = self.gec.get(ev.seller)
+        count = 0
+        for first, last in ev.serials:
+            if first > last:
+                raise Refused("malformed", f"[{first}, {last}]")
+            if self.cancelled.overlaps(first, last):
+                raise Refused("already_cancelled", f"[{first}, {last}] holds cancelled certificates")
+            if self.retired.overlaps(first, last):
+                raise Refused("already_cancelled", f"[{first}, {last}] holds retired certificates")
+            if held is None or not held.contains(first, last):
+                raise Refused("not_held", f"{ev.seller} does not hold [{first}, {last}]")
+            count += last - first + 1
+        if count != ev.quantity or _overlapping(ev.serials):
+            raise Refused("malformed", f"{count} serials for a quantity of {ev.quantity}")
+
+    def _expired(self, ev: e.CertificatesExpired) -> list:
+        held = self.gec.get(ev.account)
+        for first, last in ev.serials:
+            if held is None or not held.contains(first, last):
+                raise Refused("not_held", f"{ev.account} does not hold [{first}, {last}]")
+        for first, last in ev.serials:
+            held.remove(first, last)
+            self.retired.add(first, last)
+        return [s.GecRetired(serials=ev.serials, account=ev.account)]
+
+    def _surrendered(self, ev: e.Surrendered) -> list:
+        for product, quantity in ev.units.items():
+            if self.units.get((ev.account, product), 0) < quantity:
+                raise Refused("insufficient_holdings", f"{ev.account} holds less than {quantity} {product}")
+        for product, quantity in ev.units.items():
+            self._move_units((ev.account, product), -quantity)
+        return [s.UnitsSurrendered(account=ev.account, compliance_year=ev.compliance_year, units=ev.units)]
+
+
+def _overlapping(ranges: list[tuple[int, int]]) -> bool:
+    ordered = sorted(ranges)
+    return any(b[0] <= a[1] for a, b in zip(ordered, ordered[1:]))

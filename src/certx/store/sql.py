@@ -1,0 +1,219 @@
+"""The store: writes a journal batch and its Kafka offsets in ONE database transaction (exactly-once
+settlement), loads the ledger back on restart, and answers the settlement services' queries."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from certx import money
+from certx.ledger import Ledger
+from certx.ledger.journal import Batch
+from certx.registry.serials import RangeSet
+from certx.store import schema
+
+
+class CancelledTwice(Exception):
+    """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
+
+
+def open_store(dsn: str) -> "Store":
+    """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:')."""
+    if dsn.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        return Store(psycopg.connect(dsn, autocommit=False), "postgres")
+    if dsn.startswith("sqlite:///"):
+        dsn = dsn[len("sqlite:///"):]
+    conn = sqlite3.connect(dsn, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return Store(conn, "sqlite")
+
+
+class Store:
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
+
+    # --- plumbing that differs by database ------------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.dialect == "postgres" else text
+
+    def _exec_script(self, script: str) -> None:
+        if self.dialect == "sqlite":
+            self.conn.executescript(script)
+            return
+        with self.conn.cursor() as cur:
+            cur.execute(script)
+        self.conn.commit()
+
+    def query(self, text: str, params: Iterable = ()) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(self._sql(text), tuple(params))
+            return cur.fetchall()
+        finally:
+            cur.close()
+            if self.dialect == "postgres":
+                self.conn.rollback()   # reads end their transaction
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- one batch, one transaction -------------------------------------------------------------------
+
+    def write(self, b: Batch) -> None:
+        """Everything the batch changed, and the offsets it consumed, atomically."""
+        conn = self.conn
+        if self.dialect == "sqlite":
+            conn.execute("BEGIN")
+        cur = conn.cursor()
+        try:
+            self._write(cur, b)
+        except Exception as exc:
+            conn.rollback()
+            if "gec_cancelled_once" in str(exc):
+                raise CancelledTwice(str(exc)) from exc
+            raise
+        finally:
+            cur.close()
+        conn.commit()
+
+    def _write(self, cur: Any, b: Batch) -> None:
+        many = cur.executemany
+        q = self._sql
+        if b.cash:
+            many(q("INSERT INTO cash VALUES (?, ?, ?) ON CONFLICT (account, market) DO UPDATE SET amount = excluded.amount"), b.cash)
+        if b.units:
+            many(q("INSERT INTO units VALUES (?, ?, ?) ON CONFLICT (account, product) DO UPDATE SET quantity = excluded.quantity"), b.units)
+        self._append(cur, "gec_issued", b.issued, 10)
+        self._append(cur, "gec_listed", b.listed, 7)
+        self._append(cur, "trades", b.trades, 10)
+        self._append(cur, "gec_cancellations", b.cancellations, 7,
+                     "(first, last, kind, owner, beneficiary, trade_id, seq)")
+        self._append(cur, "outbox", b.outbox, 2, "(partition, body)")
+        if b.marks:
+            many(q("INSERT INTO marks VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET "
+                   "topic_offset = excluded.topic_offset, origin_offset = excluded.origin_offset, "
+                   "origin_index = excluded.origin_index, settlement_seq = excluded.settlement_seq"),
+                 [(p, *m) for p, m in sorted(b.marks.items())])
+
+    def _append(self, cur: Any, table: str, rows: list[tuple], width: int, columns: str = "") -> None:
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            with cur.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cur.executemany(f"INSERT INTO {table} {columns} VALUES ({', '.join('?' * width)})", rows)
+
+    # --- outbox: settlement events waiting to be published -------------------------------------------
+
+    def pending(self, limit: int = 50_000) -> list[tuple[int, int, bytes]]:
+        return [(i, p, bytes(body)) for i, p, body in
+                self.query("SELECT id, partition, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
+
+    def published(self, up_to_id: int) -> None:
+        cur = self.conn.cursor()
+        if self.dialect == "sqlite":
+            self.conn.execute("BEGIN")
+        cur.execute(self._sql("DELETE FROM outbox WHERE id <= ?"), (up_to_id,))
+        cur.close()
+        self.conn.commit()
+
+    # --- restart: the ledger as the database has it ---------------------------------------------------
+
+    def topic_offsets(self) -> dict[int, int]:
+        return {p: o for p, o in self.query("SELECT partition, topic_offset FROM marks")}
+
+    def load_ledger(self) -> Ledger:
+        ledger = Ledger()
+        ledger.cash = {(a, m): v for a, m, v in self.query("SELECT account, market, amount FROM cash")}
+        ledger.units = {(a, p): v for a, p, v in self.query("SELECT account, product, quantity FROM units")}
+        for kind, first, last in self.query("SELECT kind, first, last FROM gec_cancellations ORDER BY first"):
+            (ledger.cancelled if kind == "trade" else ledger.retired).add(first, last)
+        for account, first, last in self.query("SELECT account, first, last FROM gec_issued ORDER BY first"):
+            held = ledger.holding(account)
+            for a, b in _minus((first, last), ledger.cancelled, ledger.retired):
+                held.add(a, b)
+        ledger.settled = {t for (t,) in self.query("SELECT trade_id FROM trades")}
+        for p, _, offset, index, seq in self.query("SELECT * FROM marks"):
+            if offset >= 0:
+                ledger.marks[p] = (offset, index)
+            ledger.seq[_MARKET[p]] = seq
+        return ledger
+
+    # --- queries for settlement services --------------------------------------------------------------
+
+    def holdings(self, account: str) -> dict:
+        cash = {m: money.text(v) for m, v in self.query("SELECT market, amount FROM cash WHERE account = ? ORDER BY market", (account,))}
+        units = {p: q for p, q in self.query("SELECT product, quantity FROM units WHERE account = ? AND quantity <> 0 "
+                                             "ORDER BY product", (account,))}
+        gec = []
+        for first, last in self.query("SELECT first, last FROM gec_issued WHERE account = ? ORDER BY first", (account,)):
+            gone = self.query("SELECT first, last FROM gec_cancellations WHERE first <= ? AND last >= ? ORDER BY first",
+                              (last, first))
+            gec += _minus((first, last), _ranges(gone))
+        return {"account": account, "cash": cash, "units": units,
+                "gec": {"serials": gec, "certificates": sum(b - a + 1 for a, b in gec)}}
+
+    def certificate(self, serial: int) -> dict | None:
+        """The full provenance of one GEC, each step with its event position."""
+        issued = self.query("SELECT account, project, province, technology, production_month, subsidised, seq, "
+                            "origin_offset, first, last FROM gec_issued WHERE first <= ? AND last >= ? ", (serial, serial))
+        if not issued:
+            return None
+        i = issued[0]
+        history: list[dict] = [{"step": "issued", "account": i[0], "batch": [i[8], i[9]], "seq": i[6], "origin_offset": i[7]}]
+        for order_id, account, price, seq, off, first, last in self.query(
+                "SELECT order_id, account, price, seq, origin_offset, first, last FROM gec_listed "
+                "WHERE first <= ? AND last >= ? ORDER BY seq", (serial, serial)):
+            history.append({"step": "listed", "order_id": order_id, "account": account, "price": money.text(price),
+                            "lot": [first, last], "seq": seq, "origin_offset": off})
+        for kind, owner, beneficiary, trade_id, seq, first, last in self.query(
+                "SELECT kind, owner, beneficiary, trade_id, seq, first, last FROM gec_cancellations "
+                "WHERE first <= ? AND last >= ?", (serial, serial)):
+            if trade_id:
+                t = self.query("SELECT price, quantity, buyer, seller, seq, origin_offset FROM trades WHERE trade_id = ?",
+                               (trade_id,))[0]
+                history.append({"step": "traded", "trade_id": trade_id, "seller": t[3], "buyer": t[2],
+                                "price": money.text(t[0]), "seq": t[4], "origin_offset": t[5]})
+            history.append({"step": "cancelled" if kind == "trade" else "retired", "owner": owner,
+                            "beneficiary": beneficiary, "serials": [first, last], "reason": kind, "seq": seq})
+        attrs = dict(zip(("project", "province", "technology", "production_month"), i[1:5]), subsidised=bool(i[5]))
+        status = history[-1]["step"] if history[-1]["step"] in ("cancelled", "retired") else "held"
+        return {"serial": serial, "status": status, **attrs, "history": history}
+
+    def retirements(self, beneficiary: str) -> list[dict]:
+        rows = self.query("SELECT c.first, c.last, c.owner, c.trade_id, c.seq, i.project, i.production_month "
+                          "FROM gec_cancellations c LEFT JOIN gec_issued i ON i.first <= c.first AND i.last >= c.last "
+                          "WHERE c.beneficiary = ? ORDER BY c.first", (beneficiary,))
+        return [{"serials": [a, b], "certificates": b - a + 1, "owner": owner, "trade_id": t, "seq": seq,
+                 "project": project, "production_month": month} for a, b, owner, t, seq, project, month in rows]
+
+
+_MARKET = {0: "CEA", 1: "CCER", 2: "GEC"}
+
+
+def _ranges(rows: Iterable[tuple[int, int]]) -> RangeSet:
+    out = RangeSet()
+    for a, b in rows:
+        out.add(a, b)
+    return out
+
+
+def _minus(span: tuple[int, int], *gone: RangeSet) -> list[tuple[int, int]]:
+    """The parts of `span` in none of the sets."""
+    cuts = sorted(r for g in gone for r in g.overlap(*span))
+    out, at = [], span[0]
+    for a, b in cuts:
+        if a > at:
+            out.append((at, a - 1))
+        at = max(at, b + 1)
+    if at <= span[1]:
+        out.append((at, span[1]))
+    return out

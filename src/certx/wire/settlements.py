@@ -1,0 +1,72 @@
+"""Settlement events: what the settlement projector publishes on `certx.settlements` (PROTOCOL.md).
+
+`origin` is the position of the engine event that caused it: its partition and offset in `certx.events`, and
+the settlement event's index in that event's output. Stable and unique, so readers drop duplicates by it.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from certx.money import Fen
+from certx.wire.events import Origin
+
+Ranges = list[tuple[int, int]]
+
+
+class Settlement(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
+    # Stamped by the ledger when it publishes (see certx.ledger); placeholders only while it builds them.
+    seq: int = -1
+    origin: Origin | None = None
+    market: str = ""
+
+
+class Settled(Settlement, tag="settled"):
+    """DOMAIN A4: the buyer's cash and the seller's units moved together."""
+
+    trade_id: str
+    product: str
+    mode: str
+    buyer: str
+    seller: str
+    price: Fen
+    quantity: int
+    cash: Fen
+    serials: Ranges | None = None
+
+
+class GecCancelled(Settlement, tag="gec.cancelled"):
+    """DOMAIN G1: bought certificates cancelled in the buyer's name, for good."""
+
+    serials: Ranges
+    owner: str
+    beneficiary: str
+    trade_id: str
+
+
+class GecRetired(Settlement, tag="gec.retired"):
+    """DOMAIN G2: expired certificates cancelled."""
+
+    serials: Ranges
+    account: str
+    reason: str = "expired"
+
+
+class UnitsSurrendered(Settlement, tag="units.surrendered"):
+    """DOMAIN C1: CEA or CCER handed in for compliance, cancelled."""
+
+    account: str
+    compliance_year: int
+    units: dict[str, int]
+
+
+class SettlementRejected(Settlement, tag="settlement.rejected"):
+    """A fill the ledger refuses: nothing moved."""
+
+    trade_id: str
+    reason: str
+    detail: str = ""
+
+
+AnySettlement = Union[Settled, GecCancelled, GecRetired, UnitsSurrendered, SettlementRejected]
