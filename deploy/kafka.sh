@@ -67,11 +67,26 @@ pid_alive() {
     [[ -n "$pid" ]] && is_our_broker "$pid"
 }
 
+# Java 17 and Maven come with these machines; a machine without them gets them from Debian's packages.
+ensure_tools() {
+    if command -v java >/dev/null && command -v mvn >/dev/null; then
+        return 0
+    fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "java and mvn are needed: apt-get install openjdk-17-jre-headless maven"
+        exit 1
+    fi
+    log "installing java and maven from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends openjdk-17-jre-headless maven >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless maven >/dev/null; }
+}
+
 cmd_fetch() {
     if [[ -f "$MARKER" ]]; then
         return 0
     fi
-    command -v mvn >/dev/null || { log "mvn not found (apt-get install maven)"; exit 1; }
+    ensure_tools
     local work
     work="$(mktemp -d "${TMPDIR:-/tmp}/certx-kafka-fetch.XXXXXX")"
     trap 'rm -rf "$work"; trap - RETURN' RETURN

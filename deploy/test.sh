@@ -26,4 +26,6 @@ bash "$ROOT/deploy/kafka.sh" topics >/dev/null
 
 export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
 export CERTX_PG_DSN="$dsn"
+# The integration tests fail, rather than skip, if a server is missing.
+export CERTX_REQUIRE_KAFKA=1 CERTX_REQUIRE_PG=1
 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -144,3 +144,59 @@ def matchers(bootstrap, topics, tmp_path):
     yield start
     for m in started:
         m.stop()
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    """A PostgreSQL schema of the test's own on the server the test command started; dropped afterwards."""
+    dsn = os.environ.get("CERTX_PG_DSN")
+    if not dsn:
+        if os.environ.get("CERTX_REQUIRE_PG"):
+            pytest.fail("CERTX_PG_DSN is not set but the test command requires the real PostgreSQL")
+        pytest.skip("no PostgreSQL: run the suite with `bash deploy/test.sh`")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class ProjectorProcess:
+    """`certx serve projector` in a process of its own."""
+
+    def __init__(self, bootstrap: str, topics: Topics, dsn: str, log: Path) -> None:
+        self.log = log
+        args = [sys.executable, "-m", "certx.cli", "serve", "projector", "--bootstrap", bootstrap,
+                "--prefix", topics.prefix, "--db", dsn]
+        self.proc = subprocess.Popen(args, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"projector exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            if "projector.started" in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"projector did not start:\n{self.log.read_text()[-3000:]}")
+
+    kill9 = MatcherProcess.kill9
+    stop = MatcherProcess.stop
+
+
+@pytest.fixture
+def projectors(bootstrap, topics, tmp_path):
+    started: list[ProjectorProcess] = []
+
+    def start(dsn: str) -> ProjectorProcess:
+        p = ProjectorProcess(bootstrap, topics, dsn, tmp_path / f"projector-{len(started)}.log")
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch
-from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics
+from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, seek_exactly
 from certx.rules import DEFAULT, Rules
 from certx.wire.routing import PARTITION
 
@@ -57,7 +57,7 @@ class Partition:
         self.producer = producer
         self.market_key = MARKET_OF[tp.partition].encode()
         self.since_snapshot = 0
-        self.rewound_at: int | None = None     # the engine offset we last rewound the consumer to
+        self.rewinds = 0                       # rewinds in a row to the same engine offset
 
 
 class Matcher(ConsumerRebalanceListener):
@@ -114,16 +114,17 @@ class Matcher(ConsumerRebalanceListener):
 
     def _contiguous(self, part: Partition, records: list) -> list:
         """Exactly once needs the batch to start where the engine stands: drop what it has applied, and
-        rewind once if records were skipped. A gap that is still there after a rewind is in the log itself
-        (transaction markers of a transactional command producer), and is let through."""
+        rewind if records were skipped. A gap still there after several rewinds is in the log itself
+        (the transaction markers of a transactional command producer), and is let through."""
         expected = part.engine.offset
         if records[0].offset < expected:
             records = [r for r in records if r.offset >= expected]
-        elif records[0].offset > expected and part.rewound_at != expected:
+        elif records[0].offset > expected and part.rewinds < 3:
             log.warning("matcher.rewind", partition=part.tp.partition, at=records[0].offset, to=expected)
-            part.rewound_at = expected
+            part.rewinds += 1
             self.consumer.seek(part.tp, expected)
             return []
+        part.rewinds = 0
         return records
 
     async def _process(self, part: Partition, records: list) -> None:
@@ -189,7 +190,7 @@ class Matcher(ConsumerRebalanceListener):
         engine = self.kept.pop(p, None)
         if engine is None or engine.offset != committed:
             engine = await restore(self.s, p, committed)
-        self.consumer.seek(tp, committed)
+        await seek_exactly(self.consumer, tp, committed)
         self.owned[p] = Partition(tp, engine, producer)
 
 
@@ -211,7 +212,7 @@ async def restore(s: Settings, partition: int, committed: int) -> Engine:
 
 async def latest_snapshot(s: Settings, partition: int) -> bytes | None:
     tp = TopicPartition(s.topics.snapshots, partition)
-    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False,
+    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
                               isolation_level="read_committed", max_partition_fetch_bytes=SNAPSHOT_MAX_BYTES)
     await reader.start()
     try:
@@ -220,7 +221,7 @@ async def latest_snapshot(s: Settings, partition: int) -> bytes | None:
         # Each snapshot transaction is one record and one commit marker, so the latest snapshot is near the
         # end; look further back only if a window holds none (compaction, aborted transactions).
         for back in (4, 64, end):
-            reader.seek(tp, max(end - back, 0))
+            await seek_exactly(reader, tp, max(end - back, 0))
             latest = None
             while await reader.position(tp) < end:
                 for records in (await reader.getmany(tp, timeout_ms=1000)).values():
@@ -235,12 +236,12 @@ async def latest_snapshot(s: Settings, partition: int) -> bytes | None:
 
 async def catch_up(s: Settings, engine: Engine, partition: int, committed: int) -> None:
     tp = TopicPartition(s.topics.commands, partition)
-    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False,
+    reader = AIOKafkaConsumer(bootstrap_servers=s.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
                               isolation_level="read_committed", max_partition_fetch_bytes=8 * 1024 * 1024)
     await reader.start()
     try:
         reader.assign([tp])
-        reader.seek(tp, engine.offset)
+        await seek_exactly(reader, tp, engine.offset)
         while engine.offset < committed and await reader.position(tp) < committed:
             for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
                 batch.run(engine, [r for r in records if r.offset < committed], s.topics.commands, publish=False)

@@ -19,7 +19,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.ledger.journal import Journal
-from certx.kafka.topics import Topics
+from certx.kafka.topics import Topics, seek_exactly
 from certx.store import open_store
 from certx.wire.codec import Malformed, decode_event, encode
 from certx.wire.dead_letter import DeadLetter
@@ -48,12 +48,13 @@ class Projector:
         self.journal = Journal(self.store.load_ledger())
         offsets = self.store.topic_offsets()
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap, isolation_level="read_committed",
-                                         enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024)
+                                         enable_auto_commit=False, auto_offset_reset="earliest",
+                                         max_partition_fetch_bytes=8 * 1024 * 1024)
         await self.consumer.start()
         tps = [TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)]
         self.consumer.assign(tps)
         for tp in tps:
-            self.consumer.seek(tp, offsets.get(tp.partition, 0))
+            await seek_exactly(self.consumer, tp, offsets.get(tp.partition, 0))
         self.producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap, enable_idempotence=True, acks="all",
                                          linger_ms=5, max_batch_size=1024 * 1024)
         await self.producer.start()

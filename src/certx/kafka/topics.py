@@ -182,3 +182,11 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def seek_exactly(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    """Seek, and make it stick. A newly assigned partition gets its position from a reset that runs in the
+    background (committed offset, or the reset policy); if that answer arrives after a plain `seek`, it
+    silently moves the position again. Waiting for the first position before seeking closes that race."""
+    await asyncio.wait_for(consumer.position(tp), 60)
+    consumer.seek(tp, offset)

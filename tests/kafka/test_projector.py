@@ -1,0 +1,161 @@
+"""The settlement projector on the real broker and the real PostgreSQL (issue 4): exactly once through
+kill -9, duplicated and forged fills refused with nothing moved (DOMAIN A4, G1)."""
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+
+import msgspec
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from certx.ledger import Ledger
+from certx.replay import Replay
+from certx.store import open_store
+from certx.wire import events as e
+from certx.wire import settlements as st
+from certx.wire.codec import decode_event, encode
+from certx.wire.routing import PARTITION
+from loadtest.flows import trading_day
+from tests.kafka.conftest import produce_raw
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def engine_events(lines: list[bytes]) -> list[e.Event]:
+    return list(Replay().run(lines))
+
+
+def as_records(events: list[e.Event]) -> list[tuple]:
+    return [(PARTITION[ev.market], ev.market.encode(), encode(ev), 1_710_200_000_000) for ev in events]
+
+
+def expected_ledger(events: list[e.Event]) -> Ledger:
+    ledger = Ledger()
+    for ev in events:
+        ledger.apply(ev)
+    return ledger
+
+
+def wait_settled(dsn: str, want: dict[int, int], timeout: float = 120.0) -> dict[int, int]:
+    """Poll the read model until it has consumed `want[p]` records of each events partition."""
+    deadline = time.monotonic() + timeout
+    marks: dict[int, int] = {}
+    while time.monotonic() < deadline:
+        store = open_store(dsn)
+        marks = store.topic_offsets()
+        store.close()
+        if all(marks.get(p, 0) >= n for p, n in want.items()):
+            return marks
+        time.sleep(0.2)
+    return marks
+
+
+def assert_read_model_is(dsn: str, ledger: Ledger, trades: int) -> None:
+    store = open_store(dsn)
+    try:
+        assert store.query("SELECT count(*) FROM trades")[0][0] == trades, "every trade settled once, none skipped"
+        got = store.load_ledger()
+    finally:
+        store.close()
+    assert {k: v for k, v in got.cash.items()} == ledger.cash
+    assert {k: v for k, v in got.units.items()} == ledger.units
+    assert {a: list(r) for a, r in got.gec.items() if len(r)} == {a: list(r) for a, r in ledger.gec.items() if len(r)}
+    assert list(got.cancelled) == list(ledger.cancelled)
+    assert got.settled == ledger.settled
+
+
+def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(bootstrap, topics, pg_dsn, projectors):
+    rng = random.Random(4)
+    events = engine_events(trading_day(12_000, seed=21))
+    records = as_records(events)
+    trades = sum(isinstance(ev, e.Trade) for ev in events)
+    want = {p: sum(r[0] == p for r in records) for p in PARTITION.values()}
+
+    def feed() -> None:   # events keep arriving, about 6 s of them, while the projector is killed
+        async def paced() -> None:
+            for i in range(0, len(records), 500):
+                await produce_raw(bootstrap, topics.events, records[i:i + 500])
+                await asyncio.sleep(0.15)
+        asyncio.run(paced())
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    kills_mid_stream = 0
+    for _ in range(6):
+        p = projectors(pg_dsn)
+        p.wait_started()
+        time.sleep(rng.uniform(0.2, 1.0))
+        kills_mid_stream += feeder.is_alive()
+        p.kill9()
+    feeder.join()
+    assert kills_mid_stream >= 4, "the kills came while events were arriving"
+    projectors(pg_dsn).wait_started()
+    marks = wait_settled(pg_dsn, want)
+    assert marks == want, "the stored offsets reached the end of every partition"
+    store = open_store(pg_dsn)
+    have = {t for (t,) in store.query("SELECT trade_id FROM trades")}
+    missing = [(ev.trade_id, ev.market, ev.origin.offset) for ev in events if isinstance(ev, e.Trade) and ev.trade_id not in have]
+    marks_row = store.query("SELECT * FROM marks ORDER BY partition")
+    store.close()
+    assert not missing, f"{len(missing)} trades not settled, first {missing[:8]}; marks {marks_row}"
+    assert_read_model_is(pg_dsn, expected_ledger(events), trades)
+
+
+def test_duplicated_and_forged_fills_are_refused_and_move_nothing(bootstrap, topics, pg_dsn, projectors):
+    events = engine_events(trading_day(2_000, seed=8))
+    gec_trades = [ev for ev in events if isinstance(ev, e.Trade) and ev.serials]
+    cea_trades = [ev for ev in events if isinstance(ev, e.Trade) and ev.market == "CEA"]
+    assert gec_trades and cea_trades
+    last = {m: max((ev.origin.offset for ev in events if ev.market == m)) for m in PARTITION}
+    seqs = {m: max((ev.seq for ev in events if ev.market == m)) for m in PARTITION}
+
+    def forged(ev: e.Trade, n: int, **change) -> e.Trade:
+        """A fill published again under a new origin, as a faulty matcher might."""
+        origin = e.Origin(ev.origin.partition, last[ev.market] + n, 0)
+        return msgspec.structs.replace(ev, origin=origin, seq=seqs[ev.market] + n, **change)
+
+    g, c = gec_trades[0], cea_trades[0]
+    bad = [
+        forged(g, 1),                                                  # a GEC fill arrives twice
+        forged(c, 2),                                                  # a CEA fill arrives twice
+        forged(g, 3, trade_id="GEC-forged-1", serials=[(g.serials[0][0], g.serials[0][0])], quantity=1),
+        forged(g, 4, trade_id="GEC-forged-2", seller="A0", serials=[(9_999_999_990, 9_999_999_999)], quantity=10),
+    ]
+    redelivered = events[:50]                                          # same origins: already applied
+    stream = events + redelivered + bad
+    asyncio.run(produce_raw(bootstrap, topics.events, as_records(stream)))
+    projectors(pg_dsn).wait_started()
+    want = {p: sum(PARTITION[ev.market] == p for ev in stream) for p in PARTITION.values()}
+    assert wait_settled(pg_dsn, want) == want
+    assert_read_model_is(pg_dsn, expected_ledger(events), sum(isinstance(ev, e.Trade) for ev in events))
+
+    async def rejections() -> list[st.SettlementRejected]:
+        consumer = AIOKafkaConsumer(topics.settlements, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        out, deadline = [], time.monotonic() + 30
+        try:
+            while len(out) < len(bad) and time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for r in records:
+                        x = msgspec.json.decode(r.value, type=st.AnySettlement, dec_hook=_money)
+                        if isinstance(x, st.SettlementRejected):
+                            out.append(x)
+        finally:
+            await consumer.stop()
+        return out
+
+    got = {(x.trade_id, x.reason) for x in asyncio.run(rejections())}
+    assert got == {(g.trade_id, "already_cancelled"), (c.trade_id, "duplicate_trade"),
+                   ("GEC-forged-1", "already_cancelled"), ("GEC-forged-2", "not_held")}
+
+
+def _money(tp, obj):
+    from certx.money import Fen, parse
+
+    if tp is Fen:
+        return parse(obj, positive=False)
+    raise NotImplementedError

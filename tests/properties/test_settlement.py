@@ -1,0 +1,83 @@
+"""Settlement agrees with the engines, whatever brokers, the registry, the bank and the operator send.
+
+The command sequences are test_invariants.py's (right and wrong brokers, orders in and out of band, cancels, lifts,
+block offers and accepts, GEC issuance, lots, filtered bids, cash in and out, surrenders, day rolls with G2
+expiry). Every event the engines publish is settled by a Ledger at once, and after every command:
+
+- A4: for each market and account, settled cash == the engine's cash + cash_held (what a reservation holds is
+  still the account's until it trades); settled units == free + held + locked;
+- G1/G2: an account's settled GEC serials == what the engine says it holds plus its resting lots; the ledger's
+  cancelled and retired serials == the engine's;
+- the ledger refuses no genuine engine event (no `settlement.rejected`);
+and at the end the whole stream delivered again settles nothing.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, note, settings
+
+from certx.ledger import Ledger
+from certx.registry.serials import RangeSet
+from certx.wire import settlements as s
+from support import Desk
+
+from properties.test_invariants import DATES, MARKETS, expand, gec_heavy, mixed, send
+
+
+def check(desk: Desk, ledger: Ledger) -> None:
+    engines = desk.engines
+    # A4: cash per market and account; units per account and product
+    cash: dict[tuple[str, str], int] = {}
+    units: Counter = Counter()
+    for market in MARKETS:
+        for account, w in engines[market].wallets.items():
+            cash[account, market] = w.cash + w.cash_held
+            for product, pos in w.positions.items():
+                units[account, product] += pos.free + pos.held + pos.locked
+    assert {k: v for k, v in ledger.cash.items() if v} == {k: v for k, v in cash.items() if v}, "cash"
+    assert {k: v for k, v in ledger.units.items() if v} == {k: v for k, v in units.items() if v}, "units"
+    # G1, G2: GEC serials
+    gec = engines["GEC"]
+    engine_gec: dict[str, RangeSet] = {}
+    for account, serials in gec.serials.items():
+        r = engine_gec.setdefault(account, RangeSet())
+        for a, b in serials:
+            r.add(a, b)
+    for lot in gec.lots.lots:
+        engine_gec.setdefault(lot.account, RangeSet()).add(lot.first, lot.last)
+    assert {a: list(r) for a, r in ledger.gec.items() if len(r)} == \
+        {a: list(r) for a, r in engine_gec.items() if len(r)}, "GEC holdings"
+    assert list(ledger.cancelled) == list(gec.cancelled), "cancelled"
+    assert list(ledger.retired) == list(gec.retired), "retired"
+
+
+def play(ops: list[dict]) -> None:
+    desk, ledger = Desk(date=DATES[0]), Ledger()
+    events = []
+    for date, op in expand(ops):
+        evs = send(desk, date, op)
+        out = [x for ev in evs for x in ledger.apply(ev)]
+        note(f"{date} {op} -> {[type(x).__name__ for x in evs]} -> {[type(x).__name__ for x in out]}")
+        refused = [x for x in out if isinstance(x, s.SettlementRejected)]
+        assert not refused, f"the ledger refused genuine engine events: {refused}"
+        check(desk, ledger)
+        events += evs
+    # the whole stream again: every event is a duplicate
+    assert [x for ev in events for x in ledger.apply(ev)] == []
+    check(desk, ledger)
+
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(mixed)
+def test_the_ledger_settles_exactly_what_the_engines_hold(ops):
+    play(ops)
+
+
+@SETTINGS
+@given(gec_heavy)
+def test_the_ledger_holds_exactly_the_engines_gec_serials(ops):
+    play(ops)
