@@ -8,7 +8,8 @@ their own, started and stopped here.
 
 1. Throughput, one partition (CEA), transactions on: the set-up commands and N CEA listing commands
    (loadtest.engine_bench.listing_flow: limit orders near the mid, ~10% crossing, 25% cancels) are pre-loaded
-   as wire JSON into `certx.commands` partition 0, then `certx serve matcher` is started. Figure: commands
+   as wire JSON into `certx.commands` partition 0, stamped with the current time (the broker's 7-day retention
+   would delete older records mid-run) under all-day sessions, then `certx serve matcher` is started. Figure: commands
    per second from the first transaction commit to the group's committed offset reaching the end, polled
    with the admin client every 20 ms. Events per second = that times the events-per-command of the run (the
    events are read back, read_committed, and compared by type with an embedded run of the same records
@@ -58,7 +59,7 @@ from certx.kafka.topics import Topics, bootstrap, ensure_topics
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire.codec import encode
-from loadtest.engine_bench import ACCOUNTS, AT, DAY, listing_flow
+from loadtest.engine_bench import ACCOUNTS, listing_flow
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -80,6 +81,17 @@ def setup_commands(day: dt.date) -> list[c.Command]:
         cmds.append(c.IssueCea(id=f"i{a}", actor="registry", account=a, product="CEA21", quantity=10**12))
     cmds.append(c.SessionOpen(id="s", actor="operator", market="CEA", date=day))
     return cmds
+
+
+def recent_stamp_base(records: int) -> tuple[int, dt.date]:
+    """A first record timestamp (now, in epoch ms) for `records` records 100 to a millisecond, and the China
+    date they all fall on (if now is just before midnight there, the next day's first second)."""
+    base = time.time_ns() // 1_000_000
+    day = dt.datetime.fromtimestamp(base / 1000, CST).date()
+    if dt.datetime.fromtimestamp((base + records // 100) / 1000, CST).date() != day:
+        day += dt.timedelta(days=1)
+        base = int(dt.datetime.combine(day, dt.time(0, 0, 1), CST).timestamp() * 1000)
+    return base, day
 
 
 def all_day_rules() -> Rules:
@@ -208,15 +220,15 @@ class Committed:
         await self.admin.close()
 
     async def offset(self) -> int:
-        got = await self.admin.list_consumer_group_offsets(self.group, partitions=[self.tp])
+        got = await asyncio.wait_for(self.admin.list_consumer_group_offsets(self.group, partitions=[self.tp]), 30)
         meta = got.get(self.tp)
         return meta.offset if meta is not None and meta.offset >= 0 else 0
 
     async def wait_for(self, target: int, timeout: float, proc: subprocess.Popen | None = None,
-                       every: float = 0.02, pids: tuple = ()) -> list[tuple]:
+                       every: float = 0.02, pids: tuple = (), trace: list | None = None) -> list[tuple]:
         """Poll until the committed offset reaches `target`; return (monotonic time, offset, CPU seconds of
-        each of `pids`...) at each change."""
-        trace: list[tuple] = []
+        each of `pids`...) at each change (appended to `trace` if given)."""
+        trace = [] if trace is None else trace
         deadline = time.monotonic() + timeout
         last = -1
         while True:
@@ -232,6 +244,10 @@ class Committed:
             if now > deadline:
                 raise TimeoutError(f"committed offset {off} of {target} after {timeout:.0f}s")
             await asyncio.sleep(every)
+
+
+class RoundFailed(Exception):
+    """A throughput round that did not finish; its details go to the results."""
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -587,12 +603,14 @@ async def measure(bs: str, w: Worker, group: str, tp: TopicPartition, total: int
     """Run a worker until its group has committed `total` records of `tp`; its rate and CPU use, and the
     broker's, between the first commit and the last."""
     broker = broker_pid()
+    trace: list[tuple] = []
     try:
         async with Committed(bs, group, tp) as committed:
-            trace = await committed.wait_for(total, timeout, w.proc, pids=(w.proc.pid, broker))
-    except Exception:
-        print(w.tail(), file=sys.stderr)
-        raise
+            await committed.wait_for(total, timeout, w.proc, pids=(w.proc.pid, broker), trace=trace)
+    except (TimeoutError, RuntimeError) as exc:
+        progress = [(round(t - trace[0][0], 2), o) for t, o, *_ in trace[-5:]] if trace else []
+        raise RoundFailed({"worker": w.name, "error": str(exc), "last_progress_s_offset": progress,
+                           "exit_code": w.proc.poll(), "log_tail": w.tail(40).splitlines()}) from exc
     finally:
         w.stop()
     m = rate_from(trace)
@@ -608,15 +626,20 @@ async def measure(bs: str, w: Worker, group: str, tp: TopicPartition, total: int
 
 async def throughput(bs: str, n: int, rounds: int, rules_file: Path, logdir: Path, result: dict,
                      cleanup: list[str]) -> None:
-    cmds = setup_commands(DAY) + listing_flow(n)
+    # Record timestamps near the wall clock (the rules open the session all day): the broker deletes records
+    # stamped more than log.retention.hours (168) ago at its next retention check, even mid-run.
+    base, day = recent_stamp_base(n + 1_000)
+    cmds = setup_commands(day) + listing_flow(n)
     values = [encode(cmd) for cmd in cmds]
-    stamps = [AT + i // 100 for i in range(len(values))]       # 10:00 CST onwards, inside the morning session
+    stamps = [base + i // 100 for i in range(len(values))]
     total = len(values)
     kinds, ceiling = expected_run(values, stamps, all_day_rules())
     split = split_batch_run(values, stamps, all_day_rules())
     events_expected = sum(kinds.values())
     timeout = max(120.0, n / 2_000)
     matcher_runs, raw_runs = [], []
+    failures: list[dict] = []
+    result["throughput_failures"] = failures
     for i in range(rounds):
         run = uuid.uuid4().hex[:10]
         topics = Topics(prefix=f"bench{run}.")
@@ -634,7 +657,12 @@ async def throughput(bs: str, n: int, rounds: int, rules_file: Path, logdir: Pat
 
         group = f"bench{run}-matcher"
         w = matcher_worker(bs, topics, group, rules_file, logdir, f"matcher-throughput-{i}")
-        m = await measure(bs, w, group, tp, total, timeout)
+        try:
+            m = await measure(bs, w, group, tp, total, timeout)
+        except RoundFailed as exc:
+            failures.append({"round": i + 1, **exc.args[0]})
+            print(f"  matcher FAILED: {json.dumps(exc.args[0], indent=2)}", file=sys.stderr, flush=True)
+            continue
         m["load_average_1m_before"] = round(load, 2)
         if PROFILE["on"]:
             prof = profile_of(w) or {}
@@ -653,10 +681,19 @@ async def throughput(bs: str, n: int, rounds: int, rules_file: Path, logdir: Pat
         group = f"bench{run}-raw"
         w = Worker(f"raw-pipe-{i}", [PYTHON, "-m", "loadtest.kafka_bench", "--raw-pipe", "--bootstrap", bs,
                                      "--source", topics.commands, "--sink", raw_topic, "--group", group], logdir)
-        r = await measure(bs, w, group, tp, total, timeout)
+        try:
+            r = await measure(bs, w, group, tp, total, timeout)
+        except RoundFailed as exc:
+            failures.append({"round": i + 1, **exc.args[0]})
+            print(f"  raw pipe FAILED: {json.dumps(exc.args[0], indent=2)}", file=sys.stderr, flush=True)
+            matcher_runs.pop()
+            continue
         raw_runs.append(r)
         print(f"  raw pipe: {r['records_per_s']:,} records/s over {r['seconds']}s, "
               f"cpu pipe {r.get('worker_cpu_share')} broker {r.get('broker_cpu_share')}", flush=True)
+
+    if not matcher_runs:
+        raise RuntimeError(f"every throughput round failed: {json.dumps(failures, indent=2)}")
 
     def median(xs):
         xs = sorted(xs)

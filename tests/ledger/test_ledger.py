@@ -244,10 +244,8 @@ def test_g1_settlement_events_are_stamped_with_their_position():
 def test_g1_an_issuance_republished_with_a_new_origin_is_refused_and_never_gives_a_serial_two_holders(to):
     desk = gec_desk()
     [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == "S"]
-    # BUG: Ledger._issued checks only cancelled/retired serials, not held ones. Re-published to another account
-    # (to="T") the serials 1..100 are added to T and are then held by S and T at once, with no output; to the same
-    # account (to="S") RangeSet.add raises ValueError out of Ledger.apply (the projector would crash on the record)
-    # instead of answering `settlement.rejected`.
+    # An issuance re-published under a new origin, to another account (T) or the same one (S), must not give a
+    # serial a second holder nor crash the projector: it is answered by `settlement.rejected`.
     assert refused(desk, desk.forge(issued, account=to))
     assert held(desk.ledger, "S") == [(1, 100)] and held(desk.ledger, "T") == [(101, 200)]
 

@@ -390,15 +390,15 @@ REFUSALS = {
     "surrender more CEA than held": (ctl("surrender", actor="registry", account="C", compliance_year=2021,
                                          cea={"CEA21": 1}), "insufficient_holdings"),
     # commands routed to more than one market: still exactly one rejection
-    # BUG: account.open goes to all three engines and each emits command.rejected (3 events, not 1)
+    # account.open reaches all three engines; only its home (CEA) answers
     "second account.open": (ctl("account.open", actor="registry", account="A", broker="B1"), "duplicate_account"),
     "account.open by a broker": (ctl("account.open", actor="B1", account="Q", broker="B1"), "not_authorised"),
-    # BUG: issue.ccer goes to the CCER and GEC engines and both emit command.rejected (2 events, not 1)
+    # issue.ccer reaches the CCER and GEC engines; only CCER answers
     "issue.ccer with wrong product key": (ctl("issue.ccer", actor="registry", account="S", product="CCER-P1-2021",
                                               project="P1", vintage=2021, quantity=1), "unknown_product"),
     "issue.ccer to unknown account": (ctl("issue.ccer", actor="registry", account="ZZ", product="CCER",
                                           project="P1", vintage=2021, quantity=1), "unknown_account"),
-    # BUG: surrender with both legs goes to CEA and CCER; both refuse the cap -> 2 events, not 1
+    # a surrender with both legs reaches CEA and CCER; both check the cap, CEA answers
     "surrender over the CCER cap": (ctl("surrender", actor="registry", account="S", compliance_year=2021,
                                         cea={"CEA21": 90}, ccer=10), "offset_cap_exceeded"),
 }

@@ -333,6 +333,18 @@ def test_g2_expiry_retires_from_every_holder():
     assert held(desk, "S") == [] and held(desk, "T") == []
 
 
+def test_g2_a_batch_issued_after_its_validity_cannot_be_listed_even_before_the_next_open():
+    # G2: a GEC is valid for 24 months from its production month; a lot of expired certificates is refused with
+    # `expired_certificate`. Here the registry issues a 2024-01 batch (valid through 2025-12) while the GEC day of
+    # 2026-03-02 is open, and the seller lists it the same day.
+    # Expiry is checked against the trading month at listing, not only by the retirement at the open.
+    desk = gec_desk(date="2026-03-02")
+    desk.open_day("GEC")
+    issue(desk, "S", 1, 100, month="2024-01")
+    assert rejected(lot(desk, "L1", "S", 1, 10, "2.00")) == "expired_certificate"
+    assert trades(bid(desk, "b1", "A", 10, "2.00")) == []
+
+
 # --- G4: bid filters -----------------------------------------------------------------------------------
 
 # Two batches per case: `good` is eligible for the filter, `bad` is not, and `bad` is the cheaper lot, so a bid
@@ -462,3 +474,18 @@ def test_s2_a_bid_larger_than_every_lot_takes_what_there_is_and_rests_the_rest()
     assert sum(t.quantity for t in trades(ev)) == 10
     assert desk.engines["GEC"].lots.orders["b1"].remaining == 15
     assert cash(desk, "A") == (100_000 * YUAN - 25 * 200, 15 * 200)
+
+
+def test_s2_a_bid_or_lift_must_be_paid_for_in_full_at_entry():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+    desk.deposit("T", "GEC", "10.00")
+    lot(desk, "L1", "S", 1, 100, "2.00")
+    assert rejected(desk.order("b1", "T", "B2", "GEC", "buy", 6, "2.00")) == "insufficient_funds"
+    assert rejected(desk.send("order.lift", order_id="x1", actor="B2", account="T", market="GEC", target="L1",
+                              quantity=6)) == "insufficient_funds"
+    assert desk.engines["GEC"].lots.orders["L1"].remaining == 100
+    assert len(trades(desk.send("order.lift", order_id="x2", actor="B2", account="T", market="GEC", target="L1",
+                                quantity=5))) == 1
+    assert cash(desk, "T") == (0, 0)

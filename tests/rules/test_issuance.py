@@ -112,10 +112,7 @@ def test_g3_only_the_home_market_issues_and_both_keep_the_record():
 
 def test_g3_a_refused_issuance_is_answered_once():
     # DOMAIN "Reject reasons": a refused command's rejection is the only output it causes; the brief: only the
-    # home market answers an issue.* (the other market only records the period).
-    # BUG: both the CCER and the GEC engine publish a `command.rejected` for one refused issue.gec / issue.ccer,
-    # so the registry gets two rejections (one on the CCER stream for a GEC issuance) where an accepted
-    # issuance gets one answer from its home market only.
+    # home market answers an issue.* (the other market records the period, or refuses it, silently).
     desk = registry_desk()
     issue_gec(desk, 1, 100, project="P1", month="2024-05")
     ev = issue_ccer(desk, 2024, project="P1")

@@ -56,7 +56,7 @@ class GecDesk:
         if self.cancelled.overlaps(first, last):
             raise Rejected("already_cancelled", f"[{first}, {last}] holds cancelled certificates")
         batch = self.issuance.batch_of(first, last)
-        if batch is not None and batch.expired:
+        if batch is not None and (batch.expired or batch.valid_through < self.today_month()):
             raise Rejected("expired_certificate", f"{batch.project} {batch.production_month} has expired")
         held = self.serials.get(cmd.account)
         if batch is None or held is None or not held.contains(first, last):

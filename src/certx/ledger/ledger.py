@@ -28,6 +28,7 @@ class Ledger:
         self.cash: dict[tuple[str, str], int] = {}        # (account, market) -> fen
         self.units: dict[tuple[str, str], int] = {}       # (account, product) -> units, CEA and CCER
         self.gec: dict[str, RangeSet] = {}                # account -> GEC serials held
+        self.issued = RangeSet()                          # every GEC serial ever issued
         self.cancelled = RangeSet()                       # G1: traded, cancelled in the buyer's name
         self.retired = RangeSet()                         # G2: expired
         self.settled: set[str] = set()                    # trade ids
@@ -91,9 +92,13 @@ class Ledger:
 
     def _issued(self, ev: e.Issued) -> list:
         if ev.serials:
+            if _overlapping(ev.serials):
+                raise Refused("malformed", "overlapping serial ranges")
             for first, last in ev.serials:
-                if self.cancelled.overlaps(first, last) or self.retired.overlaps(first, last):
-                    raise Refused("already_cancelled", f"[{first}, {last}] issued again")
+                if self.issued.overlaps(first, last):
+                    raise Refused("double_issuance", f"[{first}, {last}] was issued before")
+            for first, last in ev.serials:
+                self.issued.add(first, last)
                 self.holding(ev.account).add(first, last)
         else:
             self._move_units((ev.account, ev.product), ev.quantity)

@@ -137,6 +137,7 @@ class Store:
         for kind, first, last in self.query("SELECT kind, first, last FROM gec_cancellations ORDER BY first"):
             (ledger.cancelled if kind == "trade" else ledger.retired).add(first, last)
         for account, first, last in self.query("SELECT account, first, last FROM gec_issued ORDER BY first"):
+            ledger.issued.add(first, last)
             held = ledger.holding(account)
             for a, b in _minus((first, last), ledger.cancelled, ledger.retired):
                 held.add(a, b)
