@@ -53,7 +53,7 @@ def state(ledger: Ledger) -> tuple:
     return (
         dict(ledger.cash), dict(ledger.units),
         {a: list(r) for a, r in ledger.gec.items() if len(r)},
-        list(ledger.cancelled), list(ledger.retired), set(ledger.settled), dict(ledger.marks),
+        list(ledger.issued), list(ledger.cancelled), list(ledger.retired), set(ledger.settled), dict(ledger.marks),
     )
 
 

@@ -246,8 +246,16 @@ def test_g1_an_issuance_republished_with_a_new_origin_is_refused_and_never_gives
     [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == "S"]
     # An issuance re-published under a new origin, to another account (T) or the same one (S), must not give a
     # serial a second holder nor crash the projector: it is answered by `settlement.rejected`.
-    assert refused(desk, desk.forge(issued, account=to))
+    assert refused(desk, desk.forge(issued, account=to)) == "double_issuance"
     assert held(desk.ledger, "S") == [(1, 100)] and held(desk.ledger, "T") == [(101, 200)]
+
+
+def test_g1_an_issuance_of_serials_already_traded_is_refused():
+    desk = gec_desk()
+    gec_trade(desk)
+    [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == "S"]
+    assert refused(desk, desk.forge(issued, account="A", serials=[(11, 30)], quantity=20)) == "double_issuance"
+    assert held(desk.ledger, "A") == [] and list(desk.ledger.cancelled) == [(11, 30)]
 
 
 # --- G2: expired certificates are retired -------------------------------------------------------------------

@@ -140,7 +140,7 @@ def view(ledger: Ledger) -> dict:
     return {
         "cash": dict(ledger.cash), "units": dict(ledger.units),
         "gec": {a: list(r) for a, r in ledger.gec.items() if len(r)},
-        "cancelled": list(ledger.cancelled), "retired": list(ledger.retired),
+        "issued": list(ledger.issued), "cancelled": list(ledger.cancelled), "retired": list(ledger.retired),
         "settled": set(ledger.settled), "marks": dict(ledger.marks),
         "seq": {m: n for m, n in ledger.seq.items() if n},     # no entry and 0 both mean "next is 0"
     }
