@@ -166,7 +166,7 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 background.threads=2
-log.retention.hours=168
+log.retention.ms=-1
 log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 EOF

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch
-from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, seek_exactly
+from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics
 from certx.rules import DEFAULT, Rules
 from certx.wire.routing import PARTITION
 
@@ -57,7 +57,7 @@ class Partition:
         self.producer = producer
         self.market_key = MARKET_OF[tp.partition].encode()
         self.since_snapshot = 0
-        self.rewinds = 0                       # rewinds in a row to the same engine offset
+        self.rewinds = 0                       # rewinds in a row (logged: each one is worth knowing)
 
 
 class Matcher(ConsumerRebalanceListener):
@@ -97,7 +97,7 @@ class Matcher(ConsumerRebalanceListener):
                     if tp in consumer.assignment():
                         consumer.seek(tp, records[0].offset)
                     continue
-                records = self._contiguous(part, records)
+                records = await self._contiguous(part, records)
                 if records:
                     await self._process(part, records)
 
@@ -112,17 +112,20 @@ class Matcher(ConsumerRebalanceListener):
 
     # --- one batch, one transaction ----------------------------------------------------------------
 
-    def _contiguous(self, part: Partition, records: list) -> list:
+    async def _contiguous(self, part: Partition, records: list) -> list:
         """Exactly once needs the batch to start where the engine stands: drop what it has applied, and
-        rewind if records were skipped. A gap still there after several rewinds is in the log itself
-        (the transaction markers of a transactional command producer), and is let through."""
+        rewind if records were skipped. Never apply across a gap: a market that stalls can be mended, one
+        whose state skipped commands cannot. (So `certx.commands` producers must not be transactional:
+        their commit markers would be such gaps.)"""
         expected = part.engine.offset
         if records[0].offset < expected:
-            records = [r for r in records if r.offset >= expected]
-        elif records[0].offset > expected and part.rewinds < 3:
-            log.warning("matcher.rewind", partition=part.tp.partition, at=records[0].offset, to=expected)
+            return [r for r in records if r.offset >= expected]
+        if records[0].offset > expected:
             part.rewinds += 1
+            log.warning("matcher.rewind", partition=part.tp.partition, at=records[0].offset, to=expected,
+                        position=await self.consumer.position(part.tp), rewinds=part.rewinds)
             self.consumer.seek(part.tp, expected)
+            await asyncio.sleep(min(0.01 * part.rewinds, 1.0))
             return []
         part.rewinds = 0
         return records
@@ -190,7 +193,7 @@ class Matcher(ConsumerRebalanceListener):
         engine = self.kept.pop(p, None)
         if engine is None or engine.offset != committed:
             engine = await restore(self.s, p, committed)
-        await seek_exactly(self.consumer, tp, committed)
+        self.consumer.seek(tp, committed)
         self.owned[p] = Partition(tp, engine, producer)
 
 
@@ -221,7 +224,7 @@ async def latest_snapshot(s: Settings, partition: int) -> bytes | None:
         # Each snapshot transaction is one record and one commit marker, so the latest snapshot is near the
         # end; look further back only if a window holds none (compaction, aborted transactions).
         for back in (4, 64, end):
-            await seek_exactly(reader, tp, max(end - back, 0))
+            reader.seek(tp, max(end - back, 0))
             latest = None
             while await reader.position(tp) < end:
                 for records in (await reader.getmany(tp, timeout_ms=1000)).values():
@@ -241,12 +244,20 @@ async def catch_up(s: Settings, engine: Engine, partition: int, committed: int) 
     await reader.start()
     try:
         reader.assign([tp])
-        await seek_exactly(reader, tp, engine.offset)
+        reader.seek(tp, engine.offset)
+        log.info("matcher.catch_up", partition=partition, start=engine.offset, committed=committed,
+                 position=await reader.position(tp))
         while engine.offset < committed and await reader.position(tp) < committed:
             for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
+                if records and records[0].offset > engine.offset:
+                    raise RuntimeError(f"catch-up of partition {partition} skipped from {engine.offset} "
+                                       f"to {records[0].offset}")
                 batch.run(engine, [r for r in records if r.offset < committed], s.topics.commands, publish=False)
     finally:
         await reader.stop()
+    if engine.offset < committed:
+        # Never hand back an engine that is behind the committed offsets: crash, and let a restart retry.
+        raise RuntimeError(f"catch-up of partition {partition} stopped at {engine.offset}, committed {committed}")
 
 
 async def serve(settings: Settings) -> None:

@@ -19,7 +19,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.ledger.journal import Journal
-from certx.kafka.topics import Topics, seek_exactly
+from certx.kafka.topics import Topics
 from certx.store import open_store
 from certx.wire.codec import Malformed, decode_event, encode
 from certx.wire.dead_letter import DeadLetter
@@ -54,7 +54,7 @@ class Projector:
         tps = [TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)]
         self.consumer.assign(tps)
         for tp in tps:
-            await seek_exactly(self.consumer, tp, offsets.get(tp.partition, 0))
+            self.consumer.seek(tp, offsets.get(tp.partition, 0))
         self.producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap, enable_idempotence=True, acks="all",
                                          linger_ms=5, max_batch_size=1024 * 1024)
         await self.producer.start()

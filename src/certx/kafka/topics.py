@@ -65,11 +65,15 @@ class Topics:
         """name -> (partitions, topic configs). One partition per market on the market-keyed topics
         (DESIGN 4); producers pick the partition from the market (certx.wire.routing.PARTITION)."""
         markets = len(PARTITION)
+        # The log is the truth (DESIGN 2): nothing is ever deleted by age. Time retention would also go by
+        # record timestamps, which are command times (DOMAIN U3), so a replayed past trade day would be
+        # deleted as soon as it was written.
+        kept = {"retention.ms": "-1", "retention.bytes": "-1"}
         return {
-            self.commands: (markets, {}),
-            self.events: (markets, {}),
-            self.settlements: (markets, {}),
-            self.dlq: (1, {}),
+            self.commands: (markets, kept),
+            self.events: (markets, kept),
+            self.settlements: (markets, kept),
+            self.dlq: (1, kept),
             # one snapshot per matcher partition, compacted to the latest; engines can be large
             self.snapshots: (markets, {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}),
         }
@@ -183,10 +187,3 @@ def main() -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-async def seek_exactly(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
-    """Seek, and make it stick. A newly assigned partition gets its position from a reset that runs in the
-    background (committed offset, or the reset policy); if that answer arrives after a plain `seek`, it
-    silently moves the position again. Waiting for the first position before seeking closes that race."""
-    await asyncio.wait_for(consumer.position(tp), 60)
-    consumer.seek(tp, offset)
