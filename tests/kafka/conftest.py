@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.kafka.topics import Topics, ensure_topics
+from tests.databases import schema_of_its_own
 from certx.replay import Replay
 from certx.wire.codec import encode
 from certx.wire.routing import PARTITION
@@ -149,19 +150,8 @@ def matchers(bootstrap, topics, tmp_path):
 @pytest.fixture
 def pg_dsn() -> str:
     """A PostgreSQL schema of the test's own on the server the test command started; dropped afterwards."""
-    dsn = os.environ.get("CERTX_PG_DSN")
-    if not dsn:
-        if os.environ.get("CERTX_REQUIRE_PG"):
-            pytest.fail("CERTX_PG_DSN is not set but the test command requires the real PostgreSQL")
-        pytest.skip("no PostgreSQL: run the suite with `bash deploy/test.sh`")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with schema_of_its_own() as dsn:
+        yield dsn
 
 
 class ProjectorProcess:

@@ -3,8 +3,6 @@ a schema of its own). The database itself refuses a GEC cancelled twice (G1); a 
 ledger loads back exactly as it was settled; the queries answer from the tables."""
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from certx.wire import events as e
 from certx.wire import settlements as s
 from certx.wire.codec import encode
 
+from databases import schema_of_its_own
 from ledger.settling import SettlingDesk
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "certx" / "sample" / "trade_day.jsonl"
@@ -47,15 +46,6 @@ class Database:
                 pass
 
 
-def pg_dsn() -> str:
-    dsn = os.environ.get("CERTX_PG_DSN")
-    if not dsn:
-        if os.environ.get("CERTX_REQUIRE_PG"):
-            pytest.fail("CERTX_PG_DSN is not set but CERTX_REQUIRE_PG asks for the real PostgreSQL")
-        pytest.skip("no PostgreSQL: set CERTX_PG_DSN (bash deploy/postgres.sh start prints it)")
-    return dsn
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db(request, tmp_path):
     if request.param == "sqlite":
@@ -63,19 +53,12 @@ def db(request, tmp_path):
         yield database
         database.close()
         return
-    import psycopg
-
-    dsn = pg_dsn()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    database = Database(f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}")
-    try:
-        yield database
-    finally:
-        database.close()
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with schema_of_its_own() as dsn:
+        database = Database(dsn)
+        try:
+            yield database
+        finally:
+            database.close()
 
 
 @pytest.fixture
