@@ -162,6 +162,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
+transaction.partition.verification.enable=false
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1

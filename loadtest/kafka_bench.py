@@ -8,12 +8,14 @@ their own, started and stopped here.
 
 1. Throughput, one partition (CEA), transactions on: the set-up commands and N CEA listing commands
    (loadtest.engine_bench.listing_flow: limit orders near the mid, ~10% crossing, 25% cancels) are pre-loaded
-   as wire JSON into `certx.commands` partition 0, stamped with the current time (the broker's 7-day retention
-   would delete older records mid-run) under all-day sessions, then `certx serve matcher` is started. Figure: commands
-   per second from the first transaction commit to the group's committed offset reaching the end, polled
-   with the admin client every 20 ms. Events per second = that times the events-per-command of the run (the
-   events are read back, read_committed, and compared by type with an embedded run of the same records
-   through certx.kafka.batch.run, whose rate is reported too: the matcher's CPU ceiling without Kafka).
+   as wire JSON into `certx.commands` partition 0, stamped with the current time (the broker's 7-day
+   retention would delete older records mid-run) under all-day sessions, then `certx serve matcher` is
+   started. Figure: commands per second from the first transaction commit to the group's committed offset
+   reaching the end, polled with the admin client every 20 ms. Events per second = that times the
+   events-per-command of the run (the events are read back, read_committed, and compared by type with an
+   embedded run of the same records through certx.kafka.batch.run, whose rate is reported too: the
+   matcher's CPU ceiling without Kafka). The host may be shared, so each run also gives its worker's CPU
+   share and its rate per CPU-second of the worker.
 2. The floor: a raw aiokafka consume -> produce pipe (this module, `--raw-pipe`), with the matcher's consumer
    and producer settings, getmany(max_records=10000), one transaction per fetched batch (create_batch /
    send_batch, send_offsets_to_transaction), copying each record to an output topic, on the same
@@ -841,18 +843,18 @@ async def latency(bs: str, seconds: float, rate: int, rules_file: Path, logdir: 
                                                            timestamp_ms=ts))
                         sent += 1
                     if len(pending) >= 5_000:
-                        await asyncio.gather(*pending)
+                        await asyncio.wait_for(asyncio.gather(*pending), 60)
                         pending.clear()
                     await asyncio.sleep(max(0.0, t0 + due / rate - time.monotonic()))
                 offered_seconds = time.monotonic() - t0
-                await asyncio.gather(*pending)
+                await asyncio.wait_for(asyncio.gather(*pending), 60)
                 await committed.wait_for(len(setup) + sent, 60, w.proc, every=0.05)
                 lso = (await consumer.end_offsets([etp]))[etp]
                 deadline = time.monotonic() + 30
                 while await consumer.position(etp) < lso and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
                 stop.set()
-                await reader
+                await asyncio.wait_for(reader, 30)
             finally:
                 await producer.stop()
                 await consumer.stop()
