@@ -21,8 +21,19 @@ class Malformed(msgspec.Struct, frozen=True):
     ref: str | None = None
 
 
+_PRICES: dict[str, money.Amount] = {}
+
+
 def _dec_hook(tp: type, obj: Any) -> Any:
     if tp is money.Amount:
+        # A trade day quotes few distinct prices: parse each once (bounded, so junk cannot grow it).
+        if type(obj) is str:
+            amount = _PRICES.get(obj)
+            if amount is None:
+                amount = money.parse(obj, positive=True)
+                if len(_PRICES) < 100_000:
+                    _PRICES[obj] = amount
+            return amount
         return money.parse(obj, positive=True)
     if tp is money.Fen:
         return money.parse(obj, positive=False)
