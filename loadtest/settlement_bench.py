@@ -58,6 +58,7 @@ from certx.wire import events as e
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 TARGET_TRADES_PER_S = 20_000
+STALL_SECONDS = 120              # a run without progress for this long has failed
 ACCOUNTS = 200
 BATCHES_PER_ACCOUNT = 5
 PROVINCES = ["Gansu", "Qinghai", "Inner Mongolia", "Xinjiang", "Hebei", "Yunnan", "Sichuan", "Jiangsu"]
@@ -279,6 +280,14 @@ def pure_child(spec: dict) -> dict:
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     if trace:
         tracemalloc.stop()
+    from certx import money
+
+    text_cache = len(money._TEXT)
+    t = clock()
+    reloaded = store.load_ledger()
+    restart = clock() - t
+    restart_ok = reloaded.cash == journal.ledger.cash and list(reloaded.cancelled) == list(journal.ledger.cancelled)
+    del reloaded
     ledger = journal.ledger
     settled_bytes = sys.getsizeof(ledger.settled) + sum(sys.getsizeof(t) for t in ledger.settled)
     db_trades, db_qty = store.query("SELECT count(*), coalesce(sum(quantity), 0) FROM trades")[0]
@@ -305,6 +314,8 @@ def pure_child(spec: dict) -> dict:
         "ledger_ranges_most_after_a_batch": {"cancelled": most_cancelled, "holdings": most_held},
         "ledger_ranges_at_end": {"cancelled": len(ledger.cancelled), "retired": len(ledger.retired),
                                  "holdings": sum(len(r) for r in ledger.gec.values())},
+        "money_text_cache_entries": text_cache,
+        "restart_store_load_ledger_seconds": round(restart, 2), "restart_ledger_equal": restart_ok,
         "ledger_settled_trade_ids": len(ledger.settled), "ledger_settled_set_mb": round(settled_bytes / 2**20, 2),
         "db": {"trades": db_trades, "quantity": int(db_qty), "cancellation_rows": db_cancelled,
                "certificates_cancelled": int(db_certs), "outbox_rows_unpublished": db_outbox,
@@ -565,7 +576,7 @@ async def preload(bs: str, topic: str, partition: int, key: bytes, values: list[
     t = time.monotonic()
     try:
         futures = []
-        ts = 1_710_200_000_000
+        ts = int(time.time() * 1000)          # now: never behind a topic's time retention
         builder = producer.create_batch()
         for value in values:
             if builder.append(key=key, value=value, timestamp=ts) is None:
@@ -636,6 +647,8 @@ async def subprocess_run(bs: str, dsn: str, schema: str, prefix: str, partition:
             except psycopg.errors.UndefinedTable:
                 row = None
             off = row[0] if row else 0
+            if now - (trace[-1][0] if trace else t_spawn) > STALL_SECONDS:
+                raise TimeoutError(f"projector at offset {off} of {end}: no progress for {STALL_SECONDS}s")
             if off and (not trace or trace[-1][1] != off):
                 trace.append((now, off))
                 if t_first is None:
@@ -687,6 +700,7 @@ async def subprocess_run(bs: str, dsn: str, schema: str, prefix: str, partition:
         "projector_cpu_share": round((cpu_end - cpu_started) / consumed, 2),
         "broker_cpu_seconds": round(broker_end - broker_started, 2) if bpid else None,
         "projector_peak_rss_mb": hwm,
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "meets_target": trades / consumed >= TARGET_TRADES_PER_S,
     }
 
@@ -770,14 +784,22 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
     if prof:
         prof.enable()
     task = asyncio.create_task(proj.run())
+    waiter = asyncio.create_task(done.wait())
     try:
-        waiter = asyncio.create_task(done.wait())
-        finished, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if task in finished:
-            task.result()
-            raise RuntimeError("projector loop ended early")
-        if waiter not in finished:
-            raise TimeoutError(f"in-process projector at offset {reached['offset']} of {end} after {timeout:.0f}s")
+        deadline, seen, seen_at = t0 + timeout, -1, t0
+        while True:
+            finished, _ = await asyncio.wait({task, waiter}, timeout=2, return_when=asyncio.FIRST_COMPLETED)
+            if task in finished:
+                task.result()
+                raise RuntimeError("projector loop ended early")
+            if waiter in finished:
+                break
+            now = time.monotonic()
+            if reached["offset"] != seen:
+                seen, seen_at = reached["offset"], now
+            if now > deadline or now - seen_at > STALL_SECONDS:
+                raise TimeoutError(f"in-process projector at offset {reached['offset']} of {end} after "
+                                   f"{now - t0:.0f}s ({now - seen_at:.0f}s without progress)")
         elapsed = time.monotonic() - t0
         cpu = time.process_time() - cpu0
     finally:
@@ -785,7 +807,8 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
             prof.disable()
         pm.decode_event, jm.encode = saved
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        waiter.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
         await proj.stop()
     trades = end - setup
     out = {"mode": mode, "seconds": round(elapsed, 3), "trades_per_s": round(trades / elapsed),
@@ -895,8 +918,14 @@ async def kafka_part(args: argparse.Namespace, dsn: str, schemas: Schemas, resul
             rounds = []
             for i in range(args.rounds):
                 schema, _ = schemas.new(f"kafka_{kind.lower()}_{i}")
-                res = await subprocess_run(bs, dsn, schema, topics.prefix, partition, end, setup, args.timeout,
-                                           logdir, f"projector-{kind}-{i}")
+                try:
+                    res = await subprocess_run(bs, dsn, schema, topics.prefix, partition, end, setup, args.timeout,
+                                               logdir, f"projector-{kind}-{i}")
+                except (RuntimeError, TimeoutError) as exc:
+                    print(f"kafka {kind} round {i + 1} failed: {exc}", flush=True)
+                    run.setdefault("errors", []).append(f"round {i + 1}: {exc}")
+                    schemas.drop_all()
+                    continue
                 rounds.append(res)
                 print(f"kafka {kind} round {i + 1}: {res['trades_per_s']:,} trades/s over "
                       f"{res['seconds_from_start_of_consumption']}s (from first commit "
@@ -904,6 +933,8 @@ async def kafka_part(args: argparse.Namespace, dsn: str, schemas: Schemas, resul
                       f"/s; projector CPU {res['projector_cpu_share']:.0%}), {res['trades_in_db']:,} trades in PG",
                       flush=True)
                 schemas.drop_all()
+            if not rounds:
+                continue
             rates = sorted(r["trades_per_s"] for r in rounds)
             run["trades_per_s_median"] = rates[len(rates) // 2] if len(rates) % 2 else round(
                 (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2)
@@ -916,7 +947,13 @@ async def kafka_part(args: argparse.Namespace, dsn: str, schemas: Schemas, resul
             if args.profile:
                 for mode in ("timers", "cprofile"):
                     _, sdsn = schemas.new(f"kafka_{kind.lower()}_{mode}")
-                    r = await inprocess_run(bs, sdsn, topics.prefix, partition, end, setup, mode, args.timeout)
+                    try:
+                        r = await inprocess_run(bs, sdsn, topics.prefix, partition, end, setup, mode, args.timeout)
+                    except (RuntimeError, TimeoutError) as exc:
+                        print(f"kafka {kind} in-process ({mode}) failed: {exc}", flush=True)
+                        run[f"in_process_{mode}"] = {"error": str(exc)}
+                        schemas.drop_all()
+                        continue
                     run[f"in_process_{mode}"] = r
                     print(f"kafka {kind} in-process ({mode}): {r['trades_per_s']:,} trades/s", flush=True)
                     if mode == "timers":
@@ -985,16 +1022,43 @@ def main() -> int:
             result["store_experiments"] = store_experiments(schemas, min(args.settle_trades, 100_000), args.batch)
         if args.kafka:
             asyncio.run(kafka_part(args, dsn, schemas, result))
+    except BaseException as exc:
+        result["incomplete"] = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         stop_children()
         schemas.drop_all()
         if started_pg:
             subprocess.run(["bash", "deploy/postgres.sh", "stop"], cwd=ROOT, timeout=120)
-    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+        result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(summary(result), indent=2))
+        print(f"written to {args.out}")
     return 0
+
+
+def summary(result: dict) -> dict:
+    """The figures, without the per-run detail (all of it is in the JSON)."""
+    out: dict = {k: result.get(k) for k in ("machine", "load_average_at_start", "load_average_at_end", "incomplete")
+                 if result.get(k) is not None}
+    p = result.get("pure_settlement")
+    if p:
+        out["pure_settlement"] = {"headline": p["headline"], "peak_memory_side_by_side": p["peak_memory_side_by_side"],
+                                  "memory_growth_per_trade": p["memory_growth_per_trade"]}
+    if "store_experiments" in result:
+        out["store_experiments"] = result["store_experiments"]
+    for kind, run in result.get("kafka", {}).get("runs", {}).items():
+        k = out.setdefault("kafka", {"target_trades_per_s": TARGET_TRADES_PER_S})[kind] = {
+            x: run.get(x) for x in ("flow", "trades", "trades_per_s_median", "trades_per_s_rounds", "meets_target",
+                                    "errors", "publish_experiment") if run.get(x) is not None}
+        for mode in ("timers", "cprofile"):
+            r = run.get(f"in_process_{mode}")
+            if r:
+                k[f"in_process_{mode}_trades_per_s"] = r.get("trades_per_s", r.get("error"))
+        if run.get("in_process_timers", {}).get("stages"):
+            k["stages_us_per_trade"] = {s: v["us_per_trade"] for s, v in run["in_process_timers"]["stages"].items()}
+    return out
 
 
 if __name__ == "__main__":

@@ -47,12 +47,15 @@ _TEXT: dict[int, str] = {}
 
 
 def text(fen: int) -> str:
-    """Fen as the wire's decimal string. Cached: a trade day uses few distinct prices."""
+    """Fen as the wire's decimal string. Cached, since a trade day quotes few distinct prices; bounded,
+    since amounts (price × quantity) are nearly all distinct."""
     s = _TEXT.get(fen)
     if s is None:
         sign = "-" if fen < 0 else ""
         whole, frac = divmod(abs(fen), 100)
-        s = _TEXT[fen] = f"{sign}{whole}.{frac:02d}"
+        s = f"{sign}{whole}.{frac:02d}"
+        if len(_TEXT) < 100_000:
+            _TEXT[fen] = s
     return s
 
 

@@ -2,7 +2,7 @@
 
 `gec_cancellations` holds every GEC that can never move again: cancelled in a buyer's name (G1) or retired
 (G2). The database itself refuses an overlap, whatever the code above it does: an exclusion constraint on
-`int8range` in PostgreSQL, a trigger in SQLite (ranges are disjoint, so only the range starting just before
+`int8range` in PostgreSQL (SP-GiST: measured faster than GiST for these inserts), a trigger in SQLite (ranges are disjoint, so only the range starting just before
 the new one can overlap it).
 """
 
@@ -29,7 +29,7 @@ POSTGRES = COMMON + """
 CREATE TABLE IF NOT EXISTS gec_cancellations (first BIGINT NOT NULL, last BIGINT NOT NULL, kind TEXT NOT NULL,
     owner TEXT NOT NULL, beneficiary TEXT, trade_id TEXT, seq BIGINT NOT NULL,
     serials int8range GENERATED ALWAYS AS (int8range(first, last, '[]')) STORED,
-    CONSTRAINT gec_cancelled_once EXCLUDE USING gist (serials WITH &&));
+    CONSTRAINT gec_cancelled_once EXCLUDE USING spgist (serials WITH &&));
 CREATE INDEX IF NOT EXISTS gec_cancellations_beneficiary ON gec_cancellations (beneficiary);
 CREATE INDEX IF NOT EXISTS gec_cancellations_first ON gec_cancellations (first);
 CREATE TABLE IF NOT EXISTS outbox (id BIGSERIAL PRIMARY KEY, partition INTEGER NOT NULL, body BYTEA NOT NULL);

@@ -94,18 +94,22 @@ class Store:
         self._append(cur, "trades", b.trades, 10)
         self._append(cur, "gec_cancellations", b.cancellations, 7,
                      "(first, last, kind, owner, beneficiary, trade_id, seq)")
-        self._append(cur, "outbox", b.outbox, 2, "(partition, body)")
+        self._append(cur, "outbox", b.outbox, 2, "(partition, body)", binary=("int4", "bytea"))
         if b.marks:
             many(q("INSERT INTO marks VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET "
                    "topic_offset = excluded.topic_offset, origin_offset = excluded.origin_offset, "
                    "origin_index = excluded.origin_index, settlement_seq = excluded.settlement_seq"),
                  [(p, *m) for p, m in sorted(b.marks.items())])
 
-    def _append(self, cur: Any, table: str, rows: list[tuple], width: int, columns: str = "") -> None:
+    def _append(self, cur: Any, table: str, rows: list[tuple], width: int, columns: str = "",
+                binary: tuple[str, ...] | None = None) -> None:
         if not rows:
             return
         if self.dialect == "postgres":
-            with cur.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+            # COPY; binary where bytes dominate (text COPY would write them as hex)
+            with cur.copy(f"COPY {table} {columns} FROM STDIN" + (" (FORMAT BINARY)" if binary else "")) as copy:
+                if binary:
+                    copy.set_types(list(binary))
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -117,11 +121,15 @@ class Store:
         return [(i, p, bytes(body)) for i, p, body in
                 self.query("SELECT id, partition, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
 
-    def published(self, up_to_id: int) -> None:
+    def published(self, up_to_id: int | None = None) -> None:
+        """Clear the outbox up to an id, or all of it (the projector is its only writer)."""
         cur = self.conn.cursor()
         if self.dialect == "sqlite":
             self.conn.execute("BEGIN")
-        cur.execute(self._sql("DELETE FROM outbox WHERE id <= ?"), (up_to_id,))
+        if up_to_id is None:
+            cur.execute("DELETE FROM outbox")
+        else:
+            cur.execute(self._sql("DELETE FROM outbox WHERE id <= ?"), (up_to_id,))
         cur.close()
         self.conn.commit()
 
