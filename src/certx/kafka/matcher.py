@@ -59,7 +59,8 @@ class Partition:
         self.market_key = MARKET_OF[tp.partition].encode()
         self.since_snapshot = 0
         self.rewinds = 0                       # rewinds in a row (logged: each one is worth knowing)
-        self.committing: asyncio.Task | None = None   # the latest transaction, chained to the ones before
+        self.committing: asyncio.Task | None = None   # the latest transaction, chained to the one before
+        self.older: asyncio.Task | None = None        # the one before it
 
 
 class Matcher(ConsumerRebalanceListener):
@@ -142,6 +143,8 @@ class Matcher(ConsumerRebalanceListener):
         """Apply a batch now, and commit it once the partition's previous transaction has committed. The
         engine works on batch N+1 while transaction N is with the broker: fetch, apply and commit overlap.
         The snapshot is taken here, before the next batch moves the engine, so it matches its offsets."""
+        if part.older is not None:
+            await part.older    # backpressure: at most one transaction waits behind the one in flight
         out = batch.run(part.engine, records, self.s.topics.commands)
         part.since_snapshot += len(records)
         blob = None
@@ -151,6 +154,7 @@ class Matcher(ConsumerRebalanceListener):
         previous = part.committing
         part.committing = asyncio.create_task(self._commit(part, records, out, blob, previous))
         part.committing.add_done_callback(self._note_failure)
+        part.older = previous
 
     def _note_failure(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None and self.failure is None:
