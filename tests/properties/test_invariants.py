@@ -1,16 +1,19 @@
 """Properties that hold after every command, whatever brokers, the registry, the bank and the operator send.
 
 Hypothesis draws a sequence of wire commands (right and wrong brokers, CEA/CCER listing orders in and out of the
-band, cancels and lifts of earlier and unknown ids, block offers and accepts, GEC issuance, lots of held, unheld
-and already sold serials, filtered bids, GEC lifts, cash in and out, surrenders, and day rolls) and plays it
-through `Desk`. After each command it checks:
+band, cancels and lifts of earlier and unknown ids, block offers and accepts, auctions and sealed bids (M3), GEC
+issuance, lots of held, unheld and already sold serials, filtered bids, GEC lifts, cash in and out, surrenders, and
+day rolls) and plays it through `Desk`. After each command it checks:
 
 - conservation: CEA/CCER units per product = issued - surrendered; cash per market = deposited - withdrawn;
   GEC serials held + in resting lots + cancelled + retired = issued; nothing negative;
-- reservations: cash_held and held units are exactly what the resting orders, offers and bids reserve;
+- reservations: cash_held and held units are exactly what the resting orders, offers, bids, open auctions and
+  their sealed bids reserve;
+- every auction trade is at or above its reserve, and an auction sells what its trades say (M3);
 - no listing book is crossed;
 - no GEC serial is in two places, and no serial is traded twice;
-- a refused command produces exactly one event (per market leg) and changes nothing;
+- a refused command produces exactly one event (per market leg) and changes nothing; only the closes of auctions
+  whose time the command reached may come before its rejection (M3);
 - the same sequence replayed into a fresh Desk gives byte-identical events.
 """
 from __future__ import annotations
@@ -120,6 +123,43 @@ def block_offer(draw):
     if draw(st.booleans()):
         op["counterparty"] = draw(st.sampled_from(sorted(ACCOUNTS) + ["Z"]))
     return op
+
+
+@st.composite
+def auction_bid(draw):
+    account, broker = draw(who())
+    return {"type": "auction.bid", "time": draw(times), "order_id": draw(new_ids), "actor": broker,
+            "account": account, "market": draw(st.sampled_from(["CEA"] * 4 + ["CCER"])),
+            "auction_id": draw(refs), "quantity": draw(st.sampled_from([1, 100, 800, 3_000, 10_000, 60_000, 300_001])),
+            "price": yuan(draw(st.integers(4300, 6000)))}
+
+
+@st.composite
+def auction_open(draw):
+    """M3: usually the seller's broker, sometimes the operator or another broker; closing times all over the day;
+    with a few sealed bids sent right after it (`_bids`, mostly naming it)."""
+    account, broker = draw(who())
+    if draw(st.integers(0, 3)) > 0:
+        account = draw(st.sampled_from(["S", "T"]))      # the sellers: they hold CEA21
+        broker = ACCOUNTS[account]
+    if draw(st.integers(0, 4)) == 0:
+        broker = "operator"
+    product = draw(st.sampled_from(["CEA21"] * 5 + ["CCER", "CEA22"]))
+    time = draw(times)
+    quantity = draw(st.sampled_from([1, 500, 5_000, 20_000, 100_000, 300_000]))
+    reserve = draw(st.integers(4400, 5600))
+    bids = []
+    for b in draw(st.lists(auction_bid(), min_size=1, max_size=5)):
+        # sized and priced around the auction: parts, all, a little too much; the reserve, above, just below
+        b.update(time=time, market="CCER" if product == "CCER" else "CEA",
+                 auction_id=draw(st.sampled_from([0] * 5 + [1])),
+                 quantity=max(1, quantity * draw(st.sampled_from([1, 1, 2, 3, 4, 5])) // 4),
+                 price=yuan(reserve + draw(st.sampled_from([-1, 0, 0, 1, 50, 50, 300]))))
+        bids.append(b)
+    return {"type": "auction.open", "time": time, "auction_id": draw(new_ids), "actor": broker,
+            "seller": account, "product": product, "quantity": quantity, "reserve_price": yuan(reserve),
+            "closes": draw(st.sampled_from(["10:15", "10:45", "11:15", "13:45", "14:45"] + ["16:00"] * 5)),
+            "_bids": bids}
 
 
 @st.composite
@@ -252,11 +292,13 @@ STEPS = {
     "listing": listing_order(), "cancel": cancel(), "lift": lift(), "block": block_offer(), "accept": accept(),
     "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
     "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
+    "auction": auction_open(), "auction_bid": auction_bid(),
 }
 mixed = st.lists(weighted(
     (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
     (1, STEPS["issue_gec"]), (4, STEPS["lot"]), (3, STEPS["bid"]), (1, STEPS["gec_lift"]),
     (1, STEPS["funds"]), (1, STEPS["issue"]), (1, STEPS["surrender"]), (1, STEPS["operator"]),
+    (1, STEPS["auction"]), (1, STEPS["auction_bid"]),
 ), min_size=30, max_size=80)
 gec_heavy = st.lists(weighted(
     (2, STEPS["issue_gec"]), (8, STEPS["lot"]), (6, STEPS["bid"]), (3, STEPS["gec_lift"]), (2, STEPS["cancel"]),
@@ -275,6 +317,8 @@ def market_of(op: dict) -> str:
 def kind_of(op: dict) -> str:
     """What an order is, for what may name it later: a lift names a listing order (or a GEC lot), an accept a
     block offer, a cancel any order of its market."""
+    if op["type"] == "auction.open":
+        return "auction"
     if op["type"] != "order.new":
         return "taker"
     if op.get("mode") == "block":
@@ -307,15 +351,18 @@ class Ids:
         if "target" in op:
             targets = [i for kind in TARGETS[op["type"]] for i in self.sent[market, kind]]
             op["target"] = self.back(sorted(targets, key=lambda i: int(i[1:])), op["target"])
+        if op["type"] == "auction.bid":
+            op["auction_id"] = self.back(self.sent[market, "auction"], op["auction_id"])
+        key = "auction_id" if op["type"] == "auction.open" else "order_id"     # an auction id is an order id
         sent = self.sent[market, kind_of(op)]
-        if op["order_id"] == "@dup" and self.every[market]:
-            op["order_id"] = self.every[market][-1]
+        if op[key] == "@dup" and self.every[market]:
+            op[key] = self.every[market][-1]
         else:
             self.count += 1
-            op["order_id"] = f"n{self.count}"
-            sent.append(op["order_id"])
-            self.every[market].append(op["order_id"])
-            self.owner[op["order_id"]] = (op["account"], op["actor"])
+            op[key] = f"n{self.count}"
+            sent.append(op[key])
+            self.every[market].append(op[key])
+            self.owner[op[key]] = (op.get("account") or op["seller"], op["actor"])
         return op
 
     @staticmethod
@@ -347,8 +394,9 @@ def expand(ops: list[dict]) -> list[tuple[str, dict]]:
         elif kind == "reopen" or op.get("_date"):
             out.append((date, {"type": "session.open", "actor": "operator", "market": op["market"], "date": date,
                                "time": "09:00"}))
-        elif kind.startswith("order."):
-            out.append((date, ids.resolve(op)))
+        elif kind.startswith(("order.", "auction.")):
+            out.append((date, ids.resolve({k: v for k, v in op.items() if k != "_bids"})))
+            out += [(date, ids.resolve(bid)) for bid in op.get("_bids", ())]
         else:
             out.append((date, op))
     return out
@@ -359,6 +407,8 @@ def send(desk: Desk, date: str, op: dict) -> list[e.Event]:
     type_ = fields.pop("type")
     time = fields.pop("time", "10:00")
     desk.date = dt.date.fromisoformat(date)
+    if "closes" in fields:
+        fields["closes_at"] = desk.at(fields.pop("closes"))
     return desk.send(type_, time=time, **fields)
 
 
@@ -388,6 +438,9 @@ def snapshot(eng) -> tuple:
         tuple(sorted((k, tuple(sorted(v))) for k, v in eng.issuance.gec_years.items())),
         tuple(sorted((k, tuple(sorted(v))) for k, v in eng.issuance.ccer_years.items())),
         tuple(sorted(eng.surrendered.items())),
+        tuple((a.auction_id, a.product, a.seller, a.quantity, a.reserve, a.closes_at_ms,
+               tuple((b.order_id, b.account, b.price, b.quantity) for b in a.bids)) for a in eng.auctions.values()),
+        eng.next_auction_close,
     )
 
 
@@ -400,6 +453,7 @@ class Ledger:
         self.gec_issued = 0
         self.traded = RangeSet()                # every GEC serial that changed hands
         self.seq = Counter()                    # market -> next event seq
+        self.auctions: dict[tuple[str, str], dict] = {}   # (market, auction id) -> what was offered, bid, sold
 
     def record(self, desk: Desk, events: list[e.Event]) -> None:
         for ev in events:
@@ -422,6 +476,15 @@ class Ledger:
                 self.cash[ev.market] -= int(ev.amount)
             elif isinstance(ev, e.Trade):
                 self.check_trade(desk, ev)
+            elif isinstance(ev, e.AuctionOpened):
+                self.auctions[ev.market, ev.auction_id] = {"quantity": ev.quantity, "reserve": int(ev.reserve_price),
+                                                           "bids": [], "fills": []}
+            elif isinstance(ev, e.OrderAccepted) and ev.auction_id is not None:
+                auction = self.auctions[ev.market, ev.auction_id]
+                assert int(ev.price) >= auction["reserve"] and ev.quantity <= auction["quantity"], ev
+                auction["bids"].append((ev.order_id, int(ev.price), ev.quantity))
+            elif isinstance(ev, e.AuctionClosed):
+                self.check_auction(self.auctions.pop((ev.market, ev.auction_id)), ev)
 
     def check_trade(self, desk: Desk, t: e.Trade) -> None:
         assert t.quantity >= 1 and int(t.price) >= 1
@@ -432,9 +495,24 @@ class Ledger:
                 assert not self.traded.overlaps(a, b), f"serials [{a}, {b}] traded twice: {t}"
                 self.traded.add(a, b)
             return
+        if t.mode == "auction":
+            self.auctions[t.market, t.sell_order]["fills"].append((t.buy_order, int(t.price), t.quantity))
+            return
         product = desk.engines[t.market].products[t.product]
         lo, hi = product.listing_limits if t.mode == "listing" else product.block_limits
         assert lo <= int(t.price) <= hi, f"{t.mode} trade outside its band [{lo}, {hi}]: {t}"
+
+    @staticmethod
+    def check_auction(auction: dict, closed: e.AuctionClosed) -> None:
+        """M3: the quantity went to the highest prices first, earlier bids first at equal prices, each at its own
+        price, and the seller kept the rest."""
+        left, expected = auction["quantity"], []
+        for order_id, price, quantity in sorted(auction["bids"], key=lambda b: -b[1]):
+            if left:
+                expected.append((order_id, price, min(left, quantity)))
+                left -= expected[-1][2]
+        assert auction["fills"] == expected, (auction, closed)
+        assert (closed.sold, closed.unsold) == (auction["quantity"] - left, left), closed
 
     def check(self, desk: Desk) -> None:
         engines = desk.engines
@@ -479,6 +557,10 @@ class Ledger:
                     cash[o.account] += o.price * o.remaining
                 else:
                     held[o.account, o.product] += o.remaining
+            for a in eng.auctions.values():
+                held[a.seller, a.product] += a.quantity
+                for b in a.bids:
+                    cash[b.account] += b.price * b.quantity
             for o in eng.lots.orders.values():
                 if isinstance(o, Bid):
                     assert o.remaining > 0
@@ -534,20 +616,34 @@ def play(ops: list[dict]) -> list[bytes]:
         by_market = defaultdict(list)
         for ev in events:
             by_market[ev.market].append(ev)
+        own_events = 0
         for market, evs in by_market.items():
-            if any(isinstance(x, (e.OrderRejected, e.CommandRejected)) for x in evs):
-                # refused: the rejection is this leg's only output, and the leg's state did not change
-                assert len(evs) == 1, f"a refusal is the only output: {evs}"
-                assert snapshot(desk.engines[market]) == before[market], f"refused {op} changed {market}"
+            prelude, own = auction_closes(evs)
+            own_events += len(own)
+            if any(isinstance(x, (e.OrderRejected, e.CommandRejected)) for x in own):
+                # refused: the rejection is this leg's only output, and the leg's state did not change (but for
+                # the closes of auctions its time reached, which come first, M3)
+                assert len(own) == 1, f"a refusal is the only output: {evs}"
+                if not prelude:
+                    assert snapshot(desk.engines[market]) == before[market], f"refused {op} changed {market}"
         refused = [x for x in events if isinstance(x, (e.OrderRejected, e.CommandRejected))]
         if op["type"] != "surrender":
             # one answer per command, however many markets it reaches (a surrender's legs answer for themselves)
             assert len(by_market) <= 1 or op["type"] in MULTI_LEG
-            assert not refused or len(events) == 1, f"a refusal is the only output: {events}"
+            assert not refused or own_events == 1, f"a refusal is the only output: {events}"
         ledger.record(desk, events)
         ledger.check(desk)
         encoded += [encode(x) for x in events]
     return encoded
+
+
+def auction_closes(evs: list[e.Event]) -> tuple[list[e.Event], list[e.Event]]:
+    """A leg's output split after its last `auction.closed`: the auctions closed before the command (M3; at a
+    session.close, also those it closed), and the rest."""
+    n = max((i + 1 for i, x in enumerate(evs) if isinstance(x, e.AuctionClosed)), default=0)
+    for x in evs[:n]:
+        assert isinstance(x, (e.AuctionClosed, e.OrderExpired)) or (isinstance(x, e.Trade) and x.mode == "auction"), x
+    return evs[:n], evs[n:]
 
 
 def replay(ops: list[dict]) -> list[bytes]:

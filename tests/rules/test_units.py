@@ -229,10 +229,14 @@ def test_codec_unknown_type_tag_is_malformed_naming_the_type():
     assert isinstance(bad, Malformed) and "type" in bad.detail and "order.teleport" in bad.detail
 
 
-def test_codec_auction_commands_are_not_implemented_so_malformed():
-    bad = decode_command(b'{"type":"auction.bid","actor":"B1","order_id":"x","account":"A","auction_id":"a",'
+def test_codec_auction_bid_decodes_with_its_price_in_fen():
+    # M3 is built (tests/rules/test_auction.py): auction commands are part of the contract
+    bid = decode_command(b'{"type":"auction.bid","actor":"B1","order_id":"x","account":"A","auction_id":"a",'
                          b'"quantity":1,"price":"1.00"}')
-    assert isinstance(bad, Malformed) and "type" in bad.detail
+    assert not isinstance(bid, Malformed) and bid.price == 100 and bid.auction_id == "a"
+    bad = decode_command(b'{"type":"auction.bid","actor":"B1","order_id":"x","account":"A","auction_id":"a",'
+                         b'"quantity":1,"price":1.001}')
+    assert isinstance(bad, Malformed)
 
 
 @pytest.mark.parametrize("field", ["quantity", "price", "account", "side", "actor"])

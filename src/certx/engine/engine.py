@@ -6,14 +6,18 @@ matcher, the embedded replay and the tests all run the same code, and the same l
 
 A refused command yields exactly one rejection event and changes nothing: every handler checks all its
 rules before it touches state, and signals a refusal by raising `Rejected` from the checking part.
+The one thing that comes before a command is time: auctions (M3) whose closing time the command's time has
+reached close first, and their events lead its output, whether the command is then accepted or refused.
 """
 from __future__ import annotations
 
 import datetime as dt
 
 from certx.accounts import Wallet
+from certx.books.auction import Auction
 from certx.books.block import BlockBoard
 from certx.books.gec import GecBook
+from certx.engine.auction import AuctionDesk
 from certx.engine.block import BlockDesk
 from certx.engine.gec import GecDesk
 from certx.engine.listing import ListingDesk
@@ -29,7 +33,7 @@ from certx.wire import events as e
 from certx.wire.routing import PARTITION, answers
 
 
-class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
+class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
     """One market's state. The desks (mixins) hold the handlers for each kind of command."""
 
     def __init__(self, market: str, rules: Rules = DEFAULT) -> None:
@@ -51,6 +55,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
         self.order_ids: set[str] = set()      # accepted today (D2: ids are day-scoped)
         self.locked: list = []                # positions with units waiting for T+1 (A3)
         self.blocks = BlockBoard()
+        self.auctions: dict[str, Auction] = {}          # open auctions (M3), in opening order
+        self.next_auction_close: int | None = None      # the earliest closes_at of those, None if there are none
         # GEC: what is issued, who holds which serials, what is gone for good
         self.issuance = Issuance()
         self.serials: dict[str, RangeSet] = {}
@@ -81,6 +87,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
             c.OrderLift: self.on_gec_lift if market == "GEC" else self.on_lift,
             c.OrderAccept: self.on_accept,
             c.OrderCancel: self.on_cancel,
+            c.AuctionOpen: self.on_auction_open,
+            c.AuctionBid: self.on_auction_bid,
         }
 
     def __getstate__(self) -> dict:
@@ -90,6 +98,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("auctions", {})                # a snapshot from before M3
+        state.setdefault("next_auction_close", None)
         self.__dict__.update(state)
         self._out = []
         self._wire()
@@ -100,10 +110,17 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk):
             offset = self.offset
         self.offset = offset + 1
         out = self._out = []
+        kept = 0
+        due = self.next_auction_close
+        if due is not None and at >= due:
+            # M3: auctions whose time has come close before the command, whatever becomes of it; their events
+            # come first in its output, and a refusal of the command takes back only what the command did.
+            self.close_due_auctions(at)
+            kept = len(out)
         try:
             self._handlers[type(cmd)](cmd, at)
         except Rejected as r:
-            out.clear()
+            del out[kept:]
             if r.leg or answers(cmd, self.market):
                 out.append(self._rejection(cmd, r.reason, r.detail))
         seq, partition, market, origin = self.seq, self.partition, self.market, e.Origin

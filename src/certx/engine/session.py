@@ -52,6 +52,8 @@ class SessionDesk:
         self._own_market(cmd.market)
         if self.date != cmd.date:
             raise Rejected("market_closed", f"{self.market} is not open for {cmd.date}")
+        if self.auctions:
+            self.close_all_auctions()      # M3: an auction still open closes with the day, before D2's expiry
         self.expire_orders()
         out = self._out
         for product in self.products.values():

@@ -162,9 +162,28 @@ class OrderCancel(Order, tag="order.cancel", kw_only=True):
     pass
 
 
+# one-way bidding (DOMAIN M3): the operator, or the seller's broker, opens an auction; buyers' brokers bid
+class AuctionOpen(Control, tag="auction.open", kw_only=True):
+    auction_id: Name
+    product: Name
+    seller: Name
+    quantity: Quantity
+    reserve_price: Amount
+    closes_at: At
+    # Routes it in a `.jsonl` file (default: the product's market); on Kafka the record key does it.
+    market: Market | None = None
+
+
+class AuctionBid(Order, tag="auction.bid", kw_only=True):
+    auction_id: Name
+    quantity: Quantity
+    price: Amount
+
+
 AnyCommand = Union[
     SessionOpen, SessionClose, ProductList, BandSet,
     AccountOpen, IssueCea, IssueCcer, IssueGec, Surrender,
     FundsDeposit, FundsWithdraw,
     OrderNew, OrderLift, OrderAccept, OrderCancel,
+    AuctionOpen, AuctionBid,
 ]

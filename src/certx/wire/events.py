@@ -40,6 +40,7 @@ class OrderAccepted(Event, tag="order.accepted"):
     price: Fen
     mode: str = "listing"
     serials: list[tuple[int, int]] | None = None   # a GEC lot: the range it lists
+    auction_id: str | None = None                  # an auction bid (M3): the auction it bids in
 
 
 class OrderRejected(Event, tag="order.rejected"):
@@ -79,6 +80,27 @@ class Trade(Event, tag="trade"):
     production_month: str | None = None
     subsidised: bool | None = None
     beneficiary: str | None = None
+
+
+# one-way bidding (M3)
+class AuctionOpened(Event, tag="auction.opened"):
+    auction_id: str
+    product: str
+    seller: str
+    quantity: int
+    reserve_price: Fen
+    closes_at: dt.datetime
+
+
+class AuctionClosed(Event, tag="auction.closed"):
+    """After the auction's trades and the expiry of what its bids did not get: units sold, and unsold
+    (returned to the seller's free holding)."""
+
+    auction_id: str
+    product: str
+    seller: str
+    sold: int
+    unsold: int
 
 
 # the trading day
@@ -165,6 +187,7 @@ class CommandRejected(Event, tag="command.rejected"):
 
 AnyEvent = Union[
     OrderAccepted, OrderRejected, OrderCancelled, OrderExpired, Trade,
+    AuctionOpened, AuctionClosed,
     SessionOpened, SessionClosed, DaySummary, ProductListed, BandScheduled,
     AccountOpened, Issued, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
     CommandRejected,

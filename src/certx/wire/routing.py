@@ -38,10 +38,10 @@ def route(cmd: c.AnyCommand) -> tuple[str, ...]:
         case c.BandSet():
             m = market_of_product(cmd.product)
             return (m,) if m else ()
-        case c.OrderNew():
+        case c.OrderNew() | c.AuctionOpen():
             m = cmd.market or market_of_product(cmd.product)
             return (m,) if m else ()
-        case c.OrderLift() | c.OrderAccept() | c.OrderCancel():
+        case c.OrderLift() | c.OrderAccept() | c.OrderCancel() | c.AuctionBid():
             return (cmd.market,) if cmd.market else ()
         case _:
             return (cmd.market,)
