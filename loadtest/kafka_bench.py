@@ -54,6 +54,7 @@ from pathlib import Path
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CoordinatorNotAvailableError, GroupCoordinatorNotAvailableError
 
 from certx.engine import Engine
 from certx.kafka import batch
@@ -226,7 +227,10 @@ class Committed:
         await self.admin.close()
 
     async def offset(self) -> int:
-        got = await asyncio.wait_for(self.admin.list_consumer_group_offsets(self.group, partitions=[self.tp]), 30)
+        try:
+            got = await asyncio.wait_for(self.admin.list_consumer_group_offsets(self.group, partitions=[self.tp]), 30)
+        except (GroupCoordinatorNotAvailableError, CoordinatorNotAvailableError):
+            return 0   # a fresh broker creates its offsets topic on the first group request: not yet
         meta = got.get(self.tp)
         return meta.offset if meta is not None and meta.offset >= 0 else 0
 
@@ -325,6 +329,10 @@ class Worker:
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=self.out, stderr=subprocess.STDOUT, env=env,
                                      stdin=subprocess.DEVNULL)
+
+    def tail(self, lines: int = 40) -> str:
+        self.out.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc.poll() is None:

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The benchmarks: the pure engine (loadtest.engine_bench), then the matcher on the real Kafka broker
-# (loadtest.kafka_bench). Results go to loadtest/results/{engine,kafka}.json.
+# The benchmarks: the pure engine (loadtest.engine_bench), the matcher on the real Kafka broker
+# (loadtest.kafka_bench), and settlement into the real PostgreSQL (loadtest.settlement_bench).
+# Results go to loadtest/results/{engine,kafka,settlement}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
 # Starts the broker (deploy/kafka.sh; each start is a clean broker) only if it is not running, and then
-# stops it at the end; a broker that was already running is used and left running.
+# stops it at the end; a broker that was already running is used and left running. The settlement benchmark
+# does the same with PostgreSQL (deploy/postgres.sh).
 # Env: ENGINE_BENCH_ARGS (default empty: engine_bench's own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +27,7 @@ trap stop_broker EXIT
 if ! bash deploy/kafka.sh status >/dev/null 2>&1; then
     started=1
     bash deploy/kafka.sh start
+    bash deploy/kafka.sh topics >/dev/null
 fi
 export CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:${CERTX_KAFKA_PORT:-9092}}"
 
@@ -33,3 +36,5 @@ echo "== engine benchmark"
 "$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
 echo "== Kafka benchmark"
 "$PY" -m loadtest.kafka_bench --bootstrap "$CERTX_KAFKA" "$@"
+echo "== settlement benchmark"
+"$PY" -m loadtest.settlement_bench --bootstrap "$CERTX_KAFKA"

@@ -1,12 +1,17 @@
 """The matcher on Kafka: `certx.commands` in, `certx.events` out, exactly once (DESIGN 2–4, 7).
 
-Each input partition is one market with its own engine and its own transactional producer (transactional
-id `<prefix>-<partition>`: aiokafka does not fence zombies across rebalances, so a per-partition id is what
-fences the previous owner of a partition). For every batch fetched from a partition, one transaction holds
-the batch's events, its dead letters, now and then a snapshot of the engine, and the consumed offsets. A
-crash anywhere leaves either all of that or none of it.
+Each input partition is one market with its own engine and its own transactional producers (transactional
+ids `<prefix>-<partition>-a` and `-b`: aiokafka does not fence zombies across rebalances, so per-partition
+ids are what fence the previous owner of a partition). For every batch fetched from a partition, one
+transaction holds the batch's events, its dead letters, now and then a snapshot of the engine, and the
+consumed offsets. A crash anywhere leaves either all of that or none of it.
 
-On assignment the matcher fences the partition's previous producer, reads the committed offset, loads the
+The two producers take turns, and a transaction begins only after the one before it has committed, so the
+order of the batches is kept. Why two: after a commit, the broker writes its markers in the background, and
+the next transaction of the same id is refused (CONCURRENT_TRANSACTIONS) until they are written; with one id
+that wait was most of each transaction's time.
+
+On assignment the matcher fences the partition's previous producers, reads the committed offset, loads the
 latest snapshot (itself written inside a transaction, so it never runs ahead of the committed offset) and
 replays the commands between the two with output suppressed. An engine kept from before a rebalance is
 reused when nobody else has committed since.
@@ -52,10 +57,11 @@ class Settings:
 class Partition:
     """What the matcher holds for one assigned partition."""
 
-    def __init__(self, tp: TopicPartition, engine: Engine, producer: AIOKafkaProducer) -> None:
+    def __init__(self, tp: TopicPartition, engine: Engine, producers: list[AIOKafkaProducer]) -> None:
         self.tp = tp
         self.engine = engine
-        self.producer = producer
+        self.producers = producers
+        self.turn = 0
         self.market_key = MARKET_OF[tp.partition].encode()
         self.since_snapshot = 0
         self.rewinds = 0                       # rewinds in a row (logged: each one is worth knowing)
@@ -115,7 +121,8 @@ class Matcher(ConsumerRebalanceListener):
         for part in self.owned.values():
             if part.committing is not None and not part.committing.done():
                 await asyncio.wait([part.committing], timeout=10)
-            await part.producer.stop()
+            for producer in part.producers:
+                await producer.stop()
         self.owned.clear()
         log.info("matcher.stopped", processed=self.processed)
 
@@ -152,7 +159,9 @@ class Matcher(ConsumerRebalanceListener):
             blob = snapshot.dump(part.engine)
             part.since_snapshot = 0
         previous = part.committing
-        part.committing = asyncio.create_task(self._commit(part, records, out, blob, previous))
+        producer = part.producers[part.turn]
+        part.turn ^= 1
+        part.committing = asyncio.create_task(self._commit(part, producer, records, out, blob, previous))
         part.committing.add_done_callback(self._note_failure)
         part.older = previous
 
@@ -160,11 +169,11 @@ class Matcher(ConsumerRebalanceListener):
         if not task.cancelled() and task.exception() is not None and self.failure is None:
             self.failure = task.exception()
 
-    async def _commit(self, part: Partition, records: list, out: batch.Output, blob: bytes | None,
-                      previous: asyncio.Task | None) -> None:
+    async def _commit(self, part: Partition, producer: AIOKafkaProducer, records: list, out: batch.Output,
+                      blob: bytes | None, previous: asyncio.Task | None) -> None:
         if previous is not None:
-            await previous          # one transaction at a time per producer, in batch order
-        producer, p = part.producer, part.tp.partition
+            await previous          # one transaction at a time per partition, in batch order
+        p = part.tp.partition
         async with producer.transaction():
             await self._send_all(producer, self.s.topics.events, p, part.market_key, out.events, out.stamps)
             if out.dead:
@@ -210,7 +219,8 @@ class Matcher(ConsumerRebalanceListener):
                     await self._settle(part)          # finish what was applied before letting go
                     self.kept[tp.partition] = part.engine
                 finally:
-                    await part.producer.stop()
+                    for producer in part.producers:
+                        await producer.stop()
         if revoked:
             log.info("matcher.revoked", partitions=sorted(tp.partition for tp in revoked))
 
@@ -224,20 +234,21 @@ class Matcher(ConsumerRebalanceListener):
 
     async def _assign(self, tp: TopicPartition) -> None:
         p = tp.partition
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.s.bootstrap, transactional_id=f"{self.s.transactional_prefix}-{p}",
+        producers = [AIOKafkaProducer(
+            bootstrap_servers=self.s.bootstrap, transactional_id=f"{self.s.transactional_prefix}-{p}-{turn}",
             enable_idempotence=True, acks="all", linger_ms=0, max_batch_size=1024 * 1024,
             max_request_size=SNAPSHOT_MAX_BYTES,
             # A transaction waits on every retry; aiokafka's 100 ms default made the p99 latency.
             retry_backoff_ms=10,
-        )
-        await producer.start()          # fences the partition's previous producer, ends its transaction
+        ) for turn in "ab"]
+        for producer in producers:
+            await producer.start()      # fences the partition's previous producers, ends their transactions
         committed = await self.consumer.committed(tp) or 0
         engine = self.kept.pop(p, None)
         if engine is None or engine.offset != committed:
             engine = await restore(self.s, p, committed)
         self.consumer.seek(tp, committed)
-        self.owned[p] = Partition(tp, engine, producer)
+        self.owned[p] = Partition(tp, engine, producers)
 
 
 async def restore(s: Settings, partition: int, committed: int) -> Engine:
