@@ -769,8 +769,8 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
         proj.journal.take = timers.wrap("journal.take", proj.journal.take)
         proj.store._write = timers.wrap("store.write: statements", proj.store._write)
         real_append = proj.store._append
-        proj.store._append = lambda cur, table, rows, *a: timers.wrap(f"store.write: COPY {table}", real_append)(
-            cur, table, rows, *a)
+        proj.store._append = lambda cur, table, rows, *a, **kw: timers.wrap(f"store.write: COPY {table}", real_append)(
+            cur, table, rows, *a, **kw)
         proj.store.write = timers.wrap("store.write (total)", write)
         proj._publish = timers.wrap_async("publish (total)", proj._publish)
         proj.store.pending = timers.wrap("publish: SELECT outbox", proj.store.pending)

@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.kafka.topics import Topics, ensure_topics
-from tests.databases import schema_of_its_own
+from tests.servers import address, schema_of_its_own
 from certx.replay import Replay
 from certx.wire.codec import encode
 from certx.wire.routing import PARTITION
@@ -30,12 +30,7 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
-    address = os.environ.get("CERTX_KAFKA")
-    if not address:
-        if os.environ.get("CERTX_REQUIRE_KAFKA"):
-            pytest.fail("CERTX_KAFKA is not set but the test command requires the real broker")
-        pytest.skip("no Kafka broker: run the suite with `bash deploy/test.sh`")
-    return address
+    return address("CERTX_KAFKA", "CERTX_REQUIRE_KAFKA", "Kafka broker")
 
 
 @pytest.fixture

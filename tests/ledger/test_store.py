@@ -18,7 +18,7 @@ from certx.wire import events as e
 from certx.wire import settlements as s
 from certx.wire.codec import encode
 
-from databases import schema_of_its_own
+from servers import schema_of_its_own
 from ledger.settling import SettlingDesk
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "certx" / "sample" / "trade_day.jsonl"

@@ -1,4 +1,4 @@
-"""The real PostgreSQL that `deploy/test.sh` starts, as isolated schemas for tests."""
+"""The real servers that `deploy/test.sh` starts: where they are, and PostgreSQL schemas for tests."""
 from __future__ import annotations
 
 import os
@@ -9,14 +9,19 @@ from typing import Iterator
 import pytest
 
 
+def address(variable: str, required_by: str, what: str) -> str:
+    """A server's address from the environment. Without one the test skips, unless the test command has set
+    `required_by`: then it fails, so CI never passes by skipping the real parts."""
+    value = os.environ.get(variable)
+    if not value:
+        if os.environ.get(required_by):
+            pytest.fail(f"{variable} is not set but the test command requires the real {what}")
+        pytest.skip(f"no {what}: run the suite with `bash deploy/test.sh`")
+    return value
+
+
 def postgres_dsn() -> str:
-    """The server's DSN; skips without one, unless CERTX_REQUIRE_PG (set by the test command) makes it fail."""
-    dsn = os.environ.get("CERTX_PG_DSN")
-    if not dsn:
-        if os.environ.get("CERTX_REQUIRE_PG"):
-            pytest.fail("CERTX_PG_DSN is not set but the test command requires the real PostgreSQL")
-        pytest.skip("no PostgreSQL: run the suite with `bash deploy/test.sh`")
-    return dsn
+    return address("CERTX_PG_DSN", "CERTX_REQUIRE_PG", "PostgreSQL")
 
 
 @contextmanager
