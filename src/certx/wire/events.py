@@ -22,12 +22,18 @@ class Origin(msgspec.Struct, frozen=True, gc=False):
     index: int
 
 
-class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
-    # Always set by `Engine.apply` when it publishes the event; the defaults only let the desks build
-    # events without knowing their position. The JSON Schema lists all three as required.
+class Positioned(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
+    """A message with its place: `seq` in its market's stream, `origin` the position of what caused it.
+    Always set by whoever publishes it (`Engine.apply`, `Ledger.apply`); the defaults only let messages be
+    built before their position is known. The JSON Schema lists all three as required."""
+
     seq: int = -1
     origin: Origin | None = None
     market: str = ""
+
+
+class Event(Positioned):
+    """An engine event."""
 
 
 # orders

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 from typing import Union
 
-import msgspec
-
 from certx.money import Fen
-from certx.wire.events import Origin
+from certx.wire.events import Positioned
 
 Ranges = list[tuple[int, int]]
 
 
-class Settlement(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
-    # Stamped by the ledger when it publishes (see certx.ledger); placeholders only while it builds them.
-    seq: int = -1
-    origin: Origin | None = None
-    market: str = ""
+class Settlement(Positioned):
+    """A settlement event, stamped by the ledger (see certx.ledger)."""
 
 
 class Settled(Settlement, tag="settled"):
