@@ -18,8 +18,8 @@ class ListingDesk:
     def on_order_new(self, cmd: c.OrderNew, at: int) -> None:
         if cmd.mode == "block":
             return self.on_block_offer(cmd, at)
-        # The hot path: the shared checks (in_window, check_size, reserve) are written out inline here,
-        # which the engine benchmark measured at about 10% of the listing flow's cost.
+        # The hot path: the shared checks (in_window, check_size, reserve) are written out inline here;
+        # the engine benchmark measured the calls at a few percent of the listing flow (363k -> 376k/s).
         for start, end in self.listing_windows:
             if start <= at < end:
                 break

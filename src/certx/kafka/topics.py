@@ -18,7 +18,7 @@ import time
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
@@ -77,6 +77,23 @@ class Topics:
             # one snapshot per matcher partition, compacted to the latest; engines can be large
             self.snapshots: (markets, {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}),
         }
+
+
+async def send_batched(producer: AIOKafkaProducer, topic: str, partition: int, key: bytes | None,
+                       values: list[bytes], stamps: list[int] | None = None) -> list[asyncio.Future]:
+    """Send records in batches built by hand: far cheaper per record than `producer.send`. `stamps`, if
+    given, are the records' timestamps. Returns the delivery futures (a transaction's commit also waits)."""
+    sent = []
+    builder = producer.create_batch()
+    for i, value in enumerate(values):
+        timestamp = stamps[i] if stamps else None
+        if builder.append(key=key, value=value, timestamp=timestamp) is None:
+            sent.append(await producer.send_batch(builder, topic, partition=partition))
+            builder = producer.create_batch()
+            builder.append(key=key, value=value, timestamp=timestamp)
+    if builder.record_count():
+        sent.append(await producer.send_batch(builder, topic, partition=partition))
+    return sent
 
 
 async def _start_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:

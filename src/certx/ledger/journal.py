@@ -46,15 +46,18 @@ class Journal:
         b.outbox += [(partition, encode(x)) for x in out]
         if self.ledger.applied:
             self._provenance(event, out)
-        mark = self.ledger.marks.get(event.origin.partition, (-1, -1))
-        next_offset = topic_offset + 1 if topic_offset is not None else event.seq + 1
-        b.marks[partition] = (next_offset, mark[0], mark[1], self.ledger.seq.get(event.market, 0))
+        self._mark(partition, topic_offset + 1 if topic_offset is not None else event.seq + 1, event.market)
         return out
 
     def skip(self, partition: int, topic_offset: int, market: str) -> None:
         """A record that is not an event (sent to the dead-letter topic): consumed, nothing to settle."""
-        mark = self.ledger.marks.get(partition, (-1, -1))
-        self.batch.marks[partition] = (topic_offset + 1, mark[0], mark[1], self.ledger.seq.get(market, 0))
+        self._mark(partition, topic_offset + 1, market)
+
+    def _mark(self, partition: int, next_offset: int, market: str) -> None:
+        """Where the batch leaves this partition: the next input offset, the ledger's last origin, the next
+        settlement seq; the store writes it with the batch, so a restart resumes exactly there."""
+        origin = self.ledger.marks.get(partition, (-1, -1))
+        self.batch.marks[partition] = (next_offset, origin[0], origin[1], self.ledger.seq.get(market, 0))
 
     def _provenance(self, ev: e.Event, out: list[s.Settlement]) -> None:
         """Rows for an event the ledger applied (never for a duplicate or a refused fill)."""

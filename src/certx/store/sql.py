@@ -11,6 +11,7 @@ from certx.ledger import Ledger
 from certx.ledger.journal import Batch
 from certx.registry.serials import RangeSet
 from certx.store import schema
+from certx.wire.routing import MARKET_OF
 
 
 class CancelledTwice(Exception):
@@ -153,7 +154,7 @@ class Store:
         for p, _, offset, index, seq in self.query("SELECT * FROM marks"):
             if offset >= 0:
                 ledger.marks[p] = (offset, index)
-            ledger.seq[_MARKET[p]] = seq
+            ledger.seq[MARKET_OF[p]] = seq
         return ledger
 
     # --- queries for settlement services --------------------------------------------------------------
@@ -203,9 +204,6 @@ class Store:
                           "WHERE c.beneficiary = ? ORDER BY c.first", (beneficiary,))
         return [{"serials": [a, b], "certificates": b - a + 1, "owner": owner, "trade_id": t, "seq": seq,
                  "project": project, "production_month": month} for a, b, owner, t, seq, project, month in rows]
-
-
-_MARKET = {0: "CEA", 1: "CCER", 2: "GEC"}
 
 
 def _ranges(rows: Iterable[tuple[int, int]]) -> RangeSet:

@@ -13,6 +13,7 @@ from certx.wire import commands as c
 
 MARKETS = ("CEA", "CCER", "GEC")
 PARTITION = {"CEA": 0, "CCER": 1, "GEC": 2}
+MARKET_OF = {p: m for m, p in PARTITION.items()}   # partition -> market
 
 
 def market_of_product(product: str) -> str | None:
