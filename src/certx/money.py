@@ -3,12 +3,20 @@
 On the wire money is a decimal string with at most two places, or an integer of yuan. Inside, it is an
 integer number of fen from the moment it is decoded. `Fen` is an `int` subclass only so the codec knows to
 write it back as a decimal string; arithmetic on it gives plain ints.
+
+What a command may name is bounded (PROTOCOL: a strict contract), so that every amount the engine and the
+settlement read model ever hold fits a 64-bit integer: a price at most 1,000,000 yuan and a quantity at most
+10^10 units (certx.wire.commands) make a trade's value at most 10^18 fen; a deposit is at most 10^12 yuan, and
+the engine keeps each market's total cash under 2^62 fen (certx.engine).
 """
 from __future__ import annotations
 
 import re
 
-_DECIMAL = re.compile(r"\d{1,15}(?:\.\d{1,2})?\Z")
+
+# A deposit that would take a market's cash past this is refused (`over_limit`): trades only move cash between
+# accounts, so no balance can then leave a 64-bit integer.
+MAX_MARKET_CASH = 2**62
 
 
 class Fen(int):
@@ -17,30 +25,56 @@ class Fen(int):
     __slots__ = ()
 
 
-class Amount(Fen):
-    """Money a command names: a price, a deposit. Must be positive."""
+class Price(Fen):
+    """A price a command names (per tonne or per certificate): positive, at most 1,000,000 yuan."""
 
     __slots__ = ()
+    DIGITS = 7          # whole yuan digits the wire allows
+    MAX = 10**8         # fen
 
 
-def parse(value: object, positive: bool = True) -> Fen:
-    """Read wire money. Raises ValueError/TypeError with a message a broker can act on."""
+class Amount(Fen):
+    """Cash a command moves (a deposit, a withdrawal): positive, at most 10^12 yuan."""
+
+    __slots__ = ()
+    DIGITS = 13
+    MAX = 10**14
+
+
+def pattern(kind: type[Price] | type[Amount]) -> str:
+    """The wire form of a bounded amount, for the JSON Schema (integers of yuan are also accepted)."""
+    return rf"^\d{{1,{kind.DIGITS}}}(\.\d{{1,2}})?$"
+
+
+_WIRE = {Fen: re.compile(r"-?\d{1,30}(?:\.\d{1,2})?\Z")}
+
+
+def parse(value: object, kind: type[Fen] = Fen) -> Fen:
+    """Read wire money as `kind`: Price and Amount are positive and bounded, Fen (an amount the engine
+    published) may be zero or negative. Raises ValueError/TypeError with a message a broker can act on."""
     if isinstance(value, bool) or isinstance(value, float):
         raise TypeError(f"money must be a decimal string or an integer, not {type(value).__name__} {value!r}")
     if isinstance(value, int):
         fen = value * 100
     elif isinstance(value, str):
+        wire = _WIRE.get(kind)
+        if wire is None:
+            wire = _WIRE[kind] = re.compile(pattern(kind)[1:-1] + r"\Z")
+        if not wire.match(value):
+            digits = f"at most {kind.DIGITS} digits and " if kind is not Fen else ""
+            raise ValueError(f"money must be a decimal with {digits}at most 2 decimal places, got {value[:40]!r}")
         negative = value.startswith("-")
-        if not _DECIMAL.match(value[negative:]):
-            raise ValueError(f"money must be a decimal with at most 2 decimal places, got {value!r}")
         whole, _, frac = value[negative:].partition(".")
         fen = int(whole) * 100 + int((frac + "00")[:2])
         fen = -fen if negative else fen
     else:
         raise TypeError(f"money must be a decimal string or an integer, not {type(value).__name__}")
-    if positive and fen <= 0:
-        raise ValueError(f"money must be positive, got {value!r}")
-    return Amount(fen) if positive else Fen(fen)
+    if kind is not Fen:
+        if fen <= 0:
+            raise ValueError(f"money must be positive, got {value!r}")
+        if fen > kind.MAX:
+            raise ValueError(f"at most {text(kind.MAX)} yuan, got {str(value)[:40]}")
+    return kind(fen)
 
 
 _TEXT: dict[int, str] = {}

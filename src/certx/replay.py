@@ -1,27 +1,39 @@
 """The embedded mode: the engines of all three markets fed from a `.jsonl` command file, no broker.
 
-Each line is routed to its market partitions exactly as `certx submit` routes it to Kafka, and gets the
-offset it would have there (the count of earlier records in that partition), so the events, origins
-included, are the ones the Kafka matcher publishes for the same file.
+Each line goes through the same door as a record on the operator's replay path (certx.gateway: the recorded
+actor and time `at`, the strict contract, routing by the command) and is applied by each market it is routed
+to, in the next position of that market's command stream. So the events, origins included, are the ones the
+Kafka matcher publishes for the same file replayed through the gateway.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from certx.engine import Engine
+from certx.gateway import Door
 from certx.rules import DEFAULT, Rules
+from certx.wire import commands as c
 from certx.wire import events as e
-from certx.wire.codec import Malformed, decode_command, millis
-from certx.wire.routing import MARKETS, route
+from certx.wire.codec import NotAnObject
+from certx.wire.routing import MARKETS
+
+
+class BadLine(NamedTuple):
+    """A line of the file that broke the contract: not a JSON object, or a malformed command."""
+
+    line: int
+    reason: str
+    detail: str
+    ref: str = ""
 
 
 @dataclass
 class Summary:
     commands: int = 0
     events: int = 0
-    malformed: list[Malformed] = field(default_factory=list)
+    malformed: list[BadLine] = field(default_factory=list)
     trades: Counter = field(default_factory=Counter)          # (product, mode) -> count
     volume: Counter = field(default_factory=Counter)          # (product, mode) -> units
     rejections: Counter = field(default_factory=Counter)      # reason -> count
@@ -41,35 +53,33 @@ class Summary:
 class Replay:
     def __init__(self, rules: Rules = DEFAULT) -> None:
         self.engines = {m: Engine(m, rules) for m in MARKETS}
+        self.door = Door()
         self.summary = Summary()
+        self.lines = 0
 
-    def feed(self, raw: bytes) -> list[e.Event] | Malformed:
-        """One line of the command file: its events across the markets it reaches, or why it was refused."""
-        cmd = decode_command(raw)
-        if isinstance(cmd, Malformed):
-            return self._malformed(cmd)
-        if cmd.at is None:
-            return self._malformed(Malformed("malformed", "a command in a .jsonl file needs `at`", raw))
-        markets = route(cmd)
-        if not markets:
-            return self._malformed(Malformed("malformed", "cannot route: name the `market`", raw))
+    def feed(self, raw: bytes) -> list[e.Event]:
+        """One line of the command file: its events across the markets it reaches (a malformed command's
+        is its rejection; a line that is not a JSON object has none, and is only counted as malformed)."""
+        self.lines += 1
+        admitted = self.door.admit(raw, sender=None)
+        if isinstance(admitted, NotAnObject):
+            self.summary.malformed.append(BadLine(self.lines, "malformed", admitted.detail))
+            self.summary.rejections["malformed"] += 1
+            return []
+        cmd = admitted.command
+        if isinstance(cmd, c.Refusal) and cmd.reason == "malformed":
+            self.summary.malformed.append(BadLine(self.lines, cmd.reason, cmd.detail, cmd.ref))
         self.summary.commands += 1
-        at = millis(cmd.at)
         out: list[e.Event] = []
-        for market in markets:
-            out += self.engines[market].apply(cmd, at)
+        for market in admitted.markets:
+            out += self.engines[market].apply(cmd, admitted.at)
         for event in out:
             self.summary.add(event)
         return out
 
-    def _malformed(self, bad: Malformed) -> Malformed:
-        self.summary.malformed.append(bad)
-        self.summary.rejections[bad.reason] += 1
-        return bad
-
     def run(self, lines: Iterable[bytes]) -> Iterable[e.Event]:
         for line in lines:
             if line.strip():
-                result = self.feed(line)
-                if not isinstance(result, Malformed):
-                    yield from result
+                yield from self.feed(line)
+            else:
+                self.lines += 1

@@ -43,8 +43,6 @@ class AuctionDesk:
         self.new_order_id(cmd.auction_id)
         if self.market == "GEC":
             raise Rejected("mode_not_allowed", "no auctions of GEC")
-        if cmd.market is not None:
-            self._own_market(cmd.market)
         product = self.products.get(cmd.product)
         if product is None or market_of_product(cmd.product) != self.market:
             raise Rejected("unknown_product", cmd.product)

@@ -3,9 +3,15 @@
 `apply(command, at)` takes a decoded command and its time (epoch milliseconds, from the input log, DOMAIN
 U3) and returns the events it causes. It does no I/O, reads no clock and never awaits, so the Kafka
 matcher, the embedded replay and the tests all run the same code, and the same log gives the same events.
+Each command takes the next position in the market's command stream (`commands`), which its events carry as
+their origin.
 
 A refused command yields exactly one rejection event and changes nothing: every handler checks all its
 rules before it touches state, and signals a refusal by raising `Rejected` from the checking part.
+Before any handler: a command for another market is refused (`wrong_market`), and the id of a registry,
+bank or operator command that its sender has used before is refused (`duplicate_command`), so a resent
+deposit or issuance never applies twice. Order ids are unique per market and trading day (D2), checked by the
+order handlers (`duplicate_order_id`).
 The one thing that comes before a command is time: auctions (M3) whose closing time the command's time has
 reached close first, and their events lead its output, whether the command is then accepted or refused.
 """
@@ -30,7 +36,7 @@ from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
-from certx.wire.routing import PARTITION, answers
+from certx.wire.routing import PARTITION, home, markets
 
 
 class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
@@ -41,7 +47,7 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
         self.partition = PARTITION[market]
         self.rules = rules
         self.mrules = rules.market(market)
-        self.offset = 0                       # the next input offset
+        self.commands = 0                     # commands applied: the next command's position in the market
         self.seq = 0                          # the next event's position in this market's stream
         self.trades = 0
         # the trading day
@@ -53,6 +59,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
         self.wallets: dict[str, Wallet] = {}
         self.products: dict[str, Product] = {}
         self.order_ids: set[str] = set()      # accepted today (D2: ids are day-scoped)
+        self.command_ids: dict[str, set[str]] = {}   # actor -> ids of its accepted non-order commands
+        self.cash_total = 0                   # all the cash in this market: deposits less withdrawals
         self.locked: list = []                # positions with units waiting for T+1 (A3)
         self.blocks = BlockBoard()
         self.auctions: dict[str, Auction] = {}          # open auctions (M3), in opening order
@@ -70,45 +78,44 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
         self._wire()
 
     def _wire(self) -> None:
-        market = self.market
+        market, once = self.market, self._once
         self._handlers = {
-            c.SessionOpen: self.on_session_open,
-            c.SessionClose: self.on_session_close,
-            c.ProductList: self.on_product_list,
-            c.BandSet: self.on_band_set,
-            c.AccountOpen: self.on_account_open,
-            c.IssueCea: self.on_issue_cea,
-            c.IssueCcer: self.on_issue_ccer,
-            c.IssueGec: self.on_issue_gec,
-            c.Surrender: self.on_surrender,
-            c.FundsDeposit: self.on_funds,
-            c.FundsWithdraw: self.on_funds,
+            c.SessionOpen: once(self.on_session_open),
+            c.SessionClose: once(self.on_session_close),
+            c.ProductList: once(self.on_product_list),
+            c.BandSet: once(self.on_band_set),
+            c.AccountOpen: once(self.on_account_open),
+            c.IssueCea: once(self.on_issue_cea),
+            c.IssueCcer: once(self.on_issue_ccer),
+            c.IssueGec: once(self.on_issue_gec),
+            c.Surrender: once(self.on_surrender),
+            c.FundsDeposit: once(self.on_funds),
+            c.FundsWithdraw: once(self.on_funds),
             c.OrderNew: self.on_gec_new if market == "GEC" else self.on_order_new,
             c.OrderLift: self.on_gec_lift if market == "GEC" else self.on_lift,
             c.OrderAccept: self.on_accept,
             c.OrderCancel: self.on_cancel,
-            c.AuctionOpen: self.on_auction_open,
+            c.AuctionOpen: once(self.on_auction_open),
             c.AuctionBid: self.on_auction_bid,
+            c.Refusal: self.on_refusal,
         }
 
-    def __getstate__(self) -> dict:
-        """A snapshot is the state without the handler table (bound methods), rebuilt on load."""
-        state = dict(self.__dict__)
-        del state["_handlers"], state["_out"]
-        return state
+    def _once(self, handler):
+        """A registry, bank or operator command applies once per id and sender: a resent one is refused."""
+        def once(cmd: c.Control, at: int) -> None:
+            used = self.command_ids.get(cmd.actor)
+            if used is not None and cmd.id in used:
+                raise Rejected("duplicate_command", f"{cmd.actor!r} already sent {cmd.id!r}")
+            handler(cmd, at)
+            if used is None:
+                used = self.command_ids[cmd.actor] = set()
+            used.add(cmd.id)
+        return once
 
-    def __setstate__(self, state: dict) -> None:
-        state.setdefault("auctions", {})                # a snapshot from before M3
-        state.setdefault("next_auction_close", None)
-        self.__dict__.update(state)
-        self._out = []
-        self._wire()
-
-    def apply(self, cmd: c.Command, at: int, offset: int | None = None) -> list[e.Event]:
-        """Apply one command at time `at` (epoch ms). `offset` is its input position (default: next)."""
-        if offset is None:
-            offset = self.offset
-        self.offset = offset + 1
+    def apply(self, cmd: c.LoggedCommand, at: int) -> list[e.Event]:
+        """Apply one command at time `at` (epoch ms), in the next position of the market's command stream."""
+        position = self.commands
+        self.commands = position + 1
         out = self._out = []
         kept = 0
         due = self.next_auction_close
@@ -118,25 +125,37 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
             self.close_due_auctions(at)
             kept = len(out)
         try:
+            mine = markets(cmd)
+            if mine and self.market not in mine:
+                raise Rejected("wrong_market", f"this is the {self.market} engine; {cmd.__struct_config__.tag} "
+                                               f"is for {', '.join(mine)}", leg=True)
             self._handlers[type(cmd)](cmd, at)
         except Rejected as r:
             del out[kept:]
-            if r.leg or answers(cmd, self.market):
+            if r.leg or home(cmd) in (None, self.market):
                 out.append(self._rejection(cmd, r.reason, r.detail))
-        seq, partition, market, origin = self.seq, self.partition, self.market, e.Origin
+        seq, partition, market, origin, ref = self.seq, self.partition, self.market, e.Origin, cmd.ref
         index = 0
         for event in out:
             event.seq = seq + index
-            event.origin = origin(partition, offset, index)
+            event.origin = origin(partition, position, index)
             event.market = market
+            event.ref = ref
             index += 1
         self.seq = seq + index
         return out
 
-    def _rejection(self, cmd: c.Command, reason: str, detail: str) -> e.Event:
+    def _rejection(self, cmd: c.LoggedCommand, reason: str, detail: str) -> e.Event:
         if isinstance(cmd, c.Order):
-            return e.OrderRejected(ref=cmd.order_id, account=cmd.account, reason=reason, detail=detail)
-        return e.CommandRejected(ref=cmd.id, command=type(cmd).__struct_config__.tag, reason=reason, detail=detail)
+            return e.OrderRejected(account=cmd.account, reason=reason, detail=detail)
+        return e.CommandRejected(command=cmd.__struct_config__.tag, reason=reason, detail=detail)
+
+    def on_refusal(self, cmd: c.Refusal, at: int) -> None:
+        """A command the gateway refused at the door: answered here, in sequence, and nothing else happens."""
+        if cmd.order:
+            self._out.append(e.OrderRejected(account=cmd.account, reason=cmd.reason, detail=cmd.detail))
+        else:
+            self._out.append(e.CommandRejected(command=cmd.command, reason=cmd.reason, detail=cmd.detail))
 
     # --- checks shared by the desks -------------------------------------------------------------
 

@@ -27,7 +27,7 @@ class GecDesk:
         price, quantity = int(cmd.price), cmd.quantity
         self.check_size(quantity, price, self.mrules.listing_sizes)
         today = self.today_month()
-        seq = self.offset
+        seq = self.commands
         if cmd.side == "sell":
             lot = self._check_lot(cmd, price, quantity, seq)
             self.serials[cmd.account].remove(lot.first, lot.last)

@@ -7,6 +7,7 @@ from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.money import MAX_MARKET_CASH
 from certx.wire.routing import home, market_of_product
 
 
@@ -82,15 +83,18 @@ class RegistryDesk:
     def on_funds(self, cmd: c.FundsDeposit | c.FundsWithdraw, at: int) -> None:
         """A1, A2: only the bank moves cash, per account and market."""
         self.require(cmd.actor, "bank")
-        self._own_market(cmd.market)
         wallet = self.wallet_of(cmd.account)
         if isinstance(cmd, c.FundsDeposit):
+            if self.cash_total + cmd.amount > MAX_MARKET_CASH:
+                raise Rejected("over_limit", f"the {self.market} market would hold more than {MAX_MARKET_CASH} fen")
+            self.cash_total += cmd.amount
             wallet.cash += cmd.amount
             self._out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
             return
         if wallet.cash < cmd.amount:
             raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
         wallet.cash -= cmd.amount
+        self.cash_total -= cmd.amount
         self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))
 
     def on_surrender(self, cmd: c.Surrender, at: int) -> None:
@@ -112,10 +116,8 @@ class RegistryDesk:
                 if pos is None or pos.free < quantity:
                     raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}",
                                    leg=True)
-        elif self.market == "CCER":
+        else:   # CCER: only the two legs' markets receive a surrender (certx.wire.routing)
             take = self._ccer_to_surrender(wallet, cmd.ccer)
-        else:
-            raise Rejected("unknown_product", "GEC is not surrendered")
         for product, quantity in take.items():
             wallet.positions[product].free -= quantity
             self.surrendered[product] = self.surrendered.get(product, 0) + quantity

@@ -28,7 +28,6 @@ def _windows(date: dt.date, minutes: tuple[tuple[int, int], ...], utc_offset: in
 class SessionDesk:
     def on_session_open(self, cmd: c.SessionOpen, at: int) -> None:
         self.require(cmd.actor, "operator")
-        self._own_market(cmd.market)
         if self.date is not None:
             raise Rejected("session_already_open", f"{self.market} is open for {self.date}")
         if self.last_date is not None and cmd.date <= self.last_date:
@@ -49,7 +48,6 @@ class SessionDesk:
 
     def on_session_close(self, cmd: c.SessionClose, at: int) -> None:
         self.require(cmd.actor, "operator")
-        self._own_market(cmd.market)
         if self.date != cmd.date:
             raise Rejected("market_closed", f"{self.market} is not open for {cmd.date}")
         if self.auctions:
@@ -93,7 +91,6 @@ class SessionDesk:
     def on_product_list(self, cmd: c.ProductList, at: int) -> None:
         """P1, B4: list a product, or give it a reference price while it has none."""
         self.require(cmd.actor, "operator")
-        self._own_market(cmd.market)
         if market_of_product(cmd.product) != self.market or self.market == "GEC":
             raise Rejected("unknown_product", f"{cmd.product!r} is not a {self.market} product")
         product = self.products.get(cmd.product)
@@ -113,10 +110,6 @@ class SessionDesk:
             raise Rejected("unknown_product", cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
         self._out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
-
-    def _own_market(self, market: str) -> None:
-        if market != self.market:
-            raise Rejected("unknown_product", f"this is the {self.market} engine, not {market}")
 
 
 def _fen(value: int | None) -> Fen | None:

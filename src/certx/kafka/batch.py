@@ -1,17 +1,19 @@
-"""One batch of command records through the engine: pure, no I/O, so the matcher's transaction wraps
+"""One batch of `certx.commands` records through the engine: pure, no I/O, so the matcher's transaction wraps
 exactly this and nothing else.
 
-Each record's timestamp is the command time (DOMAIN U3) and its offset is the command's position, which
-the engine stamps into every event's `origin`. A record that cannot be decoded becomes a dead letter and
-does not touch the engine.
+Each record's timestamp is the command time, stamped by the gateway (DOMAIN U3). The engine numbers the
+commands itself (their place in the market's command stream), so transaction markers between the gateway's
+records change nothing. Only the gateway writes `certx.commands`, in the canonical encoding; a record that is
+not such a command (a bug, or a writer the ACLs should have stopped) is dead-lettered and does not touch the
+engine.
 """
 from __future__ import annotations
 
 from typing import Protocol, Sequence
 
 from certx.engine import Engine
-from certx.wire.codec import Malformed, decode_command, encode
-from certx.wire.dead_letter import DeadLetter
+from certx.wire.codec import decode_logged, encode
+from certx.wire.dead_letter import dead_letter
 
 
 class CommandRecord(Protocol):
@@ -38,22 +40,15 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
     out = Output()
     apply, events, stamps = engine.apply, out.events, out.stamps
     for r in records:
-        cmd = decode_command(r.value or b"")
-        if isinstance(cmd, Malformed):
+        cmd = decode_logged(r.value or b"")
+        if cmd is None:
             if publish:
-                out.dead.append(encode(dead_letter(cmd, r, source)))
+                out.dead.append(encode(dead_letter(r.value, "not_a_command", "not a command of the log", source,
+                                                   r.partition, r.offset, r.timestamp, "matcher")))
             continue
         out.commands += 1
-        produced = apply(cmd, r.timestamp, r.offset)
+        produced = apply(cmd, r.timestamp)
         if publish:
             events += map(encode, produced)
             stamps += [r.timestamp] * len(produced)
-    if records:
-        engine.offset = records[-1].offset + 1   # covers trailing dead letters too
     return out
-
-
-def dead_letter(bad: Malformed, r: CommandRecord, source: str) -> DeadLetter:
-    key = r.key.decode("utf-8", "replace") if r.key is not None else None
-    return DeadLetter(reason=bad.reason, detail=bad.detail, source=source, partition=r.partition, offset=r.offset,
-                      timestamp=r.timestamp, key=key, original=bad.raw, ref=bad.ref)

@@ -1,42 +1,64 @@
-"""Bytes to messages and back. Decoding never raises: a bad record becomes a `Malformed` value that says
-what was wrong (DESIGN 7), and the caller sends it to the dead-letter topic."""
+"""Bytes to messages and back. Decoding never raises.
+
+Two command decoders, for two sources:
+- `decode_command` reads what a sender wrote: the strict contract (PROTOCOL). A record that is not a JSON
+  object becomes `NotAnObject` (it goes to the dead-letter topic alone); an object that breaks the contract
+  (an unknown field or type, a duplicate key, a float price, a name with a control character, a number out of
+  bounds) becomes `Malformed`, which says which field and carries what could be read of the command (its id,
+  type and account) so that it can be answered.
+- `decode_logged` reads `certx.commands`, which only the gateway writes, in the canonical encoding it wrote:
+  the same types, plus the gateway's `Refusal`, without the sender checks that the gateway already made.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from typing import Any
 
 import msgspec
 
 from certx import money
-from certx.wire.commands import AnyCommand
+from certx.wire import commands as c
 from certx.wire.events import AnyEvent
+
+MAX_RECORD = 64 * 1024          # bytes: a command is a few hundred; anything near a megabyte is an attack
+
+
+class NotAnObject(msgspec.Struct, frozen=True):
+    """Bytes that are not a JSON object: no command can be read from them."""
+
+    detail: str
 
 
 class Malformed(msgspec.Struct, frozen=True):
-    """A record that could not be decoded, with the reason and the original bytes."""
+    """A JSON object that breaks the contract, and what could safely be read of it to answer it."""
 
-    reason: str
     detail: str
-    raw: bytes
-    ref: str | None = None
+    ref: str = ""
+    command: str = ""
+    account: str = ""
+    fields: dict[str, str] = {}     # what else could be read: the actor, and the fields that route it
 
+ORDER_TYPES = frozenset(t.__struct_config__.tag for t in (c.OrderNew, c.OrderLift, c.OrderAccept, c.OrderCancel,
+                                                          c.AuctionBid))
+COMMAND_TYPES = frozenset(t.__struct_config__.tag for t in c.AnyCommand.__args__)
 
-_PRICES: dict[str, money.Amount] = {}
+_PRICES: dict[tuple[type, str], money.Fen] = {}
 
 
 def _dec_hook(tp: type, obj: Any) -> Any:
-    if tp is money.Amount:
+    if tp is money.Price or tp is money.Amount or tp is money.Fen:
         # A trade day quotes few distinct prices: parse each once (bounded, so junk cannot grow it).
         if type(obj) is str:
-            amount = _PRICES.get(obj)
+            key = (tp, obj)
+            amount = _PRICES.get(key)
             if amount is None:
-                amount = money.parse(obj, positive=True)
+                amount = money.parse(obj, tp)
                 if len(_PRICES) < 100_000:
-                    _PRICES[obj] = amount
+                    _PRICES[key] = amount
             return amount
-        return money.parse(obj, positive=True)
-    if tp is money.Fen:
-        return money.parse(obj, positive=False)
+        return money.parse(obj, tp)
     raise NotImplementedError(f"cannot decode {tp}")
 
 
@@ -47,38 +69,91 @@ def _enc_hook(obj: Any) -> Any:
 
 
 def schema_hook(tp: type) -> dict[str, Any]:
-    if tp is money.Amount:
-        return {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,2})?$", "description": "positive yuan, at most 2 decimals (integer yuan also accepted)"}
+    if tp is money.Price or tp is money.Amount:
+        return {"type": "string", "pattern": money.pattern(tp),
+                "description": f"positive yuan, at most 2 decimals, at most {money.text(tp.MAX)} "
+                               "(an integer of yuan is also accepted)"}
     if tp is money.Fen:
-        return {"type": "string", "pattern": r"^-?\d{1,15}(\.\d{1,2})?$", "description": "yuan, 2 decimals"}
+        return {"type": "string", "pattern": r"^-?\d{1,30}(\.\d{2})?$", "description": "yuan, 2 decimals"}
     raise NotImplementedError
 
 
-_command_decoder = msgspec.json.Decoder(AnyCommand, dec_hook=_dec_hook)
+_strict = msgspec.json.Decoder(c.AnyCommand, dec_hook=_dec_hook)
+_logged = msgspec.json.Decoder(c.LoggedCommand, dec_hook=_dec_hook)
 _event_decoder = msgspec.json.Decoder(AnyEvent, dec_hook=_dec_hook)
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
+_NAME = re.compile(c.NAME_PATTERN)
+_UNSAFE = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
 
 
-def _ref(raw: bytes) -> str | None:
-    """Best effort: the id of a record we could not decode, so a broker can match the answer."""
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # msgspec, like most JSON readers, lets the last of two equal keys win: a second `actor` would.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKey(key)
+    return obj
+
+
+def _name(value: Any) -> str:
+    """`value` if it is a name the contract allows (safe to echo in an answer), else ''."""
+    return value if type(value) is str and 0 < len(value) <= 128 and _NAME.match(value) else ""
+
+
+def _say(text: str) -> str:
+    """An error message safe to publish: it may quote a sender's field name, so strip control characters
+    and keep it short."""
+    return _UNSAFE.sub("?", text)[:300]
+
+
+def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
+    """A sender's record, read by the strict contract."""
     try:
         obj = _loose.decode(raw)
-    except Exception:  # noqa: BLE001 - bad UTF-8, deep nesting: no id, and never an exception
-        return None
-    if isinstance(obj, dict):
-        ref = obj.get("order_id", obj.get("id"))
-        return ref if isinstance(ref, str) else None
-    return None
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        return NotAnObject(_say(f"not JSON: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - a decoder must never stop a service
+        return NotAnObject(_say(f"not JSON: {type(exc).__name__}"))
+    if type(obj) is not dict:
+        return NotAnObject(f"a JSON {type(obj).__name__}, not an object")
+    kind = obj.get("type")
+    ref = _name(obj.get("order_id", obj.get("id")))
 
+    def malformed(detail: str) -> Malformed:
+        hints = {k: v for k in ("actor", "market", "product", "target", "auction_id", "order_id")
+                 if (v := _name(obj.get(k)))}
+        return Malformed(_say(detail), ref=ref, command=kind if kind in COMMAND_TYPES else "",
+                         account=_name(obj.get("account")), fields=hints)
 
-def decode_command(raw: bytes) -> AnyCommand | Malformed:
+    if len(raw) > MAX_RECORD:
+        return malformed(f"a record of {len(raw):,} bytes is over the {MAX_RECORD:,}-byte limit")
     try:
-        return _command_decoder.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return Malformed("malformed", str(exc), bytes(raw), _ref(raw))
-    except Exception as exc:  # noqa: BLE001 - a decoder must never stop the service
-        return Malformed("malformed", f"{type(exc).__name__}: {exc}", bytes(raw), _ref(raw))
+        json.loads(raw, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        return malformed(f"duplicate key `{dup.args[0]}`")
+    except (ValueError, RecursionError):
+        pass   # msgspec read it; the typed decode below says what is wrong
+    try:
+        return _strict.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return malformed(str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return malformed(f"{type(exc).__name__}: {exc}")
+
+
+def decode_logged(raw: bytes) -> c.LoggedCommand | None:
+    """A record of `certx.commands`; None if it is not one (only a writer other than the gateway, or a bug,
+    could put such a record there: the matcher dead-letters it)."""
+    try:
+        return _logged.decode(raw)
+    except Exception:  # noqa: BLE001 - never stop the matcher
+        return None
 
 
 def decode_event(raw: bytes) -> AnyEvent:

@@ -1,8 +1,13 @@
-"""Commands: what brokers, the registry, the bank and the operator send on `certx.commands`.
+"""Commands: what brokers, the registry, the bank and the operator send (PROTOCOL.md).
 
-Tagged on `type`. Money fields are `Amount` (integer fen inside, decimal strings on the wire). Every command
-carries its sender (`actor`) and an `id` unique per sender (`order_id` for orders). `at` is the command
-time: in a `.jsonl` file it is a field, on Kafka it is the record timestamp (DOMAIN U3).
+Tagged on `type`. Money fields are `Price` or `Amount` (integer fen inside, decimal strings on the wire).
+Every command carries its sender (`actor`) and an `id` unique per sender (`order_id` for orders); its `ref`
+is that id, and every event that answers it carries it. `at` is the command time in a `.jsonl` file and on
+the operator's replay path; on Kafka the gateway stamps the exchange's time as the record timestamp instead.
+
+The contract is strict (PROTOCOL): an unknown field, a wrong type, a name with a control character or over 128
+characters, a number outside its bounds all make a command malformed. The bounds keep every amount the engine
+and the settlement read model hold inside a 64-bit integer (see certx.money).
 """
 from __future__ import annotations
 
@@ -12,34 +17,50 @@ from typing import Annotated, Literal, Union
 import msgspec
 from msgspec import Meta
 
-from certx.money import Amount
+from certx.money import Amount, Price
 
-Quantity = Annotated[int, Meta(ge=1, le=10**15)]
-Count = Annotated[int, Meta(ge=0, le=10**15)]
-Serial = Annotated[int, Meta(ge=1, le=2**62)]
+MAX_QUANTITY = 10**10
+Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
+Count = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
+Serial = Annotated[int, Meta(ge=1, le=10**15)]
 Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Ratio = Annotated[str, Meta(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$")]
-Name = Annotated[str, Meta(min_length=1, max_length=128)]
+# A name (account, broker, product, id, …): printable, so it can never break a log line, a terminal or a
+# database column (a NUL byte once stopped settlement), and short.
+NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+Names = Annotated[list[Name], Meta(max_length=64)]
 Market = Literal["CEA", "CCER", "GEC"]
 Side = Literal["buy", "sell"]
 Mode = Literal["listing", "block"]
 At = Annotated[dt.datetime, Meta(tz=True)]
 
 
-class Command(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
-    actor: Name
+class Command(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False,
+              forbid_unknown_fields=True):
+    # Optional on a sender's inbound topic, where the gateway takes it from the topic (and refuses a
+    # command that names someone else); always set on `certx.commands`.
+    actor: Name = ""
     at: At | None = None
 
 
 class Control(Command, kw_only=True):
     id: Name
 
+    @property
+    def ref(self) -> str:
+        return self.id
+
 
 class Order(Command, kw_only=True):
     order_id: Name
     account: Name
-    # Routes a lift, accept or cancel in a `.jsonl` file; on Kafka the record key does it.
+    # Optional: the gateway routes a lift, accept, cancel or bid by its target order when it is left out.
     market: Market | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.order_id
 
 
 # operator
@@ -56,7 +77,7 @@ class SessionClose(Control, tag="session.close", kw_only=True):
 class ProductList(Control, tag="product.list", kw_only=True):
     market: Market
     product: Name
-    reference_price: Amount | None = None
+    reference_price: Price | None = None
 
 
 class BandSet(Control, tag="band.set", kw_only=True):
@@ -100,7 +121,7 @@ class IssueGec(Control, tag="issue.gec", kw_only=True):
 class Surrender(Control, tag="surrender", kw_only=True):
     account: Name
     compliance_year: Annotated[int, Meta(ge=2000, le=2100)]
-    cea: dict[Name, Quantity] = {}
+    cea: Annotated[dict[Name, Quantity], Meta(max_length=64)] = {}
     ccer: Count = 0
 
 
@@ -121,9 +142,9 @@ class FundsWithdraw(Control, tag="funds.withdraw", kw_only=True):
 class GecFilter(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """What a GEC buyer will accept (DOMAIN G4). Every field left out accepts anything."""
 
-    provinces: list[Name] | None = None
-    exclude_provinces: list[Name] | None = None
-    technologies: list[Name] | None = None
+    provinces: Names | None = None
+    exclude_provinces: Names | None = None
+    technologies: Names | None = None
     subsidised: bool | None = None
     production_from: Month | None = None
     production_to: Month | None = None
@@ -134,7 +155,7 @@ class OrderNew(Order, tag="order.new", kw_only=True):
     product: Name
     side: Side
     quantity: Quantity
-    price: Amount
+    price: Price
     mode: Mode = "listing"
     # block: an offer addressed to one account, and whether it may be taken in part
     counterparty: Name | None = None
@@ -168,18 +189,19 @@ class AuctionOpen(Control, tag="auction.open", kw_only=True):
     product: Name
     seller: Name
     quantity: Quantity
-    reserve_price: Amount
+    reserve_price: Price
     closes_at: At
-    # Routes it in a `.jsonl` file (default: the product's market); on Kafka the record key does it.
+    # Optional: its product names the market.
     market: Market | None = None
 
 
 class AuctionBid(Order, tag="auction.bid", kw_only=True):
     auction_id: Name
     quantity: Quantity
-    price: Amount
+    price: Price
 
 
+# What senders may send.
 AnyCommand = Union[
     SessionOpen, SessionClose, ProductList, BandSet,
     AccountOpen, IssueCea, IssueCcer, IssueGec, Surrender,
@@ -187,3 +209,21 @@ AnyCommand = Union[
     OrderNew, OrderLift, OrderAccept, OrderCancel,
     AuctionOpen, AuctionBid,
 ]
+
+
+class Refusal(Command, tag="gateway.refusal", kw_only=True):
+    """Not a sender's command: the gateway's record of one it refused at the door (malformed, or naming an
+    actor other than its sender), so that the market's engine answers it on `certx.events` in sequence with
+    everything else (PROTOCOL: every refused command is answered). Only the gateway writes `certx.commands`,
+    and a sender's inbound decoder does not know this type, so no sender can forge one."""
+
+    ref: str = ""                   # the refused command's id, when it could be read
+    command: str = ""               # its type, when it was one of the contract's
+    account: str = ""               # an order's account, when it could be read: order.rejected names it
+    order: bool = False             # answer with order.rejected (an order command) or command.rejected
+    reason: str
+    detail: str = ""
+
+
+# What the gateway writes to `certx.commands`, and the matcher and the embedded replay apply.
+LoggedCommand = Union[AnyCommand, Refusal]

@@ -1,8 +1,10 @@
 """Events: what the matcher publishes on `certx.events` (PROTOCOL.md).
 
 Every event has `seq`, its position in the market's event stream, and `origin`, the position of the
-command that caused it: input partition, offset, and the event's index within that command's output.
-`origin` is unique and stable, so downstream readers use it to drop duplicates.
+command that caused it: its market's partition, its place in that market's command stream (`offset`: how many
+commands of the market came before it; transaction markers in `certx.commands` take no place), and the event's
+index within that command's output. `origin` is unique and stable, so downstream readers use it to drop
+duplicates, and the embedded replay of the same commands gives the same origins.
 
 Events hold no reference cycles, so they are `gc=False`: cheaper to create, and never scanned by the GC.
 """
@@ -32,8 +34,12 @@ class Positioned(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=T
     market: str = ""
 
 
-class Event(Positioned):
-    """An engine event."""
+class Event(Positioned, kw_only=True):
+    """An engine event. `ref` is the id of the command that caused it (`order_id` for orders), so a sender
+    matches every answer to what it sent (PROTOCOL); events that a command's time set off (an auction whose
+    closing time it reached) carry that command's ref too."""
+
+    ref: str = ""
 
 
 # orders
@@ -50,7 +56,6 @@ class OrderAccepted(Event, tag="order.accepted"):
 
 
 class OrderRejected(Event, tag="order.rejected"):
-    ref: str
     account: str
     reason: str
     detail: str = ""
@@ -185,7 +190,6 @@ class Surrendered(Event, tag="surrendered"):
 
 
 class CommandRejected(Event, tag="command.rejected"):
-    ref: str
     command: str
     reason: str
     detail: str = ""

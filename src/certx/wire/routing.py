@@ -1,4 +1,5 @@
-"""Which market partition a command belongs to (PROTOCOL: the record key is the market).
+"""Which market a command is for (PROTOCOL: the gateway routes each command to its market's partition from the
+command itself; DESIGN 4: partitions are markets, chosen by number, never by hashing a key).
 
 Cash is per market (DOMAIN A2), so each market is one partition with its own engine. A few registry
 commands concern more than one market, and go to each of them:
@@ -6,6 +7,9 @@ commands concern more than one market, and go to each of them:
 - `issue.ccer` and `issue.gec` to CCER and GEC, so both keep the same issuance record for G3 (only the
   home market issues; the other records the period);
 - `surrender` to each market it hands units in from (C1).
+
+A lift, accept, cancel or auction bid that does not name its market is for the market of the order it targets:
+only the gateway, which saw that order go by, can tell (certx.gateway); `markets` answers None for it.
 """
 from __future__ import annotations
 
@@ -15,18 +19,29 @@ MARKETS = ("CEA", "CCER", "GEC")
 PARTITION = {"CEA": 0, "CCER": 1, "GEC": 2}
 MARKET_OF = {p: m for m, p in PARTITION.items()}   # partition -> market
 
+_PRODUCT_MARKET: dict[str, str | None] = {}
+
 
 def market_of_product(product: str) -> str | None:
-    # CCER before CEA: "CCER..." also starts with "C", never with "CEA", but keep the longer prefix first.
-    for market in ("CCER", "CEA", "GEC"):
-        if product.startswith(market):
-            return market
-    return None
+    """CEA21 -> CEA, CCER (or CCER-<project>-<vintage>) -> CCER, GEC -> GEC."""
+    market = _PRODUCT_MARKET.get(product, "")
+    if market == "":
+        # CCER before CEA: keep the longer prefix first.
+        market = next((m for m in ("CCER", "CEA", "GEC") if product.startswith(m)), None)
+        if len(_PRODUCT_MARKET) < 10_000:     # bounded: product names come from senders
+            _PRODUCT_MARKET[product] = market
+    return market
 
 
-def route(cmd: c.AnyCommand) -> tuple[str, ...]:
-    """The markets whose partitions receive this command; empty if it cannot be routed."""
+def markets(cmd: c.LoggedCommand) -> tuple[str, ...] | None:
+    """The markets a command is for, read from its own fields: () if they name no market, None if only the
+    order it targets can tell."""
     match cmd:
+        case c.OrderNew() | c.AuctionOpen():
+            m = cmd.market or market_of_product(cmd.product)
+            return (m,) if m else ()
+        case c.OrderLift() | c.OrderAccept() | c.OrderCancel() | c.AuctionBid():
+            return (cmd.market,) if cmd.market else None
         case c.AccountOpen():
             return MARKETS
         case c.IssueCcer() | c.IssueGec():
@@ -39,16 +54,13 @@ def route(cmd: c.AnyCommand) -> tuple[str, ...]:
         case c.BandSet():
             m = market_of_product(cmd.product)
             return (m,) if m else ()
-        case c.OrderNew() | c.AuctionOpen():
-            m = cmd.market or market_of_product(cmd.product)
-            return (m,) if m else ()
-        case c.OrderLift() | c.OrderAccept() | c.OrderCancel() | c.AuctionBid():
-            return (cmd.market,) if cmd.market else ()
+        case c.Refusal():
+            return None
         case _:
             return (cmd.market,)
 
 
-def home(cmd: c.AnyCommand) -> str | None:
+def home(cmd: c.LoggedCommand) -> str | None:
     """For a command sent to several markets, the one that answers it; None for a one-market command.
 
     The others apply it silently (or refuse it silently: they check the same rules on the same state), so a
@@ -61,9 +73,5 @@ def home(cmd: c.AnyCommand) -> str | None:
         case c.IssueGec():
             return "GEC"
         case c.Surrender():
-            return route(cmd)[0]
+            return markets(cmd)[0]
     return None
-
-
-def answers(cmd: c.AnyCommand, market: str) -> bool:
-    return home(cmd) in (None, market)

@@ -1,0 +1,133 @@
+"""The gateway's rules for one record, with no I/O.
+
+Who: on Kafka, the sender is the principal whose inbound topic the record came from (`certx.in.<principal>`);
+the command's `actor` may be left out, and a command whose `actor` names anyone else is refused
+(`not_authorised`). On the operator's replay path (the `certx.replay` topic, or a `.jsonl` file for `certx
+replay`), recorded days keep their recorded actors and times, and `at` is required.
+
+When: the exchange's time, given by the caller (the broker's append time of the inbound record); a sender's
+timestamps and `at` fields count for nothing.
+
+What: the strict contract (certx.wire.codec). A record that is not a JSON object is for the dead-letter
+topic; a JSON object that breaks the contract becomes a `Refusal`, which the market's engine answers.
+
+Where: routed from the command itself (certx.wire.routing): its market, product, or the multi-market registry
+commands. A lift, accept, cancel or bid that does not name its market goes to the market of the order it
+targets, which the door remembers from the orders it let through (the most recent `remember` of them).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import NamedTuple
+
+from certx.wire import commands as c
+from certx.wire.codec import ORDER_TYPES, Malformed, NotAnObject, decode_command, millis
+from certx.wire.routing import market_of_product, markets
+
+# A refusal that names no market it could be routed by is answered by this one.
+ANSWERING = "CEA"
+
+
+class Admitted(NamedTuple):
+    """A command for the log: the markets whose partitions receive it, and its time (epoch ms)."""
+
+    command: c.LoggedCommand
+    markets: tuple[str, ...]
+    at: int
+
+
+class Door:
+    def __init__(self, remember: int = 1_000_000) -> None:
+        self.remember = remember
+        self.targets: OrderedDict[str, str] = OrderedDict()   # order or auction id -> its market
+        self.last_at = 0
+
+    def admit(self, raw: bytes, sender: str | None, at: int | None = None) -> Admitted | NotAnObject:
+        """One record from `sender` (None: the operator's replay path) received at `at` (epoch ms)."""
+        cmd = decode_command(raw)
+        if isinstance(cmd, NotAnObject):
+            return cmd
+        if sender is None:
+            at = millis(cmd.at) if not isinstance(cmd, Malformed) and cmd.at is not None else None
+        at = self.last_at if at is None else at
+        if isinstance(cmd, Malformed):
+            return self._refuse(sender or cmd.fields.get("actor", ""), cmd.ref, cmd.command, cmd.account,
+                                "malformed", cmd.detail, at, self._hinted(cmd.fields))
+        refusal = self._identify(cmd, sender)
+        if refusal:
+            return self._refuse(sender or cmd.actor, cmd.ref, cmd.__struct_config__.tag,
+                                getattr(cmd, "account", ""), *refusal, at, self._routed(cmd) or ANSWERING)
+        routed = markets(cmd)
+        if routed is None:
+            target = self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
+            if target is None:
+                return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, cmd.account, "unknown_order",
+                                    f"no order {_target(cmd)!r} is known to the gateway: name its `market`", at,
+                                    ANSWERING)
+            routed = (target,)
+        elif not routed:
+            return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, getattr(cmd, "account", ""),
+                                "unknown_product", f"{getattr(cmd, 'product', '')!r} names no market", at,
+                                ANSWERING)
+        if isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
+            self.learn(cmd, routed[0])
+        self.last_at = at
+        return Admitted(cmd, routed, at)
+
+    def learn(self, cmd: c.LoggedCommand, market: str) -> None:
+        """Remember which market an order or auction is in (also fed from `certx.commands` on a restart)."""
+        key = cmd.auction_id if isinstance(cmd, c.AuctionOpen) else getattr(cmd, "order_id", None)
+        if key is None or not isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
+            return
+        targets = self.targets
+        targets[key] = market
+        targets.move_to_end(key)
+        if len(targets) > self.remember:
+            targets.popitem(last=False)
+
+    def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[str, str] | None:
+        """Stamp the sender as the actor; a refusal (reason, detail) if the command says otherwise."""
+        if sender is None:
+            if not cmd.actor or cmd.at is None:
+                return "malformed", "a replayed command names its `actor` and its time `at`"
+        elif cmd.actor and cmd.actor != sender:
+            return "not_authorised", f"sent by {sender!r}, names actor {cmd.actor!r}"
+        else:
+            cmd.actor = sender
+        cmd.at = None           # the time travels as the record's timestamp
+        return None
+
+    def _routed(self, cmd: c.AnyCommand) -> str | None:
+        mine = markets(cmd)
+        if mine:
+            return mine[0]
+        return self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd) or "")
+
+    def _hinted(self, fields: dict[str, str]) -> str:
+        """Where to answer a malformed command: the market its readable fields point to."""
+        if fields.get("market") in ("CEA", "CCER", "GEC"):
+            return fields["market"]
+        by_product = market_of_product(fields.get("product", ""))
+        if by_product:
+            return by_product
+        for key in ("target", "auction_id", "order_id"):
+            if fields.get(key) in self.targets:
+                return self.targets[fields[key]]
+        return ANSWERING
+
+    def _refuse(self, actor: str, ref: str, command: str, account: str, reason: str, detail: str, at: int,
+                market: str) -> Admitted:
+        """A refusal for the log, answered by `market`'s engine; `actor` is who sent the refused record."""
+        self.last_at = at
+        refusal = c.Refusal(actor=actor, ref=ref, command=command, account=account,
+                            order=command in ORDER_TYPES, reason=reason, detail=detail)
+        return Admitted(refusal, (market,), at)
+
+
+def _target(cmd: c.AnyCommand) -> str | None:
+    """The order a lift or accept takes, or a cancel withdraws."""
+    if isinstance(cmd, (c.OrderLift, c.OrderAccept)):
+        return cmd.target
+    if isinstance(cmd, c.OrderCancel):
+        return cmd.order_id
+    return None
