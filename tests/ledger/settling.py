@@ -44,7 +44,7 @@ class SettlingDesk(Desk):
         """`event` re-published with `changes`, at a new origin after everything its market has consumed."""
         self._forged += 1
         market = event.market
-        origin = e.Origin(event.origin.partition, self.engines[market].offset + 1000 * self._forged, 0)
+        origin = e.Origin(event.origin.partition, self.engines[market].commands + 1000 * self._forged, 0)
         return msgspec.structs.replace(event, origin=origin, seq=event.seq + 1000 * self._forged, **changes)
 
 

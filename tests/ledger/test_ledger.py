@@ -222,7 +222,7 @@ def test_g1_a_refused_forgery_does_not_advance_the_idempotency_mark():
     trade = gec_trade(desk)
     # a forgery from far ahead in the GEC partition: refused ...
     forged = desk.forge(trade)
-    assert forged.origin.offset > desk.engines["GEC"].offset
+    assert forged.origin.offset > desk.engines["GEC"].commands
     assert refused(desk, forged) == "already_cancelled"
     # ... so the genuine events behind it still settle
     [later] = only(desk.order("b2", "A", "B1", "GEC", "buy", 5, "2.00"), e.Trade)

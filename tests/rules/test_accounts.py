@@ -6,7 +6,6 @@ import msgspec
 import pytest
 
 from certx.wire import events as e
-from certx.wire.codec import Malformed
 from support import Desk, cea_day, only, rejected
 
 YUAN = 100
@@ -443,6 +442,5 @@ def test_reject_reason_malformed_input_changes_nothing():
     line = msgspec.json.encode({"type": "order.new", "at": desk.at(), "actor": "B1", "order_id": "n1",
                                 "account": "A", "product": "CEA21", "side": "buy", "quantity": 10,
                                 "price": "50.001"})
-    result = desk.raw(line)
-    assert isinstance(result, Malformed) and result.reason == "malformed"
+    assert rejected(desk.raw(line)) == "malformed"
     assert state(desk) == before

@@ -434,8 +434,7 @@ def test_s2_a_gec_order_is_at_least_one_certificate():
     desk.open_day("GEC")
     raw = (b'{"type":"order.new","order_id":"b0","actor":"B1","account":"A","product":"GEC","side":"buy",'
            b'"quantity":0,"price":"2.00","at":"' + desk.at().encode() + b'"}')
-    bad = desk.raw(raw)
-    assert not isinstance(bad, list) and bad.reason == "malformed"
+    assert rejected(desk.raw(raw)) == "malformed"
     assert rejected(bid(desk, "b1", "A", 1, "2.00")) is None
     assert rejected(lot(desk, "L1", "S", 5, 5, "2.00")) is None
 

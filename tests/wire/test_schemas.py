@@ -25,3 +25,18 @@ def test_event_positions_are_required_on_the_wire():
 def test_money_is_a_decimal_string_in_the_contract():
     events = msgspec.json.decode(generate()["events.schema.json"])
     assert events["$defs"]["Trade"]["properties"]["price"]["type"] == "string"
+
+
+def test_the_command_schema_is_strict_and_says_what_it_is():
+    """PROTOCOL: a strict contract. Every command object refuses unknown fields; names, money and quantities
+    carry their bounds; the schema names its dialect and its id."""
+    commands = msgspec.json.decode(generate()["commands.schema.json"])
+    assert commands["$schema"].startswith("https://json-schema.org/") and commands["$id"].endswith("commands.schema.json")
+    defs = commands["$defs"]
+    for name in ("OrderNew", "FundsDeposit", "IssueGec", "Surrender", "GecFilter"):
+        assert defs[name]["additionalProperties"] is False, name
+    order = defs["OrderNew"]["properties"]
+    assert order["account"]["maxLength"] == 128 and "\\u0000" in order["account"]["pattern"]
+    assert order["quantity"]["maximum"] == 10**10 and order["quantity"]["minimum"] == 1
+    assert order["price"]["pattern"] == r"^\d{1,7}(\.\d{1,2})?$"
+    assert "gateway.refusal" not in generate()["commands.schema.json"], "senders cannot send the gateway's refusals"

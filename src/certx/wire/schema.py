@@ -13,12 +13,19 @@ from pathlib import Path
 import msgspec
 
 from certx.wire.codec import schema_hook
-from certx.wire.commands import AnyCommand
+from certx.wire.commands import AnyCommand, LoggedCommand
 from certx.wire.dead_letter import DeadLetter
 from certx.wire.events import AnyEvent
 from certx.wire.settlements import AnySettlement
 
 ROOT = Path(__file__).resolve().parents[3] / "schemas"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+BASE_ID = "https://certx.example/schemas/"
+
+
+def _identified(name: str, schema: dict) -> dict:
+    """Every schema says which dialect it is written in and where it lives, so validators load it as is."""
+    return {"$schema": DIALECT, "$id": BASE_ID + name, **schema}
 
 
 def _events_schema() -> dict:
@@ -72,10 +79,13 @@ def _asyncapi() -> dict:
 
 def generate() -> dict[str, str]:
     schemas = {
-        "commands.schema.json": msgspec.json.schema(AnyCommand, schema_hook=schema_hook),
-        "events.schema.json": _events_schema(),
-        "dlq.schema.json": msgspec.json.schema(DeadLetter, schema_hook=schema_hook),
-        "settlements.schema.json": _positioned(msgspec.json.schema(AnySettlement, schema_hook=schema_hook)),
+        "commands.schema.json": _identified("commands.schema.json", msgspec.json.schema(AnyCommand, schema_hook=schema_hook)),
+        "command-log.schema.json": _identified("command-log.schema.json",
+                                               msgspec.json.schema(LoggedCommand, schema_hook=schema_hook)),
+        "events.schema.json": _identified("events.schema.json", _events_schema()),
+        "dlq.schema.json": _identified("dlq.schema.json", msgspec.json.schema(DeadLetter, schema_hook=schema_hook)),
+        "settlements.schema.json": _identified("settlements.schema.json",
+                                               _positioned(msgspec.json.schema(AnySettlement, schema_hook=schema_hook))),
         "asyncapi.json": _asyncapi(),
     }
     return {name: json.dumps(s, indent=2, sort_keys=True, ensure_ascii=False) + "\n" for name, s in schemas.items()}
