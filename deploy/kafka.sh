@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Run a real single-node Kafka 4.1.1 (KRaft, broker+controller) from Maven Central jars.
+# Run a real single-node Kafka 4.1.1 (KRaft, broker+controller) from Maven Central jars, with authentication
+# (SASL/SCRAM-SHA-512 for clients, SASL/PLAIN on the controller listener) and the StandardAuthorizer: every
+# client is a principal of deploy/principals.dev, and nothing is allowed that its ACLs do not grant.
 #
 #   deploy/kafka.sh fetch    download broker jars into .cache/kafka/libs (once; cached)
-#   deploy/kafka.sh start    fetch if needed, format a fresh log dir, start, wait until ready
-#   deploy/kafka.sh stop     stop the broker (TERM, then KILL after 30 s)
+#   deploy/kafka.sh start    fetch if needed, format the log dir if it has never been formatted, start, wait
+#   deploy/kafka.sh stop     stop the broker (TERM, then KILL after 30 s); the data stays
+#   deploy/kafka.sh restart  stop, then start: the same log dir, every topic kept
+#   deploy/kafka.sh access   create the topics, users and ACLs from the principals file, and write each
+#                            principal's client properties to $CERTX_KAFKA_STATE/clients/ (alias: topics)
 #   deploy/kafka.sh status   print running/stopped (exit 0 if running, 3 if not)
-#   deploy/kafka.sh topics   create the certx topics (python -m certx.kafka.topics)
-#   deploy/kafka.sh restart  stop, then start
 #   deploy/kafka.sh log [N]  print the last N (60) lines of the broker log
+#   deploy/kafka.sh reset    stop, then DELETE the broker's data (every topic): the only command that does
 #
 # Env: CERTX_KAFKA_PORT (default 9092), CERTX_KAFKA_CONTROLLER_PORT (default 9093),
+#      CERTX_KAFKA_STATE (the broker's state dir: config, log dir, pid, log; default .cache/kafka/run),
+#      CERTX_PRINCIPALS (default deploy/principals.dev),
 #      CERTX_KAFKA_START_TIMEOUT (seconds, default 120), CERTX_KAFKA_HEAP (default 512m).
 # Jars come via Maven's default local repository (~/.m2, or whatever the user's
 # settings say), then are copied to .cache/kafka/libs.
@@ -23,7 +29,8 @@ LOG4J_VERSION=2.24.3
 CACHE="$ROOT/.cache/kafka"
 LIBS="$CACHE/libs"
 MARKER="$LIBS/.fetched-kafka_2.13-$KAFKA_VERSION-log4j-$LOG4J_VERSION"
-RUN="$CACHE/run"
+RUN="${CERTX_KAFKA_STATE:-$CACHE/run}"
+PRINCIPALS="${CERTX_PRINCIPALS:-$ROOT/deploy/principals.dev}"
 PIDFILE="$RUN/kafka.pid"
 LOGFILE="$RUN/kafka.out"
 PORT="${CERTX_KAFKA_PORT:-9092}"
@@ -137,17 +144,36 @@ EOF
     log "fetched $(find "$LIBS" -name "*.jar" | wc -l) jars ($(du -sh "$LIBS" | cut -f1))"
 }
 
+# The broker's super user, from the principals file: the only identity that exists before `access` runs.
+admin_field() { # 1 = name, 3 = password
+    awk -v f="$1" '$0 !~ /^[[:space:]]*#/ && $2 == "admin" { print $f; exit }' "$PRINCIPALS"
+}
+
 write_config() { # logdir
-    local logdir="$1"
+    local logdir="$1" admin password
+    admin="$(admin_field 1)"
+    password="$(admin_field 3)"
+    [[ -n "$admin" && -n "$password" ]] || { log "no admin principal in $PRINCIPALS"; exit 1; }
+    # No PLAINTEXT listener at all: with one, the broker only starts if User:ANONYMOUS is a super user, and
+    # then any local process could manage ACLs through it (KAFKA.md).
     cat >"$RUN/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$CPORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=SASL_PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$admin" password="$password" user_$admin="$password";
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin" password="$password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$admin
 log.dirs=$logdir
 num.partitions=1
 default.replication.factor=1
@@ -213,17 +239,21 @@ cmd_start() {
     cmd_fetch
     mkdir -p "$RUN"
     local logdir="$RUN/data"
-    rm -rf "$logdir"
     mkdir -p "$logdir"
     write_config "$logdir"
     local cp="$LIBS/*" t0 cluster_id
     t0=$(date +%s.%N)
-    cluster_id="$(java -cp "$cp" -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
-        kafka.tools.StorageTool random-uuid 2>"$RUN/format.out" | tail -n1)" \
-        || { cat "$RUN/format.out" >&2; log "StorageTool random-uuid failed"; exit 1; }
-    java -cp "$cp" -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
-        kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$RUN/server.properties" \
-        >"$RUN/format.out" 2>&1 || { cat "$RUN/format.out" >&2; log "storage format failed"; exit 1; }
+    # Format only a log dir that has never been formatted: a start never deletes data (reset does).
+    if [[ ! -f "$logdir/meta.properties" ]]; then
+        cluster_id="$(java -cp "$cp" -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
+            kafka.tools.StorageTool random-uuid 2>"$RUN/format.out" | tail -n1)" \
+            || { cat "$RUN/format.out" >&2; log "StorageTool random-uuid failed"; exit 1; }
+        java -cp "$cp" -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
+            kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$RUN/server.properties" \
+            --add-scram "SCRAM-SHA-512=[name=$(admin_field 1),password=$(admin_field 3)]" \
+            >"$RUN/format.out" 2>&1 || { cat "$RUN/format.out" >&2; log "storage format failed"; exit 1; }
+        log "formatted a new log dir $logdir (cluster $cluster_id)"
+    fi
     nohup java -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
@@ -308,12 +338,21 @@ venv_python() {
     fi
 }
 
-cmd_topics() {
-    CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:$PORT}" "$(venv_python)" -m certx.kafka.topics
+cmd_access() {
+    CERTX_KAFKA="127.0.0.1:$PORT" "$(venv_python)" -m certx.kafka.access --principals "$PRINCIPALS" \
+        --clients "$RUN/clients"
+}
+
+cmd_reset() {
+    cmd_stop
+    if [[ -d "$RUN/data" ]]; then
+        rm -rf -- "$RUN/data"
+        log "deleted the broker's data ($RUN/data)"
+    fi
 }
 
 usage() {
-    echo "usage: $0 {fetch|start|stop|restart|status|topics|log}" >&2
+    echo "usage: $0 {fetch|start|stop|restart|access|topics|status|log|reset}" >&2
     exit 2
 }
 
@@ -322,8 +361,9 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     restart) cmd_stop; cmd_start ;;
+    access|topics) cmd_access ;;
     status) cmd_status ;;
-    topics) cmd_topics ;;
     log) tail -n "${2:-60}" "$LOGFILE" ;;
+    reset) cmd_reset ;;
     *) usage ;;
 esac

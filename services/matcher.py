@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from certx.kafka.connection import load
 from certx.kafka.matcher import Matcher, Settings
-from certx.kafka.topics import bootstrap
 from services.shell import Service
 
 
 async def main(settings: Settings | None = None) -> int:
-    settings = settings or Settings(bootstrap=bootstrap())
-    return await Service(settings.bootstrap, Matcher(settings), "matcher").run()
+    settings = settings or Settings(kafka=load())
+    return await Service(settings.kafka, Matcher(settings), "matcher").run()
 
 
 if __name__ == "__main__":

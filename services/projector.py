@@ -8,14 +8,14 @@ import asyncio
 import os
 import sys
 
+from certx.kafka.connection import load
 from certx.kafka.projector import Projector, ProjectorSettings
-from certx.kafka.topics import bootstrap
 from services.shell import Service
 
 
 async def main(settings: ProjectorSettings | None = None) -> int:
-    settings = settings or ProjectorSettings(bootstrap=bootstrap(), db=os.environ.get("CERTX_DB", "certx.db"))
-    return await Service(settings.bootstrap, Projector(settings), "projector").run()
+    settings = settings or ProjectorSettings(kafka=load(), db=os.environ.get("CERTX_DB", "certx.db"))
+    return await Service(settings.kafka, Projector(settings), "projector").run()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The FastStream app shared by the services: its lifespan starts a long-running worker (the matcher or the
-projector loop, on aiokafka) and stops it; a worker that dies ends the app with a failure (crash-only: a
+"""The FastStream app shared by the services: its lifespan starts a long-running worker (the gateway, matcher
+or projector loop, on aiokafka) and stops it; a worker that dies ends the app with a failure (crash-only: a
 restart recovers from the log and the stored offsets)."""
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import structlog
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
+from certx.kafka.connection import Connection
+
 
 class Worker(Protocol):
     async def start(self) -> None: ...
@@ -18,8 +20,9 @@ class Worker(Protocol):
 
 
 class Service:
-    def __init__(self, bootstrap: str, worker: Worker, name: str) -> None:
-        self.app = FastStream(KafkaBroker(bootstrap), after_startup=[self._start], on_shutdown=[self._stop])
+    def __init__(self, kafka: Connection, worker: Worker, name: str) -> None:
+        broker = KafkaBroker(kafka.bootstrap, allow_auto_create_topics=False, **kafka.faststream())
+        self.app = FastStream(broker, after_startup=[self._start], on_shutdown=[self._stop])
         self.worker = worker
         self.log = structlog.get_logger(f"certx.{name}")
         self.loop: asyncio.Task | None = None

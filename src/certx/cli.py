@@ -42,7 +42,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print_summary(path, replay.summary)
     print_settlement(store, journal.ledger, settlements, args.db)
     store.close()
-    return 0
+    for bad in replay.summary.malformed:
+        ref = f" ({bad.ref})" if bad.ref else ""
+        print(f"{path}:{bad.line}: {bad.reason}{ref}: {bad.detail}", file=sys.stderr)
+    return 1 if replay.summary.malformed else 0
 
 
 def print_settlement(store, ledger, settlements: list, db: str) -> None:
@@ -118,22 +121,32 @@ def load_rules(path: str | None):
     return DEFAULT if path is None else msgspec.json.decode(Path(path).read_bytes(), type=Rules)
 
 
+def kafka(args: argparse.Namespace):
+    from certx.kafka.connection import load
+
+    return load(args.bootstrap, args.kafka_config)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from certx.kafka.matcher import Settings
-    from certx.kafka.topics import Topics, bootstrap
+    from certx.kafka.topics import Topics
 
+    topics = Topics(args.prefix)
     if args.service == "projector":
         from certx.kafka.projector import ProjectorSettings
         from services.projector import main as serve_projector
 
-        return asyncio.run(serve_projector(ProjectorSettings(bootstrap=args.bootstrap or bootstrap(), db=args.db,
-                                                             topics=Topics(args.prefix))))
+        return asyncio.run(serve_projector(ProjectorSettings(kafka=kafka(args), db=args.db, topics=topics)))
+    if args.service == "gateway":
+        from certx.kafka.gateway import GatewaySettings
+        from services.gateway import main as serve_gateway
+
+        return asyncio.run(serve_gateway(GatewaySettings(kafka=kafka(args), topics=topics)))
+    from certx.kafka.matcher import Settings
     from services.matcher import main as serve_matcher
 
-    settings = Settings(bootstrap=args.bootstrap or bootstrap(), topics=Topics(args.prefix), group=args.group,
-                        transactional_prefix=args.group, rules=load_rules(args.rules),
+    settings = Settings(kafka=kafka(args), topics=topics, rules=load_rules(args.rules),
                         snapshot_every=args.snapshot_every, session_timeout_ms=args.session_timeout_ms)
     return asyncio.run(serve_matcher(settings))
 
@@ -142,23 +155,23 @@ def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
     from certx.kafka.submit import submit
-    from certx.kafka.topics import Topics, bootstrap
+    from certx.kafka.topics import Topics
 
     with open(args.file, "rb") as f:
         lines = f.readlines()
-    done = asyncio.run(submit(lines, args.bootstrap or bootstrap(), Topics(args.prefix), rate=args.rate,
+    done = asyncio.run(submit(lines, kafka(args), Topics(args.prefix), replay=args.replay, rate=args.rate,
                               progress=not args.quiet, total=len(lines)))
-    print(f"submitted {done.lines - done.refused} commands as {done.records} records; {done.refused} lines not sent")
-    return 1 if done.refused else 0
+    print(f"submitted {done.lines} commands to {done.topic}; the answers are on certx.events")
+    return 0
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
     import asyncio
 
     from certx.kafka.tail import tail
-    from certx.kafka.topics import Topics, bootstrap
+    from certx.kafka.topics import Topics
 
-    asyncio.run(tail(args.bootstrap or bootstrap(), Topics(args.prefix), follow=args.follow, limit=args.limit))
+    asyncio.run(tail(kafka(args), Topics(args.prefix), follow=args.follow, limit=args.limit))
     return 0
 
 
@@ -191,21 +204,27 @@ def main(argv: list[str] | None = None) -> int:
 
     def kafka_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $CERTX_KAFKA or 127.0.0.1:9092)")
-        p.add_argument("--prefix", default="", help="topic name prefix (isolates a test or a deployment)")
+        p.add_argument("--kafka-config", metavar="FILE",
+                       help="Kafka client properties: who to log in as, SASL/TLS (default: $CERTX_KAFKA_CONFIG; "
+                            "see certx.kafka.connection)")
+        p.add_argument("--prefix", default="", help="topic, group and transactional id prefix (isolates a test or "
+                       "a deployment)")
 
     p = sub.add_parser("serve", help="run a service on Kafka")
-    p.add_argument("service", choices=["matcher", "projector"])
+    p.add_argument("service", choices=["gateway", "matcher", "projector"])
     p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                    help="projector: the read model, a postgresql:// DSN or a SQLite file (default $CERTX_DB or certx.db)")
-    p.add_argument("--group", default="certx-matcher", help="consumer group (also the transactional id prefix)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
     p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
     p.add_argument("--session-timeout-ms", type=int, default=10_000,
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
     kafka_options(p)
     p.set_defaults(func=cmd_serve)
-    p = sub.add_parser("submit", help="send a .jsonl command file to certx.commands, as a broker would")
+    p = sub.add_parser("submit", help="send a .jsonl command file as a sender: to your inbound topic, or with "
+                       "--replay to the operator's replay path")
     p.add_argument("file")
+    p.add_argument("--replay", action="store_true", help="recorded commands that keep their actors and times "
+                   "(`at`): the operator's principal only")
     p.add_argument("--rate", type=float, help="commands per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)

@@ -1,8 +1,11 @@
-"""Fixtures for tests against the real Kafka broker that `deploy/test.sh` starts (never a mock).
+"""Fixtures for tests against the real Kafka broker that `deploy/test.sh` starts (never a mock), with SASL/SCRAM
+authentication and ACLs: every client in a test logs in as one of the development principals
+(deploy/principals.dev) and can do exactly what its role may.
 
-Each test gets topics of its own (a unique prefix) and its own consumer group, so tests never see each
-other's records. Without CERTX_KAFKA the tests skip, unless CERTX_REQUIRE_KAFKA is set (the test command
-sets it), in which case they fail.
+Each test gets a deployment of its own: a unique prefix for its topics, consumer groups and transactional ids,
+with the topics created and the ACLs granted for that prefix (and revoked, the topics deleted, at the end), so
+tests never see each other's records. Without CERTX_KAFKA the tests skip, unless CERTX_REQUIRE_KAFKA is set
+(the test command sets it), in which case they fail.
 """
 from __future__ import annotations
 
@@ -15,29 +18,62 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from certx.kafka.topics import Topics, ensure_topics
-from tests.servers import address, schema_of_its_own
+from certx.kafka import access
+from certx.kafka.connection import Connection
+from certx.kafka.submit import submit
+from certx.kafka.topics import Topics
 from certx.replay import Replay
 from certx.wire.codec import encode
 from certx.wire.routing import PARTITION
+from tests.servers import address, schema_of_its_own
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> str:
-    return address("CERTX_KAFKA", "CERTX_REQUIRE_KAFKA", "Kafka broker")
+def broker() -> Connection:
+    """The broker's address, as nobody in particular."""
+    return Connection(bootstrap=address("CERTX_KAFKA", "CERTX_REQUIRE_KAFKA", "Kafka broker"))
+
+
+@pytest.fixture(scope="session")
+def principals() -> list[access.Principal]:
+    return access.read_principals()
+
+
+@pytest.fixture(scope="session")
+def as_(broker, principals) -> Callable[[str], Connection]:
+    """`as_("B1")`: a connection that logs in as that development principal."""
+    passwords = {p.name: p.password for p in principals}
+
+    def connect(name: str) -> Connection:
+        return broker.as_user(name, passwords[name])
+    return connect
 
 
 @pytest.fixture
-def topics(bootstrap: str) -> Topics:
+def topics(broker, principals, as_) -> Topics:
     t = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
-    asyncio.run(ensure_topics(bootstrap, t))
-    return t
+    access.set_up(broker, principals, t)
+    yield t
+    admin = as_("admin")
+    access.revoke(admin, principals, t)
+    asyncio.run(_delete_topics(admin, list(t.layout(access.senders(principals)))))
+
+
+async def _delete_topics(admin: Connection, names: list[str]) -> None:
+    client = AIOKafkaAdminClient(**admin.aiokafka())
+    await client.start()
+    try:
+        await client.delete_topics(names)
+    finally:
+        await client.close()
 
 
 def expected_events(lines: list[bytes]) -> dict[int, list[bytes]]:
@@ -48,23 +84,32 @@ def expected_events(lines: list[bytes]) -> dict[int, list[bytes]]:
     return out
 
 
-async def committed_events(bootstrap: str, topics: Topics, want: dict[int, int], timeout: float = 120.0,
-                           settle: float = 1.0) -> dict[int, list[bytes]]:
-    """Read `certx.events` with read_committed until each partition has `want[p]` records (or the timeout),
-    then keep reading `settle` seconds more so that duplicates, if any, would show."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+def counts(expected: dict[int, list[bytes]]) -> dict[int, int]:
+    return {p: len(v) for p, v in expected.items()}
+
+
+def replay(kafka: Connection, topics: Topics, lines: list[bytes]) -> None:
+    """Recorded commands through the operator's replay path (they keep their actors and times)."""
+    asyncio.run(submit(lines, kafka, topics, replay=True))
+
+
+async def read_topic(kafka: Connection, topic: str, partitions: list[int], want: int | None = None,
+                     timeout: float = 60.0, settle: float = 1.0) -> dict[int, list]:
+    """The committed records of `topic` (read_committed), until `want` in all (or the timeout), then `settle`
+    seconds more so that duplicates, if any, would show."""
+    consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
+                                auto_offset_reset="earliest", **kafka.aiokafka())
     await consumer.start()
-    got: dict[int, list[bytes]] = {p: [] for p in want}
+    got: dict[int, list] = {p: [] for p in partitions}
     try:
-        consumer.assign([TopicPartition(topics.events, p) for p in want])
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
         await consumer.seek_to_beginning()
         deadline = time.monotonic() + timeout
         done_at = None
         while time.monotonic() < deadline:
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                got[tp.partition] += [r.value for r in records]
-            if done_at is None and all(len(got[p]) >= n for p, n in want.items()):
+            for tp, records in (await consumer.getmany(timeout_ms=300)).items():
+                got[tp.partition] += records
+            if done_at is None and want is not None and sum(map(len, got.values())) >= want:
                 done_at = time.monotonic()
             if done_at is not None and time.monotonic() - done_at >= settle:
                 break
@@ -73,9 +118,16 @@ async def committed_events(bootstrap: str, topics: Topics, want: dict[int, int],
     return got
 
 
-async def produce_raw(bootstrap: str, topic: str, records: list[tuple[int, bytes | None, bytes, int]]) -> None:
-    """(partition, key, value, timestamp_ms) records, in order, as a broker's producer would send them."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+async def committed_events(kafka: Connection, topics: Topics, want: dict[int, int], timeout: float = 120.0,
+                           settle: float = 1.0) -> dict[int, list[bytes]]:
+    """`certx.events` as committed, per partition, until each has `want[p]` records (or the timeout)."""
+    got = await read_topic(kafka, topics.events, list(want), sum(want.values()), timeout, settle)
+    return {p: [r.value for r in records] for p, records in got.items()}
+
+
+async def produce_raw(kafka: Connection, topic: str, records: list[tuple[int, bytes | None, bytes, int]]) -> None:
+    """(partition, key, value, timestamp_ms) records, in order, as a plain producer would send them."""
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **kafka.aiokafka())
     await producer.start()
     try:
         for partition, key, value, ts in records:
@@ -84,33 +136,44 @@ async def produce_raw(bootstrap: str, topic: str, records: list[tuple[int, bytes
         await producer.stop()
 
 
-class MatcherProcess:
-    """`certx serve matcher` in a process of its own, so a test can kill -9 it."""
+class ServiceProcess:
+    """`certx serve <service>` in a process of its own, logged in as its principal, so a test can kill -9 it."""
 
-    def __init__(self, bootstrap: str, topics: Topics, log: Path, group: str | None = None,
-                 snapshot_every: int = 1_000) -> None:
-        self.log = log
-        args = [sys.executable, "-m", "certx.cli", "serve", "matcher", "--bootstrap", bootstrap,
-                "--prefix", topics.prefix, "--group", group or f"{topics.prefix}matcher",
-                "--snapshot-every", str(snapshot_every), "--session-timeout-ms", "2000"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    ready_line = {"gateway": "gateway.started", "projector": "projector.started"}
+
+    def __init__(self, service: str, kafka: Connection, topics: Topics, log: Path, *extra: str) -> None:
+        self.service, self.log = service, log
+        args = [sys.executable, "-m", "certx.cli", "serve", service, "--bootstrap", kafka.bootstrap,
+                "--prefix", topics.prefix, *extra]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", CERTX_KAFKA_USER=kafka.username,
+                   CERTX_KAFKA_PASSWORD=kafka.password)
+        env.pop("CERTX_KAFKA_CONFIG", None)
         self.proc = subprocess.Popen(args, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
 
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
     def assigned(self) -> list[int] | None:
-        """The partitions of the latest assignment in the log, or None if there has been none."""
-        found = re.findall(r"matcher\.assigned\s+partitions=\[([\d, ]*)\]", self.log.read_text(errors="replace"))
+        """The matcher's partitions at its latest assignment, or None if there has been none."""
+        found = re.findall(r"matcher\.assigned\s+partitions=\[([\d, ]*)\]", self.text())
         return None if not found else [int(x) for x in found[-1].split(",") if x.strip()]
 
-    def wait_assigned(self, timeout: float = 60.0) -> list[int]:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"matcher exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            parts = self.assigned()
-            if parts is not None:
-                return parts
+                raise AssertionError(f"{self.service} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
+            if (self.assigned() is not None if self.service == "matcher"
+                    else self.ready_line[self.service] in self.text()):
+                return
             time.sleep(0.05)
-        raise AssertionError(f"matcher got no partitions in {timeout}s:\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(f"{self.service} not ready in {timeout}s:\n{self.text()[-3000:]}")
+
+    def wait_assigned(self, timeout: float = 60.0) -> list[int]:
+        self.wait_ready(timeout)
+        return self.assigned()
+
+    wait_started = wait_ready
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -128,18 +191,35 @@ class MatcherProcess:
 
 
 @pytest.fixture
-def matchers(bootstrap, topics, tmp_path):
-    """Start matchers with `matchers()`; every one is stopped at the end of the test."""
-    started: list[MatcherProcess] = []
+def services(as_, topics, tmp_path):
+    """Start services with `services("matcher", ...)`; every one is stopped at the end of the test."""
+    started: list[ServiceProcess] = []
 
-    def start(**kw) -> MatcherProcess:
-        m = MatcherProcess(bootstrap, topics, tmp_path / f"matcher-{len(started)}.log", **kw)
-        started.append(m)
-        return m
+    def start(service: str, *extra: str, principal: str | None = None) -> ServiceProcess:
+        p = ServiceProcess(service, as_(principal or service), topics,
+                           tmp_path / f"{service}-{len(started)}.log", *extra)
+        started.append(p)
+        return p
 
     yield start
-    for m in started:
-        m.stop()
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture
+def gateway(services):
+    """The gateway, started and ready: every command reaches certx.commands through it."""
+    g = services("gateway")
+    g.wait_ready()
+    return g
+
+
+@pytest.fixture
+def matchers(services):
+    """Start matchers with `matchers(snapshot_every=...)`."""
+    def start(snapshot_every: int = 1_000) -> ServiceProcess:
+        return services("matcher", "--snapshot-every", str(snapshot_every), "--session-timeout-ms", "2000")
+    return start
 
 
 @pytest.fixture
@@ -149,39 +229,8 @@ def pg_dsn() -> str:
         yield dsn
 
 
-class ProjectorProcess:
-    """`certx serve projector` in a process of its own."""
-
-    def __init__(self, bootstrap: str, topics: Topics, dsn: str, log: Path) -> None:
-        self.log = log
-        args = [sys.executable, "-m", "certx.cli", "serve", "projector", "--bootstrap", bootstrap,
-                "--prefix", topics.prefix, "--db", dsn]
-        self.proc = subprocess.Popen(args, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
-
-    def wait_started(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"projector exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            if "projector.started" in self.log.read_text(errors="replace"):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"projector did not start:\n{self.log.read_text()[-3000:]}")
-
-    kill9 = MatcherProcess.kill9
-    stop = MatcherProcess.stop
-
-
 @pytest.fixture
-def projectors(bootstrap, topics, tmp_path):
-    started: list[ProjectorProcess] = []
-
-    def start(dsn: str) -> ProjectorProcess:
-        p = ProjectorProcess(bootstrap, topics, dsn, tmp_path / f"projector-{len(started)}.log")
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.stop()
+def projectors(services):
+    def start(dsn: str) -> ServiceProcess:
+        return services("projector", "--db", dsn)
+    return start

@@ -20,10 +20,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.ledger.journal import Journal
+from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
-from certx.wire.codec import Malformed, decode_event, encode
-from certx.wire.dead_letter import DeadLetter
+from certx.wire.codec import decode_event, encode
+from certx.wire.dead_letter import dead_letter
 from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.projector")
@@ -31,7 +32,7 @@ log = structlog.get_logger("certx.projector")
 
 @dataclass
 class ProjectorSettings:
-    bootstrap: str
+    kafka: Connection
     db: str
     topics: Topics = field(default_factory=Topics)
     max_records: int = 20_000
@@ -47,16 +48,16 @@ class Projector:
         self.store = open_store(self.s.db)
         self.journal = Journal(self.store.load_ledger())
         offsets = self.store.topic_offsets()
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap, isolation_level="read_committed",
-                                         enable_auto_commit=False, auto_offset_reset="none",
-                                         max_partition_fetch_bytes=8 * 1024 * 1024)
+        self.consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
+                                         auto_offset_reset="none", max_partition_fetch_bytes=8 * 1024 * 1024,
+                                         **self.s.kafka.aiokafka())
         await self.consumer.start()
         tps = [TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)]
         self.consumer.assign(tps)
         for tp in tps:
             self.consumer.seek(tp, offsets.get(tp.partition, 0))
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap, enable_idempotence=True, acks="all",
-                                         linger_ms=5, max_batch_size=1024 * 1024)
+        self.producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5,
+                                         max_batch_size=1024 * 1024, **self.s.kafka.aiokafka())
         await self.producer.start()
         await self._publish()   # whatever a previous run committed but did not get to publish
         log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets)
@@ -72,10 +73,8 @@ class Projector:
                     try:
                         event = decode_event(r.value)
                     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                        bad = Malformed("malformed", str(exc), r.value or b"")
-                        dead.append(DeadLetter(reason=bad.reason, detail=bad.detail, source=tp.topic,
-                                               partition=tp.partition, offset=r.offset, timestamp=r.timestamp,
-                                               key=None, original=bad.raw, service="projector"))
+                        dead.append(dead_letter(r.value, "malformed", str(exc)[:300], tp.topic, tp.partition,
+                                                r.offset, r.timestamp, "projector"))
                         self.journal.skip(tp.partition, r.offset, MARKET_OF[tp.partition])
                         continue
                     self.journal.add(event, r.offset)

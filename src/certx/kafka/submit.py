@@ -1,9 +1,10 @@
-"""`certx submit FILE.jsonl`: the broker side. Each line goes to `certx.commands`, keyed by market, on the
-market's partition, with the record timestamp taken from its `at` (DOMAIN U3). A command for several markets
-(see certx.wire.routing) goes to each. Lines that cannot be decoded or routed are reported and not sent.
+"""`certx submit FILE.jsonl`: a sender's producer. Each line goes, as it is, to the sender's own inbound topic
+`certx.in.<principal>` (the principal is the Kafka user the client logs in as): the gateway takes the actor from
+that topic, stamps the exchange's time, checks the contract and routes it, and answers every command on
+`certx.events`. With `replay=True` the lines go to `certx.replay` instead, the operator's path for recorded days:
+there they keep their recorded actors and times (`at`); only the operator's principal may write it.
 
-The producer is idempotent with one request in flight, so each partition receives the records in file order
-with consecutive offsets: exactly the positions `certx replay` gives them.
+The producer is idempotent with one request in flight, so the gateway receives the lines in file order.
 """
 from __future__ import annotations
 
@@ -15,24 +16,32 @@ from typing import Iterable
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
-from certx.wire.codec import Malformed, decode_command, millis
-from certx.wire.routing import PARTITION, route
 
 
 @dataclass
 class Submitted:
     lines: int = 0
-    records: int = 0
-    refused: int = 0
+    topic: str = ""
 
 
-async def submit(lines: Iterable[bytes], bootstrap: str, topics: Topics = Topics(), rate: float | None = None,
-                 progress: bool = False, total: int | None = None) -> Submitted:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                                linger_ms=5, max_batch_size=512 * 1024)
+def destination(kafka: Connection, topics: Topics, replay: bool) -> str:
+    if replay:
+        return topics.replay
+    if not kafka.principal:
+        raise ValueError("a sender logs in (SASL) as the principal whose inbound topic it writes: "
+                         "give --kafka-config or $CERTX_KAFKA_USER/$CERTX_KAFKA_PASSWORD")
+    return topics.inbound(kafka.principal)
+
+
+async def submit(lines: Iterable[bytes], kafka: Connection, topics: Topics = Topics(), replay: bool = False,
+                 rate: float | None = None, progress: bool = False, total: int | None = None) -> Submitted:
+    topic = destination(kafka, topics, replay)
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024,
+                                **kafka.aiokafka())
     await producer.start()
-    done = Submitted()
+    done = Submitted(topic=topic)
     bar = tqdm(total=total, unit="cmd", disable=not progress)
     started = time.monotonic()
     pending = []
@@ -42,17 +51,7 @@ async def submit(lines: Iterable[bytes], bootstrap: str, topics: Topics = Topics
             if not raw:
                 continue
             done.lines += 1
-            cmd = decode_command(raw)
-            markets = () if isinstance(cmd, Malformed) or cmd.at is None else route(cmd)
-            if not markets:
-                done.refused += 1
-                bar.write(f"line {done.lines}: not sent: {getattr(cmd, 'detail', 'no `at` or no market to route to')}")
-                continue
-            at = millis(cmd.at)
-            for market in markets:
-                pending.append(await producer.send(topics.commands, raw, key=market.encode(),
-                                                   partition=PARTITION[market], timestamp_ms=at))
-                done.records += 1
+            pending.append(await producer.send(topic, raw, partition=0))
             bar.update(1)
             if rate:
                 ahead = done.lines / rate - (time.monotonic() - started)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer
 
 from certx import money
+from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
 from certx.wire import events as e
 from certx.wire.codec import decode_event
@@ -30,9 +31,9 @@ def describe(ev: e.Event) -> str:
     return f"{head} " + " ".join(f"{k}={money.text(v) if isinstance(v, money.Fen) else v}" for k, v in fields.items())
 
 
-async def tail(bootstrap: str, topics: Topics = Topics(), follow: bool = False, limit: int | None = None) -> int:
-    consumer = AIOKafkaConsumer(topics.events, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed", auto_offset_reset="earliest")
+async def tail(kafka: Connection, topics: Topics = Topics(), follow: bool = False, limit: int | None = None) -> int:
+    consumer = AIOKafkaConsumer(topics.events, enable_auto_commit=False, isolation_level="read_committed",
+                                auto_offset_reset="earliest", **kafka.aiokafka())
     await consumer.start()
     shown = 0
     try:

@@ -1,88 +1,107 @@
-"""Idempotent Kafka topic set-up for certx.
+"""certx's topics, consumer groups and transactional ids, and their idempotent set-up.
 
-    CERTX_KAFKA=127.0.0.1:9092 python -m certx.kafka.topics [--prefix P]
-
-Creates the certx topics if they are missing; existing topics are left alone
-(a partition-count mismatch is reported as a warning, never changed).
-The broker runs with auto.create.topics.enable=false, so this is the only
-place topics come from.
+The broker runs with `auto.create.topics.enable=false`, so topics come from here only (run by
+`python -m certx.kafka.access`, which also grants the rights). Existing topics are left alone (a partition-count
+mismatch is reported, never changed).
 """
-
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import sys
 import time
-
 from dataclasses import dataclass
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
+from certx.kafka.connection import Connection
 from certx.wire.routing import PARTITION
 
-log = logging.getLogger("certx.topics")
+log = structlog.get_logger("certx.topics")
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-SNAPSHOT_MAX_BYTES = 64 * 1024 * 1024
+SNAPSHOT_MAX_BYTES = 8 * 1024 * 1024     # per record: a larger snapshot is written in chunks
 REPLICATION_FACTOR = 1
-
-
-def bootstrap() -> str:
-    return os.environ.get("CERTX_KAFKA", DEFAULT_BOOTSTRAP)
 
 
 @dataclass(frozen=True)
 class Topics:
-    """The certx topic names. A prefix gives a test (or a second deployment) topics of its own."""
+    """The names of one deployment. A prefix gives a test (or a second deployment) topics, groups and
+    transactional ids of its own."""
 
     prefix: str = ""
 
+    def _topic(self, name: str) -> str:
+        return f"{self.prefix}certx.{name}"
+
     @property
     def commands(self) -> str:
-        return f"{self.prefix}certx.commands"
+        return self._topic("commands")
 
     @property
     def events(self) -> str:
-        return f"{self.prefix}certx.events"
+        return self._topic("events")
 
     @property
     def settlements(self) -> str:
-        return f"{self.prefix}certx.settlements"
+        return self._topic("settlements")
 
     @property
     def dlq(self) -> str:
-        return f"{self.prefix}certx.dlq"
+        return self._topic("dlq")
 
     @property
     def snapshots(self) -> str:
-        return f"{self.prefix}certx.snapshots"
+        return self._topic("snapshots")
 
-    def layout(self) -> dict[str, tuple[int, dict[str, str]]]:
-        """name -> (partitions, topic configs). One partition per market on the market-keyed topics
-        (DESIGN 4); producers pick the partition from the market (certx.wire.routing.PARTITION)."""
+    @property
+    def replay(self) -> str:
+        """The operator's replay path: recorded commands that keep their actors and times (PROTOCOL)."""
+        return self._topic("replay")
+
+    def inbound(self, principal: str) -> str:
+        """A sender's own inbound topic, which only it may write."""
+        return self._topic(f"in.{principal}")
+
+    def sender_of(self, topic: str) -> str | None:
+        """The principal an inbound topic belongs to; None for the replay topic."""
+        head = self.inbound("")
+        return topic[len(head):] if topic.startswith(head) else None
+
+    def group(self, service: str) -> str:
+        return f"{self.prefix}certx-{service}"
+
+    def transactional_id(self, service: str, suffix: str) -> str:
+        return f"{self.prefix}certx-{service}-{suffix}"
+
+    def layout(self, senders: list[str]) -> dict[str, tuple[int, dict[str, str]]]:
+        """name -> (partitions, topic configs). One partition per market on the market topics (DESIGN 4);
+        the gateway picks the partition from the market (certx.wire.routing.PARTITION)."""
         markets = len(PARTITION)
         # The log is the truth (DESIGN 2): nothing is ever deleted by age. Time retention would also go by
         # record timestamps, which are command times (DOMAIN U3), so a replayed past trade day would be
         # deleted as soon as it was written.
         kept = {"retention.ms": "-1", "retention.bytes": "-1"}
-        return {
+        # An inbound record's time is the broker's, whatever the sender's clock says: the gateway stamps it.
+        received = {**kept, "message.timestamp.type": "LogAppendTime"}
+        layout = {
             self.commands: (markets, kept),
             self.events: (markets, kept),
             self.settlements: (markets, kept),
             self.dlq: (1, kept),
-            # one snapshot per matcher partition, compacted to the latest; engines can be large
+            self.replay: (1, kept),
+            # one snapshot per matcher partition, compacted to the latest (chunks keyed by partition and index)
             self.snapshots: (markets, {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}),
         }
+        layout.update({self.inbound(s): (1, received) for s in senders})
+        return layout
 
 
 async def send_batched(producer: AIOKafkaProducer, topic: str, partition: int, key: bytes | None,
                        values: list[bytes], stamps: list[int] | None = None) -> list[asyncio.Future]:
     """Send records in batches built by hand: far cheaper per record than `producer.send`. `stamps`, if
-    given, are the records' timestamps. Returns the delivery futures (a transaction's commit also waits)."""
+    given, are the records' timestamps. Returns the delivery futures: a transaction must await them all
+    before it commits, so that a failed send aborts it."""
     sent = []
     builder = producer.create_batch()
     for i, value in enumerate(values):
@@ -90,16 +109,17 @@ async def send_batched(producer: AIOKafkaProducer, topic: str, partition: int, k
         if builder.append(key=key, value=value, timestamp=timestamp) is None:
             sent.append(await producer.send_batch(builder, topic, partition=partition))
             builder = producer.create_batch()
-            builder.append(key=key, value=value, timestamp=timestamp)
+            if builder.append(key=key, value=value, timestamp=timestamp) is None:
+                raise ValueError(f"a record of {len(value):,} bytes does not fit a batch for {topic}")
     if builder.record_count():
         sent.append(await producer.send_batch(builder, topic, partition=partition))
     return sent
 
 
-async def _start_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
+async def _start_admin(kafka: Connection, timeout_s: float) -> AIOKafkaAdminClient:
     deadline = time.monotonic() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+        admin = AIOKafkaAdminClient(request_timeout_ms=30000, **kafka.aiokafka())
         try:
             await admin.start()
             return admin
@@ -132,15 +152,14 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, layout: dict, timeout_s:
         await asyncio.sleep(0.2)
 
 
-async def _wait_for_partitions_ready(bootstrap: str, layout: dict, topics: list[str], timeout_s: float) -> None:
+async def _wait_for_partitions_ready(kafka: Connection, layout: dict, topics: list[str], timeout_s: float) -> None:
     """Wait until the leaders serve requests for the given topics.
 
-    The metadata shows a leader slightly before the broker's replica manager has
-    created the partition, so a produce right after creation can get
-    NOT_LEADER_OR_FOLLOWER (clients retry, but it is noise). ListOffsets goes to
-    the partition leader and is retried by aiokafka until the partition is live.
+    The metadata shows a leader slightly before the broker's replica manager has created the partition, so a
+    produce right after creation can get NOT_LEADER_OR_FOLLOWER (clients retry, but it is noise). ListOffsets
+    goes to the partition leader and is retried by aiokafka until the partition is live.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.aiokafka())
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in range(layout[t][0])]
@@ -149,58 +168,29 @@ async def _wait_for_partitions_ready(bootstrap: str, layout: dict, topics: list[
         await consumer.stop()
 
 
-async def ensure_topics(bootstrap: str, topics: Topics = Topics()) -> None:
-    """Create the certx topics that are missing. Safe to call any number of times."""
-    layout = topics.layout()
-    admin = await _start_admin(bootstrap, timeout_s=30.0)
+async def ensure_topics(kafka: Connection, topics: Topics, senders: list[str]) -> None:
+    """Create the certx topics that are missing (as a principal allowed to: the admin). Safe to repeat."""
+    layout = topics.layout(senders)
+    admin = await _start_admin(kafka, timeout_s=30.0)
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name=name,
-                num_partitions=parts,
-                replication_factor=REPLICATION_FACTOR,
-                topic_configs=dict(configs),
-            )
-            for name, (parts, configs) in layout.items()
-            if name not in existing
-        ]
+        missing = [NewTopic(name=name, num_partitions=parts, replication_factor=REPLICATION_FACTOR,
+                            topic_configs=dict(configs))
+                   for name, (parts, configs) in layout.items() if name not in existing]
         if missing:
             resp = await admin.create_topics(missing, timeout_ms=30000)
             for err in resp.topic_errors:
                 name, code = err[0], err[1]
-                if code == 0:
-                    log.info("created topic %s", name)
-                    continue
                 exc = for_code(code)
-                if exc is TopicAlreadyExistsError:
-                    log.info("topic %s already exists", name)
+                if code == 0 or exc is TopicAlreadyExistsError:
                     continue
                 message = err[2] if len(err) > 2 else None
                 raise exc(f"creating topic {name}: {message or exc.__name__}")
         counts = await _wait_for_leaders(admin, layout, timeout_s=30.0)
         for name, (parts, _) in layout.items():
             if counts.get(name) != parts:
-                log.warning(
-                    "topic %s has %s partitions, expected %d (left alone)",
-                    name,
-                    counts.get(name),
-                    parts,
-                )
+                log.warning("topics.partitions_differ", topic=name, have=counts.get(name), want=parts)
     finally:
         await admin.close()
     if missing:
-        await _wait_for_partitions_ready(bootstrap, layout, [t.name for t in missing], timeout_s=30.0)
-
-
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="topics: %(message)s")
-    prefix = sys.argv[sys.argv.index("--prefix") + 1] if "--prefix" in sys.argv else ""
-    asyncio.run(ensure_topics(bootstrap(), Topics(prefix)))
-    log.info("topics ready on %s: %s", bootstrap(), ", ".join(Topics(prefix).layout()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
+        await _wait_for_partitions_ready(kafka, layout, [t.name for t in missing], timeout_s=30.0)

@@ -1,0 +1,181 @@
+"""The gateway on Kafka: every sender's inbound topic in, `certx.commands` out, exactly once (DESIGN stage 0).
+
+It reads `certx.in.<principal>` for every sender (found by name; new ones are picked up within seconds) and the
+operator's `certx.replay`, with read_committed, so a sender's aborted transaction never arrives and its commit
+markers are just positions. Each record goes through the door (certx.gateway: the actor from the topic, the
+exchange's time, the strict contract, routing by the command), and each batch is one transaction holding the
+commands it wrote to their markets' partitions, the dead letters, and the consumed positions (in the consumer
+group `certx-gateway`, where Kafka's tools show its lag).
+
+The exchange's time is the broker's append time of the inbound record (the inbound topics use
+`LogAppendTime`), so the sender's clock counts for nothing and a record read again after a crash gets the
+same time; were a topic misconfigured with `CreateTime`, the gateway's clock is used instead, never the
+sender's. Recorded days on the replay topic keep their recorded times.
+
+The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
+the old one, whose next transaction fails and ends it (crash-only); the new one resumes from the committed
+positions. On start it rebuilds the door's memory of which market each recent order is in from the tail of
+`certx.commands`.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from certx.gateway import Door
+from certx.kafka.connection import Connection
+from certx.kafka.topics import Topics, send_batched
+from certx.kafka.transactions import Transactions, transactional_producers
+from certx.wire.codec import NotAnObject, decode_logged, encode
+from certx.wire.dead_letter import dead_letter
+from certx.wire.routing import MARKET_OF, PARTITION
+
+log = structlog.get_logger("certx.gateway")
+
+LOG_APPEND_TIME = 1
+
+
+@dataclass
+class GatewaySettings:
+    kafka: Connection
+    topics: Topics = field(default_factory=Topics)
+    max_records: int = 10_000
+    fetch_wait_ms: int = 5
+    remember: int = 1_000_000          # orders whose market the door remembers, for routing by target
+    discover_every_s: float = 2.0      # how often to look for new senders' inbound topics
+
+    @property
+    def group(self) -> str:
+        return self.topics.group("gateway")
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.s = settings
+        self.door = Door(settings.remember)
+        self.positions: dict[TopicPartition, int] = {}
+        self.processed = 0
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        t = self.s.topics
+        ids = (t.transactional_id("gateway", "a"), t.transactional_id("gateway", "b"))
+        self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024))
+        await self.transactions.start()       # fences a previous gateway
+        self.consumer = AIOKafkaConsumer(
+            group_id=self.s.group, enable_auto_commit=False, isolation_level="read_committed",
+            auto_offset_reset="none", fetch_max_wait_ms=self.s.fetch_wait_ms, **self.s.kafka.aiokafka())
+        await self.consumer.start()
+        await self._remember_targets()
+        await self._discover()
+        self._discovered = time.monotonic()
+        log.info("gateway.started", group=self.s.group, inputs=len(self.positions))
+
+    async def _remember_targets(self) -> None:
+        """Which market each recent order is in, read back from the tail of the command log."""
+        t = self.s.topics
+        tps = [TopicPartition(t.commands, p) for p in MARKET_OF]
+        reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed",
+                                  auto_offset_reset="none", **self.s.kafka.aiokafka())
+        await reader.start()
+        try:
+            ends = await reader.end_offsets(tps)
+            begins = await reader.beginning_offsets(tps)
+            reader.assign(tps)
+            for tp in tps:
+                reader.seek(tp, max(begins[tp], ends[tp] - self.s.remember))
+
+            async def behind() -> bool:
+                return any([await reader.position(tp) < ends[tp] for tp in tps])
+
+            while await behind():
+                for tp, records in (await reader.getmany(timeout_ms=1000, max_records=50_000)).items():
+                    for r in records:
+                        cmd = decode_logged(r.value or b"")
+                        if cmd is not None:
+                            self.door.learn(cmd, MARKET_OF[tp.partition])
+        finally:
+            await reader.stop()
+
+    async def _discover(self) -> None:
+        """Read every sender's inbound topic there is, and the replay topic."""
+        t = self.s.topics
+        names = {n for n in await self.consumer.topics() if t.sender_of(n) or n == t.replay}
+        known = {tp.topic for tp in self.positions}
+        if names <= known:
+            return
+        new = [TopicPartition(n, p) for n in sorted(names - known)
+               for p in sorted(self.consumer.partitions_for_topic(n) or {0})]
+        for tp in new:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                committed = (await self.consumer.beginning_offsets([tp]))[tp]
+            self.positions[tp] = committed
+        self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
+        for tp, position in self.positions.items():
+            self.consumer.seek(tp, position)
+        log.info("gateway.inputs", added=sorted(tp.topic for tp in new), inputs=len(self.positions))
+
+    async def run(self) -> None:
+        consumer = self.consumer
+        while not self._stopping.is_set():
+            if self.transactions.failure is not None:
+                raise self.transactions.failure     # crash-only: a restart resumes from the committed positions
+            if time.monotonic() - self._discovered > self.s.discover_every_s:
+                await self.transactions.settle()
+                await self._discover()
+                self._discovered = time.monotonic()
+            fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+            if any(fetched.values()):
+                await self._process(fetched)
+        await self.transactions.settle()
+
+    async def _process(self, fetched: dict) -> None:
+        commands: dict[int, list[bytes]] = defaultdict(list)
+        stamps: dict[int, list[int]] = defaultdict(list)
+        dead: list[bytes] = []
+        offsets: dict[TopicPartition, int] = {}
+        count = 0
+        for tp, records in fetched.items():
+            sender = self.s.topics.sender_of(tp.topic)
+            for r in records:
+                count += 1
+                at = r.timestamp if r.timestamp_type == LOG_APPEND_TIME else int(time.time() * 1000)
+                admitted = self.door.admit(r.value or b"", sender, at)
+                if isinstance(admitted, NotAnObject):
+                    dead.append(encode(dead_letter(r.value, "malformed", admitted.detail, tp.topic, tp.partition,
+                                                   r.offset, r.timestamp, "gateway")))
+                    continue
+                record = encode(admitted.command)
+                for market in admitted.markets:
+                    commands[PARTITION[market]].append(record)
+                    stamps[PARTITION[market]].append(admitted.at)
+            offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
+        t = self.s.topics
+
+        async def fill(producer) -> list[asyncio.Future]:
+            sent = []
+            for p, values in commands.items():
+                sent += await send_batched(producer, t.commands, p, MARKET_OF[p].encode(), values, stamps[p])
+            if dead:
+                sent += await send_batched(producer, t.dlq, 0, None, dead)
+            await producer.send_offsets_to_transaction(offsets, self.s.group)
+            return sent
+
+        def committed() -> None:
+            self.processed += count
+            if dead:
+                log.warning("gateway.dead_letters", count=len(dead))
+
+        await self.transactions.submit(fill, committed)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.consumer.stop()
+        await self.transactions.stop()
+        log.info("gateway.stopped", processed=self.processed)
