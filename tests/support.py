@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from certx.engine import image, snapshot
 from certx.replay import Replay
 from certx.rules import DEFAULT, Rules
 from certx.wire import events as e
@@ -97,3 +98,10 @@ def rejected(events: list[e.Event]) -> str | None:
         assert len(events) == 1, f"a refusal is the only output: {events}"
         return bad[0].reason
     return None
+
+
+def engine_state(engine) -> image.State:
+    """Everything a command may change in one engine, as a snapshot holds it, but the two counters every command
+    advances, refused or not: its position in the market's command stream and the next event seq."""
+    saved = msgspec.msgpack.decode(snapshot.state(engine), type=image.State)
+    return msgspec.structs.replace(saved, engine=msgspec.structs.replace(saved.engine, commands=0, seq=0))

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from support import Desk
+from support import Desk, engine_state
 from certx.books.gec import Bid, Lot
 from certx.registry.serials import RangeSet
 from certx.wire import events as e
@@ -412,38 +412,6 @@ def send(desk: Desk, date: str, op: dict) -> list[e.Event]:
     return desk.send(type_, time=time, **fields)
 
 
-def snapshot(eng) -> tuple:
-    """Everything a command may change in one engine (not its input offset or event seq)."""
-    def rs(r: RangeSet) -> tuple:
-        return tuple(r)
-    return (
-        eng.date, eng.last_date, eng.listing_windows, eng.block_windows, eng.trades,
-        tuple(sorted((a, w.broker, w.cash, w.cash_held,
-                      tuple(sorted((p, x.free, x.held, x.locked) for p, x in w.positions.items())))
-                     for a, w in eng.wallets.items())),
-        tuple(sorted((n, p.close, p.listing_bps, p.block_bps, p.listing_limits, p.block_limits,
-                      tuple(sorted(p.pending.items())),
-                      tuple(getattr(p.day, s) for s in p.day.__slots__),
-                      tuple(sorted((o.order_id, o.account, o.is_buy, o.price, o.remaining)
-                                   for o in p.book.orders.values())))
-                     for n, p in eng.products.items())),
-        tuple(sorted((o.order_id, o.account, o.product, o.is_buy, o.price, o.remaining, o.counterparty, o.partial)
-                     for o in eng.blocks.offers.values())),
-        tuple(sorted((i, o.account, o.price, o.first, o.last) if isinstance(o, Lot) else
-                     (i, o.account, o.price, o.remaining, -1) for i, o in eng.lots.orders.items())),
-        len(eng.lots.lots), len(eng.lots.bids),
-        tuple(sorted((a, rs(r)) for a, r in eng.serials.items())),
-        rs(eng.cancelled), rs(eng.retired), tuple(sorted(eng.order_ids)),
-        rs(eng.issuance.issued), tuple(b.expired for b in eng.issuance.batches()),
-        tuple(sorted((k, tuple(sorted(v))) for k, v in eng.issuance.gec_years.items())),
-        tuple(sorted((k, tuple(sorted(v))) for k, v in eng.issuance.ccer_years.items())),
-        tuple(sorted(eng.surrendered.items())),
-        tuple((a.auction_id, a.product, a.seller, a.quantity, a.reserve, a.closes_at_ms,
-               tuple((b.order_id, b.account, b.price, b.quantity) for b in a.bids)) for a in eng.auctions.values()),
-        eng.next_auction_close,
-    )
-
-
 class Ledger:
     """What the events say should be in the engines, and the checks against what is."""
 
@@ -610,7 +578,7 @@ def play(ops: list[dict]) -> list[bytes]:
     desk, ledger = Desk(date=DATES[0]), Ledger()
     encoded: list[bytes] = []
     for date, op in expand(ops):
-        before = {m: snapshot(desk.engines[m]) for m in MARKETS}
+        before = {m: engine_state(desk.engines[m]) for m in MARKETS}
         events = send(desk, date, op)
         note(f"{date} {op} -> {[type(x).__name__ + '(' + getattr(x, 'reason', '') + ')' for x in events]}")
         by_market = defaultdict(list)
@@ -625,7 +593,7 @@ def play(ops: list[dict]) -> list[bytes]:
                 # the closes of auctions its time reached, which come first, M3)
                 assert len(own) == 1, f"a refusal is the only output: {evs}"
                 if not prelude:
-                    assert snapshot(desk.engines[market]) == before[market], f"refused {op} changed {market}"
+                    assert engine_state(desk.engines[market]) == before[market], f"refused {op} changed {market}"
         refused = [x for x in events if isinstance(x, (e.OrderRejected, e.CommandRejected))]
         if op["type"] != "surrender":
             # one answer per command, however many markets it reaches (a surrender's legs answer for themselves)

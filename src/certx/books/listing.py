@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from operator import attrgetter
 
 import msgspec
 
@@ -22,6 +23,9 @@ class Resting(msgspec.Struct, gc=False):
     is_buy: bool
     price: int
     remaining: int
+
+
+_ORDER_ID = attrgetter("order_id")
 
 
 class Level:
@@ -127,6 +131,30 @@ class ListingBook:
             del side.levels[order.price]
             key = side.sign * order.price
             del side.keys[bisect_left(side.keys, key)]
+
+    def levels(self, is_buy: bool) -> list[tuple[int, list[Resting]]]:
+        """One side's live orders, level by level from the best price, each level in time priority."""
+        side = self.bids if is_buy else self.asks
+        out = []
+        for key in reversed(side.keys):
+            price = side.sign * key
+            level = side.levels[price]
+            queue = level.queue
+            out.append((price, list(queue) if level.live == len(queue) else [o for o in queue if o.remaining]))
+        return out
+
+    def refill(self, bids: list[tuple[int, list[Resting]]], asks: list[tuple[int, list[Resting]]],
+               arrival: list[Resting]) -> None:
+        """Fill an empty book at once (a snapshot's restore): each side as `levels` gives it, and every order
+        once more in arrival order, which is the order of `orders` and so the order the close expires them in
+        (D2). Levels built whole, not order by order: this is what a restore of millions of orders costs."""
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, orders in levels:
+                level = side.levels[price] = Level()
+                level.queue.extend(orders)
+                level.live = len(orders)
+            side.keys = [side.sign * price for price, _ in reversed(levels)]
+        self.orders = dict(zip(map(_ORDER_ID, arrival), arrival))
 
     def crossed(self) -> bool:
         bid, ask = self.bids.best(), self.asks.best()

@@ -102,7 +102,7 @@ class AuctionDesk:
 
     def close_auction(self, auction: Auction) -> None:
         del self.auctions[auction.auction_id]
-        self.next_auction_close = min((a.closes_at_ms for a in self.auctions.values()), default=None)
+        self.schedule_next_close()
         out = self._out
         seller = self.wallets[auction.seller]
         name = auction.product
@@ -137,6 +137,12 @@ class AuctionDesk:
         pos.free += unsold
         out.append(e.AuctionClosed(auction_id=auction.auction_id, product=name, seller=auction.seller, sold=sold,
                                    unsold=unsold))
+
+
+    def schedule_next_close(self) -> None:
+        """The earliest closing time of the open auctions, None if there are none: what `apply` checks each
+        command's time against. It follows from the auctions, so a snapshot does not keep it."""
+        self.next_auction_close = min((a.closes_at_ms for a in self.auctions.values()), default=None)
 
 
 def _closing(auction: Auction) -> int:

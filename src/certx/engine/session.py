@@ -32,10 +32,7 @@ class SessionDesk:
             raise Rejected("session_already_open", f"{self.market} is open for {self.date}")
         if self.last_date is not None and cmd.date <= self.last_date:
             raise Rejected("stale_date", f"{cmd.date} is not after {self.last_date}")
-        self.date = cmd.date
-        offset = self.rules.utc_offset_minutes
-        self.listing_windows = _windows(cmd.date, self.mrules.listing_sessions, offset)
-        self.block_windows = _windows(cmd.date, self.mrules.block_sessions, offset)
+        self.set_day(cmd.date)
         for product in self.products.values():
             product.start_day()
         for pos in self.locked:
@@ -68,9 +65,19 @@ class SessionDesk:
             ))
         out.append(e.SessionClosed(date=cmd.date))
         self.last_date = cmd.date
-        self.date = None
-        self.listing_windows = self.block_windows = ()
+        self.set_day(None)
         self.order_ids = set()
+
+    def set_day(self, date: dt.date | None) -> None:
+        """The trading day and its session windows (D1); None while the market is closed. The windows follow
+        from the date and the rules, so a snapshot keeps only the date."""
+        self.date = date
+        if date is None:
+            self.listing_windows = self.block_windows = ()
+        else:
+            offset = self.rules.utc_offset_minutes
+            self.listing_windows = _windows(date, self.mrules.listing_sessions, offset)
+            self.block_windows = _windows(date, self.mrules.block_sessions, offset)
 
     def expire_orders(self) -> None:
         """D2: every resting order expires at the close, oldest first per book, and releases what it holds."""

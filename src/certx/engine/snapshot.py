@@ -1,24 +1,280 @@
-"""Engine snapshots (DESIGN 2): the whole state of one market's engine as bytes, including `offset`, the
-next input offset it has not applied. Loading a snapshot and applying the log from that offset gives the same
-engine as applying the whole log."""
+"""Engine snapshots (DESIGN 2): one market engine's whole state as data, in the versioned format of
+`certx.engine.image`, with the state's hash. Reading one decodes data and builds the engine from it; nothing in
+a snapshot can run code.
+
+    blob = dump(engine, position)               # position: the caller's, e.g. the matcher's next input offset
+    engine, position = load(blob, rules)        # SnapshotError: replay the log instead
+
+`load` refuses bytes that do not decode, another version, a hash that does not verify, an unknown market, and a
+state that does not rebuild to itself: the rebuilt engine is captured again and must encode to the very bytes it
+was built from. The listing books (and the order ids resting in them) are checked another way, because
+capturing millions of resting orders again would cost more than rebuilding them: they are rebuilt whole,
+column by column, under checks that are exactly what makes their capture give the same bytes back (no empty
+level, no order without a remaining quantity, the prices strictly in priority order, each level's orders taken
+exactly once by the arrival order, no order id twice, and the other order ids sorted and apart from them).
+"""
 from __future__ import annotations
 
-import pickle
+import hashlib
 import zlib
+from itertools import repeat
+from operator import attrgetter
 
+import msgspec
+
+from certx.accounts import Wallet
+from certx.books.auction import Auction, SealedBid
+from certx.books.block import Offer
+from certx.books.gec import Bid, Eligibility, Lot
+from certx.books.listing import ListingBook, Resting
+from certx.engine import image
 from certx.engine.engine import Engine
+from certx.engine.product import Product
+from certx.registry.issuance import Batch
+from certx.registry.serials import RangeSet
+from certx.rules import DEFAULT, Rules
+from certx.wire.routing import PARTITION
 
-_MAGIC = b"certx-engine-1:"
+# Prices from commands are kept as `Price`, an int the wire writes as yuan; here they are the ints they are.
+_encode = msgspec.msgpack.Encoder(enc_hook=int).encode
+_stamp = msgspec.msgpack.Decoder(image.Stamp).decode
+_snapshot = msgspec.msgpack.Decoder(image.Snapshot).decode
+_parts = msgspec.msgpack.Decoder(image.Parts).decode
+_engine = msgspec.msgpack.Decoder(image.Engine).decode
+_books = msgspec.msgpack.Decoder(list[image.Book]).decode
+
+_ORDER_ID, _ACCOUNT, _REMAINING = attrgetter("order_id"), attrgetter("account"), attrgetter("remaining")
+_LEVEL = attrgetter("is_buy", "price")
 
 
-def dump(engine: Engine) -> bytes:
-    return _MAGIC + zlib.compress(pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL), 1)
+class SnapshotError(ValueError):
+    """A snapshot that cannot be trusted; the caller replays the log instead (DESIGN 2)."""
 
 
-def load(data: bytes) -> Engine:
-    if not data.startswith(_MAGIC):
-        raise ValueError("not a certx engine snapshot")
-    engine = pickle.loads(zlib.decompress(data[len(_MAGIC):]))
-    if not isinstance(engine, Engine):
-        raise ValueError("snapshot does not hold an Engine")
+def dump(engine: Engine, position: int) -> bytes:
+    data = state(engine)
+    return _encode(image.Snapshot(image.VERSION, engine.market, position, hashlib.sha256(data).hexdigest(),
+                                  zlib.compress(data, 1)))
+
+
+def state(engine: Engine) -> bytes:
+    """The canonical encoding of the engine's state, with no header: two engines in the same state give the
+    same bytes."""
+    index = {account: i for i, account in enumerate(engine.wallets)}
+    return _encode(image.State(_capture(engine), [_book(p.book, index) for p in engine.products.values()]))
+
+
+def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
+    """The engine a snapshot holds, and the position its caller stored with it."""
+    try:
+        version = _stamp(data).version
+    except msgspec.DecodeError as e:
+        raise SnapshotError(f"not a certx snapshot: {e}") from None
+    if version != image.VERSION:
+        raise SnapshotError(f"a version {version} snapshot; this engine reads version {image.VERSION}")
+    try:
+        snap = _snapshot(data)
+        data = zlib.decompress(snap.state)
+    except (msgspec.DecodeError, zlib.error) as e:
+        raise SnapshotError(f"the snapshot does not decode: {e}") from None
+    if snap.market not in PARTITION:
+        raise SnapshotError(f"no market {snap.market!r}")
+    if hashlib.sha256(data).hexdigest() != snap.state_hash:
+        raise SnapshotError("the state does not match its hash")
+    try:
+        parts = _parts(data)
+        saved, books = _engine(parts.engine), _books(parts.books)
+        engine = _rebuild(saved, books, snap.market, rules)
+    except (msgspec.DecodeError, LookupError, ValueError, TypeError) as e:
+        raise SnapshotError(f"the state does not rebuild: {e}") from None
+    if _encode(_capture(engine, saved.order_ids)) != bytes(parts.engine):
+        raise SnapshotError("the rebuilt engine is not the one saved")
+    return engine, snap.position
+
+
+# --- engine -> image ---------------------------------------------------------------------------------------------
+
+def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine:
+    """The engine without its listing books. `other_ids`, the order ids not resting in a listing book, when the
+    caller has them already checked (a restore)."""
+    owner: dict[int, tuple[str, str]] = {}
+    wallets = []
+    for w in engine.wallets.values():
+        positions = []
+        for product, pos in w.positions.items():
+            owner[id(pos)] = (w.account, product)
+            positions.append(image.Position(product, pos.free, pos.held, pos.locked))
+        wallets.append(image.Wallet(w.account, w.broker, w.cash, w.cash_held, positions))
+    if other_ids is None:
+        other_ids = sorted(engine.order_ids.difference(*(p.book.orders for p in engine.products.values())))
+    return image.Engine(
+        commands=engine.commands, seq=engine.seq, trades=engine.trades,
+        date=engine.date, last_date=engine.last_date,
+        wallets=wallets, locked=[owner[id(pos)] for pos in engine.locked],
+        products=[image.Product(p.name, p.close, p.listing_bps, p.block_bps, p.pending, _fields(p.day, image.Day))
+                  for p in engine.products.values()],
+        offers=[_fields(o, image.Offer) for o in engine.blocks.offers.values()],
+        auctions=[image.Auction(a.auction_id, a.product, a.seller, a.quantity, a.reserve, a.closes_at_ms,
+                                [_fields(b, image.SealedBid) for b in a.bids]) for a in engine.auctions.values()],
+        batches=[_fields(b, image.Batch) for b in engine.issuance.batches()],
+        ccer_years={project: sorted(years) for project, years in engine.issuance.ccer_years.items()},
+        serials={account: list(held) for account, held in engine.serials.items()},
+        cancelled=list(engine.cancelled), retired=list(engine.retired), surrendered=engine.surrendered,
+        gec_orders=[_fields(o, image.Lot) if isinstance(o, Lot) else _bid(o) for o in engine.lots.orders.values()],
+        order_ids=other_ids,
+        command_ids={actor: sorted(ids) for actor, ids in engine.command_ids.items()},
+        cash_total=engine.cash_total,
+    )
+
+
+def _fields(obj: object, kind: type[msgspec.Struct]) -> msgspec.Struct:
+    """`obj` as the image `kind`: its attributes named as the image's fields."""
+    return kind(*[getattr(obj, name) for name in kind.__struct_fields__])
+
+
+def _bid(bid: Bid) -> image.Bid:
+    el = bid.eligibility
+    return image.Bid(bid.order_id, bid.account, bid.price, bid.remaining,
+                     image.Filter(_sorted(el.provinces), sorted(el.exclude), _sorted(el.technologies), el.subsidised,
+                                  el.month_from, el.month_to, el.max_age),
+                     bid.beneficiary, bid.seq)
+
+
+def _sorted(names: frozenset[str] | None) -> list[str] | None:
+    return None if names is None else sorted(names)
+
+
+def _book(book: ListingBook, index: dict[str, int]) -> image.Book:
+    levels: list[image.Level] = []
+    level_of: dict[tuple[bool, int], int] = {}
+    for is_buy in (True, False):
+        for price, orders in book.levels(is_buy):
+            level_of[is_buy, price] = len(levels)
+            levels.append(image.Level(price, list(map(_ORDER_ID, orders)),
+                                      list(map(index.__getitem__, map(_ACCOUNT, orders))),
+                                      list(map(_REMAINING, orders))))
+    bids = len(book.bids.keys)
+    return image.Book(levels[:bids], levels[bids:], list(map(level_of.__getitem__, map(_LEVEL, book.orders.values()))))
+
+
+# --- image -> engine ---------------------------------------------------------------------------------------------
+
+def _rebuild(saved: image.Engine, books: list[image.Book], market: str, rules: Rules) -> Engine:
+    engine = Engine(market, rules)
+    engine.commands, engine.seq, engine.trades = saved.commands, saved.seq, saved.trades
+    engine.set_day(saved.date)
+    engine.last_date = saved.last_date
+    for w in saved.wallets:
+        wallet = engine.wallets[w.account] = Wallet(w.account, w.broker)
+        wallet.cash, wallet.cash_held = w.cash, w.cash_held
+        for p in w.positions:
+            pos = wallet.position(p.product)
+            pos.free, pos.held, pos.locked = p.free, p.held, p.locked
+    engine.locked = [engine.wallets[account].positions[product] for account, product in saved.locked]
+    if len(books) != len(saved.products):
+        raise SnapshotError(f"{len(books)} listing books for {len(saved.products)} products")
+    accounts = list(engine.wallets)
+    engine.products = {}
+    for p, book in zip(saved.products, books):
+        product = engine.products[p.name] = Product(p.name, p.listing_bps, p.block_bps)
+        product.close, product.pending = p.close, p.pending
+        for name, value in zip(image.Day.__struct_fields__, msgspec.structs.astuple(p.day)):
+            setattr(product.day, name, value)
+        product.rebuild_bands()
+        _refill(product.book, book, accounts)
+    for o in saved.offers:
+        engine.blocks.offers[o.order_id] = Offer(o.order_id, o.account, o.product, o.is_buy, o.price, o.remaining,
+                                                 o.counterparty, o.partial)
+    for a in saved.auctions:
+        auction = engine.auctions[a.auction_id] = Auction(a.auction_id, a.product, a.seller, a.quantity, a.reserve,
+                                                          a.closes_at_ms)
+        auction.bids = [SealedBid(b.order_id, b.account, b.price, b.quantity) for b in a.bids]
+    engine.schedule_next_close()
+    _reissue(engine, saved)
+    _order_ids(engine, saved.order_ids)
+    engine.command_ids = {actor: set(ids) for actor, ids in saved.command_ids.items()}
+    engine.cash_total = saved.cash_total
     return engine
+
+
+def _reissue(engine: Engine, saved: image.Engine) -> None:
+    """The registry's record and the GEC book. Recording the batches again rebuilds what follows from them (the
+    issued ranges, the GEC years); a lot's batch is the one holding its serials, the same object (`is`)."""
+    issuance = engine.issuance
+    for b in saved.batches:
+        batch = Batch(b.project, b.province, b.technology, b.production_month, b.subsidised, b.first, b.last,
+                      b.valid_through)
+        batch.expired = b.expired
+        issuance.record_gec(batch)
+    issuance.ccer_years = {project: set(years) for project, years in saved.ccer_years.items()}
+    engine.serials = {account: _ranges(held) for account, held in saved.serials.items()}
+    engine.cancelled, engine.retired = _ranges(saved.cancelled), _ranges(saved.retired)
+    engine.surrendered = saved.surrendered
+    for o in saved.gec_orders:
+        if isinstance(o, image.Lot):
+            batch = issuance.batch_of(o.first, o.last)
+            if batch is None:
+                raise SnapshotError(f"lot {o.order_id}: [{o.first}, {o.last}] is not inside one batch")
+            engine.lots.rest(Lot(o.order_id, o.account, o.price, o.first, o.last, batch, o.seq))
+        else:
+            engine.lots.rest(Bid(o.order_id, o.account, o.price, o.remaining, _eligibility(o.filter), o.beneficiary,
+                                 o.seq))
+
+
+def _ranges(pairs: list[image.Range]) -> RangeSet:
+    ranges = RangeSet()
+    for first, last in pairs:
+        ranges.add(first, last)
+    return ranges
+
+
+def _eligibility(f: image.Filter) -> Eligibility:
+    el = Eligibility(None)      # accepts anything; narrowed to the saved filter
+    el.provinces = None if f.provinces is None else frozenset(f.provinces)
+    el.exclude = frozenset(f.exclude)
+    el.technologies = None if f.technologies is None else frozenset(f.technologies)
+    el.subsidised, el.month_from, el.month_to, el.max_age = f.subsidised, f.month_from, f.month_to, f.max_age
+    return el
+
+
+def _refill(book: ListingBook, saved: image.Book, accounts: list[str]) -> None:
+    """A listing book from its columns, under the checks that stand in for capturing it again (see above)."""
+    sides: list[list[tuple[int, list[Resting]]]] = []
+    streams = []
+    for is_buy, levels in ((True, saved.bids), (False, saved.asks)):
+        side: list[tuple[int, list[Resting]]] = []
+        for level in levels:
+            price, n = level.price, len(level.order_ids)
+            if not n or len(level.accounts) != n or len(level.remaining) != n or min(level.remaining) < 1 \
+                    or min(level.accounts) < 0:
+                raise SnapshotError(f"{book.product}: a malformed level at {price}")
+            if side and (price >= side[-1][0] if is_buy else price <= side[-1][0]):
+                raise SnapshotError(f"{book.product}: level {price} is out of priority order")
+            orders = list(map(Resting, level.order_ids, map(accounts.__getitem__, level.accounts), repeat(is_buy),
+                              repeat(price), level.remaining))
+            side.append((price, orders))
+            streams.append(iter(orders))
+        sides.append(side)
+    resting = sum(len(orders) for side in sides for _, orders in side)
+    if len(saved.arrival) != resting or min(saved.arrival, default=0) < 0:
+        raise SnapshotError(f"{book.product}: the arrival order does not name each resting order once")
+    # Each entry takes its level's next order. An exhausted level ends the list early (StopIteration ends a map),
+    # so a list of full length took every order of every level exactly once.
+    arrival = list(map(next, map(streams.__getitem__, saved.arrival)))
+    if len(arrival) != resting:
+        raise SnapshotError(f"{book.product}: the arrival order does not name each resting order once")
+    book.refill(sides[0], sides[1], arrival)
+    if len(book.orders) != resting:
+        raise SnapshotError(f"{book.product}: an order id rests twice")
+
+
+def _order_ids(engine: Engine, others: list[str]) -> None:
+    """Today's order ids: the others, and the ones resting in the listing books, each once."""
+    ids = set(others)
+    resting = 0
+    for product in engine.products.values():
+        ids.update(product.book.orders)
+        resting += len(product.book.orders)
+    if len(ids) != len(others) + resting or any(a >= b for a, b in zip(others, others[1:])):
+        raise SnapshotError("the order ids are not each once and in order")
+    engine.order_ids = ids

@@ -1,0 +1,207 @@
+"""What a snapshot holds (format version 2): one market engine's state as plain msgspec Structs, encoded as
+msgpack. Data only: decoding it builds lists, strings and numbers, never runs code (DESIGN 2).
+
+A snapshot is a `Snapshot`: the header (version, market, the caller's position, the state's SHA-256), then the
+state's encoding compressed with zlib. The state is a `State`: the engine without its listing books
+(`Engine`), then those books (`Book`), kept apart because they are the bulk of a busy day and are rebuilt and
+checked in a way of their own (see `certx.engine.snapshot`).
+
+Arrays, not maps (`array_like`): no field names in the bytes, so encoding, decoding and the size stay small;
+the version names the layout. Whatever the engine derives is not here: the session windows (from the date and
+the rules), the next auction close, the bands (from the close), the issued ranges and the GEC years (from the
+batches), a lot's batch (the batch holding its serials), a level's live count and the handler table.
+Everything the engine keeps in order is kept in that order; its sets are sorted, so one state has one encoding.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+VERSION = 2              # 1 was the pickle of the whole engine, never loaded again
+
+Range = tuple[int, int]  # GEC serials, first and last included
+
+
+class Stamp(msgspec.Struct, array_like=True, frozen=True, tag="certx.snapshot"):
+    """The start every version shares, so that a snapshot of another version is refused for its version."""
+
+    version: int
+
+
+class Snapshot(msgspec.Struct, array_like=True, frozen=True, tag="certx.snapshot"):
+    version: int
+    market: str
+    position: int            # the caller's: the matcher's next input offset
+    state_hash: str          # SHA-256, hex, of the state's encoding (before compression)
+    state: bytes             # zlib, level 1, of the state's encoding
+
+
+# --- accounts ------------------------------------------------------------------------------------------------
+
+class Position(msgspec.Struct, array_like=True):
+    product: str
+    free: int
+    held: int
+    locked: int
+
+
+class Wallet(msgspec.Struct, array_like=True):
+    account: str
+    broker: str
+    cash: int
+    cash_held: int
+    positions: list[Position]
+
+
+# --- products and their listing books ------------------------------------------------------------------------
+
+class Day(msgspec.Struct, array_like=True):
+    open: int | None
+    high: int | None
+    low: int | None
+    listing_volume: int
+    listing_value: int
+    block_volume: int
+    block_value: int
+    auction_volume: int
+    auction_value: int
+
+
+class Product(msgspec.Struct, array_like=True):
+    name: str
+    close: int | None
+    listing_bps: int | None
+    block_bps: int | None
+    pending: dict[str, int]  # band changes for the next day (B3): mode -> bps
+    day: Day
+
+
+class Level(msgspec.Struct, array_like=True, gc=False):
+    """One price level's live orders in time priority, a column per field: millions of orders decode as a few
+    lists of strings and small numbers, and no field name or price is repeated per order."""
+
+    price: int
+    order_ids: list[str]
+    accounts: list[int]      # indexes into `Engine.wallets`
+    remaining: list[int]
+
+
+class Book(msgspec.Struct, array_like=True, gc=False):
+    bids: list[Level]        # best price first
+    asks: list[Level]
+    arrival: list[int]       # each resting order's level (bids' levels, then asks'), oldest order first
+
+
+# --- block offers and auctions --------------------------------------------------------------------------------
+
+class Offer(msgspec.Struct, array_like=True):
+    order_id: str
+    account: str
+    product: str
+    is_buy: bool
+    price: int
+    remaining: int
+    counterparty: str | None
+    partial: bool
+
+
+class SealedBid(msgspec.Struct, array_like=True):
+    order_id: str
+    account: str
+    price: int
+    quantity: int
+
+
+class Auction(msgspec.Struct, array_like=True):
+    auction_id: str
+    product: str
+    seller: str
+    quantity: int
+    reserve: int
+    closes_at_ms: int
+    bids: list[SealedBid]    # in arrival order
+
+
+# --- GEC: issuance and the book of lots and bids ---------------------------------------------------------------
+
+class Batch(msgspec.Struct, array_like=True):
+    project: str
+    province: str
+    technology: str
+    production_month: str
+    subsidised: bool
+    first: int
+    last: int
+    valid_through: int
+    expired: bool
+
+
+class Filter(msgspec.Struct, array_like=True):
+    """A bid's filter as the book compiled it (G4): sets as sorted lists, months as month indexes."""
+
+    provinces: list[str] | None
+    exclude: list[str]
+    technologies: list[str] | None
+    subsidised: bool | None
+    month_from: int | None
+    month_to: int | None
+    max_age: int | None
+
+
+class Lot(msgspec.Struct, array_like=True, tag="lot"):
+    order_id: str
+    account: str
+    price: int
+    first: int
+    last: int
+    seq: int
+
+
+class Bid(msgspec.Struct, array_like=True, tag="bid"):
+    order_id: str
+    account: str
+    price: int
+    remaining: int
+    filter: Filter
+    beneficiary: str
+    seq: int
+
+
+# --- the whole ---------------------------------------------------------------------------------------------------
+
+class Engine(msgspec.Struct, array_like=True):
+    """The engine without its listing books; dicts and lists in the engine's own order."""
+
+    commands: int
+    seq: int
+    trades: int
+    date: dt.date | None
+    last_date: dt.date | None
+    wallets: list[Wallet]                # in opening order
+    locked: list[tuple[str, str]]        # (account, product) of each position waiting for T+1 (A3)
+    products: list[Product]              # in listing order
+    offers: list[Offer]                  # block offers, oldest first
+    auctions: list[Auction]              # open auctions, in opening order
+    batches: list[Batch]                 # issued GEC, by first serial
+    ccer_years: dict[str, list[int]]     # G3: project -> vintages issued as CCER
+    serials: dict[str, list[Range]]      # GEC held, per account
+    cancelled: list[Range]
+    retired: list[Range]
+    surrendered: dict[str, int]
+    gec_orders: list[Lot | Bid]          # the GEC book, oldest first
+    order_ids: list[str]                 # accepted today and not resting in a listing book (those add themselves)
+    command_ids: dict[str, list[str]]    # actor -> the ids of its accepted non-order commands
+    cash_total: int
+
+
+class State(msgspec.Struct, array_like=True):
+    engine: Engine
+    books: list[Book]                    # the listing book of each product, in `engine.products` order
+
+
+class Parts(msgspec.Struct, array_like=True):
+    """A state's encoding in its two parts, left encoded: each is decoded, and checked, on its own."""
+
+    engine: msgspec.Raw
+    books: msgspec.Raw
