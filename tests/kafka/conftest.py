@@ -216,10 +216,28 @@ def gateway(services):
 
 @pytest.fixture
 def matchers(services):
-    """Start matchers with `matchers(snapshot_every=...)`."""
-    def start(snapshot_every: int = 1_000) -> ServiceProcess:
-        return services("matcher", "--snapshot-every", str(snapshot_every), "--session-timeout-ms", "2000")
+    """Start matchers with `matchers(snapshot_every=..., rules=FILE)`."""
+    def start(snapshot_every: int = 1_000, rules: Path | None = None) -> ServiceProcess:
+        extra = ("--rules", str(rules)) if rules else ()
+        return services("matcher", "--snapshot-every", str(snapshot_every), "--session-timeout-ms", "2000", *extra)
     return start
+
+
+@pytest.fixture
+def all_day_rules(tmp_path) -> Path:
+    """DOMAIN's rules, but every market's sessions last the whole day: a test on the exchange's own clock
+    (whatever the time of day it runs at) can trade."""
+    import msgspec
+
+    from certx.rules import DEFAULT
+
+    whole = ((0, 24 * 60),)
+    rules = msgspec.structs.replace(DEFAULT, **{
+        m: msgspec.structs.replace(getattr(DEFAULT, m), listing_sessions=whole, block_sessions=whole)
+        for m in ("cea", "ccer", "gec")})
+    path = tmp_path / "rules.json"
+    path.write_bytes(msgspec.json.encode(rules))
+    return path
 
 
 @pytest.fixture

@@ -194,9 +194,9 @@ class Matcher(ConsumerRebalanceListener):
         ids = tuple(self.s.topics.transactional_id("matcher", f"{p}-{turn}") for turn in "ab")
         transactions = Transactions(transactional_producers(self.s.kafka, ids, SNAPSHOT_MAX_BYTES))
         await transactions.start()      # fences the partition's previous producers, ends their transactions
-        committed = await self.consumer.committed(tp)
-        if committed is None:
-            committed = (await self.consumer.beginning_offsets([tp]))[tp]
+        # Nothing committed yet: the engine is built from the log's very first command, never from wherever the
+        # log happens to begin now (a log that lost its head is a gap: reading offset 0 then fails).
+        committed = await self.consumer.committed(tp) or 0
         engine, position = self.kept.pop(p, (None, -1))
         if engine is None or position != committed:
             engine = await restore(self.s, p, committed)

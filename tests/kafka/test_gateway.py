@@ -1,0 +1,272 @@
+"""The front door on the real broker with authentication and ACLs (DESIGN stage 0, PROTOCOL): who sent a command
+is Kafka's to say, the exchange stamps the time, the gateway routes from the command itself, and nothing a sender
+does with transactions stalls a market. Cites DOMAIN A1 (who may act) and U3 (time comes from the log)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+
+from certx.kafka.connection import Connection
+from certx.wire.codec import decode_event, decode_logged
+from certx.wire.routing import PARTITION
+from tests.kafka.conftest import counts, expected_events, read_topic, replay
+
+pytestmark = pytest.mark.kafka
+
+CST = dt.timezone(dt.timedelta(hours=8))
+TODAY = dt.datetime.now(CST).date()
+YESTERDAY = TODAY - dt.timedelta(days=1)
+
+
+def line(**fields) -> bytes:
+    return msgspec.json.encode(fields)
+
+
+def recorded(at: dt.datetime, **fields) -> bytes:
+    return line(**fields, at=at.isoformat())
+
+
+def setup_day(date: dt.date) -> list[bytes]:
+    """Replayed by the operator (recorded actors and times): accounts of brokers B1 and B2 in every market, cash,
+    units, a CEA product with a reference price, and the three sessions open for `date` (China time; the
+    sessions last all day, see `all_day_rules`)."""
+    at = dt.datetime.combine(date, dt.time(0, 0), CST)
+    out = [recorded(at, type="account.open", id=f"open-{a}", actor="registry", account=a, broker=b)
+           for a, b in (("A1", "B1"), ("A2", "B2"))]
+    out += [recorded(at, type="funds.deposit", id=f"dep-{m}-{a}", actor="bank", account=a, market=m, amount="1000000")
+            for a in ("A1", "A2") for m in ("CEA", "CCER", "GEC")]
+    out += [recorded(at, type="issue.cea", id="cea-A2", actor="registry", account="A2", product="CEA24",
+                     quantity=100_000),
+            recorded(at, type="product.list", id="list", actor="operator", market="CEA", product="CEA24",
+                     reference_price="90.00"),
+            recorded(at, type="product.list", id="list-ccer", actor="operator", market="CCER", product="CCER")]
+    out += [recorded(at, type="session.open", id=f"open-{m}", actor="operator", market=m,
+                     date=date.isoformat()) for m in ("CEA", "CCER", "GEC")]
+    return out
+
+
+async def send(kafka: Connection, topic: str, values: list[bytes], key: bytes | None = None,
+               timestamp_ms: int | None = None) -> None:
+    """As a standard client would: the default partitioner, any key."""
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **kafka.aiokafka())
+    await producer.start()
+    try:
+        for value in values:
+            await (await producer.send(topic, value, key=key, timestamp_ms=timestamp_ms))
+    finally:
+        await producer.stop()
+
+
+def events(kafka: Connection, topics, want: int, settle: float = 1.5) -> list:
+    """Every committed event of every market, decoded, with its record timestamp (the command time)."""
+    got = asyncio.run(read_topic(kafka, topics.events, [0, 1, 2], want, timeout=60, settle=settle))
+    return [(decode_event(r.value), r.timestamp) for records in got.values() for r in records]
+
+
+def answers(evs: list, ref: str) -> list:
+    return [ev for ev, _ in evs if ev.ref == ref]
+
+
+def open_day(as_, topics, matchers, rules, date: dt.date) -> int:
+    """`date`'s set-up replayed and answered; returns the number of events so far."""
+    lines = setup_day(date)
+    replay(as_("operator"), topics, lines)
+    matchers(rules=rules).wait_assigned()
+    want = sum(counts(expected_events(lines)).values())
+    evs = events(as_("operator"), topics, want)
+    assert len(evs) == want and not [ev for ev, _ in evs if "rejected" in ev.__struct_config__.tag]
+    return want
+
+
+@pytest.fixture
+def day(as_, topics, gateway, matchers, all_day_rules):
+    """Gateway and matcher running, and today open for trading all day on the exchange's clock."""
+    return open_day(as_, topics, matchers, all_day_rules, TODAY)
+
+
+@pytest.fixture
+def yesterday(as_, topics, gateway, matchers, all_day_rules):
+    """Yesterday's session still open (never closed): on the exchange's clock it is over."""
+    return open_day(as_, topics, matchers, all_day_rules, YESTERDAY)
+
+
+# --- who: identity from Kafka, not from JSON (A1) --------------------------------------------------------------
+
+def test_A1_a_broker_cannot_act_as_the_registry_the_bank_the_operator_or_another_broker(as_, topics, day):
+    now = dt.datetime.now(CST)
+    b1 = as_("B1")
+    spoofs = [
+        line(type="issue.cea", id="mint", actor="registry", account="A1", product="CEA24", quantity=1_000_000),
+        line(type="issue.cea", id="mint-2", account="A1", product="CEA24", quantity=1_000_000),
+        line(type="funds.deposit", id="cash", actor="bank", account="A1", market="CEA", amount="1000000"),
+        line(type="funds.deposit", id="cash-2", account="A1", market="CEA", amount="1000000"),
+        line(type="session.open", id="sess", market="CEA", date=now.date().isoformat()),
+        line(type="order.new", order_id="theirs", account="A2", product="CEA24", side="sell", quantity=10,
+             price="90.00"),
+        line(type="order.new", order_id="as-b2", actor="B2", account="A2", product="CEA24", side="sell",
+             quantity=10, price="90.00"),
+    ]
+    asyncio.run(send(b1, topics.inbound("B1"), spoofs))
+    evs = events(as_("operator"), topics, day + len(spoofs))
+    for ref in ("mint", "mint-2", "cash", "cash-2", "sess", "theirs", "as-b2"):
+        (answer,) = answers(evs, ref)
+        assert answer.reason == "not_authorised", (ref, answer)
+    kinds = {ev.__struct_config__.tag for ev, _ in evs}
+    assert kinds.isdisjoint({"trade", "order.accepted"}) and \
+        sum(ev.__struct_config__.tag == "issued" for ev, _ in evs) == 1, "nothing issued, moved or traded"
+    assert sum(ev.__struct_config__.tag == "funds.deposited" for ev, _ in evs) == 6
+
+
+def test_the_broker_denies_writing_another_senders_topic_or_the_internal_topics(as_, topics):
+    """Only the gateway writes certx.commands, only the matcher certx.events and certx.snapshots, only the projector
+    certx.settlements, and each sender only its own inbound topic."""
+    b1 = as_("B1")
+    for topic in (topics.inbound("B2"), topics.inbound("registry"), topics.replay, topics.commands, topics.events,
+                  topics.snapshots, topics.settlements):
+        with pytest.raises(TopicAuthorizationFailedError):
+            asyncio.run(send(b1, topic, [b"{}"]))
+    for principal, topic in (("gateway", topics.events), ("matcher", topics.commands),
+                             ("projector", topics.events), ("operator", topics.commands)):
+        with pytest.raises(TopicAuthorizationFailedError):
+            asyncio.run(send(as_(principal), topic, [b"{}"]))
+    asyncio.run(send(b1, topics.inbound("B1"), [b"{}"]))     # its own: allowed
+
+
+def test_a_wrong_password_or_no_login_is_refused(broker, topics):
+    for kafka in (broker.as_user("B1", "not-the-password"), broker.as_user("nobody", "x"),
+                  Connection(broker.bootstrap)):
+        with pytest.raises(KafkaConnectionError):
+            asyncio.run(asyncio.wait_for(send(kafka, topics.inbound("B1"), [b"{}"]), 30))
+
+
+# --- when: the exchange's time (U3) ------------------------------------------------------------------------
+
+def test_U3_the_senders_timestamp_and_at_count_for_nothing(as_, topics, yesterday):
+    """Yesterday's session is open. An order whose record says it was sent yesterday at 10:00 (inside the
+    session), or whose `at` says so, is judged at the exchange's time, today: market_closed. Its answer carries
+    the exchange's time as the record timestamp."""
+    day = yesterday
+    b1 = as_("B1")
+    inside = dt.datetime.combine(YESTERDAY, dt.time(10, 0), CST)
+    before = time.time() * 1000
+    asyncio.run(send(b1, topics.inbound("B1"), [
+        line(type="order.new", order_id="backdated", account="A1", product="CEA24", side="buy", quantity=10,
+             price="90.00")], timestamp_ms=int(inside.timestamp() * 1000)))
+    asyncio.run(send(b1, topics.inbound("B1"), [
+        line(type="order.new", order_id="with-at", account="A1", product="CEA24", side="buy", quantity=10,
+             price="90.00", at=inside.isoformat())]))
+    after = time.time() * 1000
+    evs = events(as_("operator"), topics, day + 2)
+    for ref in ("backdated", "with-at"):
+        ((answer, stamp),) = [(ev, ts) for ev, ts in evs if ev.ref == ref]
+        assert answer.reason == "market_closed", answer
+        assert before - 1000 <= stamp <= after + 1000, "the command time is the exchange's, not the sender's"
+
+
+# --- where: routing from the command, whatever the key and partitioner ----------------------------------------
+
+def test_commands_keyed_by_market_with_the_default_partitioner_reach_their_market(as_, topics, day):
+    """kcat, librdkafka and the Java client hash the key `CEA` to another partition than aiokafka does; the
+    inbound topic has one partition and the gateway routes by the command, so any key works."""
+    b1, registry = as_("B1"), as_("registry")
+    asyncio.run(send(registry, topics.inbound("registry"), [
+        line(type="account.open", id="open-A3", account="A3", broker="B1"),
+        line(type="issue.cea", id="cea-A3", account="A3", product="CEA24", quantity=500)], key=b"CEA"))
+    asyncio.run(send(b1, topics.inbound("B1"), [
+        line(type="order.new", order_id="ccer-1", account="A1", product="CCER", side="buy", quantity=1,
+             price="10.00")], key=b"CEA"))
+    asyncio.run(send(b1, topics.inbound("B1"), [
+        line(type="order.new", order_id="gec-1", account="A1", product="GEC", side="buy", quantity=1,
+             price="1.00")], key=b"CCER"))
+    evs = events(as_("operator"), topics, day + 4)
+    (opened,) = answers(evs, "open-A3")
+    assert opened.__struct_config__.tag == "account.opened", "answered once, by its home market"
+    (issued,) = answers(evs, "cea-A3")
+    assert issued.__struct_config__.tag == "issued" and issued.market == "CEA"
+    assert [ev.market for ev in answers(evs, "ccer-1")] == ["CCER"]
+    assert [ev.market for ev in answers(evs, "gec-1")] == ["GEC"]
+    log = asyncio.run(read_topic(as_("operator"), topics.commands, [1], None, timeout=5, settle=0))
+    ccer = [decode_logged(r.value) for r in log[1]]
+    assert ccer and not [c for c in ccer if c.__struct_config__.tag == "issue.cea"], "no CEA command in CCER"
+
+
+def _kcat() -> list[str] | None:
+    """kcat from Debian, with the librdkafka that confluent-kafka brings (Debian's 2.0.2 cannot log in with
+    SCRAM to Kafka 4: a librdkafka bug fixed in 2.6.1)."""
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        return None
+    import confluent_kafka
+
+    libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
+    found = sorted(libs.glob("librdkafka*.so*"))
+    if not found:
+        return None
+    link = Path(os.environ.get("TMPDIR", "/tmp")) / "certx-rdkafka" / "librdkafka.so.1"
+    link.parent.mkdir(exist_ok=True)
+    if not link.exists():
+        link.symlink_to(found[0])
+    return [kcat, f"LD_LIBRARY_PATH={link.parent}"]
+
+
+def test_a_non_python_client_kcat_with_its_own_partitioner_is_answered_in_the_right_market(as_, topics, day):
+    found = _kcat()
+    if found is None:
+        if os.environ.get("CERTX_REQUIRE_KAFKA"):
+            pytest.fail("kcat is not installed: the test command installs it from Debian's packages")
+        pytest.skip("no kcat")
+    kcat, library = found
+    b1 = as_("B1")
+    conf = [f"-X{k}={v}" for k, v in b1.librdkafka().items()]
+    records = "\n".join([
+        "CEA\t" + line(type="order.new", order_id="k-cea", account="A1", product="CEA24", side="buy",
+                         quantity=10, price="1.00").decode(),
+        "CEA\t" + line(type="order.new", order_id="k-gec", account="A1", product="GEC", side="buy", quantity=1,
+                         price="1.00").decode()]) + "\n"
+    subprocess.run([kcat, "-P", "-t", topics.inbound("B1"), "-K", "\t", *conf], input=records.encode(),
+                   env={**os.environ, "LD_LIBRARY_PATH": library.split("=", 1)[1]}, check=True, timeout=60)
+    evs = events(as_("operator"), topics, day + 2)
+    assert [ev.market for ev in answers(evs, "k-cea")] == ["CEA"]      # out of band: answered by CEA
+    assert [ev.market for ev in answers(evs, "k-gec")] == ["GEC"]
+
+
+# --- transactions on the inbound path never stall a market ---------------------------------------------------
+
+def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as_, topics, day):
+    b1 = as_("B1")
+
+    async def transactional() -> None:
+        producer = AIOKafkaProducer(transactional_id=f"{topics.prefix}B1-tx", enable_idempotence=True,
+                                    **b1.aiokafka())
+        await producer.start()
+        try:
+            async with producer.transaction():
+                await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="tx-1", account="A1",
+                                                               market="CEA"))
+            with pytest.raises(RuntimeError):
+                async with producer.transaction():
+                    await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="aborted",
+                                                                   account="A1", market="CEA"))
+                    raise RuntimeError("abort")
+            async with producer.transaction():
+                await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="tx-2", account="A1",
+                                                               market="CEA"))
+        finally:
+            await producer.stop()
+
+    asyncio.run(transactional())
+    asyncio.run(send(b1, topics.inbound("B1"), [line(type="order.cancel", order_id="after", account="A1",
+                                                      market="CEA")]))
+    evs = events(as_("operator"), topics, day + 3, settle=3)
+    assert [len(answers(evs, ref)) for ref in ("tx-1", "tx-2", "after", "aborted")] == [1, 1, 1, 0]
+    assert PARTITION["CEA"] == answers(evs, "after")[0].origin.partition
