@@ -3,8 +3,10 @@ a schema of its own). The database itself refuses a GEC cancelled twice (G1); a 
 ledger loads back exactly as it was settled; the queries answer from the tables."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from certx import money
@@ -27,10 +29,12 @@ SAMPLE = Path(__file__).resolve().parents[2] / "src" / "certx" / "sample" / "tra
 # --- the databases ------------------------------------------------------------------------------------------
 
 class Database:
-    """One empty database (a SQLite file, or a PostgreSQL schema of its own); `open()` connects a new Store."""
+    """One empty database (a SQLite file, or a PostgreSQL schema of its own); `open()` connects a new Store.
+    `reader`: how the queries connect (in PostgreSQL, as the reader's role)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, reader: str | None = None) -> None:
         self.dsn = dsn
+        self.reader = reader or dsn
         self.stores: list[Store] = []
 
     def open(self) -> Store:
@@ -53,8 +57,8 @@ def db(request, tmp_path):
         yield database
         database.close()
         return
-    with schema_of_its_own() as dsn:
-        database = Database(dsn)
+    with schema_of_its_own() as schema:
+        database = Database(schema.projector, schema.reader)
         try:
             yield database
         finally:
@@ -233,6 +237,19 @@ def merged(ranges) -> list[tuple[int, int]]:
     for a, b in sorted(tuple(x) for x in ranges):
         r.add(a, b)
     return list(r)
+
+
+def test_a_read_only_store_answers_the_queries_and_writes_nothing(db: Database, store: Store):
+    """The queries open the store read only: as PostgreSQL's reader role, which may not create the tables."""
+    settle(store, gec_events())
+    reader = open_store(db.reader, read_only=True)
+    db.stores.append(reader)
+    assert reader.retirements("plant-1") == store.retirements("plant-1") != []
+    assert reader.holdings("A") == store.holdings("A")
+    before = rows(store)
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.ReadOnlySqlTransaction)):
+        reader.write(forged_batch())
+    assert rows(store) == before
 
 
 def test_holdings_of_every_account_match_the_ledger(sample):

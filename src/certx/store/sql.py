@@ -18,25 +18,32 @@ class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
 
 
-def open_store(dsn: str) -> "Store":
-    """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:')."""
+def open_store(dsn: str, read_only: bool = False) -> "Store":
+    """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:'). `read_only` for
+    the queries: the store neither creates the tables (a reader role may not) nor writes anything."""
     if dsn.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        return Store(psycopg.connect(dsn, autocommit=False), "postgres")
+        conn = psycopg.connect(dsn, autocommit=False)
+        conn.read_only = read_only
+        return Store(conn, "postgres", read_only)
     if dsn.startswith("sqlite:///"):
         dsn = dsn[len("sqlite:///"):]
     conn = sqlite3.connect(dsn, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return Store(conn, "sqlite")
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")
+    else:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return Store(conn, "sqlite", read_only)
 
 
 class Store:
-    def __init__(self, conn: Any, dialect: str) -> None:
+    def __init__(self, conn: Any, dialect: str, read_only: bool = False) -> None:
         self.conn = conn
         self.dialect = dialect
-        self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
+        if not read_only:
+            self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
 
     # --- plumbing that differs by database ------------------------------------------------------------
 
