@@ -1,15 +1,19 @@
 """The settlement projector on the real broker and the real PostgreSQL (issue 4): exactly once through
-kill -9, duplicated and forged fills refused with nothing moved (DOMAIN A4, G1)."""
+kill -9 and through a PostgreSQL restart, duplicated and forged fills refused with nothing moved (DOMAIN A4, G1)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer
+from psycopg.conninfo import conninfo_to_dict
 
 from certx.ledger import Ledger
 from certx.replay import Replay
@@ -22,6 +26,8 @@ from loadtest.flows import trading_day
 from tests.kafka.conftest import produce_raw
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def engine_events(lines: list[bytes]) -> list[e.Event]:
@@ -102,6 +108,45 @@ def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(bootstr
     store.close()
     assert not missing, f"{len(missing)} trades not settled, first {missing[:8]}; marks {marks_row}"
     assert_read_model_is(pg_dsn, expected_ledger(events), trades)
+
+
+def test_a_postgresql_restart_under_load_the_projector_rides_it_out_and_settles_each_trade_exactly_once(
+        bootstrap, topics, pg_dsn, projectors):
+    """`deploy/postgres.sh restart` (fast shutdown: every session ends with AdminShutdown) while events keep
+    arriving. The projector is not restarted by anyone: it waits for the database, resumes from what it
+    committed, and catches up by itself."""
+    rng = random.Random(7)
+    events = engine_events(trading_day(12_000, seed=33))
+    records = as_records(events)
+    want = {p: sum(r[0] == p for r in records) for p in PARTITION.values()}
+    port = conninfo_to_dict(pg_dsn)["port"]
+
+    def feed() -> None:   # events keep arriving, about 6 s of them, while PostgreSQL restarts
+        async def paced() -> None:
+            for i in range(0, len(records), 500):
+                await produce_raw(bootstrap, topics.events, records[i:i + 500])
+                await asyncio.sleep(0.15)
+        asyncio.run(paced())
+
+    projector = projectors(pg_dsn)
+    projector.wait_started()
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    restarts_mid_stream = 0
+    for _ in range(2):
+        time.sleep(rng.uniform(0.5, 1.5))
+        restarts_mid_stream += feeder.is_alive()
+        restart = subprocess.run(["bash", str(ROOT / "deploy" / "postgres.sh"), "restart"], capture_output=True,
+                                 text=True, timeout=120, env=dict(os.environ, CERTX_PG_PORT=port))
+        assert restart.returncode == 0, restart.stderr
+    feeder.join()
+    assert restarts_mid_stream >= 1, "a restart came while events were arriving"
+    marks = wait_settled(pg_dsn, want)
+    log = projector.log.read_text(errors="replace")
+    assert projector.proc.poll() is None, f"the projector died:\n{log[-3000:]}"
+    assert "projector.db_lost" in log and "projector.db_back" in log, "the restart cut the projector's connection"
+    assert marks == want, "the stored offsets reached the end of every partition"
+    assert_read_model_is(pg_dsn, expected_ledger(events), sum(isinstance(ev, e.Trade) for ev in events))
 
 
 def test_duplicated_and_forged_fills_are_refused_and_move_nothing(bootstrap, topics, pg_dsn, projectors):

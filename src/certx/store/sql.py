@@ -3,6 +3,7 @@ settlement), loads the ledger back on restart, and answers the settlement servic
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -14,8 +15,29 @@ from certx.store import schema
 from certx.wire.routing import MARKET_OF
 
 
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot do it now (a restart cut the connection, it is starting up, a disk is full): what was
+    not committed was rolled back, so connecting again and doing the same again is the cure. Only PostgreSQL's
+    connection can be lost; SQLite is embedded."""
+    psycopg = sys.modules.get("psycopg")      # not loaded: no psycopg error can exist (SQLite users never load it)
+    return psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _refused(exc: BaseException) -> bool:
+    """The database refuses the rows themselves (a NUL byte in a TEXT, a number out of range, a constraint):
+    doing the same again fails again. (sqlite3 raises OverflowError for an integer past 64 bits.)"""
+    psycopg = sys.modules.get("psycopg")
+    return isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError, OverflowError)) or (
+        psycopg is not None and isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)))
+
+
 class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
+
+
+class RowsRefused(Exception):
+    """The database refused a batch's rows for what they hold (not G1's constraint: that is CancelledTwice).
+    Nothing of the batch was written."""
 
 
 def open_store(dsn: str, read_only: bool = False) -> "Store":
@@ -85,6 +107,8 @@ class Store:
             conn.rollback()
             if "gec_cancelled_once" in str(exc):
                 raise CancelledTwice(str(exc)) from exc
+            if _refused(exc):
+                raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc
             raise
         finally:
             cur.close()
