@@ -1,38 +1,70 @@
 #!/usr/bin/env bash
-# deploy/postgres.sh - a throw-away local PostgreSQL server for certx development and tests.
+# deploy/postgres.sh - a local PostgreSQL server for certx development and tests. It keeps its data:
+# only `reset` deletes anything.
 #
-# Usage: deploy/postgres.sh {install|start|stop|status|dsn|check}
+# Usage: deploy/postgres.sh {install|start|stop|restart|reset|status|dsn [ROLE]|check}
 #   install  install Debian's `postgresql` package if no server binaries are present (needs root)
-#   start    install if needed, stop any server of ours, WIPE the data dir, initdb a fresh cluster,
-#            start it and create the database `certx`. Last line of stdout is the DSN.
-#            Every start therefore gives a clean, empty database (start doubles as "reset").
-#   stop     pg_ctl stop -m fast (idempotent; no-op when nothing runs)
+#   start    install if needed; initdb a cluster only when there is none, else start the existing one
+#            (already running: says so). Then makes sure the roles and the database `certx` exist
+#            (deploy/postgres_roles.sql: creates what is missing, changes nothing else).
+#            The last line of stdout is the projector's DSN.
+#   stop     pg_ctl stop -m fast (idempotent; no-op when nothing runs). The data is kept.
+#   restart  stop, then start. The data is kept.
+#   reset    stop, then DELETE the data dir: the one command that wipes. `start` then makes a new cluster.
 #   status   prints "running <DSN>" (exit 0) or "stopped" (exit 3)
-#   dsn      prints the DSN (whether or not the server runs)
-#   check    runs deploy/postgres_check.py against the running server
+#   dsn [projector|reader|admin]
+#            prints that role's DSN (default projector), whether or not the server runs
+#   check    runs deploy/postgres_check.py against the running server, as the superuser
+#
+# Roles, each with a password (scram-sha-256) from deploy/postgres.dev.env (development only):
+#   postgres         the superuser, for set-up only (initdb, the roles, the tests' schemas)
+#   certx_projector  owns the database certx, so (PostgreSQL 15) its schema public: creates and writes the tables
+#   certx_reader     read-only: CONNECT, USAGE on public, SELECT on its tables and sequences, present and future
 #
 # Environment:
 #   CERTX_PG_PORT   TCP port on 127.0.0.1 (default 54329)
 #   CERTX_PG_DB     database name (default certx)
+#   CERTX_PG_ADMIN_PASSWORD, CERTX_PG_PROJECTOR_PASSWORD, CERTX_PG_READER_PASSWORD
+#                   override deploy/postgres.dev.env; a password is set when its role is created (initdb
+#                   for the superuser) and never changed by this script afterwards
 #   CERTX_PG_OSUSER OS user that runs the server when invoked as root (default postgres,
 #                   created by the Debian package). When invoked as non-root, the server
 #                   runs as the invoking user.
 #   CERTX_PG_BASE   state dir (data/, postgres.log); default $ROOT/.cache/postgres, or
 #                   /tmp/certx-postgres-$PORT if the OS user cannot reach $ROOT.
 #
-# The server listens on 127.0.0.1 only, trusts every connection from 127.0.0.1 (and the
-# unix socket, which lives in a private mktemp dir under /tmp), superuser role `postgres`.
+# The server listens on 127.0.0.1 only and on a unix socket in a private mktemp dir under /tmp; both ask
+# every role for its password (pg_hba: scram-sha-256, nothing trusted).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${CERTX_PG_PORT:-54329}"
 DB="${CERTX_PG_DB:-certx}"
 SUPERUSER=postgres
-DSN="postgresql://${SUPERUSER}@127.0.0.1:${PORT}/${DB}"
 
 log() { echo "postgres.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# ---------------------------------------------------------------- roles, passwords, DSNs
+# The development passwords, unless the environment sets them: plain KEY=value lines, so compose reads the
+# same file (--env-file).
+while IFS='=' read -r key value; do
+    [[ "$key" =~ ^CERTX_PG_[A-Z_]+$ ]] || continue
+    [[ -n "${!key:-}" ]] || printf -v "$key" '%s' "$value"
+done < "$ROOT/deploy/postgres.dev.env"
+for key in CERTX_PG_ADMIN_PASSWORD CERTX_PG_PROJECTOR_PASSWORD CERTX_PG_READER_PASSWORD; do
+    # They go into DSNs unencoded.
+    [[ "${!key:-}" =~ ^[A-Za-z0-9._~-]+$ ]] || die "$key must be set and URL-safe (letters, digits, - . _ ~)"
+done
+
+dsn() {
+    case "${1:-projector}" in
+        projector) echo "postgresql://certx_projector:${CERTX_PG_PROJECTOR_PASSWORD}@127.0.0.1:${PORT}/${DB}" ;;
+        reader)    echo "postgresql://certx_reader:${CERTX_PG_READER_PASSWORD}@127.0.0.1:${PORT}/${DB}" ;;
+        admin)     echo "postgresql://${SUPERUSER}:${CERTX_PG_ADMIN_PASSWORD}@127.0.0.1:${PORT}/${DB}" ;;
+        *) die "no role '$1': projector, reader or admin" ;;
+    esac
+}
 # ---------------------------------------------------------------- binaries / install
 pg_bindir() {
     # bin dir of the highest installed server version; prints nothing if none is installed.
@@ -164,68 +196,125 @@ cmd_stop() {
     return 0
 }
 
+# The base dir holding a cluster, if any: a cluster is started wherever it was made.
+find_cluster() {
+    local base
+    while read -r base; do
+        if [[ -f "$base/data/PG_VERSION" ]]; then echo "$base"; return 0; fi
+    done < <(candidate_bases)
+    return 1
+}
+
+# The base dir of the running server, if any.
+running_base() {
+    local base
+    while read -r base; do
+        if server_pid "$base/data" >/dev/null; then echo "$base"; return 0; fi
+    done < <(candidate_bases)
+    return 1
+}
+
+# A new cluster in $2/data: the superuser's password goes through a file only the OS user can read (so it is
+# on no command line); scram-sha-256 for every connection.
+init_cluster() {
+    local bindir="$1" base="$2" pwfile="$2/initdb.pw"
+    log "no cluster yet: initdb in $base/data"
+    (umask 077 && printf '%s\n' "$CERTX_PG_ADMIN_PASSWORD" > "$pwfile")
+    [[ $EUID -eq 0 ]] && chown "$OSUSER:" "$pwfile"
+    # --no-sync only skips initdb's final flush of the new files; the running server keeps PostgreSQL's
+    # default fsync settings.
+    if ! as_pg "$bindir/initdb" -D "$base/data" -U "$SUPERUSER" --pwfile="$pwfile" --auth=scram-sha-256 \
+            -E UTF8 --locale=C.UTF-8 --no-sync --no-instructions >/dev/null; then
+        rm -f -- "$pwfile"
+        die "initdb failed"
+    fi
+    rm -f -- "$pwfile"
+}
+
+# Written on every start, so that a cluster made by an older version of this script trusts nobody either.
+write_hba() {
+    local data="$1"
+    cat > "$data/pg_hba.conf" <<CONF
+# certx (deploy/postgres.sh writes this on every start): a password for every role, on the private unix
+# socket and on 127.0.0.1 only. Nothing is trusted.
+# TYPE  DATABASE  USER  ADDRESS        METHOD
+local   all       all                  scram-sha-256
+host    all       all   127.0.0.1/32   scram-sha-256
+CONF
+    if [[ $EUID -eq 0 ]]; then chown "$OSUSER:" "$data/pg_hba.conf"; fi
+}
+
+# The roles and the database (deploy/postgres_roles.sql), as the superuser over TCP.
+ensure_roles() {
+    local bindir="$1"
+    as_pg env PGPASSWORD="$CERTX_PG_ADMIN_PASSWORD" CERTX_PG_DB="$DB" \
+        CERTX_PG_PROJECTOR_PASSWORD="$CERTX_PG_PROJECTOR_PASSWORD" CERTX_PG_READER_PASSWORD="$CERTX_PG_READER_PASSWORD" \
+        "$bindir/psql" -X -q -h 127.0.0.1 -p "$PORT" -U "$SUPERUSER" -d postgres -f - \
+        < "$ROOT/deploy/postgres_roles.sql" >&2 ||
+        die "could not set up the roles as $SUPERUSER (a cluster made before passwords has none:" \
+            "\`deploy/postgres.sh reset\` deletes it and its data, then \`start\` makes a new one)"
+}
+
 cmd_start() {
     cmd_install
     ensure_osuser
     local bindir base data sock
     bindir="$(pg_bindir)"
-    cmd_stop
 
-    base="$(choose_base)"
+    if base="$(running_base)"; then
+        log "already running in $base/data"
+        ensure_roles "$bindir"
+        dsn projector
+        return 0
+    fi
+    if ! base="$(find_cluster)"; then
+        base="$(choose_base)"
+        mkdir -p -- "$base"
+        [[ $EUID -eq 0 ]] && chown "$OSUSER:" "$base"
+        chmod 700 "$base"
+        as_pg test -w "$base" || die "OS user $OSUSER cannot write $base (set CERTX_PG_BASE)"
+        init_cluster "$bindir" "$base"
+    fi
     data="$base/data"
     log "state dir: $base (server runs as OS user $OSUSER)"
-    # Wipe and recreate: every start is a clean, empty cluster.
-    rm -rf -- "$data" "$base/postgres.log"
-    mkdir -p -- "$base"
-    [[ $EUID -eq 0 ]] && chown "$OSUSER:" "$base"
-    chmod 700 "$base"
-    as_pg test -w "$base" || die "OS user $OSUSER cannot write $base (set CERTX_PG_BASE)"
+    stop_one "$bindir" "$base"      # only clears what a crash left: a stale postmaster.pid, the socket dir
+    write_hba "$data"
 
     sock="$(mktemp -d /tmp/certx-pg-sock.XXXXXX)"
     [[ $EUID -eq 0 ]] && chown "$OSUSER:" "$sock"
     echo "$sock" > "$base/socket_dir"
-
-    # --no-sync only skips initdb's final flush of the new files (throw-away cluster);
-    # the running server keeps PostgreSQL's default fsync settings.
-    as_pg "$bindir/initdb" -D "$data" -U "$SUPERUSER" --auth=trust -E UTF8 --locale=C.UTF-8 \
-        --no-sync --no-instructions >/dev/null
-
-    cat > "$data/pg_hba.conf" <<EOF
-# certx throw-away cluster: trust on the private unix socket and on 127.0.0.1 only.
-# TYPE  DATABASE  USER  ADDRESS        METHOD
-local   all       all                  trust
-host    all       all   127.0.0.1/32   trust
-EOF
-    cat >> "$data/postgresql.conf" <<EOF
-
-# ---- certx (deploy/postgres.sh) ----
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$sock'
-EOF
-    [[ $EUID -eq 0 ]] && chown "$OSUSER:" "$data/pg_hba.conf" "$data/postgresql.conf"
-
-    if ! as_pg "$bindir/pg_ctl" start -D "$data" -l "$base/postgres.log" -w -t 60 >/dev/null; then
+    # Where it listens is given at each start, not written into postgresql.conf: the socket dir is new each
+    # time, and the port is whatever CERTX_PG_PORT says now.
+    if ! as_pg "$bindir/pg_ctl" start -D "$data" -l "$base/postgres.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$sock" >/dev/null; then
         log "server failed to start; last lines of $base/postgres.log:"
         tail -n 20 "$base/postgres.log" >&2 || true
         as_pg "$bindir/pg_ctl" stop -D "$data" -m immediate >/dev/null 2>&1 || true
         stop_one "$bindir" "$base"
         exit 1
     fi
-    as_pg "$bindir/createdb" -h 127.0.0.1 -p "$PORT" -U "$SUPERUSER" "$DB"
+    ensure_roles "$bindir"
     log "started; log: $base/postgres.log"
-    echo "$DSN"
+    dsn projector
+}
+
+cmd_reset() {
+    local base
+    cmd_stop
+    while read -r base; do
+        if [[ -d "$base/data" ]]; then
+            log "deleting $base/data and its log"
+            rm -rf -- "$base/data" "$base/postgres.log"
+        fi
+    done < <(candidate_bases)
+    log "reset: no cluster left; \`start\` makes a new one"
 }
 
 cmd_status() {
-    local bindir base pid
-    bindir="$(pg_bindir)"
-    if [[ -n "$bindir" ]]; then
-        while read -r base; do
-            if pid="$(server_pid "$base/data")"; then
-                echo "running $DSN (pid $pid, data: $base/data)"; return 0
-            fi
-        done < <(candidate_bases)
+    local base pid
+    if [[ -n "$(pg_bindir)" ]] && base="$(running_base)" && pid="$(server_pid "$base/data")"; then
+        echo "running $(dsn projector) (pid $pid, data: $base/data)"
+        return 0
     fi
     echo "stopped"
     return 3
@@ -234,15 +323,17 @@ cmd_status() {
 cmd_check() {
     local py="$ROOT/.venv/bin/python"
     [[ -x "$py" ]] || py=python3
-    "$py" "$ROOT/deploy/postgres_check.py" "$DSN"
+    "$py" "$ROOT/deploy/postgres_check.py" "$(dsn admin)"
 }
 
 case "${1:-}" in
     install) cmd_install ;;
     start)   cmd_start ;;
     stop)    cmd_stop ;;
+    restart) cmd_stop; cmd_start ;;
+    reset)   cmd_reset ;;
     status)  cmd_status ;;
-    dsn)     echo "$DSN" ;;
+    dsn)     dsn "${2:-projector}" ;;
     check)   cmd_check ;;
-    *) echo "usage: $0 {install|start|stop|status|dsn|check}" >&2; exit 2 ;;
+    *) echo "usage: $0 {install|start|stop|restart|reset|status|dsn [projector|reader|admin]|check}" >&2; exit 2 ;;
 esac

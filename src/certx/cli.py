@@ -103,7 +103,7 @@ def _query(args: argparse.Namespace, ask) -> int:
     if not args.db.startswith("postgres") and not Path(args.db).exists():
         print(f"no read model at {args.db}: run `certx replay` or the projector first", file=sys.stderr)
         return 2
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)     # the reader's role may read, nothing more
     try:
         answer = ask(store)
     finally:
@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
-                       help="the read model: SQLite file or postgresql:// DSN (default $CERTX_DB or certx.db)")
+                       help="the read model: SQLite file or postgresql:// DSN, read only, so the reader's role will do "
+                            "(`deploy/postgres.sh dsn reader`); default $CERTX_DB or certx.db")
 
     p = sub.add_parser("holdings", help="an account's settled cash, units and GEC serials, as JSON")
     p.add_argument("account")

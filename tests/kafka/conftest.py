@@ -31,7 +31,7 @@ from certx.kafka.topics import Topics
 from certx.replay import Replay
 from certx.wire.codec import encode
 from certx.wire.routing import PARTITION
-from tests.servers import address, schema_of_its_own
+from tests.servers import Schema, address, schema_of_its_own
 
 pytestmark = pytest.mark.kafka
 
@@ -241,10 +241,16 @@ def all_day_rules(tmp_path) -> Path:
 
 
 @pytest.fixture
-def pg_dsn() -> str:
+def pg_schema() -> Schema:
     """A PostgreSQL schema of the test's own on the server the test command started; dropped afterwards."""
-    with schema_of_its_own() as dsn:
-        yield dsn
+    with schema_of_its_own() as schema:
+        yield schema
+
+
+@pytest.fixture
+def pg_dsn(pg_schema: Schema) -> str:
+    """The projector's DSN for the test's schema."""
+    return pg_schema.projector
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
 """The settlement projector on the real broker and the real PostgreSQL (issue 4): exactly once through
-kill -9, duplicated and forged fills refused with nothing moved (DOMAIN A4, G1)."""
+kill -9 and through a PostgreSQL restart, duplicated and forged fills refused with nothing moved (DOMAIN A4, G1)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer
+from psycopg.conninfo import conninfo_to_dict
 
 from certx.ledger import Ledger
 from certx.replay import Replay
@@ -22,6 +26,8 @@ from loadtest.flows import trading_day
 from tests.kafka.conftest import produce_raw
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def engine_events(lines: list[bytes]) -> list[e.Event]:
@@ -67,7 +73,7 @@ def assert_read_model_is(dsn: str, ledger: Ledger, trades: int) -> None:
     assert got.settled == ledger.settled
 
 
-def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(bootstrap, topics, pg_dsn, projectors):
+def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(as_, topics, pg_dsn, projectors):
     rng = random.Random(4)
     events = engine_events(trading_day(12_000, seed=21))
     records = as_records(events)
@@ -77,7 +83,7 @@ def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(bootstr
     def feed() -> None:   # events keep arriving, about 6 s of them, while the projector is killed
         async def paced() -> None:
             for i in range(0, len(records), 500):
-                await produce_raw(bootstrap, topics.events, records[i:i + 500])
+                await produce_raw(as_("matcher"), topics.events, records[i:i + 500])
                 await asyncio.sleep(0.15)
         asyncio.run(paced())
 
@@ -104,7 +110,46 @@ def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(bootstr
     assert_read_model_is(pg_dsn, expected_ledger(events), trades)
 
 
-def test_duplicated_and_forged_fills_are_refused_and_move_nothing(bootstrap, topics, pg_dsn, projectors):
+def test_a_postgresql_restart_under_load_the_projector_rides_it_out_and_settles_each_trade_exactly_once(
+        as_, topics, pg_dsn, projectors):
+    """`deploy/postgres.sh restart` (fast shutdown: every session ends with AdminShutdown) while events keep
+    arriving. The projector is not restarted by anyone: it waits for the database, resumes from what it
+    committed, and catches up by itself."""
+    rng = random.Random(7)
+    events = engine_events(trading_day(12_000, seed=33))
+    records = as_records(events)
+    want = {p: sum(r[0] == p for r in records) for p in PARTITION.values()}
+    port = conninfo_to_dict(pg_dsn)["port"]
+
+    def feed() -> None:   # events keep arriving, about 6 s of them, while PostgreSQL restarts
+        async def paced() -> None:
+            for i in range(0, len(records), 500):
+                await produce_raw(as_("matcher"), topics.events, records[i:i + 500])
+                await asyncio.sleep(0.15)
+        asyncio.run(paced())
+
+    projector = projectors(pg_dsn)
+    projector.wait_started()
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    restarts_mid_stream = 0
+    for _ in range(2):
+        time.sleep(rng.uniform(0.5, 1.5))
+        restarts_mid_stream += feeder.is_alive()
+        restart = subprocess.run(["bash", str(ROOT / "deploy" / "postgres.sh"), "restart"], capture_output=True,
+                                 text=True, timeout=120, env=dict(os.environ, CERTX_PG_PORT=port))
+        assert restart.returncode == 0, restart.stderr
+    feeder.join()
+    assert restarts_mid_stream >= 1, "a restart came while events were arriving"
+    marks = wait_settled(pg_dsn, want)
+    log = projector.log.read_text(errors="replace")
+    assert projector.proc.poll() is None, f"the projector died:\n{log[-3000:]}"
+    assert "projector.db_lost" in log and "projector.db_back" in log, "the restart cut the projector's connection"
+    assert marks == want, "the stored offsets reached the end of every partition"
+    assert_read_model_is(pg_dsn, expected_ledger(events), sum(isinstance(ev, e.Trade) for ev in events))
+
+
+def test_duplicated_and_forged_fills_are_refused_and_move_nothing(as_, topics, pg_dsn, projectors):
     events = engine_events(trading_day(2_000, seed=8))
     gec_trades = [ev for ev in events if isinstance(ev, e.Trade) and ev.serials]
     cea_trades = [ev for ev in events if isinstance(ev, e.Trade) and ev.market == "CEA"]
@@ -126,14 +171,14 @@ def test_duplicated_and_forged_fills_are_refused_and_move_nothing(bootstrap, top
     ]
     redelivered = events[:50]                                          # same origins: already applied
     stream = events + redelivered + bad
-    asyncio.run(produce_raw(bootstrap, topics.events, as_records(stream)))
+    asyncio.run(produce_raw(as_("matcher"), topics.events, as_records(stream)))
     projectors(pg_dsn).wait_started()
     want = {p: sum(PARTITION[ev.market] == p for ev in stream) for p in PARTITION.values()}
     assert wait_settled(pg_dsn, want) == want
     assert_read_model_is(pg_dsn, expected_ledger(events), sum(isinstance(ev, e.Trade) for ev in events))
 
     async def rejections() -> list[st.SettlementRejected]:
-        consumer = AIOKafkaConsumer(topics.settlements, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        consumer = AIOKafkaConsumer(topics.settlements, auto_offset_reset="earliest", **as_("settlement").aiokafka(),
                                     enable_auto_commit=False)
         await consumer.start()
         out, deadline = [], time.monotonic() + 30
@@ -157,5 +202,5 @@ def _money(tp, obj):
     from certx.money import Fen, parse
 
     if tp is Fen:
-        return parse(obj, positive=False)
+        return parse(obj)
     raise NotImplementedError

@@ -3,20 +3,25 @@ a schema of its own). The database itself refuses a GEC cancelled twice (G1); a 
 ledger loads back exactly as it was settled; the queries answer from the tables."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import msgspec
+import psycopg
 import pytest
 
 from certx import money
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch, Journal
 from certx.registry.serials import RangeSet
+from certx.kafka.projector import Projector, ProjectorSettings
 from certx.replay import Replay
 from certx.store import Store, open_store
-from certx.store.sql import CancelledTwice
+from certx.store.sql import CancelledTwice, RowsRefused
 from certx.wire import events as e
 from certx.wire import settlements as s
 from certx.wire.codec import encode
+from certx.wire.routing import PARTITION
 
 from servers import schema_of_its_own
 from ledger.settling import SettlingDesk
@@ -27,10 +32,12 @@ SAMPLE = Path(__file__).resolve().parents[2] / "src" / "certx" / "sample" / "tra
 # --- the databases ------------------------------------------------------------------------------------------
 
 class Database:
-    """One empty database (a SQLite file, or a PostgreSQL schema of its own); `open()` connects a new Store."""
+    """One empty database (a SQLite file, or a PostgreSQL schema of its own); `open()` connects a new Store.
+    `reader`: how the queries connect (in PostgreSQL, as the reader's role)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, reader: str | None = None) -> None:
         self.dsn = dsn
+        self.reader = reader or dsn
         self.stores: list[Store] = []
 
     def open(self) -> Store:
@@ -53,8 +60,8 @@ def db(request, tmp_path):
         yield database
         database.close()
         return
-    with schema_of_its_own() as dsn:
-        database = Database(dsn)
+    with schema_of_its_own() as schema:
+        database = Database(schema.projector, schema.reader)
         try:
             yield database
         finally:
@@ -219,6 +226,97 @@ def test_write_then_load_ledger_gives_back_the_ledger_settled_in_memory(db: Data
     assert view(loaded) == view(ledger)
 
 
+# --- rows the database refuses: settled again one event at a time ------------------------------------------------
+
+@pytest.mark.parametrize("batch", [
+    Batch(cash=[("A", "GEC", 1), ("B\x00", "GEC", 2)]),                          # a NUL byte in a TEXT
+    Batch(cancellations=[(900, 910, "trade", "A", "plant\x00", "GEC-Z", 1)]),    # ... written by COPY
+    Batch(units=[("A", "CEA21", 7), ("B", "CEA21", 2**63)]),                     # past BIGINT
+], ids=["nul", "nul-by-copy", "out-of-range"])
+def test_rows_the_database_refuses_raise_rows_refused_and_nothing_of_their_batch_is_written(store: Store, batch):
+    if store.dialect == "sqlite" and batch.units == []:
+        pytest.skip("SQLite stores a NUL byte: nothing to refuse")
+    settle(store, gec_events())
+    before = rows(store)
+    batch.marks = {2: (999_999, 999, 0, 999)}
+    with pytest.raises(RowsRefused):
+        store.write(batch)
+    assert rows(store) == before
+    store.write(forged_batch())                              # the store is still usable
+    assert store.query("SELECT amount FROM cash WHERE account = 'Z'") == [(12_345,)]
+
+
+def consumed(events: list, dead_letter_at: int | None = None) -> list[tuple]:
+    """The events as the projector consumes them from `certx.events`: (partition, offset, event), offsets
+    counted per partition; a record that was not an event (None) before event number `dead_letter_at`."""
+    out, offsets = [], {}
+    for n, ev in enumerate(events):
+        p = PARTITION[ev.market]
+        if n == dead_letter_at:
+            out.append((p, offsets.get(p, 0), None))
+            offsets[p] = offsets.get(p, 0) + 1
+        out.append((p, offsets.get(p, 0), ev))
+        offsets[p] = offsets.get(p, 0) + 1
+    return out
+
+
+def projector_on(db: Database) -> Projector:
+    projector = Projector(ProjectorSettings(bootstrap="unused: no Kafka here", db=db.dsn))
+    projector.open()
+    db.stores.append(projector.store)
+    return projector
+
+
+def test_the_projector_settles_a_sound_batch_in_one_transaction(db: Database):
+    events = gec_events()
+    records = consumed(events, dead_letter_at=5)
+    batches = projector_on(db).settle(records)
+    assert len(batches) == 1
+    want = Ledger()
+    for ev in events:
+        want.apply(ev)
+    assert view(db.open().load_ledger()) == view(want)
+    ends = {p: o + 1 for p, o, _ in records}
+    assert db.open().topic_offsets() == ends
+
+
+@pytest.mark.parametrize("field", ["beneficiary", "product"])   # rows of gec_cancellations, of trades
+def test_a_batch_the_database_refuses_is_settled_event_by_event_and_only_the_refused_event_is_answered_malformed(
+        db: Database, field):
+    """A NUL byte in a name: the engine takes it, PostgreSQL's TEXT does not. Crashing on it would crash again
+    on every restart, and settlement would stop for good."""
+    if not db.dsn.startswith("postgres"):
+        pytest.skip("SQLite stores a NUL byte: nothing to refuse")
+    events = gec_events()
+    [good] = [ev for ev in events if isinstance(ev, e.Trade) and ev.beneficiary == "plant-1"]
+    bad = msgspec.structs.replace(good, **{field: getattr(good, field) + "\x00"})
+    events = [bad if ev is good else ev for ev in events]
+    records = consumed(events, dead_letter_at=len(events) - 3)
+    before = [ev for ev in events if ev.seq < bad.seq and ev.market == "GEC"]
+    after = [ev for ev in events if ev.seq > bad.seq and ev.market == "GEC"]
+    assert before and after, "events before and after it in the same batch"
+
+    batches = projector_on(db).settle(records)
+
+    out = [x for b in batches for x in b.settlements]
+    [rejected] = [x for x in out if isinstance(x, s.SettlementRejected)]
+    assert (rejected.trade_id, rejected.reason) == (bad.trade_id, "malformed")
+    assert rejected.detail.startswith("DataError") and "NUL" in rejected.detail and len(rejected.detail) <= 200
+    store = db.open()
+    assert [body for _, _, body in store.pending()] == [encode(x) for x in out], "answered through the outbox"
+    # it moved nothing; every other event settled as if it had never come (its settlement seq aside)
+    want = Ledger()
+    for ev in events:
+        if ev is not bad:
+            want.apply(ev)
+    want.seq["GEC"] += 1
+    assert view(store.load_ledger()) == view(want)
+    assert store.query("SELECT count(*) FROM trades") == [(len(want.settled),)]
+    assert store.retirements("plant-1") == []
+    # its offset is stored: it is never read again
+    assert store.topic_offsets() == {p: o + 1 for p, o, _ in records}
+
+
 # --- queries -----------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -233,6 +331,19 @@ def merged(ranges) -> list[tuple[int, int]]:
     for a, b in sorted(tuple(x) for x in ranges):
         r.add(a, b)
     return list(r)
+
+
+def test_a_read_only_store_answers_the_queries_and_writes_nothing(db: Database, store: Store):
+    """The queries open the store read only: as PostgreSQL's reader role, which may not create the tables."""
+    settle(store, gec_events())
+    reader = open_store(db.reader, read_only=True)
+    db.stores.append(reader)
+    assert reader.retirements("plant-1") == store.retirements("plant-1") != []
+    assert reader.holdings("A") == store.holdings("A")
+    before = rows(store)
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.ReadOnlySqlTransaction)):
+        reader.write(forged_batch())
+    assert rows(store) == before
 
 
 def test_holdings_of_every_account_match_the_ledger(sample):

@@ -9,25 +9,39 @@ those offsets, the consumer stops with an error (`auto_offset_reset="none"`) rat
 `certx.settlements` is fed from an outbox table written in that same transaction and published after it
 commits, so a settlement event is never lost; a crash between publishing and clearing the outbox publishes it
 again, with the same `origin`, by which readers drop the duplicate (at least once, deduplicable).
+
+Nothing stops it for good. A database that goes away (a restart) is waited for, and the projector resumes from
+what it committed, as a restarted process would. A batch whose rows the database refuses is settled again one
+event at a time, and the events refused are answered `settlement.rejected` instead of stopping settlement.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from certx.ledger.journal import Journal
+from certx.ledger.journal import Batch, Journal
+from certx.ledger.ledger import Refused
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
+from certx.store.sql import RowsRefused, unavailable
+from certx.wire import events as e
 from certx.wire.codec import decode_event, encode
-from certx.wire.dead_letter import dead_letter
+from certx.wire.dead_letter import DeadLetter, dead_letter
 from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.projector")
+
+# (partition, offset, event) of one `certx.events` record; the event is None for a record that is not one.
+Consumed = tuple[int, int, e.Event | None]
+
+# Waiting for the database: the first retry soon (a restart takes about a second), then doubling up to this.
+FIRST_RETRY, LAST_RETRY = 0.1, 5.0
 
 
 @dataclass
@@ -45,47 +59,133 @@ class Projector:
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        self.store = open_store(self.s.db)
-        self.journal = Journal(self.store.load_ledger())
-        offsets = self.store.topic_offsets()
+        offsets = self.open()
         self.consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
                                          auto_offset_reset="none", max_partition_fetch_bytes=8 * 1024 * 1024,
                                          **self.s.kafka.aiokafka())
         await self.consumer.start()
-        tps = [TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)]
-        self.consumer.assign(tps)
-        for tp in tps:
-            self.consumer.seek(tp, offsets.get(tp.partition, 0))
+        self.consumer.assign([TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)])
+        self._seek(offsets)
         self.producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5,
                                          max_batch_size=1024 * 1024, **self.s.kafka.aiokafka())
         await self.producer.start()
         await self._publish()   # whatever a previous run committed but did not get to publish
         log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets)
 
+    def open(self) -> dict[int, int]:
+        """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""
+        self.store = open_store(self.s.db)
+        self.journal = Journal(self.store.load_ledger())
+        return self.store.topic_offsets()
+
+    def _seek(self, offsets: dict[int, int]) -> None:
+        for tp in self.consumer.assignment():
+            self.consumer.seek(tp, offsets.get(tp.partition, 0))
+
     async def run(self) -> None:
         while not self._stopping.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
             if not any(fetched.values()):
                 continue
-            dead = []
-            for tp, records in fetched.items():
-                for r in records:
-                    try:
-                        event = decode_event(r.value)
-                    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                        dead.append(dead_letter(r.value, "malformed", str(exc)[:300], tp.topic, tp.partition,
-                                                r.offset, r.timestamp, "projector"))
-                        self.journal.skip(tp.partition, r.offset, MARKET_OF[tp.partition])
-                        continue
-                    self.journal.add(event, r.offset)
+            consumed, dead = self._decode(fetched)
+            try:
+                batches = self.settle(consumed)          # state + offsets, in database transactions
+                for d in dead:
+                    await self.producer.send_and_wait(self.s.topics.dlq, encode(d), partition=0)
+                # What was just committed is in memory: publish it from there, then clear the outbox.
+                await self._send([row for b in batches for row in b.outbox])
+                self.store.published()
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                await self._reconnect(exc)
+
+    def _decode(self, fetched: dict) -> tuple[list[Consumed], list[DeadLetter]]:
+        consumed: list[Consumed] = []
+        dead = []
+        for tp, records in fetched.items():
+            for r in records:
+                try:
+                    consumed.append((tp.partition, r.offset, decode_event(r.value)))
+                except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                    dead.append(dead_letter(r.value, "malformed", str(exc)[:300], tp.topic, tp.partition, r.offset,
+                                            r.timestamp, "projector"))
+                    consumed.append((tp.partition, r.offset, None))
+        return consumed, dead
+
+    def settle(self, consumed: list[Consumed]) -> list[Batch]:
+        """Settle records into the database, each transaction with the offsets it consumed; returns the batches
+        committed (their settlement events are to be published). One transaction, unless the database refuses
+        its rows."""
+        self._journal(consumed)
+        batch = self.journal.take()
+        try:
+            self.store.write(batch)
+        except RowsRefused as exc:
+            log.warning("projector.batch_refused", error=str(exc), records=len(consumed))
+            return self._settle_one_by_one(consumed)
+        self.settled += len(batch.trades)
+        return [batch]
+
+    def _settle_one_by_one(self, consumed: list[Consumed]) -> list[Batch]:
+        """The database refused rows of a batch (a NUL byte in a name, a number out of range). Reading the batch
+        again would fail again, on every restart: settlement would stop for good. So each event gets a
+        transaction of its own; one whose rows are refused is answered `settlement.rejected` (malformed),
+        moves nothing, and its offset is stored so that it is never tried again. Slow, and rare.
+
+        The ledger in memory applied the refused batch, so it is loaded again from the database first, and
+        after each refusal: it is never ahead of what the database holds."""
+        self.journal = Journal(self.store.load_ledger())
+        batches = []
+        for record in consumed:
+            self._journal([record])
             batch = self.journal.take()
-            self.store.write(batch)            # state + offsets, one database transaction
+            try:
+                self.store.write(batch)
+            except RowsRefused as exc:
+                partition, offset, event = record
+                log.warning("projector.event_refused", partition=partition, offset=offset, error=str(exc))
+                self.journal = Journal(self.store.load_ledger())
+                self.journal.refuse(event, offset, Refused("malformed", str(exc)[:200]))
+                batch = self.journal.take()
+                self.store.write(batch)
             self.settled += len(batch.trades)
-            for d in dead:
-                await self.producer.send_and_wait(self.s.topics.dlq, encode(d), partition=0)
-            # What was just committed is in memory: publish it from there, then clear the outbox.
-            await self._send(batch.outbox)
-            self.store.published()
+            batches.append(batch)
+        return batches
+
+    def _journal(self, consumed: list[Consumed]) -> None:
+        journal = self.journal
+        for partition, offset, event in consumed:
+            if event is None:
+                journal.skip(partition, offset, MARKET_OF[partition])   # a dead letter: consumed, nothing to settle
+            else:
+                journal.add(event, offset)
+
+    async def _reconnect(self, lost: Exception) -> None:
+        """The database went away (a restart, a cut connection). What it did not commit it rolled back, and what
+        it committed (even if the answer to the COMMIT was lost) it holds with its offsets: so the truth is
+        what it holds. Drop the batch in memory, take the ledger and the offsets from the database, read
+        `certx.events` again from there and publish what its outbox holds: exactly once, as after a restart of
+        the process, but the process, its consumer and its producer carry on."""
+        delay = FIRST_RETRY
+        while not self._stopping.is_set():
+            log.warning("projector.db_lost", error=repr(lost), retry_in=delay)
+            self.store.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)    # stop promptly when asked to
+            if self._stopping.is_set():
+                return
+            try:
+                offsets = self.open()
+                self._seek(offsets)
+                await self._publish()
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                lost, delay = exc, min(delay * 2, LAST_RETRY)
+                continue
+            log.info("projector.db_back", offsets=offsets)
+            return
 
     async def _publish(self) -> None:
         """Publish what the outbox holds (after a restart: committed, maybe not yet published)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from certx.ledger.ledger import Ledger
+from certx.ledger.ledger import Ledger, Refused
 from certx.wire import events as e
 from certx.wire import settlements as s
 from certx.wire.codec import encode
@@ -39,8 +39,15 @@ class Journal:
 
     def add(self, event: e.Event, topic_offset: int | None = None) -> list[s.Settlement]:
         """One engine event; `topic_offset` is its offset in `certx.events` (None in the embedded replay)."""
+        return self._record(event, self.ledger.apply(event), topic_offset)
+
+    def refuse(self, event: e.Event, topic_offset: int | None, refused: Refused) -> list[s.Settlement]:
+        """One engine event answered by `settlement.rejected` and nothing else (the database refused its rows):
+        it moves nothing, and its offset is consumed like any other's."""
+        return self._record(event, self.ledger.refuse(event, refused), topic_offset)
+
+    def _record(self, event: e.Event, out: list[s.Settlement], topic_offset: int | None) -> list[s.Settlement]:
         b = self.batch
-        out = self.ledger.apply(event)
         b.settlements += out
         partition = PARTITION[event.market]
         b.outbox += [(partition, encode(x)) for x in out]

@@ -60,7 +60,17 @@ class Ledger:
             self.marks[origin.partition] = here
             self.applied = True
         except Refused as r:
-            out = [s.SettlementRejected(trade_id=getattr(event, "trade_id", ""), reason=r.reason, detail=r.detail)]
+            out = [_rejection(event, r)]
+        return self._stamp(event, out)
+
+    def refuse(self, event: e.Event, refused: Refused) -> list[s.Settlement]:
+        """Answer `event` with `settlement.rejected` without applying it: for an event the ledger would take but
+        the database will not store. Like any refusal, it leaves the event's origin unmarked."""
+        self.applied = False
+        return self._stamp(event, [_rejection(event, refused)])
+
+    def _stamp(self, event: e.Event, out: list[s.Settlement]) -> list[s.Settlement]:
+        """Each settlement event's position: the market's next seq, and the engine event it answers."""
         seq = self.seq.get(event.market, 0)
         partition = PARTITION[event.market]
         for i, settlement in enumerate(out):
@@ -171,6 +181,10 @@ class Ledger:
         for product, quantity in ev.units.items():
             self._move_units((ev.account, product), -quantity)
         return [s.UnitsSurrendered(account=ev.account, compliance_year=ev.compliance_year, units=ev.units)]
+
+
+def _rejection(event: e.Event, refused: Refused) -> s.SettlementRejected:
+    return s.SettlementRejected(trade_id=getattr(event, "trade_id", ""), reason=refused.reason, detail=refused.detail)
 
 
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:

@@ -3,6 +3,7 @@ settlement), loads the ledger back on restart, and answers the settlement servic
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -14,29 +15,57 @@ from certx.store import schema
 from certx.wire.routing import MARKET_OF
 
 
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot do it now (a restart cut the connection, it is starting up, a disk is full): what was
+    not committed was rolled back, so connecting again and doing the same again is the cure. Only PostgreSQL's
+    connection can be lost; SQLite is embedded."""
+    psycopg = sys.modules.get("psycopg")      # not loaded: no psycopg error can exist (SQLite users never load it)
+    return psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _refused(exc: BaseException) -> bool:
+    """The database refuses the rows themselves (a NUL byte in a TEXT, a number out of range, a constraint):
+    doing the same again fails again. (sqlite3 raises OverflowError for an integer past 64 bits.)"""
+    psycopg = sys.modules.get("psycopg")
+    return isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError, OverflowError)) or (
+        psycopg is not None and isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)))
+
+
 class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
 
 
-def open_store(dsn: str) -> "Store":
-    """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:')."""
+class RowsRefused(Exception):
+    """The database refused a batch's rows for what they hold (not G1's constraint: that is CancelledTwice).
+    Nothing of the batch was written."""
+
+
+def open_store(dsn: str, read_only: bool = False) -> "Store":
+    """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:'). `read_only` for
+    the queries: the store neither creates the tables (a reader role may not) nor writes anything."""
     if dsn.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        return Store(psycopg.connect(dsn, autocommit=False), "postgres")
+        conn = psycopg.connect(dsn, autocommit=False)
+        conn.read_only = read_only
+        return Store(conn, "postgres", read_only)
     if dsn.startswith("sqlite:///"):
         dsn = dsn[len("sqlite:///"):]
     conn = sqlite3.connect(dsn, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return Store(conn, "sqlite")
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")
+    else:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return Store(conn, "sqlite", read_only)
 
 
 class Store:
-    def __init__(self, conn: Any, dialect: str) -> None:
+    def __init__(self, conn: Any, dialect: str, read_only: bool = False) -> None:
         self.conn = conn
         self.dialect = dialect
-        self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
+        if not read_only:
+            self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
 
     # --- plumbing that differs by database ------------------------------------------------------------
 
@@ -78,6 +107,8 @@ class Store:
             conn.rollback()
             if "gec_cancelled_once" in str(exc):
                 raise CancelledTwice(str(exc)) from exc
+            if _refused(exc):
+                raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc
             raise
         finally:
             cur.close()
