@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from certx import money
+from certx.kafka.connection import Connection
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch, Journal
 from certx.registry.serials import RangeSet
@@ -261,7 +262,7 @@ def consumed(events: list, dead_letter_at: int | None = None) -> list[tuple]:
 
 
 def projector_on(db: Database) -> Projector:
-    projector = Projector(ProjectorSettings(bootstrap="unused: no Kafka here", db=db.dsn))
+    projector = Projector(ProjectorSettings(kafka=Connection("unused: no Kafka here"), db=db.dsn))
     projector.open()
     db.stores.append(projector.store)
     return projector

@@ -85,6 +85,7 @@ _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
 _NAME = re.compile(c.NAME_PATTERN)
 _UNSAFE = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+_ID = re.compile(rb'"(order_id|id)"\s*:\s*"([^"\\]{1,128})"')
 
 
 class _DuplicateKey(Exception):
@@ -116,7 +117,13 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     """A sender's record, read by the strict contract."""
     try:
         obj = _loose.decode(raw)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        if raw.lstrip()[:1] == b"{":
+            # An object nested too deeply to read: still answered, with its id when one shows near the start.
+            found = _ID.search(raw[:4096])
+            return Malformed("nested too deeply to read", ref=_name(found.group(2).decode("utf-8", "replace")) if found else "")
+        return NotAnObject("not a JSON object: nested too deeply to read")
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return NotAnObject(_say(f"not JSON: {exc}"))
     except Exception as exc:  # noqa: BLE001 - a decoder must never stop a service
         return NotAnObject(_say(f"not JSON: {type(exc).__name__}"))

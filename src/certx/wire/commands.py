@@ -27,7 +27,8 @@ Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Ratio = Annotated[str, Meta(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$")]
 # A name (account, broker, product, id, …): printable, so it can never break a log line, a terminal or a
 # database column (a NUL byte once stopped settlement), and short.
-NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+# (`(?!\n)`: Python's `$` also matches before a final newline; ECMA's does not, and there it is a no-op.)
+NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$(?!\n)"
 Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NAME_PATTERN)]
 Names = Annotated[list[Name], Meta(max_length=64)]
 Market = Literal["CEA", "CCER", "GEC"]

@@ -1,0 +1,96 @@
+"""The gateway's door, pure (DESIGN stage 0): the actor comes from where a record came from (DOMAIN A1), the time
+is the exchange's (U3), and the route comes from the command itself."""
+from __future__ import annotations
+
+import msgspec
+
+from certx.gateway import Admitted, Door
+from certx.wire import commands as c
+from certx.wire.codec import NotAnObject
+
+NOW = 1_790_000_000_000
+
+
+def raw(**fields) -> bytes:
+    return msgspec.json.encode(fields)
+
+
+def new_order(order_id: str = "o1", product: str = "CEA21", **extra) -> bytes:
+    return raw(**{"type": "order.new", "order_id": order_id, "account": "A", "product": product, "side": "buy",
+                  "quantity": 1, "price": "1.00", **extra})
+
+
+def test_A1_the_sender_is_the_actor_when_the_command_names_none():
+    admitted = Door().admit(new_order(), "B1", NOW)
+    assert isinstance(admitted.command, c.OrderNew) and admitted.command.actor == "B1"
+    assert admitted.markets == ("CEA",) and admitted.at == NOW
+
+
+def test_A1_a_command_naming_another_actor_is_refused_not_authorised_where_it_would_have_gone():
+    admitted = Door().admit(new_order(actor="registry", product="GEC"), "B1", NOW)
+    refusal = admitted.command
+    assert isinstance(refusal, c.Refusal) and refusal.reason == "not_authorised" and refusal.order
+    assert (refusal.ref, refusal.account, refusal.actor) == ("o1", "A", "B1") and "registry" in refusal.detail
+    assert admitted.markets == ("GEC",)
+
+
+def test_U3_a_senders_at_counts_for_nothing_on_its_inbound_topic():
+    admitted = Door().admit(new_order(at="2020-01-01T10:00:00+08:00"), "B1", NOW)
+    assert admitted.at == NOW and admitted.command.at is None, "the time travels only as the record timestamp"
+
+
+def test_U3_the_replay_path_keeps_recorded_actors_and_times_and_needs_both():
+    door = Door()
+    admitted = door.admit(new_order(actor="B7", at="2021-12-16T10:00:00+08:00"), None)
+    assert admitted.command.actor == "B7" and admitted.at == 1_639_620_000_000
+    missing = door.admit(new_order(actor="B7"), None)
+    assert missing.command.reason == "malformed" and "`at`" in missing.command.detail
+
+
+def test_routing_a_cancel_or_lift_by_the_order_it_targets_and_refusing_an_unknown_one():
+    door = Door()
+    door.admit(new_order("g1", product="GEC"), "B1", NOW)
+    cancel = door.admit(raw(type="order.cancel", order_id="g1", account="A"), "B1", NOW)
+    assert isinstance(cancel.command, c.OrderCancel) and cancel.markets == ("GEC",)
+    lift = door.admit(raw(type="order.lift", order_id="l1", account="B", target="g1", quantity=1), "B2", NOW)
+    assert lift.markets == ("GEC",)
+    unknown = door.admit(raw(type="order.cancel", order_id="nope", account="A"), "B1", NOW)
+    assert unknown.command.reason == "unknown_order" and "market" in unknown.command.detail
+
+
+def test_the_multi_market_registry_commands_go_to_each_of_their_markets():
+    door = Door()
+    assert door.admit(raw(type="account.open", id="a", account="A", broker="B1"), "registry", NOW).markets == \
+        ("CEA", "CCER", "GEC")
+    issue = raw(type="issue.ccer", id="i", account="A", product="CCER", project="P", vintage=2023, quantity=1)
+    assert door.admit(issue, "registry", NOW).markets == ("CCER", "GEC")
+
+
+def test_the_door_remembers_a_bounded_number_of_orders_forgetting_the_oldest():
+    door = Door(remember=2)
+    for oid, product in (("o1", "CEA21"), ("o2", "GEC"), ("o3", "CCER")):
+        door.admit(new_order(oid, product=product), "B1", NOW)
+    assert list(door.targets) == ["o2", "o3"]
+
+
+def test_a_malformed_command_is_answered_where_its_readable_fields_point():
+    door = Door()
+    door.admit(new_order("g1", product="GEC"), "B1", NOW)
+    by_product = door.admit(new_order("bad", product="CCER", side="hold"), "B1", NOW)
+    assert by_product.command.reason == "malformed" and by_product.markets == ("CCER",)
+    by_target = door.admit(raw(type="order.cancel", order_id="g1", account="A", extra=1), "B1", NOW)
+    assert by_target.markets == ("GEC",) and by_target.command.ref == "g1"
+    nowhere = door.admit(raw(type="nonsense", id="n1"), "B1", NOW)
+    assert nowhere.markets == ("CEA",) and nowhere.command.ref == "n1" and not nowhere.command.order
+
+
+def test_bytes_that_are_not_an_object_are_for_the_dead_letters():
+    assert isinstance(Door().admit(b"\xff not json", "B1", NOW), NotAnObject)
+    assert not isinstance(Door().admit(b"{}", "B1", NOW), NotAnObject)
+
+
+def test_a_refusal_encodes_as_the_command_log_expects():
+    from certx.wire.codec import decode_logged, encode
+
+    admitted: Admitted = Door().admit(new_order(actor="registry"), "B1", NOW)
+    assert decode_logged(encode(admitted.command)) == admitted.command

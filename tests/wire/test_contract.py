@@ -1,0 +1,168 @@
+"""The strict contract (PROTOCOL): a JSON object that breaks it is answered `malformed` with its `ref` and a
+`detail` naming the field, and changes nothing; bytes that are not a JSON object have no command to answer and
+go to the dead letters alone. Every answer carries `ref`; a resent command never applies twice. With DOMAIN U1
+and U2 (money and quantities), A1 (who may act) and A2 (cash per market)."""
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from certx.engine import Engine
+from certx.money import MAX_MARKET_CASH
+from certx.wire import commands as c
+from certx.wire import events as e
+from certx.wire.codec import MAX_RECORD, Malformed, NotAnObject, decode_command
+from support import cea_day, engine_state, rejected
+
+AT = "2021-12-16T10:00:00+08:00"
+
+
+def order(**override) -> dict:
+    fields = {"type": "order.new", "at": AT, "actor": "B1", "order_id": "o1", "account": "A", "product": "CEA21",
+              "side": "buy", "quantity": 10, "price": "50.00"}
+    fields.update(override)
+    return fields
+
+
+def answer(desk, raw: bytes) -> e.Event:
+    (only_answer,) = desk.raw(raw)
+    return only_answer
+
+
+def engines_state(desk) -> list:
+    return [engine_state(engine) for engine in desk.engines.values()]
+
+
+@pytest.mark.parametrize("field, value", [("counterpart", "gen-02"), ("partail", False), ("Actor", "registry")])
+def test_an_unknown_field_is_malformed_naming_it_and_changes_nothing(field, value):
+    """`"counterpart"` once made an addressed block offer public, `"partail": false` a partial one whole."""
+    desk = cea_day()
+    before = engines_state(desk)
+    ev = answer(desk, msgspec.json.encode(order(**{field: value})))
+    assert isinstance(ev, e.OrderRejected) and ev.reason == "malformed" and ev.ref == "o1"
+    assert f"`{field}`" in ev.detail
+    assert engines_state(desk) == before
+
+
+def test_a_duplicate_key_is_malformed_whichever_comes_last():
+    desk = cea_day()
+    raw = msgspec.json.encode(order())[:-1] + b',"actor":"B2"}'
+    ev = answer(desk, raw)
+    assert ev.reason == "malformed" and "duplicate key `actor`" in ev.detail and ev.ref == "o1"
+    nested = msgspec.json.encode(order(filter={"provinces": ["Gansu"]})).replace(
+        b'"provinces"', b'"provinces":["Hebei"],"provinces"')
+    assert "duplicate key `provinces`" in decode_command(nested).detail
+
+
+@pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, ""])
+def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
+    """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it)."""
+    desk = cea_day()
+    ev = answer(desk, msgspec.json.encode(order(account=name)))
+    assert ev.reason == "malformed" and "`$.account`" in ev.detail
+    assert ev.account == "", "a name the contract refuses is never published"
+    ev = answer(desk, msgspec.json.encode(order(order_id=name)))
+    assert ev.reason == "malformed" and ev.ref == ""
+
+
+@pytest.mark.parametrize("field, value", [
+    ("quantity", 2**70), ("quantity", 10**10 + 1), ("quantity", 0), ("quantity", -5), ("price", 2**70),
+    ("price", "1000000.01"), ("price", "12345678.00"), ("price", 1e3), ("price", "NaN"), ("price", "54.222"),
+])
+def test_U1_U2_numbers_beyond_their_bounds_are_malformed(field, value):
+    """Every amount the engine and the read model hold stays inside a 64-bit integer."""
+    desk = cea_day()
+    ev = answer(desk, msgspec.json.encode(order(**{field: value})))
+    assert ev.reason == "malformed" and field in ev.detail
+
+
+def test_U1_a_deposit_beyond_its_bound_is_malformed_and_a_market_never_holds_more_than_2_62_fen():
+    desk = cea_day()
+    line = {"type": "funds.deposit", "at": AT, "actor": "bank", "id": "d1", "account": "A", "market": "CEA"}
+    assert answer(desk, msgspec.json.encode({**line, "amount": 2**70})).reason == "malformed"
+    big = "1000000000000.00"                                        # the largest deposit: 10^14 fen
+    cea = desk.engines["CEA"]
+    room = (MAX_MARKET_CASH - cea.cash_total) // 10**14
+    for i in range(room):
+        cea.cash_total += 10**14                                    # as if deposited, without 46,000 commands
+    ev = answer(desk, msgspec.json.encode({**line, "amount": big}))
+    assert ev.reason == "over_limit"
+
+
+def test_a_megabyte_record_is_answered_malformed_with_its_ref():
+    desk = cea_day()
+    raw = msgspec.json.encode(order(order_id="huge", padding="x" * 1_000_000))
+    assert len(raw) > MAX_RECORD
+    ev = answer(desk, raw)
+    assert ev.reason == "malformed" and ev.ref == "huge" and "bytes" in ev.detail
+
+
+def test_deep_nesting_inside_an_object_is_answered_and_outside_one_is_not_an_object():
+    desk = cea_day()
+    ev = answer(desk, b'{"type":"order.new","order_id":"deep","junk":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert ev.reason == "malformed" and ev.ref == "deep"
+    assert isinstance(decode_command(b"[" * 100_000), NotAnObject)
+
+
+@pytest.mark.parametrize("raw", [b"", b"null", b"[1]", b'"order.new"', b"\xff\xfe", b"{", b"1e999999"])
+def test_bytes_that_are_not_a_json_object_get_no_answer_but_are_counted(raw):
+    desk = cea_day()
+    assert desk.raw(raw) == []
+    assert desk.replay.summary.malformed[-1].reason == "malformed"
+
+
+def test_a_sender_cannot_send_the_gateways_refusal_record():
+    bad = decode_command(b'{"type":"gateway.refusal","actor":"B1","ref":"x","reason":"malformed","order":true}')
+    assert isinstance(bad, Malformed) and "gateway.refusal" in bad.detail
+
+
+def test_every_answer_carries_the_commands_ref():
+    """Success answers to registry, bank and operator commands included."""
+    desk = cea_day()
+    for events in (desk.send("funds.deposit", id="dep-9", actor="bank", account="A", market="CEA", amount="1"),
+                   desk.send("issue.cea", id="iss-9", actor="registry", account="A", product="CEA21", quantity=1),
+                   desk.send("band.set", id="band-9", actor="operator", product="CEA21", mode="listing",
+                             ratio="0.2"),
+                   desk.order("o9", "A", "B1", "CEA21", "buy", 1, "50.00")):
+        ref = events[0].ref
+        assert ref.endswith("9") and all(ev.ref == ref for ev in events)
+
+
+@pytest.mark.parametrize("type_, fields", [
+    ("funds.deposit", {"actor": "bank", "account": "A", "market": "CEA", "amount": "100"}),
+    ("issue.cea", {"actor": "registry", "account": "A", "product": "CEA21", "quantity": 7}),
+    ("band.set", {"actor": "operator", "product": "CEA21", "mode": "block", "ratio": "0.2"}),
+])
+def test_a_resent_command_is_refused_duplicate_command_and_applies_once(type_, fields):
+    desk = cea_day()
+    first = desk.send(type_, id="same", **fields)
+    assert rejected(first) is None
+    before = engines_state(desk)
+    again = desk.send(type_, id="same", **fields)
+    assert rejected(again) == "duplicate_command" and again[0].ref == "same"
+    assert engines_state(desk) == before
+
+
+def test_a_resent_account_open_is_answered_once_and_refused_in_every_market():
+    desk = cea_day()
+    desk.send("account.open", id="acct-Z", actor="registry", account="Z", broker="B1")
+    again = desk.send("account.open", id="acct-Z", actor="registry", account="Z2", broker="B1")
+    assert rejected(again) == "duplicate_command"
+    assert all("Z2" not in engine.wallets for engine in desk.engines.values())
+
+
+def test_the_same_id_from_another_sender_is_another_command():
+    desk = cea_day()
+    desk.send("band.set", id="same", actor="operator", product="CEA21", mode="block", ratio="0.2")
+    assert rejected(desk.send("funds.deposit", id="same", actor="bank", account="A", market="CEA",
+                              amount="1")) is None
+
+
+def test_an_engine_refuses_a_command_for_another_market_saying_so_and_never_issues_cea_in_ccer():
+    ccer = Engine("CCER")
+    ccer.apply(c.AccountOpen(id="a", actor="registry", account="A", broker="B1"), 0)
+    (ev,) = ccer.apply(c.IssueCea(id="i", actor="registry", account="A", product="CEA21", quantity=5), 0)
+    assert isinstance(ev, e.CommandRejected) and ev.reason == "wrong_market" and "CEA" in ev.detail
+    assert "CEA21" not in ccer.wallets["A"].positions
+    (ev,) = ccer.apply(c.OrderCancel(order_id="x", actor="B1", account="A", market="GEC"), 0)
+    assert ev.reason == "wrong_market"
