@@ -15,7 +15,7 @@ from services.shell import Service
 
 async def main(settings: GatewaySettings | None = None) -> int:
     settings = settings or GatewaySettings(kafka=load())
-    return await Service(settings.kafka, Gateway(settings), "gateway").run()
+    return await Service(settings.kafka, lambda: Gateway(settings), "gateway").run()
 
 
 if __name__ == "__main__":

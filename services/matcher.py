@@ -19,7 +19,7 @@ from services.shell import Service
 
 async def main(settings: Settings | None = None) -> int:
     settings = settings or Settings(kafka=load())
-    return await Service(settings.kafka, Matcher(settings), "matcher").run()
+    return await Service(settings.kafka, lambda: Matcher(settings), "matcher").run()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from services.shell import Service
 
 async def main(settings: ProjectorSettings | None = None) -> int:
     settings = settings or ProjectorSettings(kafka=load(), db=os.environ.get("CERTX_DB", "certx.db"))
-    return await Service(settings.kafka, Projector(settings), "projector").run()
+    return await Service(settings.kafka, lambda: Projector(settings), "projector").run()
 
 
 if __name__ == "__main__":

@@ -136,6 +136,18 @@ async def produce_raw(kafka: Connection, topic: str, records: list[tuple[int, by
         await producer.stop()
 
 
+async def produce_values(kafka: Connection, topic: str, values: list[bytes]) -> None:
+    """Values as they are (empty ones too), in order, to partition 0 of `topic`: many in flight at once."""
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=256 * 1024,
+                                **kafka.aiokafka())
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, value, partition=0) for value in values]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
 class ServiceProcess:
     """`certx serve <service>` in a process of its own, logged in as its principal, so a test can kill -9 it."""
 

@@ -15,7 +15,7 @@ from certx.wire.codec import decode_event, encode
 from certx.wire.dead_letter import DeadLetter
 from loadtest.flows import trading_day
 from loadtest.hostile import mix
-from tests.kafka.conftest import expected_events, read_topic, replay
+from tests.kafka.conftest import expected_events, produce_values, read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +34,7 @@ def test_100_000_hostile_records_are_all_answered_lose_nothing_and_change_nothin
     good = trading_day(3_000, seed=17)
     sent = mix(good, HOSTILE, seed=3)
     operator = as_("operator")
-    replay(operator, topics, sent.lines)
+    asyncio.run(produce_values(operator, topics.replay, sent.lines))     # the operator's replay path
     m = matchers(snapshot_every=20_000)
     m.wait_assigned()
     answered_hostile = len(sent.refs)

@@ -47,13 +47,23 @@ _ORDER_ID, _ACCOUNT, _REMAINING = attrgetter("order_id"), attrgetter("account"),
 _LEVEL = attrgetter("is_buy", "price")
 
 
+# A snapshot's state, uncompressed, may be no larger than this: a small record must not make the matcher
+# allocate without bound (only the matcher may write snapshots, but a snapshot is checked, not trusted).
+MAX_STATE = 4 * 1024**3
+
+
 class SnapshotError(ValueError):
     """A snapshot that cannot be trusted; the caller replays the log instead (DESIGN 2)."""
 
 
+def state_hash(market: str, position: int, data: bytes) -> str:
+    """The hash covers where the state stands too: a snapshot moved to another market or position fails it."""
+    return hashlib.sha256(f"{market}:{position}:".encode() + data).hexdigest()
+
+
 def dump(engine: Engine, position: int) -> bytes:
     data = state(engine)
-    return _encode(image.Snapshot(image.VERSION, engine.market, position, hashlib.sha256(data).hexdigest(),
+    return _encode(image.Snapshot(image.VERSION, engine.market, position, state_hash(engine.market, position, data),
                                   zlib.compress(data, 1)))
 
 
@@ -74,12 +84,15 @@ def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
         raise SnapshotError(f"a version {version} snapshot; this engine reads version {image.VERSION}")
     try:
         snap = _snapshot(data)
-        data = zlib.decompress(snap.state)
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(snap.state, MAX_STATE)
     except (msgspec.DecodeError, zlib.error) as e:
         raise SnapshotError(f"the snapshot does not decode: {e}") from None
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise SnapshotError(f"the state is truncated, or larger than {MAX_STATE:,} bytes")
     if snap.market not in PARTITION:
         raise SnapshotError(f"no market {snap.market!r}")
-    if hashlib.sha256(data).hexdigest() != snap.state_hash:
+    if state_hash(snap.market, snap.position, data) != snap.state_hash:
         raise SnapshotError("the state does not match its hash")
     try:
         parts = _parts(data)

@@ -61,6 +61,8 @@ class Gateway:
         self.positions: dict[TopicPartition, int] = {}
         self.processed = 0
         self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.transactions: Transactions | None = None
 
     async def start(self) -> None:
         t = self.s.topics
@@ -176,6 +178,8 @@ class Gateway:
 
     async def stop(self) -> None:
         self._stopping.set()
-        await self.consumer.stop()
-        await self.transactions.stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.transactions is not None:
+            await self.transactions.stop()
         log.info("gateway.stopped", processed=self.processed)

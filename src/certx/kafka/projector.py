@@ -57,6 +57,9 @@ class Projector:
         self.s = settings
         self.settled = 0
         self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.store = None
 
     async def start(self) -> None:
         offsets = self.open()
@@ -208,7 +211,9 @@ class Projector:
 
     async def stop(self) -> None:
         self._stopping.set()
-        await self.consumer.stop()
-        await self.producer.stop()
-        self.store.close()
+        for client in (self.consumer, self.producer):
+            if client is not None:
+                await client.stop()
+        if self.store is not None:
+            self.store.close()
         log.info("projector.stopped", settled=self.settled)
