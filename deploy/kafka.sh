@@ -150,53 +150,9 @@ admin_field() { # 1 = name, 3 = password
 }
 
 write_config() { # logdir
-    local logdir="$1" admin password
-    admin="$(admin_field 1)"
-    password="$(admin_field 3)"
-    [[ -n "$admin" && -n "$password" ]] || { log "no admin principal in $PRINCIPALS"; exit 1; }
-    # No PLAINTEXT listener at all: with one, the broker only starts if User:ANONYMOUS is a super user, and
-    # then any local process could manage ACLs through it (KAFKA.md).
-    cat >"$RUN/server.properties" <<EOF
-process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$CPORT
-listeners=SASL_PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=SASL_PLAINTEXT
-sasl.enabled.mechanisms=SCRAM-SHA-512
-sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
-sasl.mechanism.controller.protocol=PLAIN
-listener.name.controller.sasl.enabled.mechanisms=PLAIN
-listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$admin" password="$password" user_$admin="$password";
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin" password="$password";
-authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-allow.everyone.if.no.acl.found=false
-super.users=User:$admin
-log.dirs=$logdir
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-group.min.session.timeout.ms=1000
-transaction.partition.verification.enable=false
-num.network.threads=2
-num.io.threads=2
-num.recovery.threads.per.data.dir=1
-background.threads=2
-log.retention.ms=-1
-log.segment.bytes=1073741824
-log.retention.check.interval.ms=300000
-EOF
+    local logdir="$1"
+    bash "$SCRIPT_DIR/kafka-properties.sh" "$PRINCIPALS" "$logdir" "127.0.0.1:$CPORT" "127.0.0.1:$CPORT" \
+        "SASL_PLAINTEXT=127.0.0.1:$PORT=127.0.0.1:$PORT" >"$RUN/server.properties"
     cat >"$RUN/log4j2.yaml" <<EOF
 Configuration:
   Appenders:
