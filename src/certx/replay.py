@@ -2,8 +2,11 @@
 
 Each line goes through the same door as a record on the operator's replay path (certx.gateway: the recorded
 actor and time `at`, the strict contract, routing by the command) and is applied by each market it is routed
-to, in the next position of that market's command stream. So the events, origins included, are the ones the
-Kafka matcher publishes for the same file replayed through the gateway.
+to, in the next position of that market's command stream. The commands the gateway relays in answer to events
+(a surrender's vote and decision, certx.gateway.relay) are applied at once, before the next line. So the events,
+origins included, are the ones the Kafka matcher publishes for the same file replayed through the gateway, when
+nothing else reaches a market while a surrender is being decided (on Kafka the relayed commands arrive a little
+later, after whatever other commands got there first).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Iterable, NamedTuple
 
 from certx.engine import Engine
 from certx.gateway import Door
+from certx.gateway.relay import relay
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
@@ -71,8 +75,13 @@ class Replay:
             self.summary.malformed.append(BadLine(self.lines, cmd.reason, cmd.detail, cmd.ref))
         self.summary.commands += 1
         out: list[e.Event] = []
-        for market in admitted.markets:
-            out += self.engines[market].apply(cmd, admitted.at)
+        queue = [(market, cmd) for market in admitted.markets]
+        while queue:
+            market, command = queue.pop(0)
+            events = self.engines[market].apply(command, admitted.at)
+            for event in events:
+                queue += relay(event)
+            out += events
         for event in out:
             self.summary.add(event)
         return out

@@ -64,10 +64,10 @@ def topics(broker, principals, as_) -> Topics:
     yield t
     admin = as_("admin")
     access.revoke(admin, principals, t)
-    asyncio.run(_delete_topics(admin, list(t.layout(access.senders(principals)))))
+    asyncio.run(delete_topics(admin, list(t.layout(access.senders(principals)))))
 
 
-async def _delete_topics(admin: Connection, names: list[str]) -> None:
+async def delete_topics(admin: Connection, names: list[str]) -> None:
     client = AIOKafkaAdminClient(**admin.aiokafka())
     await client.start()
     try:

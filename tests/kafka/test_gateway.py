@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from certx.kafka.connection import Connection
 from certx.wire.codec import decode_event, decode_logged
 from certx.wire.routing import PARTITION
-from tests.kafka.conftest import counts, expected_events, read_topic, replay
+from tests.kafka.conftest import counts, delete_topics, expected_events, read_topic, replay
 
 pytestmark = pytest.mark.kafka
 
@@ -270,3 +270,23 @@ def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as
     evs = events(as_("operator"), topics, day + 3, settle=3)
     assert [len(answers(evs, ref)) for ref in ("tx-1", "tx-2", "after", "aborted")] == [1, 1, 1, 0]
     assert PARTITION["CEA"] == answers(evs, "after")[0].origin.partition
+
+
+def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):
+    """A new member broker: the operator adds its principal, user, inbound topic and ACLs (certx.kafka.access);
+    the running gateway finds the new inbound topic by itself and answers its commands."""
+    from certx.kafka import access
+
+    newcomer = access.Principal("B9", "broker", "B9-test-secret")
+    access.set_up(broker, principals + [newcomer], topics)
+    try:
+        b9 = broker.as_user(newcomer.name, newcomer.password)
+        asyncio.run(send(b9, topics.inbound("B9"), [
+            line(type="order.new", order_id="b9-1", account="A1", product="CEA24", side="buy", quantity=1,
+                 price="90.00")]))
+        evs = events(as_("operator"), topics, day + 1)
+        (answer,) = answers(evs, "b9-1")
+        assert answer.reason == "not_authorised", "B9 is heard, as B9: A1 is B1's account"
+    finally:
+        access.revoke(as_("admin"), [newcomer], topics)
+        asyncio.run(delete_topics(as_("admin"), [topics.inbound("B9")]))

@@ -529,6 +529,9 @@ class Ledger:
                 held[a.seller, a.product] += a.quantity
                 for b in a.bids:
                     cash[b.account] += b.price * b.quantity
+            for leg in eng.surrenders.values():             # C1: a leg held until its surrender is decided
+                for product, quantity in leg.units.items():
+                    held[leg.account, product] += quantity
             for o in eng.lots.orders.values():
                 if isinstance(o, Bid):
                     assert o.remaining > 0
@@ -581,28 +584,50 @@ def play(ops: list[dict]) -> list[bytes]:
         before = {m: engine_state(desk.engines[m]) for m in MARKETS}
         events = send(desk, date, op)
         note(f"{date} {op} -> {[type(x).__name__ + '(' + getattr(x, 'reason', '') + ')' for x in events]}")
-        by_market = defaultdict(list)
+        by_market, by_command = defaultdict(list), defaultdict(list)
         for ev in events:
             by_market[ev.market].append(ev)
+            by_command[ev.market, ev.origin.offset].append(ev)   # a surrender's relayed vote and decision too
         own_events = 0
-        for market, evs in by_market.items():
+        for (market, _), evs in by_command.items():
             prelude, own = auction_closes(evs)
             own_events += len(own)
             if any(isinstance(x, (e.OrderRejected, e.CommandRejected)) for x in own):
-                # refused: the rejection is this leg's only output, and the leg's state did not change (but for
-                # the closes of auctions its time reached, which come first, M3)
+                # refused: the rejection is this command's only output in this market, and, when nothing else
+                # happened there (the closes of auctions its time reached come first, M3; a surrender's
+                # decision may follow), the market's state did not change
                 assert len(own) == 1, f"a refusal is the only output: {evs}"
-                if not prelude:
+                if not prelude and by_market[market] == own:
                     assert engine_state(desk.engines[market]) == before[market], f"refused {op} changed {market}"
         refused = [x for x in events if isinstance(x, (e.OrderRejected, e.CommandRejected))]
         if op["type"] != "surrender":
             # one answer per command, however many markets it reaches (a surrender's legs answer for themselves)
             assert len(by_market) <= 1 or op["type"] in MULTI_LEG
             assert not refused or own_events == 1, f"a refusal is the only output: {events}"
+        else:
+            check_surrender(desk, events)
         ledger.record(desk, events)
         ledger.check(desk)
         encoded += [encode(x) for x in events]
     return encoded
+
+
+def check_surrender(desk: Desk, events: list[e.Event]) -> None:
+    """C1, all or nothing: once decided, no leg is left held, every leg that was held is surrendered or released as
+    one, never one leg surrendered and the other not; and what is surrendered holds at most 5% CCER."""
+    for market in ("CEA", "CCER"):
+        assert not desk.engines[market].surrenders, f"{market} holds a leg with no decision coming"
+    held = {x.market for x in events if isinstance(x, e.SurrenderHeld)}
+    done = {x.market: x.units for x in events if isinstance(x, e.Surrendered)}
+    released = {x.market for x in events if isinstance(x, e.SurrenderReleased)}
+    legs = next((x.legs for x in events if isinstance(x, e.SurrenderHeld)), None)
+    if legs is not None and len(legs) == 2:
+        assert set(done) in (set(), set(legs)), f"half a surrender: {events}"
+        assert held == set(done) | released and not (set(done) & released), events
+    if done:
+        cea = sum(q for m, units in done.items() if m == "CEA" for q in units.values())
+        ccer = sum(q for m, units in done.items() if m == "CCER" for q in units.values())
+        assert ccer * 10_000 <= desk.engines["CEA"].rules.ccer_offset_cap_bps * (cea + ccer), done
 
 
 def auction_closes(evs: list[e.Event]) -> tuple[list[e.Event], list[e.Event]]:

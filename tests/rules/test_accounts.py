@@ -402,22 +402,31 @@ REFUSALS = {
                                         cea={"CEA21": 90}, ccer=10), "offset_cap_exceeded"),
 }
 
-# C1 across two partitions: the CEA leg surrenders while the CCER leg refuses, so this refusal changes state
-# and answers twice. Known and open (README, "Interpretations"): atomicity needs a two-phase surrender.
-SURRENDER_SHORT = pytest.param(
-    ctl("surrender", actor="registry", account="S", compliance_year=2021, cea={"CEA21": 100_000}, ccer=5_000),
-    "insufficient_holdings", id="surrender, CCER leg short",
-    marks=pytest.mark.xfail(strict=True, reason="C1 legs are not atomic across the CEA and CCER partitions"),
-)
-
-
-@pytest.mark.parametrize("send,reason", [pytest.param(*v, id=k) for k, v in REFUSALS.items()] + [SURRENDER_SHORT])
+@pytest.mark.parametrize("send,reason", [pytest.param(*v, id=k) for k, v in REFUSALS.items()])
 def test_reject_reason_one_rejection_and_nothing_changes(send, reason):
     desk = busy()
     before = state(desk)
     events = send(desk)
     assert len(events) == 1, f"a refusal is the only output, once: {events}"
     assert rejected(events) == reason
+    assert state(desk) == before
+
+
+def test_reject_reason_C1_a_surrender_short_in_one_leg_changes_nothing_in_either():
+    """C1 across two partitions, all or nothing: the CEA leg can be surrendered, the CCER leg cannot. The CEA leg
+    is held, the CCER leg refused; CEA, the surrender's home, hears the refusal, decides `release` and gives
+    its units back. One rejection, no `surrendered`, and every holding as it was. (This was a strict xfail while
+    each leg was applied on its own.)"""
+    desk = busy()
+    before = state(desk)
+    events = ctl("surrender", actor="registry", account="S", compliance_year=2021, cea={"CEA21": 100_000},
+                 ccer=5_000)(desk)
+    assert [(ev.market, ev.__struct_config__.tag) for ev in events] == [
+        ("CEA", "surrender.held"), ("CCER", "command.rejected"), ("CEA", "surrender.decided"),
+        ("CEA", "surrender.released")]
+    assert rejected([ev for ev in events if "rejected" in ev.__struct_config__.tag]) == "insufficient_holdings"
+    assert only(events, e.SurrenderDecided)[0].decision == "release"
+    assert {ev.ref for ev in events} == {events[0].ref}, "every step answers the surrender's id"
     assert state(desk) == before
 
 

@@ -133,3 +133,103 @@ def test_c1_ccer_short_is_refused():
     assert [(x.market, x.reason) for x in ev if isinstance(x, e.CommandRejected)] == \
         [("CCER", "insufficient_holdings")]
     assert units(desk2, "CCER", "CCER") == 1_000
+
+
+# --- C1 across two markets: all or nothing, in two phases through the log -------------------------------------
+
+def kinds(events: list[e.Event]) -> list[tuple[str, str]]:
+    return [(x.market, x.__struct_config__.tag) for x in events]
+
+
+def test_c1_a_two_leg_surrender_is_held_in_both_markets_then_decided_by_its_home_and_committed_in_both():
+    desk = compliance_desk()
+    ev = surrender(desk, {"CEA21": 95}, 5)
+    assert kinds(ev) == [("CEA", "surrender.held"), ("CCER", "surrender.held"), ("CEA", "surrender.decided"),
+                         ("CEA", "surrendered"), ("CCER", "surrendered")]
+    assert only(ev, e.SurrenderDecided)[0].decision == "commit"
+    assert len({x.ref for x in ev}) == 1, "every step carries the surrender's id"
+    assert not desk.engines["CEA"].surrenders and not desk.engines["CCER"].surrenders
+
+
+def engines_with_a_held_surrender():
+    """The two engines after phase one of a surrender of 9,500 CEA21 and 500 CCER, before any decision."""
+    from certx.engine import Engine
+    from certx.wire import commands as c
+
+    desk = compliance_desk()
+    cea, ccer = desk.engines["CEA"], desk.engines["CCER"]
+    cmd = c.Surrender(id="S1", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 9_500}, ccer=500)
+    assert kinds(cea.apply(cmd, 0)) == [("CEA", "surrender.held")]
+    assert kinds(ccer.apply(cmd, 0)) == [("CCER", "surrender.held")]
+    return desk, cea, ccer
+
+
+def test_c1_held_units_can_be_neither_sold_nor_surrendered_again_while_the_decision_is_pending():
+    from certx.wire import commands as c
+
+    desk, cea, ccer = engines_with_a_held_surrender()
+    pos = cea.wallets["E"].positions["CEA21"]
+    assert (pos.free, pos.held) == (500, 9_500)
+    again = c.Surrender(id="S2", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 501}, ccer=0)
+    assert [x.reason for x in cea.apply(again, 0)] == ["insufficient_holdings"]
+    desk.list_product("CEA21", "50.00")
+    desk.open_day("CEA")
+    assert [x.reason for x in desk.order("s1", "E", "B1", "CEA21", "sell", 501, "50.00")] == \
+        ["insufficient_holdings"]
+    again = c.Surrender(id="S3", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 10_000},
+                        ccer=501)                                 # 501 is under 5% of 10,501: only CCER is short
+    assert [x.reason for x in ccer.apply(again, 0)] == ["insufficient_holdings"]
+
+
+def test_c1_the_home_commits_on_a_held_vote_and_the_other_leg_on_the_decision():
+    from certx.gateway.relay import relay
+    from certx.wire import commands as c
+
+    desk, cea, ccer = engines_with_a_held_surrender()
+    vote = c.SurrenderVote(actor="gateway", ref="S1", market="CEA", vote="held", account="E", compliance_year=2024,
+                           legs=["CEA", "CCER"])
+    decided = cea.apply(vote, 0)
+    assert kinds(decided) == [("CEA", "surrender.decided"), ("CEA", "surrendered")]
+    ((market, decide),) = relay(decided[0])
+    assert market == "CCER" and decide.decision == "commit"
+    assert kinds(ccer.apply(decide, 0)) == [("CCER", "surrendered")]
+    assert units(desk, "CEA", "CEA21") == 500 and units(desk, "CCER", "CCER") == 500
+    assert cea.surrendered == {"CEA21": 9_500} and ccer.surrendered == {"CCER": 500}
+    assert cea.apply(vote, 0) == [] and ccer.apply(decide, 0) == [], "a decided surrender is decided once"
+
+
+def test_c1_a_refused_vote_releases_both_legs():
+    from certx.wire import commands as c
+
+    desk, cea, ccer = engines_with_a_held_surrender()
+    decided = cea.apply(c.SurrenderVote(actor="gateway", ref="S1", market="CEA", vote="refused"), 0)
+    assert kinds(decided) == [("CEA", "surrender.decided"), ("CEA", "surrender.released")]
+    assert kinds(ccer.apply(c.SurrenderDecide(actor="gateway", ref="S1", market="CCER", decision="release"), 0)) == \
+        [("CCER", "surrender.released")]
+    assert (cea.wallets["E"].positions["CEA21"].free, ccer.wallets["E"].positions["CCER"].free) == (10_000, 1_000)
+    assert not cea.surrendered and not ccer.surrendered
+
+
+def test_c1_when_the_home_leg_is_refused_the_held_ccer_leg_is_released():
+    """CEA short, CCER held: the CCER leg's vote reaches a home that holds nothing, which decides `release`."""
+    desk = compliance_desk()
+    ev = surrender(desk, {"CEA21": 19_000}, 1_000)
+    assert kinds(ev) == [("CEA", "command.rejected"), ("CCER", "surrender.held"), ("CEA", "surrender.decided"),
+                         ("CCER", "surrender.released")]
+    assert only(ev, e.CommandRejected)[0].reason == "insufficient_holdings"
+    assert units(desk, "CCER", "CCER") == 1_000 and desk.engines["CCER"].wallets["E"].positions["CCER"].free == 1_000
+
+
+def test_c1_a_held_surrender_survives_a_snapshot_and_is_decided_after_it():
+    from certx.engine import snapshot
+    from certx.wire import commands as c
+
+    desk, cea, ccer = engines_with_a_held_surrender()
+    cea, _ = snapshot.load(snapshot.dump(cea, 7))
+    ccer, _ = snapshot.load(snapshot.dump(ccer, 7))
+    assert cea.surrenders["S1"].units == {"CEA21": 9_500}
+    vote = c.SurrenderVote(actor="gateway", ref="S1", market="CEA", vote="held", account="E", compliance_year=2024,
+                           legs=["CEA", "CCER"])
+    assert kinds(cea.apply(vote, 0))[-1] == ("CEA", "surrendered")
+    assert kinds(ccer.apply(c.SurrenderDecide(actor="gateway", ref="S1", market="CCER", decision="commit"), 0)) == \
+        [("CCER", "surrendered")]

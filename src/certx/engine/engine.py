@@ -25,6 +25,7 @@ from certx.books.block import BlockBoard
 from certx.books.gec import GecBook
 from certx.engine.auction import AuctionDesk
 from certx.engine.block import BlockDesk
+from certx.engine.compliance import ComplianceDesk, HeldLeg
 from certx.engine.gec import GecDesk
 from certx.engine.listing import ListingDesk
 from certx.engine.registry import RegistryDesk
@@ -39,7 +40,7 @@ from certx.wire import events as e
 from certx.wire.routing import PARTITION, home, markets
 
 
-class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
+class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
     """One market's state. The desks (mixins) hold the handlers for each kind of command."""
 
     def __init__(self, market: str, rules: Rules = DEFAULT) -> None:
@@ -71,6 +72,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
         self.cancelled = RangeSet()           # G1: traded, cancelled in the buyer's name
         self.retired = RangeSet()             # G2: expired
         self.surrendered: dict[str, int] = {}
+        self.surrenders: dict[str, HeldLeg] = {}    # C1: legs held here until their surrender is decided
+        self.decided: set[str] = set()              # C1: the surrenders this market, their home, has decided
         self.lots = GecBook()
         if market == "GEC":
             self.list_product("GEC")
@@ -98,6 +101,8 @@ class Engine(SessionDesk, RegistryDesk, ListingDesk, BlockDesk, GecDesk, Auction
             c.AuctionOpen: once(self.on_auction_open),
             c.AuctionBid: self.on_auction_bid,
             c.Refusal: self.on_refusal,
+            c.SurrenderVote: self.on_surrender_vote,
+            c.SurrenderDecide: self.on_surrender_decide,
         }
 
     def _once(self, handler):

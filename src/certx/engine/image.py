@@ -168,6 +168,18 @@ class Bid(msgspec.Struct, array_like=True, tag="bid"):
     seq: int
 
 
+# --- compliance --------------------------------------------------------------------------------------------------
+
+class HeldLeg(msgspec.Struct, array_like=True):
+    """A surrender leg held here until its decision (C1)."""
+
+    ref: str
+    account: str
+    compliance_year: int
+    units: dict[str, int]
+    legs: list[str]
+
+
 # --- the whole ---------------------------------------------------------------------------------------------------
 
 class Engine(msgspec.Struct, array_like=True):
@@ -189,6 +201,8 @@ class Engine(msgspec.Struct, array_like=True):
     cancelled: list[Range]
     retired: list[Range]
     surrendered: dict[str, int]
+    surrenders: list[HeldLeg]            # held legs, in the order they were held
+    decided: list[str]                   # the surrenders decided here, their home (sorted)
     gec_orders: list[Lot | Bid]          # the GEC book, oldest first
     order_ids: list[str]                 # accepted today and not resting in a listing book (those add themselves)
     command_ids: dict[str, list[str]]    # actor -> the ids of its accepted non-order commands

@@ -1,4 +1,4 @@
-"""Accounts, issuance, cash and surrender: the registry's and the bank's commands (A1, A2, G3, C1)."""
+"""Accounts, issuance and cash: the registry's and the bank's commands (A1, A2, G3)."""
 from __future__ import annotations
 
 from certx.accounts import Wallet
@@ -96,42 +96,3 @@ class RegistryDesk:
         wallet.cash -= cmd.amount
         self.cash_total -= cmd.amount
         self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))
-
-    def on_surrender(self, cmd: c.Surrender, at: int) -> None:
-        """C1: CEA and CCER handed in for a compliance year; CCER at most 5% of the total. Each market
-        cancels its own leg; both legs check the cap on the same numbers, so they agree, and one answers.
-        Not atomic across the two partitions: a leg short of holdings is refused on its own (README)."""
-        self.require(cmd.actor, "registry")
-        wallet = self.wallet_of(cmd.account)
-        total = sum(cmd.cea.values()) + cmd.ccer
-        if not total:
-            raise Rejected("lot_size", "nothing to surrender")
-        if cmd.ccer * 10_000 > self.rules.ccer_offset_cap_bps * total:
-            raise Rejected("offset_cap_exceeded",
-                           f"CCER {cmd.ccer} is over {self.rules.ccer_offset_cap_bps / 100}% of {total}")
-        if self.market == "CEA":
-            take = dict(cmd.cea)
-            for product, quantity in take.items():
-                pos = wallet.positions.get(product)
-                if pos is None or pos.free < quantity:
-                    raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}",
-                                   leg=True)
-        else:   # CCER: only the two legs' markets receive a surrender (certx.wire.routing)
-            take = self._ccer_to_surrender(wallet, cmd.ccer)
-        for product, quantity in take.items():
-            wallet.positions[product].free -= quantity
-            self.surrendered[product] = self.surrendered.get(product, 0) + quantity
-        self._out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
-
-    def _ccer_to_surrender(self, wallet: Wallet, quantity: int) -> dict[str, int]:
-        """CCER to hand in, from the account's CCER products in name order."""
-        take: dict[str, int] = {}
-        for product in sorted(wallet.positions):
-            if quantity and market_of_product(product) == "CCER":
-                n = min(quantity, wallet.positions[product].free)
-                if n:
-                    take[product] = n
-                    quantity -= n
-        if quantity:
-            raise Rejected("insufficient_holdings", f"CCER short by {quantity}", leg=True)
-        return take

@@ -28,6 +28,7 @@ from certx.books.block import Offer
 from certx.books.gec import Bid, Eligibility, Lot
 from certx.books.listing import ListingBook, Resting
 from certx.engine import image
+from certx.engine.compliance import HeldLeg
 from certx.engine.engine import Engine
 from certx.engine.product import Product
 from certx.registry.issuance import Batch
@@ -133,6 +134,9 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
         ccer_years={project: sorted(years) for project, years in engine.issuance.ccer_years.items()},
         serials={account: list(held) for account, held in engine.serials.items()},
         cancelled=list(engine.cancelled), retired=list(engine.retired), surrendered=engine.surrendered,
+        surrenders=[image.HeldLeg(ref, h.account, h.compliance_year, h.units, h.legs)
+                    for ref, h in engine.surrenders.items()],
+        decided=sorted(engine.decided),
         gec_orders=[_fields(o, image.Lot) if isinstance(o, Lot) else _bid(o) for o in engine.lots.orders.values()],
         order_ids=other_ids,
         command_ids={actor: sorted(ids) for actor, ids in engine.command_ids.items()},
@@ -223,6 +227,8 @@ def _reissue(engine: Engine, saved: image.Engine) -> None:
     engine.serials = {account: _ranges(held) for account, held in saved.serials.items()}
     engine.cancelled, engine.retired = _ranges(saved.cancelled), _ranges(saved.retired)
     engine.surrendered = saved.surrendered
+    engine.surrenders = {h.ref: HeldLeg(h.account, h.compliance_year, h.units, h.legs) for h in saved.surrenders}
+    engine.decided = set(saved.decided)
     for o in saved.gec_orders:
         if isinstance(o, image.Lot):
             batch = issuance.batch_of(o.first, o.last)

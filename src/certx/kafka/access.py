@@ -7,8 +7,8 @@ trusts a field for that. The rights, by role:
   days) and reads the command log, the settlements and the dead letters; the registry and the bank read the
   settlements;
 - `reader` (a settlement service) reads the events and the settlements;
-- `gateway` reads every inbound topic and the replay topic, and is the only writer of `certx.commands`
-  (transactional: its transactional ids and its consumer group);
+- `gateway` reads every inbound topic and the replay topic, and the events of the surrenders it relays, and is
+  the only writer of `certx.commands` (transactional: its transactional ids and its consumer group);
 - `matcher` reads `certx.commands` and is the only writer of `certx.events` and `certx.snapshots`;
 - `projector` reads `certx.events` and is the only writer of `certx.settlements`;
 - the services write `certx.dlq`; `admin` is the broker's super user, for set-up only.
@@ -94,6 +94,7 @@ def rights(p: Principal, t: Topics) -> list[Right]:
             return topic(t.events, "read") + topic(t.settlements, "read") + own_groups
         case "gateway":
             return ([Right("topic", t.inbound(""), "prefixed", "read")] + topic(t.replay, "read")
+                    + topic(t.events, "read")       # a surrender's answers, to relay (certx.gateway.relay)
                     + topic(t.commands, "read", "write") + topic(t.dlq, "write") + service("gateway", True))
         case "matcher":
             return (topic(t.commands, "read") + topic(t.events, "write") + topic(t.snapshots, "read", "write")

@@ -2,7 +2,9 @@
 
 It reads `certx.in.<principal>` for every sender (found by name; new ones are picked up within seconds) and the
 operator's `certx.replay`, with read_committed, so a sender's aborted transaction never arrives and its commit
-markers are just positions. Each record goes through the door (certx.gateway: the actor from the topic, the
+markers are just positions. It also reads the CEA and CCER partitions of `certx.events`, for the answers a
+surrender's second phase needs (certx.gateway.relay): the votes and decisions it writes back to `certx.commands`
+go in the same transaction as its position in `certx.events`, so each is written once, crash or not. Each record goes through the door (certx.gateway: the actor from the topic, the
 exchange's time, the strict contract, routing by the command), and each batch is one transaction holding the
 commands it wrote to their markets' partitions, the dead letters, and the consumed positions (in the consumer
 group `certx-gateway`, where Kafka's tools show its lag).
@@ -28,16 +30,18 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx.gateway import Door
+from certx.gateway.relay import may_call_for_commands, relay
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
-from certx.wire.codec import NotAnObject, decode_logged, encode
+from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
 from certx.wire.dead_letter import dead_letter
 from certx.wire.routing import MARKET_OF, PARTITION
 
 log = structlog.get_logger("certx.gateway")
 
 LOG_APPEND_TIME = 1
+RELAYED = ("CEA", "CCER")       # the markets whose events a surrender's second phase answers
 
 
 @dataclass
@@ -105,23 +109,31 @@ class Gateway:
             await reader.stop()
 
     async def _discover(self) -> None:
-        """Read every sender's inbound topic there is, and the replay topic."""
+        """Read every sender's inbound topic there is, the replay topic, and the events a surrender's legs answer
+        with (the CEA and CCER partitions of certx.events)."""
         t = self.s.topics
         names = {n for n in await self.consumer.topics() if t.sender_of(n) or n == t.replay}
+        if not self.positions:
+            for market in RELAYED:
+                tp = TopicPartition(t.events, PARTITION[market])
+                self.positions[tp] = await self._committed(tp)
         known = {tp.topic for tp in self.positions}
-        if names <= known:
-            return
         new = [TopicPartition(n, p) for n in sorted(names - known)
                for p in sorted(self.consumer.partitions_for_topic(n) or {0})]
+        if not new and self.consumer.assignment():
+            return
         for tp in new:
-            committed = await self.consumer.committed(tp)
-            if committed is None:
-                committed = (await self.consumer.beginning_offsets([tp]))[tp]
-            self.positions[tp] = committed
+            self.positions[tp] = await self._committed(tp)
         self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
         for tp, position in self.positions.items():
             self.consumer.seek(tp, position)
         log.info("gateway.inputs", added=sorted(tp.topic for tp in new), inputs=len(self.positions))
+
+    async def _committed(self, tp: TopicPartition) -> int:
+        committed = await self.consumer.committed(tp)
+        if committed is None:
+            committed = (await self.consumer.beginning_offsets([tp]))[tp]
+        return committed
 
     async def run(self) -> None:
         consumer = self.consumer
@@ -144,6 +156,14 @@ class Gateway:
         offsets: dict[TopicPartition, int] = {}
         count = 0
         for tp, records in fetched.items():
+            if tp.topic == self.s.topics.events:
+                for r in records:
+                    if r.value and may_call_for_commands(r.value):
+                        for market, command in relay(decode_event(r.value)):
+                            commands[PARTITION[market]].append(encode(command))
+                            stamps[PARTITION[market]].append(r.timestamp)
+                offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
+                continue
             sender = self.s.topics.sender_of(tp.topic)
             for r in records:
                 count += 1

@@ -226,5 +226,26 @@ class Refusal(Command, tag="gateway.refusal", kw_only=True):
     detail: str = ""
 
 
+class SurrenderVote(Command, tag="surrender.vote", kw_only=True):
+    """Not a sender's command: the gateway carries a surrender leg's answer (`held`, or `refused`) from the
+    leg's market to the surrender's home market, which decides for both (C1, two phases through the log)."""
+
+    ref: Name                       # the surrender's id
+    market: Market                  # the home market, where the vote goes
+    vote: Literal["held", "refused"]
+    # what the leg holds, from its `surrender.held` (a refusal says only that it refused)
+    account: str = ""
+    compliance_year: int = 0
+    legs: list[str] = []
+
+
+class SurrenderDecide(Command, tag="surrender.decide", kw_only=True):
+    """Not a sender's command: the gateway carries the home market's decision to a surrender's other leg."""
+
+    ref: Name
+    market: Market
+    decision: Literal["commit", "release"]
+
+
 # What the gateway writes to `certx.commands`, and the matcher and the embedded replay apply.
-LoggedCommand = Union[AnyCommand, Refusal]
+LoggedCommand = Union[AnyCommand, Refusal, SurrenderVote, SurrenderDecide]

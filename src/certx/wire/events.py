@@ -184,6 +184,36 @@ class CertificatesExpired(Event, tag="certificates.expired"):
 
 
 class Surrendered(Event, tag="surrendered"):
+    """C1: units handed in and cancelled, in this market (one leg of a surrender)."""
+
+    account: str
+    compliance_year: int
+    units: dict[str, int]
+
+
+class SurrenderHeld(Event, tag="surrender.held"):
+    """C1, a surrender with a CEA and a CCER leg: this market's leg is held (its units are reserved: they can be
+    neither sold nor surrendered again) until the surrender's home market decides for both legs."""
+
+    account: str
+    compliance_year: int
+    units: dict[str, int]
+    legs: list[str]
+
+
+class SurrenderDecided(Event, tag="surrender.decided"):
+    """The home market's decision for both legs of a surrender: `commit` when every leg was held, else
+    `release`. The gateway carries it to the other leg."""
+
+    account: str
+    compliance_year: int
+    decision: str
+    legs: list[str]
+
+
+class SurrenderReleased(Event, tag="surrender.released"):
+    """A held leg given back to the account's free holding: the other leg could not be surrendered."""
+
     account: str
     compliance_year: int
     units: dict[str, int]
@@ -200,5 +230,5 @@ AnyEvent = Union[
     AuctionOpened, AuctionClosed,
     SessionOpened, SessionClosed, DaySummary, ProductListed, BandScheduled,
     AccountOpened, Issued, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
-    CommandRejected,
+    SurrenderHeld, SurrenderDecided, SurrenderReleased, CommandRejected,
 ]
