@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The benchmarks: the pure engine (loadtest.engine_bench), the matcher on the real Kafka broker
-# (loadtest.kafka_bench), and settlement into the real PostgreSQL (loadtest.settlement_bench).
-# Results go to loadtest/results/{engine,kafka,settlement}.json.
+# The benchmarks: the pure engine (loadtest.engine_bench), engine snapshots (loadtest.snapshot_bench), the
+# matcher on the real Kafka broker (loadtest.kafka_bench), and settlement into the real PostgreSQL
+# (loadtest.settlement_bench). Results go to loadtest/results/{engine,snapshot,kafka,settlement}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -34,6 +34,8 @@ export CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:${CERTX_KAFKA_PORT:-9092}}"
 echo "== engine benchmark"
 # shellcheck disable=SC2086
 "$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
+echo "== snapshot benchmark"
+"$PY" -m loadtest.snapshot_bench
 echo "== Kafka benchmark"
 "$PY" -m loadtest.kafka_bench --bootstrap "$CERTX_KAFKA" "$@"
 echo "== settlement benchmark"

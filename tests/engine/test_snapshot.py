@@ -185,10 +185,11 @@ def test_M3_the_next_auction_close_and_the_session_windows_are_derived_again(sav
 def test_a_cancelled_order_is_not_kept_and_the_levels_keep_their_priority(saved):
     engine, _ = snapshot.load(saved["CEA"])
     book = engine.products["CEA21"].book
-    assert [(price, [o.order_id for o in orders]) for price, orders in book.levels(False)] == \
+    asks = book.asks
+    assert [(price, [o.order_id for o in asks.levels[price].queue]) for price in asks.prices()] == \
         [(5000, ["s1"]), (5010, ["s2"]), (5020, ["s4"])]
+    assert asks.levels[5010].live == 1 and book.bids.prices() == [4950, 4900]
     assert list(book.orders) == ["s1", "s2", "s4", "b2", "b3"]
-    assert engine.products["CEA21"].book.asks.levels[5010].live == 1
 
 
 # --- refused --------------------------------------------------------------------------------------------------
@@ -252,8 +253,8 @@ def resealed(blob: bytes, change: Callable[[image.State], None]) -> bytes:
                                                           state=zlib.compress(data, 1)))
 
 
-def _asks(s: image.State) -> list[image.Level]:
-    return s.books[0].asks
+def _book(s: image.State) -> image.Book:
+    return s.books[0]
 
 
 TAMPERED: dict[str, tuple[str, Callable[[image.State], object]]] = {
@@ -261,18 +262,17 @@ TAMPERED: dict[str, tuple[str, Callable[[image.State], object]]] = {
     "a position twice": ("CEA", lambda s: s.engine.wallets[0].positions.append(s.engine.wallets[0].positions[0])),
     "a locked position of nobody": ("CEA", lambda s: s.engine.locked.append(("nobody", "CEA21"))),
     "an auction twice": ("CEA", lambda s: s.engine.auctions.append(s.engine.auctions[0])),
-    "an order id resting twice": ("CEA", lambda s: _asks(s)[1].order_ids.__setitem__(0, "s1")),
+    "an order id resting twice": ("CEA", lambda s: _book(s).order_ids.__setitem__(1, "s1")),
     "an order id resting and also elsewhere": ("CEA", lambda s: s.engine.order_ids.append("s1")),
     "the other order ids out of order": ("CEA", lambda s: s.engine.order_ids.reverse()),
-    "levels out of priority order": ("CEA", lambda s: _asks(s).reverse()),
-    "an empty level": ("CEA", lambda s: _asks(s).append(image.Level(5100, [], [], []))),
-    "a dead order": ("CEA", lambda s: _asks(s)[0].remaining.__setitem__(0, 0)),
-    "columns of two lengths": ("CEA", lambda s: _asks(s)[0].remaining.append(5)),
-    "an account index out of range": ("CEA", lambda s: _asks(s)[0].accounts.__setitem__(0, 99)),
-    "a negative account index": ("CEA", lambda s: _asks(s)[0].accounts.__setitem__(0, -1)),
-    "an arrival order taking a level twice": ("CEA", lambda s: s.books[0].arrival.__setitem__(1, 2)),
-    "an arrival order too short": ("CEA", lambda s: s.books[0].arrival.pop()),
-    "a negative level in the arrival order": ("CEA", lambda s: s.books[0].arrival.__setitem__(0, -1)),
+    "levels out of priority order": ("CEA", lambda s: _book(s).asks.reverse()),
+    "an empty level": ("CEA", lambda s: _book(s).asks.append(5100)),
+    "a dead order": ("CEA", lambda s: _book(s).remaining.__setitem__(0, 0)),
+    "columns of two lengths": ("CEA", lambda s: _book(s).remaining.append(5)),
+    "an account index out of range": ("CEA", lambda s: _book(s).accounts.__setitem__(0, 99)),
+    "a negative account index": ("CEA", lambda s: _book(s).accounts.__setitem__(0, -1)),
+    "a level index out of range": ("CEA", lambda s: _book(s).levels.__setitem__(0, 5)),
+    "a negative level index": ("CEA", lambda s: _book(s).levels.__setitem__(0, -1)),
     "a book too few": ("CEA", lambda s: s.books.pop()),
     "overlapping ranges": ("GEC", lambda s: s.engine.cancelled.extend([(1000, 1005), (1003, 1008)])),
     "touching ranges not merged": ("GEC", lambda s: s.engine.retired.extend([(1000, 1001), (1002, 1003)])),

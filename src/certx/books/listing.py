@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from operator import attrgetter
+from operator import attrgetter, call
 
 import msgspec
 
@@ -132,29 +132,31 @@ class ListingBook:
             key = side.sign * order.price
             del side.keys[bisect_left(side.keys, key)]
 
-    def levels(self, is_buy: bool) -> list[tuple[int, list[Resting]]]:
-        """One side's live orders, level by level from the best price, each level in time priority."""
-        side = self.bids if is_buy else self.asks
-        out = []
-        for key in reversed(side.keys):
-            price = side.sign * key
+    def refill(self, bids: list[int], asks: list[int], orders: list[Resting], levels: list[int]) -> None:
+        """Fill an empty book at once (a snapshot's restore): each side's level prices from the best, then the live
+        orders oldest first, each with its level (an index into `bids`, then `asks`) and that level's side and
+        price. Oldest first is the time priority within each level, and the order of `orders`, which the close
+        expires them in (D2). ValueError unless the prices are in priority order, each level gets an order and
+        no order id comes twice."""
+        if any(a <= b for a, b in zip(bids, bids[1:])) or any(a >= b for a, b in zip(asks, asks[1:])):
+            raise ValueError(f"{self.product}: level prices out of priority order")
+        places = [(self.bids, price) for price in bids] + [(self.asks, price) for price in asks]
+        queues = []
+        for side, price in places:
+            level = side.levels[price] = Level()
+            queues.append(level.queue)
+        # Each order to the back of its level's queue, the loop run in C: millions of orders may rest.
+        deque(map(call, map([queue.append for queue in queues].__getitem__, levels), orders), maxlen=0)
+        for side, price in places:
             level = side.levels[price]
-            queue = level.queue
-            out.append((price, list(queue) if level.live == len(queue) else [o for o in queue if o.remaining]))
-        return out
-
-    def refill(self, bids: list[tuple[int, list[Resting]]], asks: list[tuple[int, list[Resting]]],
-               arrival: list[Resting]) -> None:
-        """Fill an empty book at once (a snapshot's restore): each side as `levels` gives it, and every order
-        once more in arrival order, which is the order of `orders` and so the order the close expires them in
-        (D2). Levels built whole, not order by order: this is what a restore of millions of orders costs."""
-        for side, levels in ((self.bids, bids), (self.asks, asks)):
-            for price, orders in levels:
-                level = side.levels[price] = Level()
-                level.queue.extend(orders)
-                level.live = len(orders)
-            side.keys = [side.sign * price for price, _ in reversed(levels)]
-        self.orders = dict(zip(map(_ORDER_ID, arrival), arrival))
+            level.live = len(level.queue)
+            if not level.live:
+                raise ValueError(f"{self.product}: no order at {price}")
+        for side, prices in ((self.bids, bids), (self.asks, asks)):
+            side.keys = [side.sign * price for price in reversed(prices)]
+        self.orders = dict(zip(map(_ORDER_ID, orders), orders))
+        if len(self.orders) != len(orders):
+            raise ValueError(f"{self.product}: an order id rests twice")
 
     def crossed(self) -> bool:
         bid, ask = self.bids.best(), self.asks.best()

@@ -77,20 +77,17 @@ class Product(msgspec.Struct, array_like=True):
     day: Day
 
 
-class Level(msgspec.Struct, array_like=True, gc=False):
-    """One price level's live orders in time priority, a column per field: millions of orders decode as a few
-    lists of strings and small numbers, and no field name or price is repeated per order."""
+class Book(msgspec.Struct, array_like=True, gc=False):
+    """A listing book: its level prices, then its live orders oldest first, a column per field, so millions of
+    orders decode as a few lists of strings and small numbers. Oldest first is each level's time priority (its
+    orders are a level's queue in that order) and the order the close expires them in (D2)."""
 
-    price: int
+    bids: list[int]          # level prices, best first
+    asks: list[int]
     order_ids: list[str]
     accounts: list[int]      # indexes into `Engine.wallets`
     remaining: list[int]
-
-
-class Book(msgspec.Struct, array_like=True, gc=False):
-    bids: list[Level]        # best price first
-    asks: list[Level]
-    arrival: list[int]       # each resting order's level (bids' levels, then asks'), oldest order first
+    levels: list[int]        # each order's level: an index into `bids`, then `asks`
 
 
 # --- block offers and auctions --------------------------------------------------------------------------------

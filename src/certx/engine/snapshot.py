@@ -7,17 +7,16 @@ a snapshot can run code.
 
 `load` refuses bytes that do not decode, another version, a hash that does not verify, an unknown market, and a
 state that does not rebuild to itself: the rebuilt engine is captured again and must encode to the very bytes it
-was built from. The listing books (and the order ids resting in them) are checked another way, because
-capturing millions of resting orders again would cost more than rebuilding them: they are rebuilt whole,
-column by column, under checks that are exactly what makes their capture give the same bytes back (no empty
-level, no order without a remaining quantity, the prices strictly in priority order, each level's orders taken
-exactly once by the arrival order, no order id twice, and the other order ids sorted and apart from them).
+was built from. The listing books, and the order ids resting in them, are checked another way, because capturing
+millions of resting orders again would add some 40% to the load (loadtest/snapshot_bench.py): they are rebuilt
+whole from their columns, under checks that are exactly what makes their capture give the same bytes back:
+columns of one length, no order without a remaining quantity, account and level indexes in range, level prices
+strictly in priority order, no empty level, no order id twice, and the other order ids sorted and apart.
 """
 from __future__ import annotations
 
 import hashlib
 import zlib
-from itertools import repeat
 from operator import attrgetter
 
 import msgspec
@@ -45,7 +44,7 @@ _engine = msgspec.msgpack.Decoder(image.Engine).decode
 _books = msgspec.msgpack.Decoder(list[image.Book]).decode
 
 _ORDER_ID, _ACCOUNT, _REMAINING = attrgetter("order_id"), attrgetter("account"), attrgetter("remaining")
-_LEVEL = attrgetter("is_buy", "price")
+_SIDE_AND_PRICE = attrgetter("is_buy", "price")
 
 
 # A snapshot's state, uncompressed, may be no larger than this: a small record must not make the matcher
@@ -162,16 +161,12 @@ def _sorted(names: frozenset[str] | None) -> list[str] | None:
 
 
 def _book(book: ListingBook, index: dict[str, int]) -> image.Book:
-    levels: list[image.Level] = []
-    level_of: dict[tuple[bool, int], int] = {}
-    for is_buy in (True, False):
-        for price, orders in book.levels(is_buy):
-            level_of[is_buy, price] = len(levels)
-            levels.append(image.Level(price, list(map(_ORDER_ID, orders)),
-                                      list(map(index.__getitem__, map(_ACCOUNT, orders))),
-                                      list(map(_REMAINING, orders))))
-    bids = len(book.bids.keys)
-    return image.Book(levels[:bids], levels[bids:], list(map(level_of.__getitem__, map(_LEVEL, book.orders.values()))))
+    bids, asks = book.bids.prices(), book.asks.prices()
+    level_of = {(True, price): i for i, price in enumerate(bids)}
+    level_of.update(((False, price), len(bids) + i) for i, price in enumerate(asks))
+    orders = list(book.orders.values())
+    return image.Book(bids, asks, list(map(_ORDER_ID, orders)), list(map(index.__getitem__, map(_ACCOUNT, orders))),
+                      list(map(_REMAINING, orders)), list(map(level_of.__getitem__, map(_SIDE_AND_PRICE, orders))))
 
 
 # --- image -> engine ---------------------------------------------------------------------------------------------
@@ -257,34 +252,19 @@ def _eligibility(f: image.Filter) -> Eligibility:
 
 
 def _refill(book: ListingBook, saved: image.Book, accounts: list[str]) -> None:
-    """A listing book from its columns, under the checks that stand in for capturing it again (see above)."""
-    sides: list[list[tuple[int, list[Resting]]]] = []
-    streams = []
-    for is_buy, levels in ((True, saved.bids), (False, saved.asks)):
-        side: list[tuple[int, list[Resting]]] = []
-        for level in levels:
-            price, n = level.price, len(level.order_ids)
-            if not n or len(level.accounts) != n or len(level.remaining) != n or min(level.remaining) < 1 \
-                    or min(level.accounts) < 0:
-                raise SnapshotError(f"{book.product}: a malformed level at {price}")
-            if side and (price >= side[-1][0] if is_buy else price <= side[-1][0]):
-                raise SnapshotError(f"{book.product}: level {price} is out of priority order")
-            orders = list(map(Resting, level.order_ids, map(accounts.__getitem__, level.accounts), repeat(is_buy),
-                              repeat(price), level.remaining))
-            side.append((price, orders))
-            streams.append(iter(orders))
-        sides.append(side)
-    resting = sum(len(orders) for side in sides for _, orders in side)
-    if len(saved.arrival) != resting or min(saved.arrival, default=0) < 0:
-        raise SnapshotError(f"{book.product}: the arrival order does not name each resting order once")
-    # Each entry takes its level's next order. An exhausted level ends the list early (StopIteration ends a map),
-    # so a list of full length took every order of every level exactly once.
-    arrival = list(map(next, map(streams.__getitem__, saved.arrival)))
-    if len(arrival) != resting:
-        raise SnapshotError(f"{book.product}: the arrival order does not name each resting order once")
-    book.refill(sides[0], sides[1], arrival)
-    if len(book.orders) != resting:
-        raise SnapshotError(f"{book.product}: an order id rests twice")
+    """A listing book from its columns, under the checks that stand in for capturing it again (see above); the
+    book checks its levels and ids itself."""
+    n = len(saved.order_ids)
+    places = len(saved.bids) + len(saved.asks)
+    if len(saved.accounts) != n or len(saved.remaining) != n or len(saved.levels) != n or n and (
+            min(saved.remaining) < 1 or min(saved.accounts) < 0 or max(saved.accounts) >= len(accounts)
+            or min(saved.levels) < 0 or max(saved.levels) >= places):
+        raise SnapshotError(f"{book.product}: malformed columns of resting orders")
+    sides = [True] * len(saved.bids) + [False] * len(saved.asks)
+    prices = saved.bids + saved.asks
+    orders = list(map(Resting, saved.order_ids, map(accounts.__getitem__, saved.accounts),
+                      map(sides.__getitem__, saved.levels), map(prices.__getitem__, saved.levels), saved.remaining))
+    book.refill(saved.bids, saved.asks, orders, saved.levels)
 
 
 def _order_ids(engine: Engine, others: list[str]) -> None:
