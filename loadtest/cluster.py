@@ -323,6 +323,16 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
+def vm_hwm_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def broker_pid() -> int | None:
     """The broker deploy/kafka.sh started (for its CPU share), if any."""
     state = Path(os.environ.get("CERTX_KAFKA_STATE") or ROOT / ".cache" / "kafka" / "run")
