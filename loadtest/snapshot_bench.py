@@ -103,7 +103,7 @@ def profiled(run: Callable[[], object], phases: dict[str, str], top: int = 12) -
 
 
 LOAD_PHASES = {
-    "decompress": "<built-in method zlib.decompress>",
+    "decompress": "<method 'decompress' of 'zlib.Decompress' objects>",
     "hash": "<built-in method _hashlib.openssl_sha256>",
     "decode": "<method 'decode' of 'msgspec.msgpack.Decoder' objects>",
     "rebuild (all)": "_rebuild",
