@@ -13,8 +13,9 @@ midnight China time gets market_closed rejections after it: still events, still 
   The gateway stamps the broker's append time, so an event's timestamp is not its send time: each event is
   taken back to its command by its origin (the command's position in the market's stream; after the set-up's,
   they are B0's commands in the order sent, checked by id in `certx.commands`), and its latency is (wall clock
-  when read) - (wall clock when that command was sent). Split: send -> appended to `certx.in.B0` (the event's timestamp)
-  and appended -> read.
+  when read) - (wall clock when that command was sent). Split: send -> appended to `certx.in.B0` (the event's
+  timestamp), appended -> the command read committed from `certx.commands` (the gateway's transaction), and
+  -> the event read committed (the matcher's).
 Readers use read_committed: an event counts when its transaction has committed. Rounds alternate the two runs,
 so a busier moment of the shared machine falls on both alike.
 """
@@ -186,20 +187,24 @@ async def through_gateway(bs: str, seconds: float, rate: int, rules_file: Path, 
             producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=0, **b0.aiokafka())
             await producer.start()
             try:
-                async with Reader(b0, d.topics.events) as reader:
+                # Also when each command became visible in the log (the gateway's transaction committed).
+                async with Reader(b0, d.topics.events) as reader, \
+                        Reader(d.as_("operator"), d.topics.commands) as logged:
                     sent_at, offered = await offer(producer, d.topics.inbound("B0"), flow, rate, seconds, None, False)
                     inbound = TopicPartition(d.topics.inbound("B0"), 0)
                     await wait_committed(admin, d.topics.group("gateway"), {inbound: len(sent_at)}, 60, workers)
                     last = await last_data_offset(admin, commands)
                     await wait_committed(admin, d.topics.group("matcher"), {commands: last}, 60, workers)
                     await reader.drain()
+                    await logged.drain()
             finally:
                 await producer.stop()
-            index = await command_index(d.as_("operator"), commands, after_setup, last, cmds[:len(sent_at)])
+            index, offsets = await command_index(d.as_("operator"), commands, after_setup, last, cmds[:len(sent_at)])
         finally:
             gateway.stop()
             matcher.stop()
-    lat, to_append, after_append = [], [], []
+    visible = {r.offset: received for received, r in logged.got}
+    lat, to_append, gateway_part, matcher_part = [], [], [], []
     kinds: collections.Counter = collections.Counter()
     for received, r in reader.got:
         ans = answer_of(r.value)
@@ -208,29 +213,32 @@ async def through_gateway(bs: str, seconds: float, rate: int, rules_file: Path, 
             continue            # an answer to the set-up
         kinds[ans.type] += 1
         lat.append(received - sent_at[k])
-        to_append.append(r.timestamp - sent_at[k])
-        after_append.append(received - r.timestamp)
+        to_append.append(r.timestamp - sent_at[k])           # the event's timestamp: the inbound append time
+        in_log = visible[offsets[k]]
+        gateway_part.append(in_log - r.timestamp)
+        matcher_part.append(received - in_log)
     res = {"commands": len(sent_at), "seconds": round(offered, 2),
            "achieved_commands_per_s": round(len(sent_at) / offered), **figures(lat),
-           "split_ms": {"send_to_appended_inbound": {"p50": round(median(to_append), 2),
-                                                     "p99": round(percentile(sorted(to_append), 0.99), 2)},
-                        "appended_to_read": {"p50": round(median(after_append), 2),
-                                             "p99": round(percentile(sorted(after_append), 0.99), 2)}},
+           "split_ms": {name: {"p50": round(median(xs), 2), "p99": round(percentile(sorted(xs), 0.99), 2)}
+                        for name, xs in (("send_to_appended_inbound", to_append),
+                                         ("appended_to_command_read_committed (gateway)", gateway_part),
+                                         ("command_read_to_event_read_committed (matcher)", matcher_part))},
            "events_by_type": dict(sorted(kinds.items()))}
     print(f"  latency through the gateway, round {i + 1}: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, p99.9 "
           f"{res['p99_9_ms']} ms, max {res['max_ms']} ms over {res['events_measured']:,} events", flush=True)
     return res
 
 
-async def command_index(kafka, tp: TopicPartition, start: int, end: int, sent: list) -> dict[int, int]:
+async def command_index(kafka, tp: TopicPartition, start: int, end: int,
+                        sent: list) -> tuple[dict[int, int], list[int]]:
     """An event's origin names its command's position in the market's command stream (the engine numbers the
     commands; transaction markers take offsets but no position): position -> index of the command sent, for the
     commands from offset `start` to `end`, which the gateway wrote in the order B0 sent them (checked: each
-    record is B0's, with the order id sent)."""
+    record is B0's, with the order id sent); and each command's offset."""
     consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 * 1024 * 1024, **kafka.aiokafka())
     await consumer.start()
-    before, ours = 0, 0
+    before, offsets = 0, []
     try:
         consumer.assign([tp])
         consumer.seek(tp, 0)
@@ -240,14 +248,15 @@ async def command_index(kafka, tp: TopicPartition, start: int, end: int, sent: l
                     if r.offset < start:
                         before += 1
                     elif r.offset < end:
+                        k = len(offsets)
                         cmd = decode_logged(r.value)
-                        assert cmd is not None and cmd.order_id == sent[ours].order_id and cmd.actor == "B0", \
-                            f"command {ours} at offset {r.offset} is not the one sent"
-                        ours += 1
+                        assert cmd is not None and cmd.order_id == sent[k].order_id and cmd.actor == "B0", \
+                            f"command {k} at offset {r.offset} is not the one sent"
+                        offsets.append(r.offset)
     finally:
         await consumer.stop()
-    assert ours == len(sent), (ours, len(sent))
-    return {before + k: k for k in range(ours)}
+    assert len(offsets) == len(sent), (len(offsets), len(sent))
+    return {before + k: k for k in range(len(offsets))}, offsets
 
 
 async def both(bs: str, seconds: float, rate: int, rounds: int, rules_file: Path, logdir: Path) -> dict:
