@@ -41,8 +41,8 @@ async def run(bs: str, hostile: int, logdir: Path) -> dict:
         try:
             t0 = await gateway.wait_for("gateway.started", every=0.005)
             cpu0 = [cpu_seconds(p) for p in pids]
-            await wait_committed(admin, d.topics.group("gateway"), {TopicPartition(d.topics.replay, 0): len(sent.lines)},
-                                 300, workers)
+            replay = TopicPartition(d.topics.replay, 0)
+            await wait_committed(admin, d.topics.group("gateway"), {replay: len(sent.lines)}, 300, workers)
             gateway_done = time.monotonic()
             commands = [TopicPartition(d.topics.commands, p) for p in range(3)]
             ends = {tp: await last_data_offset(admin, tp) for tp in commands}

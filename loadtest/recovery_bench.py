@@ -145,9 +145,9 @@ async def bench(args: argparse.Namespace) -> dict:
             "matcher_cpu_share": round((trace[-1][2] - start[2]) / seconds, 2),
             "broker_cpu_share": round((trace[-1][3] - start[3]) / seconds, 2),
             "matcher_peak_rss_mb": vm_hwm_mb(first.proc.pid), "snapshot_every": snapshot_every}
-        print(f"recovery: the matcher chewed {done:,} commands in {seconds:.0f}s: "
-              f"{result['first_pass']['commands_per_s']:,}/s, peak RSS {result['first_pass']['matcher_peak_rss_mb']} MB",
-              flush=True)
+        first_pass = result["first_pass"]
+        print(f"recovery: the matcher chewed {done:,} commands in {seconds:.0f}s: {first_pass['commands_per_s']:,}/s, "
+              f"peak RSS {first_pass['matcher_peak_rss_mb']} MB", flush=True)
 
         result["resting_orders_at_the_snapshot"] = await resting_orders(d)
         print(f"recovery: {result['resting_orders_at_the_snapshot']:,} orders resting at the snapshot", flush=True)
