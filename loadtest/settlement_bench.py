@@ -22,8 +22,9 @@ and ACLs for a prefix), dropped at the end.
 2. Through Kafka: `<prefix>certx.events` is pre-loaded with encoded engine events (funding + issuance, then
    --trades trades) in their market's partition (CEA 0, GEC 2) as the matcher principal (its only writer), then
    `certx serve projector --db DSN --prefix P` is started as the projector principal. Figure: trades per second
-   from the projector's `projector.started` log line (start of consumption) to the `marks` row of the partition reaching the end offset, polled every 20 ms (also given:
-   from the first committed batch, and until the outbox is empty = all settlements published). Two runs: CEA
+   from the projector's `projector.started` log line (start of consumption) to the `marks` row of the partition
+   reaching the end offset, polled every 20 ms (also given: from the first committed batch, and until the outbox
+   is empty = all settlements published). Two runs: CEA
    listing trades, and GEC lot trades (certificates / trades serials each). Then the same projector code runs
    in-process on the same topic (fresh schema) with wall-clock timers on each stage (getmany, decode,
    Ledger.apply, settlement encode, journal provenance, take, Store.write per table + commit, publishing from
