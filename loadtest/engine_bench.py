@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from certx.engine import Engine
+from certx.money import Amount, Price
 from certx.wire import commands as c
 from certx.wire.codec import decode_command, encode, millis
 
@@ -32,29 +33,32 @@ ACCOUNTS = 200
 
 def _setup(engine: Engine, market: str) -> None:
     engine.apply(c.ProductList(id="p", actor="operator", market=market, product="CEA21",
-                               reference_price=c.Amount(5000)), AT) if market == "CEA" else None
+                               reference_price=Price(5000)), AT) if market == "CEA" else None
     for i in range(ACCOUNTS):
         a = f"A{i}"
         engine.apply(c.AccountOpen(id=f"o{a}", actor="registry", account=a, broker=f"B{i % 10}"), AT)
         engine.apply(c.FundsDeposit(id=f"d{a}", actor="bank", account=a, market=market,
-                                    amount=c.Amount(10**15)), AT)
+                                    amount=Amount(Amount.MAX)), AT)
         if market == "CEA":
-            engine.apply(c.IssueCea(id=f"i{a}", actor="registry", account=a, product="CEA21", quantity=10**12), AT)
+            engine.apply(c.IssueCea(id=f"i{a}", actor="registry", account=a, product="CEA21",
+                                    quantity=c.MAX_QUANTITY), AT)
     engine.apply(c.SessionOpen(id="s", actor="operator", market=market, date=DAY), AT)
 
 
-def listing_flow(n: int, seed: int = 1) -> list[c.Command]:
-    """75% limit orders near the mid, about 10% of them crossing; 25% cancels of random earlier orders."""
+def listing_flow(n: int, seed: int = 1, broker: int | None = None) -> list[c.Command]:
+    """75% limit orders near the mid, about 10% of them crossing; 25% cancels of random earlier orders. With
+    `broker` (k), only the accounts broker Bk holds (A<k>, A<k+10>, ...), as one sender on Kafka would send."""
     rng = random.Random(seed)
     mid = 5000
     cmds: list[c.Command] = []
     placed: list[tuple[str, str, str]] = []
+    mine = list(range(ACCOUNTS)) if broker is None else list(range(broker, ACCOUNTS, 10))
     for k in range(n):
         if placed and rng.random() < 0.25:
-            oid, account, broker = placed[rng.randrange(len(placed))]
-            cmds.append(c.OrderCancel(order_id=oid, actor=broker, account=account))
+            oid, account, broker_ = placed[rng.randrange(len(placed))]
+            cmds.append(c.OrderCancel(order_id=oid, actor=broker_, account=account))
             continue
-        i = rng.randrange(ACCOUNTS)
+        i = mine[rng.randrange(len(mine))]
         account, broker = f"A{i}", f"B{i % 10}"
         buy = rng.random() < 0.5
         if rng.random() < 0.10:
@@ -63,7 +67,7 @@ def listing_flow(n: int, seed: int = 1) -> list[c.Command]:
             price = mid - rng.randint(1, 60) if buy else mid + rng.randint(1, 60)   # rests
         oid = f"L{k}"
         cmds.append(c.OrderNew(order_id=oid, actor=broker, account=account, product="CEA21",
-                               side="buy" if buy else "sell", quantity=rng.randint(1, 500), price=c.Amount(price)))
+                               side="buy" if buy else "sell", quantity=rng.randint(1, 500), price=Price(price)))
         placed.append((oid, account, broker))
     return cmds
 
@@ -97,14 +101,14 @@ def gec_flow(n: int, seed: int = 2) -> tuple[list[c.Command], list[c.Command]]:
             h[1] += size
             i = int(account[1:])
             flow.append(c.OrderNew(order_id=f"G{k}", actor=f"B{i % 10}", account=account, product="GEC",
-                                   side="sell", quantity=size, price=c.Amount(rng.randint(100, 800)),
+                                   side="sell", quantity=size, price=Price(rng.randint(100, 800)),
                                    first_serial=first, last_serial=first + size - 1))
         else:
             i = rng.randrange(ACCOUNTS)
             f = c.GecFilter(provinces=rng.sample(provinces, 3)) if rng.random() < 0.5 else \
                 c.GecFilter(technologies=[rng.choice(techs)], max_age_months=21)
             flow.append(c.OrderNew(order_id=f"G{k}", actor=f"B{i % 10}", account=f"A{i}", product="GEC",
-                                   side="buy", quantity=rng.randint(100, 20_000), price=c.Amount(rng.randint(100, 800)),
+                                   side="buy", quantity=rng.randint(100, 20_000), price=Price(rng.randint(100, 800)),
                                    filter=f, beneficiary=f"Corp{i}"))
     return setup, flow
 

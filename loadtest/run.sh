@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The benchmarks: the pure engine (loadtest.engine_bench), engine snapshots (loadtest.snapshot_bench), the
-# matcher on the real Kafka broker (loadtest.kafka_bench), and settlement into the real PostgreSQL
-# (loadtest.settlement_bench). Results go to loadtest/results/{engine,snapshot,kafka,settlement}.json.
+# The benchmarks: the pure engine (loadtest.engine_bench), engine snapshots (loadtest.snapshot_bench), certx on
+# the real Kafka broker (loadtest.kafka_bench: the matcher alone, the raw pipe, through the gateway, latency,
+# hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
+# (loadtest.settlement_bench). Results go to loadtest/results/{engine,snapshot,kafka,recovery,settlement}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
-# Starts the broker (deploy/kafka.sh; each start is a clean broker) only if it is not running, and then
-# stops it at the end; a broker that was already running is used and left running. The settlement benchmark
-# does the same with PostgreSQL (deploy/postgres.sh).
-# Env: ENGINE_BENCH_ARGS (default empty: engine_bench's own defaults).
+# Starts the broker (deploy/kafka.sh start, then access: users, ACLs, client files) and PostgreSQL
+# (deploy/postgres.sh start) only if they are not running, and stops at the end what it started; a server that
+# was already running is used and left running. Both keep their data; every benchmark works in topics, ACLs and
+# schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
+# (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
+# Env: ENGINE_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"),
+#      SETTLEMENT_BENCH_ARGS: each benchmark's options (default: its own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,26 +21,38 @@ cd "$ROOT"
 source deploy/venv.sh
 PY="$ROOT/.venv/bin/python"
 
-started=0
-stop_broker() {
-    if [[ $started == 1 ]]; then
+started_kafka=0
+started_pg=0
+stop_started() {
+    if [[ $started_pg == 1 ]]; then
+        bash deploy/postgres.sh stop || true
+    fi
+    if [[ $started_kafka == 1 ]]; then
         bash deploy/kafka.sh stop || true
     fi
 }
-trap stop_broker EXIT
+trap stop_started EXIT
 if ! bash deploy/kafka.sh status >/dev/null 2>&1; then
-    started=1
+    started_kafka=1
     bash deploy/kafka.sh start
-    bash deploy/kafka.sh topics >/dev/null
+    bash deploy/kafka.sh access
 fi
-export CERTX_KAFKA="${CERTX_KAFKA:-127.0.0.1:${CERTX_KAFKA_PORT:-9092}}"
+if ! bash deploy/postgres.sh status >/dev/null 2>&1; then
+    started_pg=1
+    bash deploy/postgres.sh start >/dev/null
+fi
+export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
 
-echo "== engine benchmark"
-# shellcheck disable=SC2086
-"$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
-echo "== snapshot benchmark"
-"$PY" -m loadtest.snapshot_bench
-echo "== Kafka benchmark"
-"$PY" -m loadtest.kafka_bench --bootstrap "$CERTX_KAFKA" "$@"
-echo "== settlement benchmark"
-"$PY" -m loadtest.settlement_bench --bootstrap "$CERTX_KAFKA"
+# shellcheck disable=SC2086  # the *_ARGS are word lists
+{
+    echo "== engine benchmark"
+    "$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
+    echo "== snapshot benchmark"
+    "$PY" -m loadtest.snapshot_bench ${SNAPSHOT_BENCH_ARGS:-}
+    echo "== Kafka benchmark"
+    "$PY" -m loadtest.kafka_bench "$@"
+    echo "== recovery benchmark"
+    "$PY" -m loadtest.recovery_bench ${RECOVERY_BENCH_ARGS:-}
+    echo "== settlement benchmark"
+    "$PY" -m loadtest.settlement_bench ${SETTLEMENT_BENCH_ARGS:-}
+}

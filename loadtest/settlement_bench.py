@@ -5,7 +5,8 @@
 
 Needs the PostgreSQL of deploy/postgres.sh (used if running, else started here and stopped at the end) and, for
 part 2, the broker of deploy/kafka.sh. Every run works in schemas of its own (`bench_<uuid>_*`, reached with
-`?options=-csearch_path=...` in the DSN) and topics of its own (`bench<uuid>-*.certx.*`), dropped at the end.
+`?options=-csearch_path=...` in the DSN) and a Kafka deployment of its own (loadtest.cluster.Deployment: topics
+and ACLs for a prefix), dropped at the end.
 
 1. Pure settlement (no Kafka): a stream of GEC events built directly (certx.wire.events): FundsDeposited for
    200 accounts, Issued with serials for 1,000 issuance batches (5 per account) covering --certificates serials,
@@ -19,14 +20,15 @@ part 2, the broker of deploy/kafka.sh. Every run works in schemas of its own (`b
    trades runs at certificates/trades per trade (1e9 in all) and at 10 per trade (1e6 in all): peak memory side
    by side. A half-length run at 10 per trade gives the growth per trade (the trade-id set).
 2. Through Kafka: `<prefix>certx.events` is pre-loaded with encoded engine events (funding + issuance, then
-   --trades trades) in their market's partition (CEA 0, GEC 2), then `python -m certx.cli serve projector --db
-   DSN --prefix P` is started. Figure: trades per second from the projector's `projector.started` log line (start
-   of consumption) to the `marks` row of the partition reaching the end offset, polled every 20 ms (also given:
-   from the first committed batch, and until the outbox is empty = all settlements published). Two runs: CEA
+   --trades trades) in their market's partition (CEA 0, GEC 2) as the matcher principal (its only writer), then
+   `certx serve projector --db DSN --prefix P` is started as the projector principal. Figure: trades per second
+   from the projector's `projector.started` log line (start of consumption) to the `marks` row of the partition
+   reaching the end offset, polled every 20 ms (also given: from the first committed batch, and until the outbox
+   is empty = all settlements published). Two runs: CEA
    listing trades, and GEC lot trades (certificates / trades serials each). Then the same projector code runs
    in-process on the same topic (fresh schema) with wall-clock timers on each stage (getmany, decode,
-   Ledger.apply, settlement encode, journal provenance, take, Store.write per table + commit, outbox publish:
-   SELECT pending, producer.send, acks, DELETE), and once more under cProfile.
+   Ledger.apply, settlement encode, journal provenance, take, Store.write per table + commit, publishing from
+   memory: send_batched, acks; clearing the outbox), and once more under cProfile.
 """
 from __future__ import annotations
 
@@ -34,7 +36,6 @@ import argparse
 import asyncio
 import atexit
 import cProfile
-import datetime as dt
 import gc
 import json
 import math
@@ -52,8 +53,14 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from aiokafka import TopicPartition
+
+from certx.kafka.connection import Connection
+from certx.kafka.topics import Topics
 from certx.money import Fen
 from certx.wire import events as e
+from loadtest.cluster import (Deployment, bootstrap, broker_pid, cpu_seconds, end_offsets, machine, preload, service,
+                              stop_all, vm_hwm_mb)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -329,6 +336,21 @@ def pure_child(spec: dict) -> dict:
     return out
 
 
+CHILDREN: list[subprocess.Popen] = []        # part 1's children
+
+
+def stop_children() -> None:
+    stop_all()                  # the projectors of part 2
+    for p in list(CHILDREN):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+
+
 def run_child(spec: dict, timeout: float) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([PYTHON, "-m", "loadtest.settlement_bench", "--pure-child", json.dumps(spec)], cwd=ROOT,
@@ -411,225 +433,18 @@ def pure(args: argparse.Namespace, schemas: Schemas) -> dict:
     }
 
 
-# --- experiments: the store's costs and their alternatives ------------------------------------------
-
-CANCELLATIONS = """CREATE TABLE gec_cancellations (first BIGINT NOT NULL, last BIGINT NOT NULL, kind TEXT NOT NULL,
-    owner TEXT NOT NULL, beneficiary TEXT, trade_id TEXT, seq BIGINT NOT NULL{extra});
-CREATE INDEX gec_cancellations_beneficiary ON gec_cancellations (beneficiary);
-"""
-RANGE = ", serials int8range GENERATED ALWAYS AS (int8range(first, last, '[]')) STORED"
-CHECK_VARIANTS = {
-    "as_is: gist exclusion (schema.POSTGRES)": CANCELLATIONS.format(
-        extra=RANGE + ", CONSTRAINT gec_cancelled_once EXCLUDE USING gist (serials WITH &&)")
-        + "CREATE INDEX gec_cancellations_first ON gec_cancellations (first);",
-    "spgist exclusion": CANCELLATIONS.format(
-        extra=RANGE + ", CONSTRAINT gec_cancelled_once EXCLUDE USING spgist (serials WITH &&)")
-        + "CREATE INDEX gec_cancellations_first ON gec_cancellations (first);",
-    "unique btree(first) + statement trigger on the new rows": CANCELLATIONS.format(extra="") + """
-CREATE UNIQUE INDEX gec_cancellations_first ON gec_cancellations (first);
-CREATE FUNCTION gec_cancelled_once() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- ranges are disjoint: a new row can only overlap the row that starts just before its end (or itself)
-    IF EXISTS (SELECT 1 FROM new_rows n WHERE n.last < n.first OR EXISTS (
-            SELECT 1 FROM (SELECT first, last FROM gec_cancellations WHERE first <= n.last
-                           ORDER BY first DESC LIMIT 2) p WHERE p.first <> n.first AND p.last >= n.first)) THEN
-        RAISE EXCEPTION 'gec_cancelled_once: serials already cancelled';
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER gec_cancelled_once AFTER INSERT ON gec_cancellations REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION gec_cancelled_once();""",
-    "no database check (btree(first) only)": CANCELLATIONS.format(extra="")
-        + "CREATE INDEX gec_cancellations_first ON gec_cancellations (first);",
-}
-COLUMNS = "(first, last, kind, owner, beneficiary, trade_id, seq)"
-
-
-def store_experiments(schemas: Schemas, n: int, batch: int) -> dict:
-    """COPY n cancellation rows (front pattern, `batch` rows per transaction) under each way of refusing an
-    overlap; then the outbox: COPY text vs binary, and reading it back."""
-    import psycopg
-
-    out: dict = {"rows": n, "rows_per_transaction": batch, "gec_cancellations_copy": {}}
-    flow = GecFlow(n, 10_000, "front")
-    rows = []
-    for k in range(n):
-        b, j = flow.slot(k)
-        first = 1 + b * flow.batch_size + j * flow.per_trade
-        rows.append((first, first + flow.per_trade - 1, "trade", f"A{k % ACCOUNTS}", f"Corp{k % ACCOUNTS}",
-                     f"GEC-{k + 1}", k))
-    for name, ddl in CHECK_VARIANTS.items():
-        _, dsn = schemas.new("exp")
-        with psycopg.connect(dsn) as conn:
-            conn.execute(ddl)
-            conn.commit()
-            per_batch = []
-            for i in range(0, n, batch):
-                t = time.perf_counter()
-                with conn.cursor() as cur, cur.copy(f"COPY gec_cancellations {COLUMNS} FROM STDIN") as copy:
-                    for r in rows[i:i + batch]:
-                        copy.write_row(r)
-                conn.commit()
-                per_batch.append(time.perf_counter() - t)
-            try:                                                  # an overlapping range must still be refused
-                with conn.cursor() as cur, cur.copy(f"COPY gec_cancellations {COLUMNS} FROM STDIN") as copy:
-                    copy.write_row((rows[5][0] + 3, rows[5][0] + 5, "trade", "X", None, "dup", 0))
-                conn.commit()
-                refused = False
-            except psycopg.Error:
-                conn.rollback()
-                refused = True
-        total = sum(per_batch)
-        out["gec_cancellations_copy"][name] = {
-            "us_per_row": round(total / n * 1e6, 1),
-            "us_per_row_first_batch": round(per_batch[0] / min(batch, n) * 1e6, 1),
-            "us_per_row_last_batch": round(per_batch[-1] / (n - batch * (len(per_batch) - 1)) * 1e6, 1),
-            "overlap_refused": refused}
-        print(f"experiment gec_cancellations {name:56} {out['gec_cancellations_copy'][name]}", flush=True)
-        schemas.drop_all()
-    body = (b'{"type":"settled","seq":1,"origin":{"partition":2,"offset":123,"index":0},"market":"GEC",'
-            b'"trade_id":"GEC-1","product":"GEC","mode":"lot","buyer":"A1","seller":"A2","price":"5.00",'
-            b'"quantity":10000,"cash":"50000.00","serials":[[1,10000]]}')
-    m = 2 * n
-    _, dsn = schemas.new("exp")
-    out["outbox"] = {"rows": m, "body_bytes": len(body)}
-    with psycopg.connect(dsn) as conn:
-        for fmt in ("text", "binary"):
-            conn.execute("DROP TABLE IF EXISTS outbox")
-            conn.execute("CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, partition INTEGER NOT NULL, body BYTEA NOT NULL)")
-            conn.commit()
-            t = time.perf_counter()
-            for i in range(0, m, 2 * batch):
-                with conn.cursor() as cur, cur.copy("COPY outbox (partition, body) FROM STDIN"
-                                                    + (" (FORMAT BINARY)" if fmt == "binary" else "")) as copy:
-                    if fmt == "binary":
-                        copy.set_types(["int4", "bytea"])
-                    for _ in range(min(2 * batch, m - i)):
-                        copy.write_row((2, body))
-                conn.commit()
-            out["outbox"][f"copy_{fmt}_us_per_row"] = round((time.perf_counter() - t) / m * 1e6, 2)
-        t = time.perf_counter()
-        got = conn.execute("SELECT id, partition, body FROM outbox ORDER BY id LIMIT 50000").fetchall()
-        conn.rollback()
-        out["outbox"]["select_back_us_per_row"] = round((time.perf_counter() - t) / len(got) * 1e6, 2)
-    schemas.drop_all()
-    print(f"experiment outbox {out['outbox']}", flush=True)
-    return out
-
-
-async def publish_experiment(bs: str, topic: str, bodies: list[bytes]) -> dict:
-    """Publishing settlements as the projector does (one producer.send per record, then gather) against
-    hand-built batches (create_batch / send_batch), same producer settings."""
-    from aiokafka import AIOKafkaProducer
-
-    out: dict = {"records": len(bodies), "bytes_per_record": round(sum(map(len, bodies)) / len(bodies))}
-    for way in ("send_per_record", "send_batch"):
-        producer = AIOKafkaProducer(bootstrap_servers=bs, enable_idempotence=True, acks="all", linger_ms=5,
-                                    max_batch_size=1024 * 1024)
-        await producer.start()
-        try:
-            t = time.perf_counter()
-            if way == "send_per_record":
-                futures = [await producer.send(topic, b, key=b"CEA", partition=0) for b in bodies]
-            else:
-                futures, builder = [], producer.create_batch()
-                for b in bodies:
-                    if builder.append(key=b"CEA", value=b, timestamp=None) is None:
-                        futures.append(await producer.send_batch(builder, topic, partition=0))
-                        builder = producer.create_batch()
-                        builder.append(key=b"CEA", value=b, timestamp=None)
-                if builder.record_count():
-                    futures.append(await producer.send_batch(builder, topic, partition=0))
-            enqueued = time.perf_counter() - t
-            await asyncio.gather(*futures)
-            total = time.perf_counter() - t
-        finally:
-            await producer.stop()
-        out[way] = {"enqueue_us_per_record": round(enqueued / len(bodies) * 1e6, 2),
-                    "until_acked_us_per_record": round(total / len(bodies) * 1e6, 2)}
-    print(f"experiment publish {out}", flush=True)
-    return out
-
-
 # --- part 2: through Kafka -------------------------------------------------------------------------
 
-CHILDREN: list[subprocess.Popen] = []
-
-
-def stop_children() -> None:
-    for p in list(CHILDREN):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(10)
-
-
-async def preload(bs: str, topic: str, partition: int, key: bytes, values: list[bytes]) -> float:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bs, enable_idempotence=True, acks="all", linger_ms=5,
-                                max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
-    await producer.start()
-    t = time.monotonic()
-    try:
-        futures = []
-        ts = int(time.time() * 1000)          # now: never behind a topic's time retention
-        builder = producer.create_batch()
-        for value in values:
-            if builder.append(key=key, value=value, timestamp=ts) is None:
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
-                builder = producer.create_batch()
-                builder.append(key=key, value=value, timestamp=ts)
-        if builder.record_count():
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return time.monotonic() - t
-
-
-async def end_offset(bs: str, topic: str, partition: int) -> int:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bs)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        return (await consumer.end_offsets([tp]))[tp]
-    finally:
-        await consumer.stop()
-
-
-def vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
-async def subprocess_run(bs: str, dsn: str, schema: str, prefix: str, partition: int, end: int, setup: int,
+async def subprocess_run(d: Deployment, dsn: str, schema: str, partition: int, end: int, setup: int,
                          timeout: float, logdir: Path, name: str) -> dict:
-    """`certx serve projector` as deployed; polls the marks table until the partition is consumed."""
+    """`certx serve projector` as deployed, logged in as the projector; polls the marks table until the partition
+    is consumed."""
     import psycopg
 
-    from loadtest.kafka_bench import broker_pid, cpu_seconds
-
-    log = logdir / f"{name}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     conn = psycopg.connect(dsn, autocommit=True)
-    with open(log, "wb") as out:
-        t_spawn = time.monotonic()
-        proc = subprocess.Popen([PYTHON, "-m", "certx.cli", "serve", "projector", "--db", schema_dsn(dsn, schema),
-                                 "--prefix", prefix, "--bootstrap", bs], cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    CHILDREN.append(proc)
+    t_spawn = time.monotonic()
+    worker = service(d, "projector", logdir, "--db", schema_dsn(dsn, schema), log_name=name)
+    proc, log = worker.proc, worker.log
     bpid = broker_pid()
     t_started = t_first = t_end = t_published = None
     cpu_started = broker_started = 0.0
@@ -672,14 +487,7 @@ async def subprocess_run(bs: str, dsn: str, schema: str, prefix: str, partition:
         hwm = vm_hwm_mb(proc.pid)
     finally:
         conn.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        CHILDREN.remove(proc)
+        worker.stop()
     trades = end - setup
     if t_started is None:
         t_started = t_spawn
@@ -687,7 +495,7 @@ async def subprocess_run(bs: str, dsn: str, schema: str, prefix: str, partition:
     after_first = t_end - t_first
     trades_after_first = end - max(first_offset, setup)
     return {
-        "command": "python -m certx.cli serve projector --db DSN --prefix P",
+        "command": "certx serve projector --db DSN --prefix P (as the projector principal)",
         "records": end, "trades": trades, "trades_in_db": db_trades,
         "startup_seconds": round(t_started - t_spawn, 3),
         "seconds_from_start_of_consumption": round(consumed, 3),
@@ -737,14 +545,13 @@ class Timers:
         return timed
 
 
-async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int, setup: int, mode: str,
-                        timeout: float) -> dict:
+async def inprocess_run(kafka: Connection, dsn: str, topics: Topics, partition: int, end: int, setup: int,
+                        mode: str, timeout: float) -> dict:
     """The projector's own classes in this process; mode "timers" (stage clocks) or "cprofile"."""
     import certx.kafka.projector as pm
     import certx.ledger.journal as jm
-    from certx.kafka.topics import Topics
 
-    proj = pm.Projector(pm.ProjectorSettings(bootstrap=bs, db=dsn, topics=Topics(prefix)))
+    proj = pm.Projector(pm.ProjectorSettings(kafka=kafka, db=dsn, topics=topics))
     await proj.start()
     done = asyncio.Event()
     reached = {"offset": 0}
@@ -759,7 +566,7 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
             if m[0] >= end:
                 done.set()
 
-    saved = (pm.decode_event, jm.encode)
+    saved = (pm.decode_event, jm.encode, pm.send_batched)
     if mode == "timers":
         pm.decode_event = timers.wrap("decode_event", pm.decode_event)
         jm.encode = timers.wrap("journal: encode settlements", jm.encode)
@@ -772,10 +579,10 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
         proj.store._append = lambda cur, table, rows, *a, **kw: timers.wrap(f"store.write: COPY {table}", real_append)(
             cur, table, rows, *a, **kw)
         proj.store.write = timers.wrap("store.write (total)", write)
-        proj._publish = timers.wrap_async("publish (total)", proj._publish)
-        proj.store.pending = timers.wrap("publish: SELECT outbox", proj.store.pending)
-        proj.store.published = timers.wrap("publish: DELETE outbox", proj.store.published)
-        proj.producer.send = timers.wrap_async("publish: producer.send (enqueue)", proj.producer.send)
+        # Settlements are published from memory once their batch has committed, then the outbox is cleared.
+        proj._send = timers.wrap_async("publish (total)", proj._send)
+        pm.send_batched = timers.wrap_async("publish: send_batched (enqueue)", pm.send_batched)
+        proj.store.published = timers.wrap("clear the outbox (DELETE)", proj.store.published)
     else:
         proj.store.write = write
     prof = cProfile.Profile() if mode == "cprofile" else None
@@ -805,7 +612,7 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
     finally:
         if prof:
             prof.disable()
-        pm.decode_event, jm.encode = saved
+        pm.decode_event, jm.encode, pm.send_batched = saved
         task.cancel()
         waiter.cancel()
         await asyncio.gather(task, waiter, return_exceptions=True)
@@ -821,17 +628,16 @@ async def inprocess_run(bs: str, dsn: str, prefix: str, partition: int, end: int
         t["store.write: commit"] = t.get("store.write (total)", 0) - t.get("store.write: statements", 0)
         t["store.write: upserts (cash, units, marks)"] = t.get("store.write: statements", 0) - sum(
             v for k, v in t.items() if k.startswith("store.write: COPY"))
-        t["publish: await acks, other"] = t.get("publish (total)", 0) - sum(
-            t.get(k, 0) for k in ("publish: SELECT outbox", "publish: DELETE outbox", "publish: producer.send (enqueue)"))
+        t["publish: await acks, other"] = t.get("publish (total)", 0) - t.get("publish: send_batched (enqueue)", 0)
         accounted = sum(t.get(k, 0) for k in ("consumer.getmany", "decode_event", "journal.add (total)", "journal.take",
-                                              "store.write (total)", "publish (total)"))
+                                              "store.write (total)", "publish (total)", "clear the outbox (DELETE)"))
         t["loop: other (python loop, dead letters)"] = elapsed - accounted
         order = ["consumer.getmany", "decode_event", "journal.add (total)", "journal: ledger.apply",
                  "journal: encode settlements", "journal: provenance, outbox rows, marks", "journal.take",
                  "store.write (total)"] + sorted(k for k in t if k.startswith("store.write: COPY")) + [
                  "store.write: upserts (cash, units, marks)", "store.write: commit", "publish (total)",
-                 "publish: SELECT outbox", "publish: producer.send (enqueue)", "publish: await acks, other",
-                 "publish: DELETE outbox", "loop: other (python loop, dead letters)"]
+                 "publish: send_batched (enqueue)", "publish: await acks, other", "clear the outbox (DELETE)",
+                 "loop: other (python loop, dead letters)"]
         out["stages"] = {k: {"seconds": round(t[k], 3), "share": round(t[k] / elapsed, 3),
                              "us_per_trade": round(t[k] / trades * 1e6, 2), **({"calls": n[k]} if k in n else {})}
                          for k in order if k in t}
@@ -859,10 +665,10 @@ def top_functions(prof: cProfile.Profile, n: int) -> list[dict]:
             for k, v in rows]
 
 
-SELECT = [("projector.py", "run"), ("projector.py", "_publish"), ("codec.py", "decode_event"), ("codec.py", "_dec_hook"),
+SELECT = [("projector.py", "run"), ("projector.py", "_send"), ("codec.py", "decode_event"), ("codec.py", "_dec_hook"),
           ("journal.py", "add"), ("ledger.py", "apply"), ("journal.py", "_provenance"), ("codec.py", "encode"),
-          ("journal.py", "take"), ("sql.py", "write"), ("sql.py", "_append"), ("sql.py", "pending"),
-          ("sql.py", "published"), ("aiokafka/producer/producer.py", "send"), ("aiokafka/consumer/consumer.py", "getmany"),
+          ("journal.py", "take"), ("sql.py", "write"), ("sql.py", "_append"),
+          ("sql.py", "published"), ("topics.py", "send_batched"), ("aiokafka/consumer/consumer.py", "getmany"),
           ("money.py", "parse"), ("money.py", "text"), ("serials.py", "add"), ("serials.py", "remove")]
 
 
@@ -879,100 +685,94 @@ def selected(prof: cProfile.Profile, elapsed: float, trades: int) -> dict:
 
 
 async def kafka_part(args: argparse.Namespace, dsn: str, schemas: Schemas, result: dict) -> None:
-    from certx.kafka.topics import Topics, ensure_topics
-    from certx.wire.codec import encode
-    from loadtest.kafka_bench import delete_topics
-
-    bs = args.bootstrap
-    uid = uuid.uuid4().hex[:10]
     logdir = Path(tempfile.mkdtemp(prefix="certx-settlement-bench-"))
-    made: list[str] = []
-    per_trade = max(1, args.certificates // args.trades)
     out = result["kafka"] = {"target_trades_per_s": TARGET_TRADES_PER_S, "runs": {}}
     try:
         for kind in args.kafka_runs.split(","):
-            topics = Topics(f"bench{uid}-{kind.lower()}.")
-            await ensure_topics(bs, topics)
-            made += list(topics.layout())
-            t = time.monotonic()
-            if kind == "CEA":
-                events, partition, setup = list(CeaFlow(args.trades).events()), 0, 2 * ACCOUNTS
-                desc = "CEA listing trades (1-500 units at 49.00-51.00) between 200 accounts"
-            else:
-                flow = GecFlow(args.trades, per_trade, "front")
-                events, partition, setup = list(flow.events()), 2, ACCOUNTS + flow.batches
-                desc = (f"GEC lot trades of {per_trade:,} serials each ({per_trade * args.trades:,} certificates) "
-                        f"from 1,000 issuance batches, pattern front")
-            values = [encode(ev) for ev in events]
-            del events
-            build = time.monotonic() - t
-            secs = await preload(bs, topics.events, partition, kind.encode(), values)
-            end = await end_offset(bs, topics.events, partition)
-            assert end == len(values), (end, len(values))
-            run: dict = {"flow": desc, "events_partition": partition, "records": end, "setup_records": setup,
-                         "trades": end - setup, "bytes_per_record": round(sum(map(len, values)) / len(values)),
-                         "build_seconds": round(build, 2), "preload_seconds": round(secs, 2)}
-            del values
-            out["runs"][kind] = run
-            print(f"kafka {kind}: preloaded {end:,} records in {secs:.1f}s; starting the projector", flush=True)
-            rounds = []
-            for i in range(args.rounds):
-                schema, _ = schemas.new(f"kafka_{kind.lower()}_{i}")
-                try:
-                    res = await subprocess_run(bs, dsn, schema, topics.prefix, partition, end, setup, args.timeout,
-                                               logdir, f"projector-{kind}-{i}")
-                except (RuntimeError, TimeoutError) as exc:
-                    print(f"kafka {kind} round {i + 1} failed: {exc}", flush=True)
-                    run.setdefault("errors", []).append(f"round {i + 1}: {exc}")
-                    schemas.drop_all()
-                    continue
-                rounds.append(res)
-                print(f"kafka {kind} round {i + 1}: {res['trades_per_s']:,} trades/s over "
-                      f"{res['seconds_from_start_of_consumption']}s (from first commit "
-                      f"{res['trades_per_s_from_first_commit']}/s; until published {res['trades_per_s_until_published']}"
-                      f"/s; projector CPU {res['projector_cpu_share']:.0%}), {res['trades_in_db']:,} trades in PG",
-                      flush=True)
-                schemas.drop_all()
-            if not rounds:
-                continue
-            rates = sorted(r["trades_per_s"] for r in rounds)
-            run["trades_per_s_median"] = rates[len(rates) // 2] if len(rates) % 2 else round(
-                (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2)
-            run["trades_per_s_rounds"] = [r["trades_per_s"] for r in rounds]
-            run["meets_target"] = run["trades_per_s_median"] >= TARGET_TRADES_PER_S
-            run["projector_process_rounds"] = rounds
-            if kind == "CEA" and args.experiments:
-                run["publish_experiment"] = await publish_experiment(
-                    bs, topics.settlements, [encode(ev) for ev in CeaFlow(min(args.trades, 100_000)).events()])
-            if args.profile:
-                for mode in ("timers", "cprofile"):
-                    _, sdsn = schemas.new(f"kafka_{kind.lower()}_{mode}")
-                    try:
-                        r = await inprocess_run(bs, sdsn, topics.prefix, partition, end, setup, mode, args.timeout)
-                    except (RuntimeError, TimeoutError) as exc:
-                        print(f"kafka {kind} in-process ({mode}) failed: {exc}", flush=True)
-                        run[f"in_process_{mode}"] = {"error": str(exc)}
-                        schemas.drop_all()
-                        continue
-                    run[f"in_process_{mode}"] = r
-                    print(f"kafka {kind} in-process ({mode}): {r['trades_per_s']:,} trades/s", flush=True)
-                    if mode == "timers":
-                        for k, v in r["stages"].items():
-                            print(f"    {k:<44} {v['seconds']:>8.3f}s {v['share']:>6.1%} {v['us_per_trade']:>7.2f} us/trade")
-                    else:
-                        for row in r["top_tottime"][:12]:
-                            print(f"    {row['tottime_s']:>7.3f}s tot {row['cumtime_s']:>7.3f}s cum "
-                                  f"{row['calls']:>9,}  {row['function']}")
-                    schemas.drop_all()
+            async with Deployment(args.bootstrap, f"settle-{kind.lower()}") as d:
+                await kafka_run(args, d, kind, dsn, schemas, logdir, out)
     finally:
-        if made and not args.keep_topics:
-            try:
-                await delete_topics(bs, made)
-            except Exception as exc:  # noqa: BLE001 - the figures matter more than the clean-up
-                print(f"could not delete the bench topics: {exc!r}", file=sys.stderr)
         for f in sorted(logdir.iterdir()):
             f.unlink()
         logdir.rmdir()
+
+
+async def kafka_run(args: argparse.Namespace, d: Deployment, kind: str, dsn: str, schemas: Schemas, logdir: Path,
+                    out: dict) -> None:
+    """One flow of engine events pre-loaded into `certx.events` (as the matcher principal, its only writer),
+    then settled by the projector."""
+    from certx.wire.codec import encode
+
+    per_trade = max(1, args.certificates // args.trades)
+    t = time.monotonic()
+    if kind == "CEA":
+        events, partition, setup = list(CeaFlow(args.trades).events()), 0, 2 * ACCOUNTS
+        desc = "CEA listing trades (1-500 units at 49.00-51.00) between 200 accounts"
+    else:
+        flow = GecFlow(args.trades, per_trade, "front")
+        events, partition, setup = list(flow.events()), 2, ACCOUNTS + flow.batches
+        desc = (f"GEC lot trades of {per_trade:,} serials each ({per_trade * args.trades:,} certificates) "
+                f"from 1,000 issuance batches, pattern front")
+    values = [encode(ev) for ev in events]
+    del events
+    build = time.monotonic() - t
+    secs = await preload(d.as_("matcher"), d.topics.events, partition, kind.encode(), [(values, None)])
+    tp = TopicPartition(d.topics.events, partition)
+    end = (await end_offsets(d.as_("admin"), [tp]))[tp]
+    assert end == len(values), (end, len(values))
+    run: dict = {"flow": desc, "events_partition": partition, "records": end, "setup_records": setup,
+                 "trades": end - setup, "bytes_per_record": round(sum(map(len, values)) / len(values)),
+                 "build_seconds": round(build, 2), "preload_seconds": round(secs, 2)}
+    del values
+    out["runs"][kind] = run
+    print(f"kafka {kind}: preloaded {end:,} records in {secs:.1f}s; starting the projector", flush=True)
+    rounds = []
+    for i in range(args.rounds):
+        schema, _ = schemas.new(f"kafka_{kind.lower()}_{i}")
+        try:
+            res = await subprocess_run(d, dsn, schema, partition, end, setup, args.timeout, logdir,
+                                       f"projector-{kind}-{i}")
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"kafka {kind} round {i + 1} failed: {exc}", flush=True)
+            run.setdefault("errors", []).append(f"round {i + 1}: {exc}")
+            schemas.drop_all()
+            continue
+        rounds.append(res)
+        print(f"kafka {kind} round {i + 1}: {res['trades_per_s']:,} trades/s over "
+              f"{res['seconds_from_start_of_consumption']}s (from first commit "
+              f"{res['trades_per_s_from_first_commit']}/s; until published {res['trades_per_s_until_published']}"
+              f"/s; projector CPU {res['projector_cpu_share']:.0%}), {res['trades_in_db']:,} trades in PG",
+              flush=True)
+        schemas.drop_all()
+    if not rounds:
+        return
+    rates = sorted(r["trades_per_s"] for r in rounds)
+    run["trades_per_s_median"] = rates[len(rates) // 2] if len(rates) % 2 else round(
+        (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2)
+    run["trades_per_s_rounds"] = [r["trades_per_s"] for r in rounds]
+    run["meets_target"] = run["trades_per_s_median"] >= TARGET_TRADES_PER_S
+    run["projector_process_rounds"] = rounds
+    if args.profile:
+        for mode in ("timers", "cprofile"):
+            _, sdsn = schemas.new(f"kafka_{kind.lower()}_{mode}")
+            try:
+                r = await inprocess_run(d.as_("projector"), sdsn, d.topics, partition, end, setup, mode,
+                                        args.timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"kafka {kind} in-process ({mode}) failed: {exc}", flush=True)
+                run[f"in_process_{mode}"] = {"error": str(exc)}
+                schemas.drop_all()
+                continue
+            run[f"in_process_{mode}"] = r
+            print(f"kafka {kind} in-process ({mode}): {r['trades_per_s']:,} trades/s", flush=True)
+            if mode == "timers":
+                for k, v in r["stages"].items():
+                    print(f"    {k:<44} {v['seconds']:>8.3f}s {v['share']:>6.1%} {v['us_per_trade']:>7.2f} us/trade")
+            else:
+                for row in r["top_tottime"][:12]:
+                    print(f"    {row['tottime_s']:>7.3f}s tot {row['cumtime_s']:>7.3f}s cum "
+                          f"{row['calls']:>9,}  {row['function']}")
+            schemas.drop_all()
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -988,19 +788,14 @@ def main() -> int:
     ap.add_argument("--no-kafka", dest="kafka", action="store_false", help="skip part 2")
     ap.add_argument("--no-profile", dest="profile", action="store_false", help="part 2 without the in-process runs")
     ap.add_argument("--rounds", type=int, default=2, help="part 2: projector process runs per flow (fresh schema each)")
-    ap.add_argument("--no-experiments", dest="experiments", action="store_false",
-                    help="skip the store / publish experiments (alternatives to the slow spots)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed for each run")
-    ap.add_argument("--keep-topics", action="store_true")
-    ap.add_argument("--bootstrap", default=os.environ.get("CERTX_KAFKA", "127.0.0.1:9092"))
+    ap.add_argument("--bootstrap", default=bootstrap())
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "settlement.json"))
     ap.add_argument("--pure-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pure_child:
         print("RESULT " + json.dumps(pure_child(json.loads(args.pure_child))), flush=True)
         return 0
-
-    from loadtest.kafka_bench import machine
 
     atexit.register(stop_children)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1018,8 +813,6 @@ def main() -> int:
                 "server": "deploy/postgres.sh, same machine" + (" (started by this run)" if started_pg else "")}
         if args.pure:
             result["pure_settlement"] = pure(args, schemas)
-        if args.experiments:
-            result["store_experiments"] = store_experiments(schemas, min(args.settle_trades, 100_000), args.batch)
         if args.kafka:
             asyncio.run(kafka_part(args, dsn, schemas, result))
     except BaseException as exc:
@@ -1046,12 +839,10 @@ def summary(result: dict) -> dict:
     if p:
         out["pure_settlement"] = {"headline": p["headline"], "peak_memory_side_by_side": p["peak_memory_side_by_side"],
                                   "memory_growth_per_trade": p["memory_growth_per_trade"]}
-    if "store_experiments" in result:
-        out["store_experiments"] = result["store_experiments"]
     for kind, run in result.get("kafka", {}).get("runs", {}).items():
         k = out.setdefault("kafka", {"target_trades_per_s": TARGET_TRADES_PER_S})[kind] = {
             x: run.get(x) for x in ("flow", "trades", "trades_per_s_median", "trades_per_s_rounds", "meets_target",
-                                    "errors", "publish_experiment") if run.get(x) is not None}
+                                    "errors") if run.get(x) is not None}
         for mode in ("timers", "cprofile"):
             r = run.get(f"in_process_{mode}")
             if r:

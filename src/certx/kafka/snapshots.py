@@ -37,7 +37,9 @@ async def latest(kafka: Connection, topic: str, partition: int, at_most: int) ->
     """The latest complete snapshot of `partition` covering a position no later than `at_most`. Reads back
     from the end of the partition, further each time, so it seldom reads more than the last snapshot."""
     tp = TopicPartition(topic, partition)
-    reader = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
+    # The window ends with the snapshot's commit marker, which no fetch returns as a record: a fetch waiting
+    # for more (aiokafka's default 500 ms) would stall every restore by that much before the loop sees its end.
+    reader = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False, fetch_max_wait_ms=10,
                               max_partition_fetch_bytes=2 * CHUNK + 1024, **kafka.aiokafka())
     await reader.start()
     try:
