@@ -33,7 +33,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for n, event in enumerate(replay.run(lines), 1):
             if out:
                 out.write(encode(event) + b"\n")
-            settlements += journal.add(event)
+            settlements += journal.add(event, at=replay.at)
             if n % 10_000 == 0:
                 store.write(journal.take())
     store.write(journal.take())
@@ -202,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beneficiary", required=True)
     db_option(p)
     p.set_defaults(func=lambda a: _query(a, lambda st: st.retirements(a.beneficiary)))
+    p = sub.add_parser("compliance", help="what an account surrendered for a compliance year (C1), as JSON")
+    p.add_argument("account")
+    p.add_argument("year", type=int)
+    db_option(p)
+    p.set_defaults(func=lambda a: _query(a, lambda st: st.compliance(a.account, a.year)))
 
     def kafka_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $CERTX_KAFKA or 127.0.0.1:9092)")

@@ -60,6 +60,7 @@ class Replay:
         self.door = Door()
         self.summary = Summary()
         self.lines = 0
+        self.at: int | None = None      # the last command's time (epoch ms)
 
     def feed(self, raw: bytes) -> list[e.Event]:
         """One line of the command file: its events across the markets it reaches (a malformed command's
@@ -71,6 +72,7 @@ class Replay:
             self.summary.rejections["malformed"] += 1
             return []
         cmd = admitted.command
+        self.at = admitted.at
         if isinstance(cmd, c.Refusal) and cmd.reason == "malformed":
             self.summary.malformed.append(BadLine(self.lines, cmd.reason, cmd.detail, cmd.ref))
         self.summary.commands += 1

@@ -79,7 +79,6 @@ class Gateway:
         await self.consumer.start()
         await self._remember_targets()
         await self._discover()
-        self._discovered = time.monotonic()
         log.info("gateway.started", group=self.s.group, inputs=len(self.positions))
 
     async def _remember_targets(self) -> None:
@@ -108,18 +107,22 @@ class Gateway:
         finally:
             await reader.stop()
 
+    async def _inputs(self) -> list[TopicPartition]:
+        """Input partitions that exist and are not read yet: the senders' inbound topics and the replay topic."""
+        t = self.s.topics
+        names = {n for n in await self.consumer.topics() if t.sender_of(n) or n == t.replay}
+        known = {tp.topic for tp in self.positions}
+        return [TopicPartition(n, p) for n in sorted(names - known)
+                for p in sorted(self.consumer.partitions_for_topic(n) or {0})]
+
     async def _discover(self) -> None:
         """Read every sender's inbound topic there is, the replay topic, and the events a surrender's legs answer
         with (the CEA and CCER partitions of certx.events)."""
-        t = self.s.topics
-        names = {n for n in await self.consumer.topics() if t.sender_of(n) or n == t.replay}
         if not self.positions:
             for market in RELAYED:
-                tp = TopicPartition(t.events, PARTITION[market])
+                tp = TopicPartition(self.s.topics.events, PARTITION[market])
                 self.positions[tp] = await self._committed(tp)
-        known = {tp.topic for tp in self.positions}
-        new = [TopicPartition(n, p) for n in sorted(names - known)
-               for p in sorted(self.consumer.partitions_for_topic(n) or {0})]
+        new = await self._inputs()
         if not new and self.consumer.assignment():
             return
         for tp in new:
@@ -137,17 +140,28 @@ class Gateway:
 
     async def run(self) -> None:
         consumer = self.consumer
-        while not self._stopping.is_set():
-            if self.transactions.failure is not None:
-                raise self.transactions.failure     # crash-only: a restart resumes from the committed positions
-            if time.monotonic() - self._discovered > self.s.discover_every_s:
-                await self.transactions.settle()
-                await self._discover()
-                self._discovered = time.monotonic()
-            fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
-            if any(fetched.values()):
-                await self._process(fetched)
-        await self.transactions.settle()
+        looking = asyncio.create_task(self._look_for_inputs())
+        try:
+            while not self._stopping.is_set():
+                if self.transactions.failure is not None:
+                    raise self.transactions.failure     # crash-only: a restart resumes from the committed positions
+                if looking.done():
+                    looking.result()                    # (re-raises what failed there)
+                    # A new sender: a new assignment, with the positions in hand, once what is in flight commits.
+                    await self.transactions.settle()
+                    await self._discover()
+                    looking = asyncio.create_task(self._look_for_inputs())
+                fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+                if any(fetched.values()):
+                    await self._process(fetched)
+            await self.transactions.settle()
+        finally:
+            looking.cancel()
+
+    async def _look_for_inputs(self) -> None:
+        """Returns when a new input partition exists. Beside the loop, so that looking never holds a batch up."""
+        while not await self._inputs():
+            await asyncio.sleep(self.s.discover_every_s)
 
     async def _process(self, fetched: dict) -> None:
         commands: dict[int, list[bytes]] = defaultdict(list)
@@ -162,7 +176,7 @@ class Gateway:
                         for market, command in relay(decode_event(r.value)):
                             commands[PARTITION[market]].append(encode(command))
                             stamps[PARTITION[market]].append(r.timestamp)
-                offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
+                self.positions[tp] = await self.consumer.position(tp)
                 continue
             sender = self.s.topics.sender_of(tp.topic)
             for r in records:
@@ -178,7 +192,14 @@ class Gateway:
                     commands[PARTITION[market]].append(record)
                     stamps[PARTITION[market]].append(admitted.at)
             offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
+        if not commands and not dead and not offsets:
+            # Only events that call for nothing (nearly all of them): no transaction. Their position is committed
+            # with the next one; read again after a crash, they call for nothing again.
+            return
         t = self.s.topics
+        for market in RELAYED:
+            tp = TopicPartition(t.events, PARTITION[market])
+            offsets[tp] = self.positions[tp]
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = []

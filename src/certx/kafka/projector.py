@@ -37,8 +37,9 @@ from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.projector")
 
-# (partition, offset, event) of one `certx.events` record; the event is None for a record that is not one.
-Consumed = tuple[int, int, e.Event | None]
+# One `certx.events` record: its partition and offset, the event (None for a record that is not one), and its
+# timestamp (its command's time).
+Consumed = tuple[int, int, e.Event | None, int]
 
 # Waiting for the database: the first retry soon (a restart takes about a second), then doubling up to this.
 FIRST_RETRY, LAST_RETRY = 0.1, 5.0
@@ -109,11 +110,11 @@ class Projector:
         for tp, records in fetched.items():
             for r in records:
                 try:
-                    consumed.append((tp.partition, r.offset, decode_event(r.value)))
+                    consumed.append((tp.partition, r.offset, decode_event(r.value), r.timestamp))
                 except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                     dead.append(dead_letter(r.value, "malformed", str(exc)[:300], tp.topic, tp.partition, r.offset,
                                             r.timestamp, "projector"))
-                    consumed.append((tp.partition, r.offset, None))
+                    consumed.append((tp.partition, r.offset, None, r.timestamp))
         return consumed, dead
 
     def settle(self, consumed: list[Consumed]) -> list[Batch]:
@@ -146,7 +147,7 @@ class Projector:
             try:
                 self.store.write(batch)
             except RowsRefused as exc:
-                partition, offset, event = record
+                partition, offset, event, _ = record
                 log.warning("projector.event_refused", partition=partition, offset=offset, error=str(exc))
                 self.journal = Journal(self.store.load_ledger())
                 self.journal.refuse(event, offset, Refused("malformed", str(exc)[:200]))
@@ -158,11 +159,11 @@ class Projector:
 
     def _journal(self, consumed: list[Consumed]) -> None:
         journal = self.journal
-        for partition, offset, event in consumed:
+        for partition, offset, event, at in consumed:
             if event is None:
                 journal.skip(partition, offset, MARKET_OF[partition])   # a dead letter: consumed, nothing to settle
             else:
-                journal.add(event, offset)
+                journal.add(event, offset, at)
 
     async def _reconnect(self, lost: Exception) -> None:
         """The database went away (a restart, a cut connection). What it did not commit it rolled back, and what

@@ -24,6 +24,8 @@ class Batch:
     trades: list[tuple] = field(default_factory=list)        # (trade_id, market, product, mode, price, quantity,
                                                              #  buyer, seller, seq, origin_offset)
     cancellations: list[tuple] = field(default_factory=list) # (first, last, kind, owner, beneficiary, trade_id, seq)
+    surrenders: list[tuple] = field(default_factory=list)    # (ref, account, compliance_year, market, product,
+                                                             #  quantity, at, seq, origin_offset)
     outbox: list[tuple] = field(default_factory=list)        # (partition, encoded settlement)
     marks: dict[int, tuple] = field(default_factory=dict)    # events partition -> (next topic offset, origin offset,
                                                              #  origin index, next settlement seq)
@@ -37,22 +39,24 @@ class Journal:
         self.ledger = ledger
         self.batch = Batch()
 
-    def add(self, event: e.Event, topic_offset: int | None = None) -> list[s.Settlement]:
-        """One engine event; `topic_offset` is its offset in `certx.events` (None in the embedded replay)."""
-        return self._record(event, self.ledger.apply(event), topic_offset)
+    def add(self, event: e.Event, topic_offset: int | None = None, at: int | None = None) -> list[s.Settlement]:
+        """One engine event; `topic_offset` is its offset in `certx.events` (None in the embedded replay), `at` its
+        command's time (epoch ms: the event record's timestamp), for the rows that keep it."""
+        return self._record(event, self.ledger.apply(event), topic_offset, at)
 
     def refuse(self, event: e.Event, topic_offset: int | None, refused: Refused) -> list[s.Settlement]:
         """One engine event answered by `settlement.rejected` and nothing else (the database refused its rows):
         it moves nothing, and its offset is consumed like any other's."""
-        return self._record(event, self.ledger.refuse(event, refused), topic_offset)
+        return self._record(event, self.ledger.refuse(event, refused), topic_offset, None)
 
-    def _record(self, event: e.Event, out: list[s.Settlement], topic_offset: int | None) -> list[s.Settlement]:
+    def _record(self, event: e.Event, out: list[s.Settlement], topic_offset: int | None,
+                at: int | None) -> list[s.Settlement]:
         b = self.batch
         b.settlements += out
         partition = PARTITION[event.market]
         b.outbox += [(partition, encode(x)) for x in out]
         if self.ledger.applied:
-            self._provenance(event, out)
+            self._provenance(event, out, at)
         self._mark(partition, topic_offset + 1 if topic_offset is not None else event.seq + 1, event.market)
         return out
 
@@ -66,7 +70,7 @@ class Journal:
         origin = self.ledger.marks.get(partition, (-1, -1))
         self.batch.marks[partition] = (next_offset, origin[0], origin[1], self.ledger.seq.get(market, 0))
 
-    def _provenance(self, ev: e.Event, out: list[s.Settlement]) -> None:
+    def _provenance(self, ev: e.Event, out: list[s.Settlement], time: int | None) -> None:
         """Rows for an event the ledger applied (never for a duplicate or a refused fill)."""
         b, at = self.batch, (ev.seq, ev.origin.offset)
         if isinstance(ev, e.Issued) and ev.serials:
@@ -74,6 +78,9 @@ class Journal:
                           ev.subsidised, *at) for f, l in ev.serials]
         elif isinstance(ev, e.OrderAccepted) and ev.serials:
             b.listed += [(f, l, ev.order_id, ev.account, int(ev.price), *at) for f, l in ev.serials]
+        elif isinstance(ev, e.Surrendered):
+            b.surrenders += [(ev.ref, ev.account, ev.compliance_year, ev.market, product, quantity,
+                              time, *at) for product, quantity in ev.units.items()]
         for x in out:
             if isinstance(x, s.Settled):
                 b.trades.append((x.trade_id, ev.market, x.product, x.mode, int(x.price), x.quantity, x.buyer,

@@ -21,6 +21,10 @@ CREATE INDEX IF NOT EXISTS gec_listed_first ON gec_listed (first);
 CREATE TABLE IF NOT EXISTS trades (trade_id TEXT PRIMARY KEY, market TEXT NOT NULL, product TEXT NOT NULL,
     mode TEXT NOT NULL, price BIGINT NOT NULL, quantity BIGINT NOT NULL, buyer TEXT NOT NULL, seller TEXT NOT NULL,
     seq BIGINT NOT NULL, origin_offset BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS surrenders (ref TEXT NOT NULL, account TEXT NOT NULL, compliance_year INTEGER NOT NULL,
+    market TEXT NOT NULL, product TEXT NOT NULL, quantity BIGINT NOT NULL, at BIGINT, seq BIGINT NOT NULL,
+    origin_offset BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS surrenders_account ON surrenders (account, compliance_year);
 CREATE TABLE IF NOT EXISTS marks (partition INTEGER PRIMARY KEY, topic_offset BIGINT NOT NULL,
     origin_offset BIGINT NOT NULL, origin_index INTEGER NOT NULL, settlement_seq BIGINT NOT NULL);
 """

@@ -2,6 +2,7 @@
 settlement), loads the ledger back on restart, and answers the settlement services' queries."""
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from certx import money
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch
 from certx.registry.serials import RangeSet
+from certx.rules import DEFAULT
 from certx.store import schema
 from certx.wire.routing import MARKET_OF
 
@@ -126,6 +128,7 @@ class Store:
         self._append(cur, "trades", b.trades, 10)
         self._append(cur, "gec_cancellations", b.cancellations, 7,
                      "(first, last, kind, owner, beneficiary, trade_id, seq)")
+        self._append(cur, "surrenders", b.surrenders, 9)
         self._append(cur, "outbox", b.outbox, 2, "(partition, body)", binary=("int4", "bytea"))
         if b.marks:
             many(q("INSERT INTO marks VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET "
@@ -229,12 +232,47 @@ class Store:
         status = history[-1]["step"] if history[-1]["step"] in ("cancelled", "retired") else "held"
         return {"serial": serial, "status": status, **attrs, "history": history}
 
+    def compliance(self, account: str, year: int) -> dict:
+        """C1, as settled: what an account surrendered for a compliance year, by product, the CCER share of the
+        total, and each surrender with its command's id and time and the positions of its events."""
+        rows = self.query("SELECT ref, market, product, quantity, at, seq, origin_offset FROM surrenders "
+                          "WHERE account = ? AND compliance_year = ? ORDER BY at, ref, market, seq, product",
+                          (account, year))
+        cea: dict[str, int] = {}
+        ccer = 0
+        surrenders: dict[str, dict] = {}
+        for ref, market, product, quantity, at, seq, offset in rows:
+            if market == "CEA":
+                cea[product] = cea.get(product, 0) + quantity
+            else:
+                ccer += quantity
+            one = surrenders.setdefault(ref, {"command": ref, "at": _iso(at), "legs": []})
+            leg = next((x for x in one["legs"] if x["market"] == market), None)
+            if leg is None:
+                leg = {"market": market, "units": {}, "seq": seq, "origin_offset": offset}
+                one["legs"].append(leg)
+            leg["units"][product] = quantity
+        total = sum(cea.values()) + ccer
+        share = f"{ccer / total:.4f}" if total else None
+        return {"account": account, "compliance_year": year, "cea": dict(sorted(cea.items())), "ccer": ccer,
+                "total": total, "ccer_share": share, "surrenders": list(surrenders.values())}
+
     def retirements(self, beneficiary: str) -> list[dict]:
         rows = self.query("SELECT c.first, c.last, c.owner, c.trade_id, c.seq, i.project, i.production_month "
                           "FROM gec_cancellations c LEFT JOIN gec_issued i ON i.first <= c.first AND i.last >= c.last "
                           "WHERE c.beneficiary = ? ORDER BY c.first", (beneficiary,))
         return [{"serials": [a, b], "certificates": b - a + 1, "owner": owner, "trade_id": t, "seq": seq,
                  "project": project, "production_month": month} for a, b, owner, t, seq, project, month in rows]
+
+
+def _iso(at: int | None) -> str | None:
+    """A command time (epoch ms) in the market's time, China Standard Time."""
+    if at is None:
+        return None
+    return dt.datetime.fromtimestamp(at / 1000, CST).isoformat(timespec="milliseconds")
+
+
+CST = dt.timezone(dt.timedelta(minutes=DEFAULT.utc_offset_minutes))
 
 
 def _ranges(rows: Iterable[tuple[int, int]]) -> RangeSet:
