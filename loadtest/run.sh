@@ -51,6 +51,8 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
     "$PY" -m loadtest.snapshot_bench ${SNAPSHOT_BENCH_ARGS:-}
     echo "== Kafka benchmark"
     "$PY" -m loadtest.kafka_bench "$@"
+    echo "== surrender benchmark"
+    "$PY" -m loadtest.surrender_bench ${SURRENDER_BENCH_ARGS:-}
     echo "== recovery benchmark"
     "$PY" -m loadtest.recovery_bench ${RECOVERY_BENCH_ARGS:-}
     echo "== settlement benchmark"
