@@ -131,6 +131,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from certx.kafka.topics import Topics
+    from services.supervisor import main_argv, supervise, supervised
+
+    if not supervised():
+        return supervise(main_argv(), args.service)   # the service runs in a child this process restarts
 
     topics = Topics(args.prefix)
     if args.service == "projector":

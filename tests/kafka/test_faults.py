@@ -130,6 +130,12 @@ def test_a_broker_restart_keeps_every_topic_and_the_services_carry_on(as_, topic
     assert feeder.wait(300) == 0
     want = expected_events(lines)
     got = asyncio.run(committed_events(operator, topics, counts(want), timeout=240))
+    for p in want:
+        if got[p] != want[p]:
+            i = next((k for k, (a, b) in enumerate(zip(got[p], want[p])) if a != b), min(len(got[p]), len(want[p])))
+            print(f"partition {p}: got {len(got[p])} want {len(want[p])}, parts at {i}")
+            print(" got ", got[p][max(i - 1, 0):i + 2])
+            print(" want", want[p][max(i - 1, 0):i + 2])
     assert got == want
     for service in (gateway, m, projector):
         assert service.proc.poll() is None, f"{service.service} stopped:\n{service.text()[-3000:]}"

@@ -248,15 +248,16 @@ def test_rows_the_database_refuses_raise_rows_refused_and_nothing_of_their_batch
 
 
 def consumed(events: list, dead_letter_at: int | None = None) -> list[tuple]:
-    """The events as the projector consumes them from `certx.events`: (partition, offset, event), offsets
+    """The events as the projector consumes them from `certx.events`: (partition, offset, event, time), offsets
     counted per partition; a record that was not an event (None) before event number `dead_letter_at`."""
     out, offsets = [], {}
+    at = 1_639_620_000_000
     for n, ev in enumerate(events):
         p = PARTITION[ev.market]
         if n == dead_letter_at:
-            out.append((p, offsets.get(p, 0), None))
+            out.append((p, offsets.get(p, 0), None, at))
             offsets[p] = offsets.get(p, 0) + 1
-        out.append((p, offsets.get(p, 0), ev))
+        out.append((p, offsets.get(p, 0), ev, at))
         offsets[p] = offsets.get(p, 0) + 1
     return out
 
@@ -277,7 +278,7 @@ def test_the_projector_settles_a_sound_batch_in_one_transaction(db: Database):
     for ev in events:
         want.apply(ev)
     assert view(db.open().load_ledger()) == view(want)
-    ends = {p: o + 1 for p, o, _ in records}
+    ends = {p: o + 1 for p, o, _, _ in records}
     assert db.open().topic_offsets() == ends
 
 
@@ -315,7 +316,7 @@ def test_a_batch_the_database_refuses_is_settled_event_by_event_and_only_the_ref
     assert store.query("SELECT count(*) FROM trades") == [(len(want.settled),)]
     assert store.retirements("plant-1") == []
     # its offset is stored: it is never read again
-    assert store.topic_offsets() == {p: o + 1 for p, o, _ in records}
+    assert store.topic_offsets() == {p: o + 1 for p, o, _, _ in records}
 
 
 # --- queries -----------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from certx.gateway import Door
 from certx.gateway.relay import may_call_for_commands, relay
 from certx.kafka.connection import Connection
+from certx.kafka.liveness import Liveness
 from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
@@ -140,6 +141,7 @@ class Gateway:
 
     async def run(self) -> None:
         consumer = self.consumer
+        liveness = Liveness(consumer)
         looking = asyncio.create_task(self._look_for_inputs())
         try:
             while not self._stopping.is_set():
@@ -152,6 +154,7 @@ class Gateway:
                     await self._discover()
                     looking = asyncio.create_task(self._look_for_inputs())
                 fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+                await liveness.check(fetched)
                 if any(fetched.values()):
                     await self._process(fetched)
             await self.transactions.settle()

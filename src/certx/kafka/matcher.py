@@ -35,6 +35,7 @@ from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch, snapshots
 from certx.kafka.connection import Connection
+from certx.kafka.liveness import Liveness
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.rules import DEFAULT, Rules
@@ -95,6 +96,7 @@ class Matcher(ConsumerRebalanceListener):
 
     async def run(self) -> None:
         consumer = self.consumer
+        liveness = Liveness(consumer)
         while not self._stopping.is_set():
             for part in self.owned.values():
                 if part.transactions.failure is not None:
@@ -109,6 +111,7 @@ class Matcher(ConsumerRebalanceListener):
                     raise
                 await asyncio.sleep(0.01)
                 continue
+            await liveness.check(fetched)
             for tp, records in fetched.items():
                 if not records:
                     continue

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from certx.ledger.journal import Batch, Journal
 from certx.ledger.ledger import Refused
 from certx.kafka.connection import Connection
+from certx.kafka.liveness import Liveness
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
 from certx.store.sql import RowsRefused, unavailable
@@ -87,8 +88,10 @@ class Projector:
             self.consumer.seek(tp, offsets.get(tp.partition, 0))
 
     async def run(self) -> None:
+        liveness = Liveness(self.consumer)
         while not self._stopping.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+            await liveness.check(fetched)
             if not any(fetched.values()):
                 continue
             consumed, dead = self._decode(fetched)
