@@ -163,10 +163,44 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     with open(args.file, "rb") as f:
         lines = f.readlines()
+    if args.measures:
+        return asyncio.run(_measured(args, lines))
     done = asyncio.run(submit(lines, kafka(args), Topics(args.prefix), replay=args.replay, rate=args.rate,
-                              progress=not args.quiet, total=len(lines)))
+                              speed=args.speed, max_wait=args.max_wait, progress=not args.quiet, total=len(lines)))
     print(f"submitted {done.lines} commands to {done.topic}; the answers are on certx.events")
     return 0
+
+
+async def _measured(args: argparse.Namespace, lines: list[bytes]) -> int:
+    """Submit while following the answers and the settlements; then wait for both to catch up, and write the
+    figures (certx.kafka.measures)."""
+    import asyncio
+    import json
+    import time
+
+    from certx.kafka.measures import Measures, follow
+    from certx.kafka.submit import submit
+    from certx.kafka.topics import Topics
+
+    topics, conn, measures, stop = Topics(args.prefix), kafka(args), Measures(), asyncio.Event()
+    following = asyncio.create_task(follow(conn, topics, measures, stop))
+    await asyncio.sleep(1.0)         # the reader stands at the topics' ends before the first command goes
+    done = await submit(lines, conn, topics, replay=args.replay, rate=args.rate, speed=args.speed,
+                        max_wait=args.max_wait, progress=not args.quiet, total=len(lines),
+                        sent=measures.command, describe=measures.describe)
+    deadline = time.monotonic() + args.catch_up_timeout
+    while not measures.caught_up() and time.monotonic() < deadline and not following.done():
+        await asyncio.sleep(0.2)
+    stop.set()
+    await following
+    figures = measures.figures(args.speed)
+    Path(args.measures).write_text(json.dumps(figures, indent=1) + "\n")
+    caught_up = measures.caught_up()
+    print(f"submitted {done.lines} commands to {done.topic}: {figures['commands_per_s']:,}/s; latency p99 "
+          f"{figures['latency'].get('p99_ms')} ms, settled p99 {figures['settle_latency'].get('p99_ms')} ms; "
+          f"peak lag {figures['peak_matcher_lag']:,} commands, {figures['peak_projector_lag']:,} trades"
+          f"{'' if caught_up else '; NOT caught up'}; figures in {args.measures}")
+    return 0 if caught_up else 1
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
@@ -235,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--replay", action="store_true", help="recorded commands that keep their actors and times "
                    "(`at`): the operator's principal only")
+    p.add_argument("--speed", type=float, help="send recorded commands at this many times the pace of their `at` "
+                   "(600: ten minutes of market a second); default: as fast as possible")
+    p.add_argument("--max-wait", type=float, default=5.0, help="with --speed: the longest pause, in seconds, a "
+                   "quiet stretch (a night) is cut to")
+    p.add_argument("--measures", help="follow the answers and settlements, and write the latency, lag and day "
+                   "figures to this JSON file (certx.kafka.measures)")
+    p.add_argument("--catch-up-timeout", type=float, default=600.0,
+                   help="with --measures: how long to wait for every answer and settlement after the last send")
     p.add_argument("--rate", type=float, help="commands per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)

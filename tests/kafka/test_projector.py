@@ -20,7 +20,7 @@ from certx.replay import Replay
 from certx.store import open_store
 from certx.wire import events as e
 from certx.wire import settlements as st
-from certx.wire.codec import decode_event, encode
+from certx.wire.codec import decode_event, decode_settlement, encode
 from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
 from tests.kafka.conftest import produce_raw
@@ -186,7 +186,7 @@ def test_duplicated_and_forged_fills_are_refused_and_move_nothing(as_, topics, p
             while len(out) < len(bad) and time.monotonic() < deadline:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for r in records:
-                        x = msgspec.json.decode(r.value, type=st.AnySettlement, dec_hook=_money)
+                        x = decode_settlement(r.value)
                         if isinstance(x, st.SettlementRejected):
                             out.append(x)
         finally:
@@ -196,11 +196,3 @@ def test_duplicated_and_forged_fills_are_refused_and_move_nothing(as_, topics, p
     got = {(x.trade_id, x.reason) for x in asyncio.run(rejections())}
     assert got == {(g.trade_id, "already_cancelled"), (c.trade_id, "duplicate_trade"),
                    ("GEC-forged-1", "already_cancelled"), ("GEC-forged-2", "not_held")}
-
-
-def _money(tp, obj):
-    from certx.money import Fen, parse
-
-    if tp is Fen:
-        return parse(obj)
-    raise NotImplementedError

@@ -5,13 +5,21 @@ that topic, stamps the exchange's time, checks the contract and routes it, and a
 there they keep their recorded actors and times (`at`); only the operator's principal may write it.
 
 The producer is idempotent with one request in flight, so the gateway receives the lines in file order.
+
+Pacing: as fast as it can, at `rate` lines a second, or, for recorded days, at `speed` times the pace of their
+recorded times (`--speed 600`: ten minutes of market in one second); a quiet stretch (a night, a weekend) is cut
+to `max_wait` seconds. `sent(line, at_ms, wall_s)` hears of each line as it goes, for a measurement
+(certx.kafka.measures).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
+
+import msgspec
 
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
@@ -35,28 +43,71 @@ def destination(kafka: Connection, topics: Topics, replay: bool) -> str:
     return topics.inbound(kafka.principal)
 
 
+class _Recorded(msgspec.Struct):
+    at: dt.datetime | None = None
+
+
+_recorded = msgspec.json.Decoder(_Recorded)
+
+
+def recorded_ms(raw: bytes) -> int | None:
+    """A line's recorded time `at` (epoch ms), if it has one that reads."""
+    try:
+        at = _recorded.decode(raw).at
+    except msgspec.DecodeError:
+        return None
+    return None if at is None or at.tzinfo is None else int(at.timestamp() * 1000)
+
+
+class _Pace:
+    """When each line is due (monotonic seconds), by rate or by recorded time."""
+
+    def __init__(self, rate: float | None, speed: float | None, max_wait: float) -> None:
+        self.rate, self.speed, self.max_wait = rate, speed, max_wait
+        self.start = time.monotonic()
+        self.due = self.start
+        self.last_at: int | None = None
+
+    def next(self, n: int, at: int | None) -> float:
+        if self.rate:
+            return self.start + n / self.rate
+        if self.speed and at is not None:
+            if self.last_at is not None and at > self.last_at:
+                self.due += min((at - self.last_at) / 1000 / self.speed, self.max_wait)
+            self.last_at = at if self.last_at is None else max(self.last_at, at)
+        return self.due
+
+
 async def submit(lines: Iterable[bytes], kafka: Connection, topics: Topics = Topics(), replay: bool = False,
-                 rate: float | None = None, progress: bool = False, total: int | None = None) -> Submitted:
+                 rate: float | None = None, progress: bool = False, total: int | None = None,
+                 speed: float | None = None, max_wait: float = 5.0,
+                 sent: Callable[[bytes, int | None, float], None] | None = None,
+                 describe: Callable[[], str] | None = None) -> Submitted:
+    """`describe()`, if given, is shown beside the progress bar (the replayed day and the lag)."""
     topic = destination(kafka, topics, replay)
     producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024,
                                 **kafka.aiokafka())
     await producer.start()
     done = Submitted(topic=topic)
     bar = tqdm(total=total, unit="cmd", disable=not progress)
-    started = time.monotonic()
+    pace = _Pace(rate, speed, max_wait)
     pending = []
     try:
         for raw in lines:
             raw = raw.strip()
             if not raw:
                 continue
+            at = recorded_ms(raw) if speed or sent else None
+            wait = pace.next(done.lines, at) - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             done.lines += 1
             pending.append(await producer.send(topic, raw, partition=0))
+            if sent is not None:
+                sent(raw, at, time.time())
             bar.update(1)
-            if rate:
-                ahead = done.lines / rate - (time.monotonic() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
+            if describe is not None and done.lines % 500 == 0:
+                bar.set_postfix_str(describe(), refresh=False)
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)
                 pending.clear()

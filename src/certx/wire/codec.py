@@ -21,6 +21,7 @@ import msgspec
 from certx import money
 from certx.wire import commands as c
 from certx.wire.events import AnyEvent
+from certx.wire.settlements import AnySettlement
 
 MAX_RECORD = 64 * 1024          # bytes: a command is a few hundred; anything near a megabyte is an attack
 
@@ -81,6 +82,7 @@ def schema_hook(tp: type) -> dict[str, Any]:
 _strict = msgspec.json.Decoder(c.AnyCommand, dec_hook=_dec_hook)
 _logged = msgspec.json.Decoder(c.LoggedCommand, dec_hook=_dec_hook)
 _event_decoder = msgspec.json.Decoder(AnyEvent, dec_hook=_dec_hook)
+_settlement_decoder = msgspec.json.Decoder(AnySettlement, dec_hook=_dec_hook)
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
 _NAME = re.compile(c.NAME_PATTERN)
@@ -165,6 +167,10 @@ def decode_logged(raw: bytes) -> c.LoggedCommand | None:
 
 def decode_event(raw: bytes) -> AnyEvent:
     return _event_decoder.decode(raw)
+
+
+def decode_settlement(raw: bytes) -> AnySettlement:
+    return _settlement_decoder.decode(raw)
 
 
 def encode(message: msgspec.Struct) -> bytes:
