@@ -19,6 +19,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from certx.engine import image
 from certx.kafka import snapshots
 from certx.store import open_store
+from certx.wire.codec import decode_event
 from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
 from tests.kafka.conftest import committed_events, counts, expected_events, produce_raw, replay
@@ -148,3 +149,27 @@ def test_a_broker_restart_keeps_every_topic_and_the_services_carry_on(as_, topic
         finally:
             store.close()
     assert wait_for(settled, timeout=120), "every trade settled once"
+
+
+@pytest.mark.parametrize("snapshot_every", [5, 100_000])
+def test_a_resent_deposit_or_issuance_never_applies_twice_also_across_a_restart(as_, topics, gateway, matchers,
+                                                                                snapshot_every):
+    """PROTOCOL: a command id its sender has used is refused (`duplicate_command`); the ids are engine state, so
+    a matcher restored from a snapshot (5) or from the log alone (100,000) still knows them."""
+    setup = trading_day(0, seed=31, accounts=2, close=False)
+    operator = as_("operator")
+    replay(operator, topics, setup)
+    m = matchers(snapshot_every=snapshot_every)
+    want = expected_events(setup)
+    asyncio.run(committed_events(operator, topics, counts(want)))
+    m.kill9()
+    resent = [x for x in setup if b'"funds.deposit"' in x or b'"issue.cea"' in x]
+    assert len(resent) == 8
+    replay(operator, topics, resent)
+    matchers(snapshot_every=snapshot_every).wait_assigned()
+    got = asyncio.run(committed_events(operator, topics, {0: counts(want)[0] + 4, 1: counts(want)[1] + 2,
+                                                          2: counts(want)[2] + 2}))
+    answers = [decode_event(v) for p in got for v in got[p][counts(want)[p]:]]
+    assert len(answers) == 8 and {(x.__struct_config__.tag, x.reason) for x in answers} == \
+        {("command.rejected", "duplicate_command")}
+    assert sorted(x.ref for x in answers) == sorted(msgspec.json.decode(x)["id"] for x in resent)
