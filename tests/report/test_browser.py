@@ -88,7 +88,7 @@ def test_the_sample_day_s_report_in_chromium(chromium, tmp_path):
     assert legends["close-CEA"] == ["day", "block −30%", "block +30%", "listing −10%", "listing +10%", "close",
                                     "high", "low"]
     assert legends["volume-CEA"] == ["day", "auction", "block", "listing"]
-    assert legends["latency"] == ["time", "p50", "p99", "p99.9", "max"]
+    assert legends["latency"] == ["time (UTC)", "p50", "p99", "p99.9", "max"]
 
     tables = chromium.run("""return Object.fromEntries([...document.querySelectorAll("table[data-table]")].map(t =>
         [t.dataset.table, [...t.querySelectorAll("tr")].slice(1).map(r => [...r.cells].map(c => c.textContent))]))""")
