@@ -6,10 +6,12 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from certx import money
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
+from certx.wire.events import Event
 
 
 def sample_path() -> Path:
@@ -200,16 +202,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         with open(args.events, "rb") as lines:
             figures = build(_events(args.events, lines), rules=load_rules(args.rules), source=args.events,
                             measures=given, official=rows)
+        out.write_text(page.render(figures), encoding="utf-8")
+        figures_path.write_bytes(page.figures_json(figures))
     except (OSError, ValueError) as exc:      # the bad file's name and line are in the message
         print(f"certx report: {exc}", file=sys.stderr)
         return 2
-    out.write_text(page.render(figures), encoding="utf-8")
-    figures_path.write_bytes(page.figures_json(figures))
     print(f"wrote {out} and {figures_path}")
     return 0
 
 
-def _events(name: str, lines):
+def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
     """The events of a file `certx replay --events` wrote, one JSON object a line."""
     import msgspec
 
@@ -219,7 +221,7 @@ def _events(name: str, lines):
         if line.strip():
             try:
                 yield decode_event(line)
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            except msgspec.DecodeError as exc:       # a ValidationError is one too
                 raise ValueError(f"{name}:{n}: not an event: {exc}") from None
 
 
