@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite on real parts: installs the Python dependencies (from the lock) and kcat, fetches and
+# The whole test suite on real parts: installs the Python dependencies (from the lock), kcat and Chromium, fetches and
 # starts a real Kafka broker (SASL/SCRAM and ACLs) and a real PostgreSQL (SCRAM, roles), runs pytest, and stops
 # both whatever happens.
 #   bash deploy/test.sh [pytest arguments...]
@@ -22,6 +22,12 @@ if ! command -v kcat >/dev/null && [[ $(id -u) -eq 0 ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null 2>&1 \
         || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null 2>&1; } \
         || echo "test.sh: could not install kcat; its test will fail" >&2
+fi
+# Chromium and its chromedriver, for the test that opens the replay report in a real browser (Debian's packages).
+if ! { command -v chromium && command -v chromedriver; } >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } \
+        || echo "test.sh: could not install chromium; the report's browser test will fail" >&2
 fi
 
 stop() {
@@ -48,6 +54,6 @@ export CERTX_PG_DSN="$dsn"
 CERTX_PG_READER_DSN="$(bash "$ROOT/deploy/postgres.sh" dsn reader)"
 CERTX_PG_ADMIN_DSN="$(bash "$ROOT/deploy/postgres.sh" dsn admin)"
 export CERTX_PG_READER_DSN CERTX_PG_ADMIN_DSN
-# The integration tests fail, rather than skip, if a server is missing.
-export CERTX_REQUIRE_KAFKA=1 CERTX_REQUIRE_PG=1
+# The integration tests fail, rather than skip, if a server (or the browser) is missing.
+export CERTX_REQUIRE_KAFKA=1 CERTX_REQUIRE_PG=1 CERTX_REQUIRE_BROWSER=1
 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

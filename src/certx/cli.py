@@ -6,10 +6,12 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from certx import money
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
+from certx.wire.events import Event
 
 
 def sample_path() -> Path:
@@ -213,6 +215,50 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The replay report: figures from the events (certx.report), the page and its JSON beside it."""
+    from certx.report import measures, official, page
+    from certx.report.figures import build
+
+    out = Path(args.out)
+    figures_path = out.with_suffix(".json")
+    if figures_path == out:
+        print(f"--out {out}: the page needs a name of its own beside its figures (report.html)", file=sys.stderr)
+        return 2
+    try:
+        given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
+        rows = None
+        if args.official:
+            rows = []
+            for name in args.official:
+                with open(name, encoding="utf-8", newline="") as f:
+                    rows += official.read(f, name)
+        with open(args.events, "rb") as lines:
+            figures = build(_events(args.events, lines), rules=load_rules(args.rules), source=args.events,
+                            measures=given, official=rows)
+        out.write_text(page.render(figures), encoding="utf-8")
+        figures_path.write_bytes(page.figures_json(figures))
+    except (OSError, ValueError) as exc:      # the bad file's name and line are in the message
+        print(f"certx report: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} and {figures_path}")
+    return 0
+
+
+def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
+    """The events of a file `certx replay --events` wrote, one JSON object a line."""
+    import msgspec
+
+    from certx.wire.codec import decode_event
+
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                yield decode_event(line)
+            except msgspec.DecodeError as exc:       # a ValidationError is one too
+                raise ValueError(f"{name}:{n}: not an event: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="certx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -287,6 +333,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int)
     kafka_options(p)
     p.set_defaults(func=cmd_tail)
+    p = sub.add_parser("report", help="a replay's report: one self-contained HTML page (charts, tables) and its "
+                       "figures as JSON beside it")
+    p.add_argument("events", help="the replay's events, as `certx replay --events` writes them")
+    p.add_argument("--measures", metavar="FILE", help="what the Kafka replay measured: latency, lag, throughput "
+                   "(format: certx.report.measures)")
+    p.add_argument("--official", metavar="CSV", nargs="+", help="the official daily CEA statistics to compare the "
+                   "day summaries with (data/cea_daily_*.csv)")
+    p.add_argument("--rules", help="the rule table the replay ran with, as JSON (default: DOMAIN.md's): the bands")
+    p.add_argument("--out", default="report.html", help="the page; the figures go beside it as .json "
+                   "(default report.html)")
+    p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,79 @@
+"""`certx report` on the shipped sample day replayed embedded: the page and its figures, the page holding all it
+needs, and one line and an exit code for a bad input."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from certx import cli
+from certx.report import page
+from certx.report.figures import build
+
+DATA = Path(os.environ.get("CERTX_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+OFFICIAL = [DATA / "cea_daily_2021_2023.csv"]
+needs_data = pytest.mark.skipif(not OFFICIAL[0].is_file(), reason=f"no official CEA statistics at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory) -> Path:
+    """The sample day's events, as `certx replay --events` writes them."""
+    path = tmp_path_factory.mktemp("replay") / "events.jsonl"
+    assert cli.main(["replay", "--events", str(path), "--db", ":memory:"]) == 0
+    return path
+
+
+def report(events: Path, out: Path, *options: str) -> dict:
+    assert cli.main(["report", str(events), *options, "--out", str(out)]) == 0
+    return json.loads(out.with_suffix(".json").read_text())
+
+
+def test_B1_B2_the_report_s_bands_are_the_bands_the_engine_enforced(events, tmp_path):
+    figures = report(events, tmp_path / "report.html")
+    [cea] = figures["closes"]
+    [today] = cea["days"]
+    # The sample's two deliberate price_out_of_band refusals name the limits the engine held them to.
+    refusals = [json.loads(line)["detail"] for line in events.read_text().splitlines() if "price_out_of_band" in line]
+    assert refusals == ["4738 fen outside [3875, 4737]", "3013 fen outside [3014, 5598]"]
+    assert (today["previous_close"], today["close"]) == ("43.06", "44.22")
+    assert today["listing_band"] == ["38.75", "47.37"] and today["block_band"] == ["30.14", "55.98"]
+    assert {(r["reason"], r["count"]) for r in figures["rejections"]} >= {("price_out_of_band", 2), ("lot_size", 1)}
+    assert figures["measures"] is None and figures["official"] is None
+
+
+@needs_data
+def test_D5_the_sample_day_is_the_official_day(events, tmp_path):
+    official = report(events, tmp_path / "report.html", "--official", *map(str, OFFICIAL))["official"]
+    assert (official["compared"], official["matched"], official["not_replayed"]) == (1, 1, 0)
+
+
+def test_the_page_holds_everything_it_needs(events, tmp_path):
+    figures = report(events, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    assert "(v1.6.32)" in html                                   # uPlot, inlined
+    assert "default-src 'none'" in html                          # and the browser may load nothing else
+    assert not re.search(r"""\b(src|href)\s*=""", html, re.I)    # no script, style or image from elsewhere
+    embedded = re.search(r'<script type="application/json" id="figures">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(embedded) == figures
+
+
+def test_a_name_that_closes_a_script_stays_data():
+    figures = build([], source="</script><script>alert(1)</script>.jsonl")
+    html = page.render(figures)
+    assert html.count("</script>") == 3                          # the figures, uPlot, the page's script
+    assert "&lt;/script&gt;&lt;script&gt;" in html               # the title, escaped as HTML
+
+
+def test_a_bad_input_is_one_line_and_exit_2(events, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(events.read_bytes().splitlines(keepends=True)[0] + b'{"type": "no.such.event"}\n')
+    assert cli.main(["report", str(bad), "--out", str(tmp_path / "r.html")]) == 2
+    assert re.fullmatch(rf"certx report: {re.escape(str(bad))}:2: not an event: .*\n", capsys.readouterr().err)
+    measures = tmp_path / "m.json"
+    measures.write_text('{"format": "certx.measures/1", "samples": [{"at": "2026-11-30T10:00:00"}]}')
+    assert cli.main(["report", str(events), "--measures", str(measures), "--out", str(tmp_path / "r.html")]) == 2
+    assert "has no UTC offset" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
