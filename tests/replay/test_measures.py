@@ -3,11 +3,14 @@ to its first answer, each trade to its settlement, the backlogs, and the days' f
 on the embedded replay's events of the shipped sample day."""
 from __future__ import annotations
 
+import msgspec
+
 from certx.cli import sample_path
 from certx.kafka.measures import Measures
 from certx.kafka.submit import recorded_ms
 from certx.ledger import Ledger
 from certx.replay import Replay
+from certx.report import measures as report
 from certx.wire import events as e
 
 
@@ -17,23 +20,25 @@ def test_every_command_is_answered_every_trade_settled_and_the_day_is_counted():
     wall = 1000.0
     for line in lines:
         m.command(line, recorded_ms(line), wall)
-        assert m.sample()["matcher_lag"] >= 1, "a command sent waits for its answer"
+        assert m.sample(wall).matcher_lag >= 1, "a command sent waits for its answer"
         for ev in replay.feed(line):
             wall += 0.001
             m.event(ev, wall)
             for st in ledger.apply(ev):
                 m.settlement(st, wall + 0.002)
         wall += 0.01
-    assert m.caught_up() and m.sample()["matcher_lag"] == 0 and m.sample()["projector_lag"] == 0
+    last = m.sample(wall + 1)
+    assert m.caught_up() and last.matcher_lag == 0 and last.projector_lag == 0
     figures = m.figures(speed=600)
-    day = figures["days"]["2021-12-16"]
+    run, day = figures.run, figures.days["2021-12-16"]
     assert day["commands"] == len(lines) and day["trades"] == 174 == day["settled"]
-    assert day["traded_value_fen"] == day["settled_cash_fen"] and figures["settled_equals_trades"]
-    assert figures["latency"]["count"] == len(lines), "each send answered once, a cancel's too"
-    assert 1.0 <= figures["latency"]["p50_ms"] <= figures["latency"]["max_ms"]
-    assert figures["settle_latency"]["count"] == 174
-    assert {s["product"] for s in figures["summaries"]} == {"CEA", "CCER", "GEC"}
+    assert day["traded_value_fen"] == day["settled_cash_fen"] and run["settled_equals_trades"]
+    assert run["latency"]["count"] == len(lines), "each send answered once, a cancel's too"
+    assert 1.0 <= run["latency"]["p50_ms"] <= run["latency"]["max_ms"]
+    assert run["settle_latency"]["count"] == 174
+    assert {s["product"] for s in run["summaries"]} == {"CEA", "CCER", "GEC"}
     assert day["rejections"]["price_out_of_band"] == 2
+    assert report.decode(msgspec.json.encode(figures)) == figures, "what certx report --measures reads"
 
 
 def test_a_ref_sent_again_waits_for_an_answer_again():
@@ -43,8 +48,8 @@ def test_a_ref_sent_again_waits_for_an_answer_again():
     m.event(e.OrderAccepted(order_id="o1", account="A", product="CEA", side="buy", quantity=1, price=1, ref="o1",
                             market="CEA", seq=0, origin=e.Origin(0, 0, 0)), 1.010)
     m.command(b'{"type":"order.cancel","order_id":"o1","at":"2021-12-16T10:01:00+08:00"}', None, 2.0)
-    assert m.sample()["matcher_lag"] == 1
+    assert m.sample().matcher_lag == 1
     m.event(e.OrderCancelled(order_id="o1", account="A", remaining=1, ref="o1", market="CEA", seq=1,
                              origin=e.Origin(0, 1, 0)), 2.020)
-    assert m.sample()["matcher_lag"] == 0
+    assert m.sample().matcher_lag == 0
     assert sorted(round(x) for x in m.days[""].latency) == [10, 20]

@@ -3,6 +3,10 @@ PostgreSQL): each command from its send to its first committed answer on `certx.
 command's send to its `settled` event on `certx.settlements` (published once the settlement is committed in the
 database), the backlogs over time, and each day's summaries as the engine published them.
 
+The figures are written in the report's measures format (certx.report.measures, `certx report --measures`): a
+sample every half second (the interval's latency percentiles, the backlogs, the throughput, the replayed day), the
+whole run's figures and each day's.
+
 `Measures` is pure bookkeeping fed by the sender (`command`) and by `follow`, which reads both topics
 (read_committed, from where they stood when the replay began). The backlogs are the operator's view: commands sent
 and not yet answered (the gateway's and the matcher's lag together), trades published and not yet settled (the
@@ -21,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
+from certx.report import measures as report
 from certx.rules import DEFAULT
 from certx.wire import events as e
 from certx.wire import settlements as s
@@ -69,9 +74,11 @@ class Measures:
         self.answered = 0
         self.trade_of: dict[str, str] = {}                    # trade id -> its command's ref
         self.summaries: list[dict] = []
-        self.samples: list[dict] = []
+        self.samples: list[report.Sample] = []
         self.sent = self.trades = self.settled = 0
         self.day = ""
+        self.interval: list[float] = []                       # latencies since the last sample
+        self.last_sample = (self.started, 0)                  # (wall s, answered) at the last sample
 
     # --- fed by the sender and by `follow` --------------------------------------------------------------
 
@@ -96,6 +103,7 @@ class Measures:
             self.waiting.discard(ev.ref)
             self.answered += 1
             day.latency.append((wall - sent[0]) * 1000)
+            self.interval.append(day.latency[-1])
         if isinstance(ev, e.Trade):
             self.trades += 1
             day.trades += 1
@@ -118,11 +126,20 @@ class Measures:
         if sent is not None:
             day.settle_latency.append((wall - sent[0]) * 1000)
 
-    def sample(self) -> dict:
-        point = {"t": round(time.time() - self.started, 2), "day": self.day, "sent": self.sent,
-                 "answered": self.answered, "matcher_lag": len(self.waiting),
-                 "trades": self.trades, "settled": self.settled, "projector_lag": self.trades - self.settled}
+    def sample(self, wall: float | None = None) -> report.Sample:
+        wall = time.time() if wall is None else wall
+        then, answered = self.last_sample
+        got = percentiles(self.interval)
+        point = report.Sample(
+            at=dt.datetime.fromtimestamp(wall, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            latency_ms=report.Latency(got["p50_ms"], got["p99_ms"], got["p99_9_ms"], got["max_ms"])
+            if self.interval else None,
+            matcher_lag=len(self.waiting), projector_lag=self.trades - self.settled,
+            throughput=round((self.answered - answered) / (wall - then), 1) if wall > then else None,
+            day=self.day or None)
         self.samples.append(point)
+        self.interval = []
+        self.last_sample = (wall, self.answered)
         return point
 
     def caught_up(self) -> bool:
@@ -134,7 +151,7 @@ class Measures:
 
     # --- the figures ----------------------------------------------------------------------------------------
 
-    def figures(self, speed: float | None) -> dict:
+    def figures(self, speed: float | None, source: str = "") -> report.Measures:
         seconds = max(time.time() - self.started, 1e-9)
         days = {}
         for date, d in sorted(self.days.items()):
@@ -144,17 +161,18 @@ class Measures:
                           "traded_value_fen": d.cash[0], "settled_cash_fen": d.cash[1]}
         every = [x for d in self.days.values() for x in d.latency]
         settle = [x for d in self.days.values() for x in d.settle_latency]
-        return {
+        run = {
             "speed": speed or "max", "seconds": round(seconds, 2), "commands": self.sent,
             "answered": self.answered, "unanswered": len(self.waiting), "trades": self.trades, "settled": self.settled,
             "commands_per_s": round(self.sent / seconds), "latency": percentiles(every),
             "settle_latency": percentiles(settle),
-            "peak_matcher_lag": max((p["matcher_lag"] for p in self.samples), default=0),
-            "peak_projector_lag": max((p["projector_lag"] for p in self.samples), default=0),
+            "peak_matcher_lag": max((p.matcher_lag or 0 for p in self.samples), default=0),
+            "peak_projector_lag": max((p.projector_lag or 0 for p in self.samples), default=0),
             "settled_equals_trades": self.settled == self.trades and all(
                 d.cash[0] == d.cash[1] for date, d in self.days.items() if date != "unattributed"),
-            "days": days, "samples": self.samples, "summaries": self.summaries,
+            "summaries": self.summaries,
         }
+        return report.Measures(source=source, samples=self.samples, run=run, days=days)
 
 
 async def follow(kafka: Connection, topics: Topics, measures: Measures, stop: asyncio.Event,

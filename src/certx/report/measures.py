@@ -20,6 +20,11 @@ A JSON object, written by whoever measures the replay (the Kafka load test):
 - `matcher_lag`: records of `certx.commands` the matcher had yet to read at `at`; `projector_lag`: records of
   `certx.events` the projector had yet to settle.
 - `throughput`: commands per second through the matcher over the interval.
+- `day`: the trade day being replayed at `at`, when the replay is of recorded days.
+
+Beside the samples, `run` and `days` may hold the whole run's figures and each replayed day's (commands, events,
+trades, settlements, latency percentiles to the committed event and to the settlement, rejections: what
+certx.kafka.measures writes); the page keeps them in its figures.
 
 Every field but `at` may be left out (null): a sample holds what was measured. Unknown fields are refused, so
 a misspelt field is an error rather than a chart that silently stays empty.
@@ -27,7 +32,7 @@ a misspelt field is an error rather than a chart that silently stays empty.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -44,12 +49,15 @@ class Sample(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     matcher_lag: int | None = None
     projector_lag: int | None = None
     throughput: float | None = None
+    day: str | None = None
 
 
-class Measures(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    format: Literal["certx.measures/1"]
+class Measures(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    format: Literal["certx.measures/1"] = "certx.measures/1"
     samples: list[Sample]
     source: str = ""
+    run: dict[str, Any] | None = None
+    days: dict[str, Any] | None = None
 
 
 class MeasuresError(ValueError):
