@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from certx.rules import DEFAULT
 
@@ -195,7 +195,6 @@ class BlockOffer:
     price: int
     accepts: list[int]                         # the quantities accepted, in order (each a trade)
     leftover: int = 0                          # offered but never taken (expires, or is withdrawn)
-    fields: dict = field(default_factory=dict)
 
 
 def block_pair(volume: int, value: int, low: int, high: int, minimum: int = BLOCK_MIN,

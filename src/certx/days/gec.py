@@ -256,7 +256,8 @@ def clusters(rng: random.Random, lots: list[Lot], budget: Budget, tickets: Ticke
         lot = pool.pop()
         if kind == "sweep" and pool:
             take = [lot] + [pool.pop() for _ in range(min(len(pool), rng.randint(1, 2)))]
-            items.append([post(x) for x in take] + [bid(take, min(top, max(x.price for x in take) + rng.randint(0, 20)))])
+            price = min(top, max(x.price for x in take) + rng.randint(0, 20))
+            items.append([post(x) for x in take] + [bid(take, price)])
         elif kind == "exclusion" and any(x.project.province != lot.project.province for x in pool):
             other = next(x for x in pool if x.project.province != lot.project.province)
             pool.remove(other)
