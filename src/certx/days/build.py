@@ -53,6 +53,8 @@ def build(first: dt.date, last: dt.date, *, markets: tuple[str, ...] = MARKETS, 
 
 def day(date: dt.date, state: Range, calendar: list[dt.date], markets: tuple[str, ...], seed: int,
         background: Background) -> list[bytes]:
+    """One trading day's lines: the set-up before the open, the sessions, each market's day, and on a compliance
+    deadline the surrenders after the close."""
     rng = random.Random(f"{seed}:{date}")
     script = Script(date, per_second=1000, scope=f"{date:%Y%m%d}")
     holdings, people = state.holdings, state.cast

@@ -234,11 +234,13 @@ def clusters(rng: random.Random, lots: list[Lot], budget: Budget, tickets: Ticke
         return "order.new", tickets.new(lot.project.holder, "sell", lot.quantity, lot.price,
                                         first_serial=lot.first, last_serial=lot.last)
 
-    def bid(take: list[Lot], price: int, refuse: Lot | None = None) -> tuple[str, dict]:
+    def bid(take: list[Lot], price: int, refuse: Lot | None = None, rests: bool = False) -> tuple[str, dict]:
+        """A filtered bid for the lots of `take`; M4: it pays each lot's price, or its own if it `rests` and the
+        lot comes to it."""
         quantity = sum(lot.quantity for lot in take)
         buyer = budget.buyer(price * quantity)
         for lot in sorted(take, key=lambda lot: lot.price):
-            fills.append(Fill("GEC", "GEC", buyer, lot.project.holder, lot.price, lot.quantity))
+            fills.append(Fill("GEC", "GEC", buyer, lot.project.holder, price if rests else lot.price, lot.quantity))
         extra: dict = {"beneficiary": _beneficiary(rng, buyer, year)}
         flt = filter_for(rng, take, today, refuse)
         if flt:
@@ -262,17 +264,16 @@ def clusters(rng: random.Random, lots: list[Lot], budget: Budget, tickets: Ticke
             other = next(x for x in pool if x.project.province != lot.project.province)
             pool.remove(other)
             cheap, dear = sorted((lot, other), key=lambda x: x.price)
-            if cheap.price == dear.price:
-                dear.price += 1 if dear.price < top else 0
-                cheap.price -= 1 if dear.price == cheap.price else 0
+            if cheap.price == dear.price:              # the bid must pass over a strictly cheaper lot
+                if dear.price < top:
+                    dear.price += 1
+                else:
+                    cheap.price -= 1
             items.append([post(cheap), post(dear),
                           bid([dear], min(top, dear.price + rng.randint(0, 20)), refuse=cheap),
                           bid([cheap], min(top, cheap.price + rng.randint(0, 20)))])
         elif kind == "resting":
-            price = min(top, lot.price + rng.randint(0, 30))
-            buyer_item = bid([lot], price)
-            fills[-1] = fills[-1]._replace(price=price)          # the bid rests: the trade is at its price
-            items.append([buyer_item, post(lot)])
+            items.append([bid([lot], min(top, lot.price + rng.randint(0, 30)), rests=True), post(lot)])
         elif kind == "lift":
             kind_, fields = post(lot)
             item = [(kind_, fields)]

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from certx.days import cea as cea_day, official, year
+from certx.days import cea as cea_market, official, year
 from certx.days.background import DEFAULT as BACKGROUND
 from certx.days.balances import Budget, Holdings
 from certx.days.exact import LISTING_MAX
@@ -60,7 +60,7 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     broker = {a: rng.choice(BROKERS) for a in SELLERS + BUYERS + [SMALL] + DEVELOPERS + CORPORATES}
     cea = day.product
     ym = day.date.year * 12 + day.date.month - 1
-    listing_band, block_band = cea_day.bands(day.reference)
+    listing_band, block_band = cea_market.bands(day.reference)
 
     def month(back: int) -> str:
         y, m = divmod(ym - back, 12)
@@ -119,7 +119,7 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     # --- CEA listing: the official day's trades and background (certx.days), and refused orders -------------
     budget = Budget(rng, holdings, "CEA", BUYERS, SELLERS, [cea])
     tickets = Tickets(script, broker, cea, "CEA")
-    items = cea_day.listing_day(rng, script, day, budget, tickets, [], SAMPLE_BACKGROUND)
+    items = cea_market.listing_day(rng, script, day, budget, tickets, [], SAMPLE_BACKGROUND)
     order = tickets.new
     refused = [
         # B1: the band's upper limit is reference × 1.1 rounded half-up; one fen above it is refused
@@ -133,7 +133,7 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     ]
     for item in refused:
         items.insert(rng.randint(1, len(items)), item)
-    schedule(rng, script.stream(), items, windows(script, cea_day.RULES.listing_sessions), script.per_second)
+    schedule(rng, script.stream(), items, windows(script, cea_market.RULES.listing_sessions), script.per_second)
     # D1: an order in the lunch break
     script.stream().at(hms("12:05:00")).emit("order.new", **order(BUYERS[3], "buy", 1_000, day.close))
 
@@ -141,7 +141,7 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     # D1: a block offer in the morning is outside the block session
     script.stream().at(hms("10:30:00")).emit("order.new", **order(SELLERS[3], "sell", 500_000, day.close,
                                                                    oid=script.next_id("blk"), mode="block"))
-    blocks = cea_day.block_items(rng, script, day, budget, tickets, [], SAMPLE_BACKGROUND)
+    blocks = cea_market.block_items(rng, script, day, budget, tickets, [], SAMPLE_BACKGROUND)
     # A1/M2: an addressed offer may only be taken by the account it names
     item = next(it for it in blocks if it[0][1].get("counterparty") and len(it) > 1)
     offer, accept = item[0][1], item[1][1]
@@ -150,7 +150,7 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     # B2: a block offer one fen below reference × 0.7 is refused
     low_offer = order(SELLERS[4], "sell", 300_000, block_band[0] - 1, oid=script.next_id("blk"), mode="block")
     blocks.insert(rng.randint(0, len(blocks)), [("order.new", low_offer)])
-    schedule(rng, script.stream(), blocks, windows(script, cea_day.RULES.block_sessions), script.per_second)
+    schedule(rng, script.stream(), blocks, windows(script, cea_market.RULES.block_sessions), script.per_second)
 
     # --- CCER listing (pooled product "CCER", no band) -----------------------------------------------------
     ccer = script.stream()
