@@ -117,7 +117,8 @@ def cmd_days_build(args: argparse.Namespace) -> int:
         return 2
     days, commands = build.write(args.out, first, last, markets=markets, gec_scale=args.gec_scale,
                                  seed=args.seed, background=BACKGROUND.scaled(args.background))
-    print(f"wrote {commands:,} commands for {days} trading days ({', '.join(markets)}) to {args.out}")
+    print(f"wrote {commands:,} commands for {days} trading day{'s' if days != 1 else ''} ({', '.join(markets)}) "
+          f"to {args.out}")
     return 0
 
 
