@@ -97,6 +97,33 @@ def print_summary(path: Path, s: Summary) -> None:
               f"{f(d.close):>8} {d.listing_volume:>12,} {d.block_volume:>12,}")
 
 
+def cmd_days_build(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from certx.days import build
+    from certx.days.background import DEFAULT as BACKGROUND
+
+    try:
+        first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
+    except ValueError as exc:
+        print(f"certx days build: {exc}", file=sys.stderr)
+        return 2
+    markets = tuple(m.strip().upper() for m in args.markets.split(",") if m.strip())
+    unknown = sorted(set(markets) - set(build.MARKETS))
+    if unknown or not markets:
+        print(f"certx days build: --markets takes some of {','.join(build.MARKETS)}, not {args.markets!r}",
+              file=sys.stderr)
+        return 2
+    if last < first or args.gec_scale < 0 or args.background < 0:
+        print("certx days build: --to before --from, or a negative scale", file=sys.stderr)
+        return 2
+    days, commands = build.write(args.out, first, last, markets=markets, gec_scale=args.gec_scale,
+                                 seed=args.seed, background=BACKGROUND.scaled(args.background))
+    print(f"wrote {commands:,} commands for {days} trading day{'s' if days != 1 else ''} ({', '.join(markets)}) "
+          f"to {args.out}")
+    return 0
+
+
 def _query(args: argparse.Namespace, ask) -> int:
     import json
 
@@ -276,6 +303,23 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                        help="the read model: SQLite file or postgresql:// DSN, read only, so the reader's role will do "
                             "(`deploy/postgres.sh dsn reader`); default $CERTX_DB or certx.db")
+
+    p = sub.add_parser("days", help="real trade days as command streams")
+    days = p.add_subparsers(dest="days_command", required=True)
+    p = days.add_parser("build", help="build the official days from FROM to TO as a .jsonl file for `certx replay` "
+                        "(or `certx submit --replay`)")
+    p.add_argument("--from", dest="first", required=True, metavar="DATE", help="first day, e.g. 2021-12-01")
+    p.add_argument("--to", dest="last", required=True, metavar="DATE", help="last day, inclusive")
+    p.add_argument("--markets", default="CEA,CCER,GEC", help="which markets to build (default CEA,CCER,GEC)")
+    p.add_argument("--gec-scale", type=float, default=0.001,
+                   help="GEC volume as a fraction of the real (DOMAIN: 2.8 M certificates a day in 2025); "
+                        "default 0.001")
+    p.add_argument("--background", type=float, default=1.0,
+                   help="orders that never trade, as a multiple of the default ratio (8 a listing trade, see "
+                        "certx.days.background); 0 builds the trades alone")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, help="the .jsonl file to write")
+    p.set_defaults(func=cmd_days_build)
 
     p = sub.add_parser("holdings", help="an account's settled cash, units and GEC serials, as JSON")
     p.add_argument("account")
