@@ -17,11 +17,12 @@ from certx.wire import events as e
 def test_every_command_is_answered_every_trade_settled_and_the_day_is_counted():
     lines = [x for x in sample_path().read_bytes().splitlines() if x.strip()]
     m, replay, ledger = Measures(), Replay(), Ledger()
-    wall = 1000.0
+    wall, trades = 1000.0, 0
     for line in lines:
         m.command(line, recorded_ms(line), wall)
         assert m.sample(wall).matcher_lag >= 1, "a command sent waits for its answer"
         for ev in replay.feed(line):
+            trades += isinstance(ev, e.Trade)
             wall += 0.001
             m.event(ev, wall)
             for st in ledger.apply(ev):
@@ -31,11 +32,11 @@ def test_every_command_is_answered_every_trade_settled_and_the_day_is_counted():
     assert m.caught_up() and last.matcher_lag == 0 and last.projector_lag == 0
     figures = m.figures(speed=600)
     run, day = figures.run, figures.days["2021-12-16"]
-    assert day["commands"] == len(lines) and day["trades"] == 174 == day["settled"]
+    assert trades > 100 and day["commands"] == len(lines) and day["trades"] == trades == day["settled"]
     assert day["traded_value_fen"] == day["settled_cash_fen"] and run["settled_equals_trades"]
     assert run["latency"]["count"] == len(lines), "each send answered once, a cancel's too"
     assert 1.0 <= run["latency"]["p50_ms"] <= run["latency"]["max_ms"]
-    assert run["settle_latency"]["count"] == 174
+    assert run["settle_latency"]["count"] == trades
     assert {s["product"] for s in run["summaries"]} == {"CEA", "CCER", "GEC"}
     assert day["rejections"]["price_out_of_band"] == 2
     assert report.decode(msgspec.json.encode(figures)) == figures, "what certx report --measures reads"
