@@ -37,6 +37,8 @@ def _free_port() -> int:
 
 class Browser:
     def __init__(self, workdir: Path) -> None:
+        # chromedriver exits at once when its log file's folder is missing.
+        workdir.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}", f"--log-path={workdir / 'chromedriver.log'}"],

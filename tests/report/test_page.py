@@ -3,17 +3,17 @@ needs, and one line and an exit code for a bad input."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from certx import cli
+from certx.days.official import data_dir
 from certx.report import page
 from certx.report.figures import build
 
-DATA = Path(os.environ.get("CERTX_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = data_dir()                    # packaged with certx (or $CERTX_DATA)
 OFFICIAL = [DATA / "cea_daily_2021_2023.csv"]
 needs_data = pytest.mark.skipif(not OFFICIAL[0].is_file(), reason=f"no official CEA statistics at {DATA}")
 
