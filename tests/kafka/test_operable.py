@@ -191,7 +191,8 @@ def test_status_and_tail_as_the_operator(as_, topics, gateway, matchers):
             break
         time.sleep(0.5)
     cea = rows["CEA"]
-    assert cea["lag"] == 0 and cea["input_offset"] == cea["input_end"] > 0
+    # the gateway's last commit marker is an offset the matcher has no batch to commit past: not a command
+    assert cea["lag"] == 0 and 0 < cea["input_end"] - 1 <= cea["input_offset"] <= cea["input_end"]
     assert cea["session"] is not None and cea["session"].split()[0] in ("open", "closed")
     assert cea["last_event_seq"] == len(want[PARTITION["CEA"]]) - 1
     assert cea["snapshot_position"] is not None and cea["snapshot_age_s"] is not None
