@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 import structlog
 
 from certx import logs
-
-
-@pytest.fixture
-def restored_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
-    structlog.reset_defaults()
 
 
 def test_off_a_terminal_every_line_is_a_json_object_without_colour(tmp_path, restored_logging):
