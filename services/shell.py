@@ -38,7 +38,7 @@ from certx.kafka.progress import Progress
 from certx.kafka.topics import Topics
 from certx.logs import faststream_logger
 from certx.mistakes import Mistake
-from services.supervisor import EXIT_FATAL, EXIT_RETRY
+from services.supervisor import EXIT_FATAL, EXIT_RETRY, supervised
 
 FATAL = (errors.OffsetOutOfRangeError, errors.ProducerFenced, errors.TopicAuthorizationFailedError,
          errors.GroupAuthorizationFailedError, errors.TransactionalIdAuthorizationFailed,
@@ -52,7 +52,9 @@ def worth_retrying(exc: BaseException) -> bool:
 
 def exit_code(exc: BaseException) -> int:
     if isinstance(exc, Mistake):
-        return exc.code
+        # Under `certx serve` the supervisor checked the broker, the login and the topics before the first start:
+        # met again by a restarted child, they are a broker coming back (a restart), worth another try.
+        return EXIT_RETRY if supervised() else exc.code
     return EXIT_RETRY if worth_retrying(exc) else EXIT_FATAL
 
 
@@ -124,7 +126,7 @@ class Service:
 
     def _end(self, exc: BaseException) -> None:
         code = exit_code(exc)
-        if isinstance(exc, Mistake):
+        if isinstance(exc, Mistake) and code != EXIT_RETRY:
             self.log.error("service.mistake", error=str(exc), exit=code)
         else:
             self.log.error("service.failed", error=repr(exc), restart=code == EXIT_RETRY)

@@ -213,9 +213,10 @@ class Matcher(ConsumerRebalanceListener):
         self.consumer.pause(*assigned)
         self.restoring = True
         try:
-            for tp in sorted(assigned, key=lambda t: t.partition):
-                await self._assign(tp)
-                self.consumer.resume(tp)
+            with self.progress.busy():
+                for tp in sorted(assigned, key=lambda t: t.partition):
+                    await self._assign(tp)
+                    self.consumer.resume(tp)
         finally:
             self.restoring = False
         self.assigned_once = True

@@ -7,8 +7,9 @@ its high watermark, against the consumer's position): no request to the broker.
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -44,9 +45,9 @@ class Progress:
         self.service = service
         self.every_s = every_s
         self.caught_up = caught_up          # a lag at most this, on every partition, counts as caught up
-        self.turned_at = time.monotonic()
+        self.turned_at: float | None = None     # None: not turning yet (starting), or in a long step (a restore)
         self.lag: dict[TopicPartition, int | None] = {}
-        self._logged_at = self.turned_at
+        self._logged_at = time.monotonic()
         self._logged_count = 0
         self._measured_at = 0.0
 
@@ -70,5 +71,15 @@ class Progress:
         """Every assigned partition's end heard, and the lag within one batch or so."""
         return all(n is not None and n <= self.caught_up for n in self.lag.values())
 
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """A long step the loop waits on (a restore): alive while it lasts, however long."""
+        self.turned_at = None
+        try:
+            yield
+        finally:
+            self.turned_at = time.monotonic()
+
     def turned_within(self, seconds: float) -> bool:
-        return time.monotonic() - self.turned_at <= seconds
+        """Whether the loop is alive: turned lately, starting, or in a long step."""
+        return self.turned_at is None or time.monotonic() - self.turned_at <= seconds
