@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on real parts: installs the Python dependencies (from the lock), kcat and Chromium, fetches and
+# The whole test suite on real parts: installs the Python dependencies (from the lock), kcat, Chromium and the AsyncAPI
+# parser (deploy/asyncapi.sh: @asyncapi/parser from npm, into .cache/asyncapi), fetches and
 # starts a real Kafka broker (SASL/SCRAM and ACLs) and a real PostgreSQL (SCRAM, roles), runs pytest, and stops
 # both whatever happens.
 #   bash deploy/test.sh [pytest arguments...]
@@ -29,6 +30,9 @@ if ! { command -v chromium && command -v chromedriver; } >/dev/null && [[ $(id -
         || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } \
         || echo "test.sh: could not install chromium; the report's browser test will fail" >&2
 fi
+
+# The real AsyncAPI parser the contract test runs (npm, pinned by deploy/asyncapi/package-lock.json).
+bash "$ROOT/deploy/asyncapi.sh"
 
 stop() {
     bash "$ROOT/deploy/kafka.sh" stop >/dev/null 2>&1 || true

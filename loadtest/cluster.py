@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CoordinatorNotAvailableError, GroupCoordinatorNotAvailableError
 
+from certx import logs
 from certx.kafka import access
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
@@ -263,14 +264,18 @@ class Worker:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.text().splitlines()[-lines:])
 
-    async def wait_for(self, line: str, timeout: float = 120.0, every: float = 0.01) -> float:
-        """Wait until the log shows `line`; returns the monotonic time it was seen (to `every`)."""
+    def logged(self, event: str) -> bool:
+        """Whether the service's log (JSON lines: certx.logs) has an entry of that event."""
+        return logs.last(self.text(), event) is not None
+
+    async def wait_for(self, event: str, timeout: float = 120.0, every: float = 0.01) -> float:
+        """Wait until the log has an entry of `event`; returns the monotonic time it was seen (to `every`)."""
         deadline = time.monotonic() + timeout
-        while line not in self.text():
+        while not self.logged(event):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: no {line!r} after {timeout:.0f}s:\n{self.tail()}")
+                raise TimeoutError(f"{self.name}: no {event!r} after {timeout:.0f}s:\n{self.tail()}")
             await asyncio.sleep(every)
         return time.monotonic()
 

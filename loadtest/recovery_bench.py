@@ -29,7 +29,6 @@ import atexit
 import json
 import os
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from typing import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from certx import logs
 from certx.money import Price
 from certx.wire import commands as c
 from loadtest import cea
@@ -110,12 +110,10 @@ async def members(kafka, group: str) -> int:
         await admin.close()
 
 
-_RESTORED = re.compile(r"matcher\.restored\s+(.*partition=0\b.*)")
-
-
 def restored_fields(text: str) -> dict:
-    fields = dict(kv.split("=", 1) for kv in _RESTORED.search(text).group(1).split())
-    return {k: (float(v) if "." in v else int(v)) for k, v in fields.items() if re.fullmatch(r"[\d.]+", v)}
+    """The numbers of partition 0's `matcher.restored` log line (a JSON line: certx.logs)."""
+    entry = next(e for e in logs.read(text) if e.get("event") == "matcher.restored" and e.get("partition") == 0)
+    return {k: v for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -182,7 +180,8 @@ async def resting_orders(d: Deployment) -> int:
     from certx.engine import snapshot
     from certx.kafka import snapshots
 
-    blob = await snapshots.latest(d.as_("admin"), d.topics.snapshots, 0, 2**62)
+    found = await snapshots.latest(d.as_("admin"), d.topics.snapshots, 0, 2**62)
+    blob = found.blob if found else None
     engine, _ = snapshot.load(blob, cea.all_day_rules())
     return len(engine.products["CEA21"].book.orders)
 

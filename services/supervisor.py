@@ -62,7 +62,7 @@ def supervise(argv: list[str], name: str) -> int:
         code = _wait(child, lambda: stopping)
         if stopping or code == 0:
             return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
-        if code == EXIT_FATAL:
+        if code == EXIT_FATAL or _mistake(code):
             log.error("service.stopped_for_good", service=name, exit=code)
             return code
         if time.monotonic() - started > 60:
@@ -70,6 +70,11 @@ def supervise(argv: list[str], name: str) -> int:
         log.warning("service.restarting", service=name, exit=code, retry_in=delay)
         time.sleep(delay)
         delay = min(delay * 2, LAST_RETRY)
+
+
+def _mistake(code: int) -> bool:
+    """An exit code of certx.mistakes (sysexits.h's range but EXIT_RETRY): a restart would make the same mistake."""
+    return 64 <= code <= 78 and code != EXIT_RETRY
 
 
 def _wait(child: subprocess.Popen, stopping) -> int:

@@ -129,7 +129,7 @@ def test_the_shipped_file_is_what_the_generator_builds(sample):
 
 
 def test_certx_replay_with_no_argument_replays_the_sample(capsys):
-    assert cli.main(["replay"]) == 0
+    assert cli.main(["replay", "--db", ":memory:", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "sample/trade_day.jsonl" in out.splitlines()[0]
     assert "CEA        2021-12-16    43.65    45.20    43.15    44.22      901,715   19,579,226" in out

@@ -1,17 +1,25 @@
-"""The `certx` command line: the shell around the pure core."""
+"""The `certx` command line: the shell around the pure core.
+
+A mistake (a missing file, a bad DSN, a broker that does not answer or refuses the login, topics that are not
+there) is one line on stderr and its own exit code (certx.mistakes), never a traceback; a traceback is a bug.
+Logs go to stderr (certx.logs), output to stdout; `--json` gives the output of every table as JSON.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from certx import money
+from certx import logs, money
+from certx.mistakes import INTERRUPTED, MissingFile, explain
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 from certx.wire.events import Event
+
+DEFAULT_TIMEOUT_S = 5.0
 
 
 def sample_path() -> Path:
@@ -19,35 +27,74 @@ def sample_path() -> Path:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
     from certx.ledger import Ledger
     from certx.ledger.journal import Journal
-    from certx.store import open_store
+    from certx.store.target import open_target
 
     path = Path(args.commands) if args.commands else sample_path()
-    if args.db != ":memory:" and not args.db.startswith("postgres"):
-        Path(args.db).unlink(missing_ok=True)   # a replay settles into a fresh read model
-    store = open_store(args.db)
+    if not path.is_file():
+        raise MissingFile(f"no command file {path}")
+    lines = path.read_bytes().splitlines(keepends=True)
+    target = open_target(args.db, args.fresh, args.timeout)     # never over a read model it was not told to replace
+    store = target.store
     journal = Journal(Ledger())
     replay = Replay()
     out = open(args.events, "wb") if args.events else None
     settlements: list = []
-    with open(path, "rb") as lines:
-        for n, event in enumerate(replay.run(lines), 1):
+    bar = tqdm(total=len(lines), unit="line", disable=args.quiet or None, leave=False, desc="replay")
+    try:
+        for n, event in enumerate(replay.run(_counted(lines, bar)), 1):
             if out:
                 out.write(encode(event) + b"\n")
             settlements += journal.add(event, at=replay.at)
             if n % 10_000 == 0:
                 store.write(journal.take())
-    store.write(journal.take())
-    if out:
-        out.close()
-    print_summary(path, replay.summary)
-    print_settlement(store, journal.ledger, settlements, args.db)
+        store.write(journal.take())
+    finally:
+        bar.close()
+        if out:
+            out.close()
+    if args.json:
+        print(json.dumps(summary_json(path, replay.summary, target, settlements), indent=2, ensure_ascii=False))
+    else:
+        print_summary(path, replay.summary)
+        print_settlement(store, journal.ledger, settlements, f"{target.db}, {target.how}")
     store.close()
     for bad in replay.summary.malformed:
         ref = f" ({bad.ref})" if bad.ref else ""
         print(f"{path}:{bad.line}: {bad.reason}{ref}: {bad.detail}", file=sys.stderr)
     return 1 if replay.summary.malformed else 0
+
+
+def _counted(lines: list[bytes], bar):
+    for line in lines:
+        bar.update(1)
+        yield line
+
+
+def summary_json(path: Path, s: Summary, target, settlements: list) -> dict:
+    from collections import Counter
+
+    return {
+        "file": str(path), "read_model": {"db": target.db, "how": target.how},
+        "commands": s.commands, "events": s.events,
+        "malformed": [bad._asdict() for bad in s.malformed],
+        "trades": [{"product": p, "mode": m, "trades": n, "volume": s.volume[p, m]}
+                   for (p, m), n in sorted(s.trades.items())],
+        "rejections": dict(sorted(s.rejections.items())),
+        "days": [{"product": d.product, "date": d.date.isoformat(), "open": _text(d.open), "high": _text(d.high),
+                  "low": _text(d.low), "close": _text(d.close), "listing_volume": d.listing_volume,
+                  "block_volume": d.block_volume} for d in s.days],
+        "settlements": dict(sorted(Counter(type(x).__struct_config__.tag for x in settlements).items())),
+    }
+
+
+def _text(v) -> str | None:
+    return None if v is None else money.text(v)
 
 
 def print_settlement(store, ledger, settlements: list, db: str) -> None:
@@ -92,7 +139,7 @@ def print_summary(path: Path, s: Summary) -> None:
           f"{'listing vol':>12} {'block vol':>12}")
     for d in s.days:
         def f(v):  # noqa: E306
-            return "-" if v is None else money.text(v)
+            return _text(v) or "-"
         print(f"    {d.product:<10} {d.date.isoformat():<10} {f(d.open):>8} {f(d.high):>8} {f(d.low):>8} "
               f"{f(d.close):>8} {d.listing_volume:>12,} {d.block_volume:>12,}")
 
@@ -130,9 +177,9 @@ def _query(args: argparse.Namespace, ask) -> int:
     from certx.store import open_store
 
     if not args.db.startswith("postgres") and not Path(args.db).exists():
-        print(f"no read model at {args.db}: run `certx replay` or the projector first", file=sys.stderr)
-        return 2
-    store = open_store(args.db, read_only=True)     # the reader's role may read, nothing more
+        raise MissingFile(f"no read model at {args.db}: give --db (a file `certx replay` wrote, or the projector's "
+                          f"database)")
+    store = open_store(args.db, read_only=True, timeout_s=args.timeout)   # the reader's role may read, nothing more
     try:
         answer = ask(store)
     finally:
@@ -147,7 +194,14 @@ def load_rules(path: str | None):
 
     from certx.rules import DEFAULT, Rules
 
-    return DEFAULT if path is None else msgspec.json.decode(Path(path).read_bytes(), type=Rules)
+    from certx.mistakes import BadFile
+
+    if path is None:
+        return DEFAULT
+    try:
+        return msgspec.json.decode(Path(path).read_bytes(), type=Rules)
+    except msgspec.DecodeError as exc:
+        raise BadFile(f"the rule table {path} is not certx.rules.Rules as JSON: {exc}") from None
 
 
 def kafka(args: argparse.Namespace):
@@ -156,45 +210,67 @@ def kafka(args: argparse.Namespace):
     return load(args.bootstrap, args.kafka_config)
 
 
+def needs(args: argparse.Namespace, *names: str) -> None:
+    """The broker answers within --timeout, lets this principal in, and shows it these topics (certx.kafka.reach)."""
+    import asyncio
+
+    from certx.kafka.reach import require_topics
+
+    asyncio.run(require_topics(kafka(args), list(names), args.timeout))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from certx.kafka.topics import Topics
     from services.supervisor import main_argv, supervise, supervised
 
+    topics = Topics(args.prefix)
     if not supervised():
+        # Mistakes first, here, in one line each: a service would only log them and stop.
+        needs(args, *{"gateway": (topics.commands, topics.replay, topics.dlq),
+                      "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq),
+                      "projector": (topics.events, topics.settlements, topics.dlq)}[args.service])
+        if args.service == "projector":
+            from certx.store import open_store
+
+            open_store(args.db, timeout_s=args.timeout).close()
+        if args.service == "matcher":
+            load_rules(args.rules)
         return supervise(main_argv(), args.service)   # the service runs in a child this process restarts
 
-    topics = Topics(args.prefix)
+    http = {"http_port": args.metrics_port, "http_host": args.metrics_host}
     if args.service == "projector":
         from certx.kafka.projector import ProjectorSettings
-        from services.projector import main as serve_projector
+        from services.projector import service
 
-        return asyncio.run(serve_projector(ProjectorSettings(kafka=kafka(args), db=args.db, topics=topics)))
+        return asyncio.run(service(ProjectorSettings(kafka=kafka(args), db=args.db, topics=topics), **http).run())
     if args.service == "gateway":
         from certx.kafka.gateway import GatewaySettings
-        from services.gateway import main as serve_gateway
+        from services.gateway import service
 
-        return asyncio.run(serve_gateway(GatewaySettings(kafka=kafka(args), topics=topics)))
+        return asyncio.run(service(GatewaySettings(kafka=kafka(args), topics=topics), **http).run())
     from certx.kafka.matcher import Settings
-    from services.matcher import main as serve_matcher
+    from services.matcher import service
 
     settings = Settings(kafka=kafka(args), topics=topics, rules=load_rules(args.rules),
                         snapshot_every=args.snapshot_every, session_timeout_ms=args.session_timeout_ms)
-    return asyncio.run(serve_matcher(settings))
+    return asyncio.run(service(settings, **http).run())
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
-    from certx.kafka.submit import submit
+    from certx.kafka.submit import destination, submit
     from certx.kafka.topics import Topics
 
     with open(args.file, "rb") as f:
         lines = f.readlines()
+    topics = Topics(args.prefix)
+    needs(args, destination(kafka(args), topics, args.replay))
     if args.measures:
         return asyncio.run(_measured(args, lines))
-    done = asyncio.run(submit(lines, kafka(args), Topics(args.prefix), replay=args.replay, rate=args.rate,
+    done = asyncio.run(submit(lines, kafka(args), topics, replay=args.replay, rate=args.rate,
                               speed=args.speed, max_wait=args.max_wait, progress=not args.quiet, total=len(lines)))
     print(f"submitted {done.lines} commands to {done.topic}; the answers are on certx.events")
     return 0
@@ -206,6 +282,8 @@ async def _measured(args: argparse.Namespace, lines: list[bytes]) -> int:
     import asyncio
     import json
     import time
+
+    import msgspec
 
     from certx.kafka.measures import Measures, follow
     from certx.kafka.submit import submit
@@ -222,8 +300,6 @@ async def _measured(args: argparse.Namespace, lines: list[bytes]) -> int:
         await asyncio.sleep(0.2)
     stop.set()
     await following
-    import msgspec
-
     figures = measures.figures(args.speed, source=f"{args.file} through the gateway, at speed "
                                                    f"{args.speed or 'max'}")
     Path(args.measures).write_bytes(msgspec.json.format(msgspec.json.encode(figures), indent=1) + b"\n")
@@ -238,10 +314,12 @@ async def _measured(args: argparse.Namespace, lines: list[bytes]) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     import asyncio
 
-    from certx.kafka.tail import tail
+    from certx.kafka.tail import tail, topic_of
     from certx.kafka.topics import Topics
 
-    asyncio.run(tail(kafka(args), Topics(args.prefix), follow=args.follow, limit=args.limit))
+    topics = Topics(args.prefix)
+    needs(args, topic_of(args.stream, topics))
+    asyncio.run(tail(kafka(args), topics, args.stream, follow=args.follow, limit=args.limit, as_json=args.json))
     return 0
 
 
@@ -289,20 +367,89 @@ def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
                 raise ValueError(f"{name}:{n}: not an event: {exc}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="certx", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def cmd_status(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from certx.kafka.status import status
+    from certx.kafka.topics import Topics
+    from certx.table import show
+
+    topics = Topics(args.prefix)
+    needs(args, topics.commands, topics.events)
+    show(asyncio.run(status(kafka(args), topics)), args.json)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from certx.kafka import access
+    from certx.kafka.reach import visible_topics
+    from certx.kafka.topics import Topics, describe
+    from certx.table import show
+
+    topics = Topics(args.prefix)
+    if not args.principals.is_file():
+        raise MissingFile(f"no principals file {args.principals}")
+    principals = access.read_principals(args.principals)
+    if args.action == "create":
+        bootstrap = load_connection(args)      # the address and TLS settings; the user is the file's admin
+        asyncio.run(visible_topics(access.admin_connection(principals, bootstrap), args.timeout))
+        count = access.set_up(bootstrap, principals, topics)
+        if args.clients:
+            access.write_clients(bootstrap, principals, args.clients)
+        print(f"topics, {len(principals)} principals and {count} ACLs ready on {bootstrap.bootstrap}"
+              + (f" (prefix {args.prefix!r})" if args.prefix else ""))
+        return 0
+    asyncio.run(visible_topics(kafka(args), args.timeout))
+    show(asyncio.run(describe(kafka(args), topics, access.senders(principals))), args.json)
+    return 0
+
+
+def load_connection(args: argparse.Namespace):
+    from certx.kafka.connection import load
+
+    return load(args.bootstrap, None)
+
+
+def version() -> str:
+    try:
+        return metadata.version("certx")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="certx", description=__doc__.split("\n\n")[0])
+    top.add_argument("--version", action="version", version=f"certx {version()}")
+    top.add_argument("--log-level", choices=logs.LEVELS, help="default $CERTX_LOG_LEVEL or info")
+    top.add_argument("--log-format", choices=("json", "console"),
+                     help="default $CERTX_LOG_FORMAT, else console on a terminal and JSON lines elsewhere")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def timeout_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                       help=f"seconds to wait for a server to answer (default {DEFAULT_TIMEOUT_S:g})")
+
+    def json_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="the output as JSON")
+
     p = sub.add_parser("replay", help="replay a .jsonl command file embedded, with no broker")
     p.add_argument("commands", nargs="?", help="command file (default: the shipped sample trade day)")
     p.add_argument("--events", help="write the events here as JSON Lines")
-    p.add_argument("--db", default="certx.db", help="settle into this read model (SQLite file, recreated; or a "
-                   "postgresql:// DSN); default certx.db")
+    p.add_argument("--db", help="settle into this read model: a SQLite file or a postgresql:// DSN that holds none "
+                   "yet (default: a new file for this run, certx-replay-<time>.db)")
+    p.add_argument("--fresh", action="store_true", help="replace the read model --db already holds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    json_option(p)
+    timeout_option(p)
     p.set_defaults(func=cmd_replay)
 
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                        help="the read model: SQLite file or postgresql:// DSN, read only, so the reader's role will do "
                             "(`deploy/postgres.sh dsn reader`); default $CERTX_DB or certx.db")
+        timeout_option(p)
 
     p = sub.add_parser("days", help="real trade days as command streams")
     days = p.add_subparsers(dest="days_command", required=True)
@@ -344,8 +491,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--kafka-config", metavar="FILE",
                        help="Kafka client properties: who to log in as, SASL/TLS (default: $CERTX_KAFKA_CONFIG; "
                             "see certx.kafka.connection)")
-        p.add_argument("--prefix", default="", help="topic, group and transactional id prefix (isolates a test or "
-                       "a deployment)")
+        p.add_argument("--prefix", default=os.environ.get("CERTX_PREFIX", ""),
+                       help="topic, group and transactional id prefix (isolates a test or a deployment; default "
+                            "$CERTX_PREFIX)")
+        timeout_option(p)
 
     p = sub.add_parser("serve", help="run a service on Kafka")
     p.add_argument("service", choices=["gateway", "matcher", "projector"])
@@ -355,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
     p.add_argument("--session-timeout-ms", type=int, default=10_000,
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
+    port = os.environ.get("CERTX_METRICS_PORT")
+    p.add_argument("--metrics-port", type=int, default=int(port) if port else None,
+                   help="serve /metrics, /live and /ready on this port (0: any free port, logged as service.http; "
+                        "default $CERTX_METRICS_PORT, else none)")
+    p.add_argument("--metrics-host", default=os.environ.get("CERTX_METRICS_HOST", "127.0.0.1"),
+                   help="the address to serve them on (default $CERTX_METRICS_HOST or 127.0.0.1)")
     kafka_options(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("submit", help="send a .jsonl command file as a sender: to your inbound topic, or with "
@@ -374,10 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)
     p.set_defaults(func=cmd_submit)
-    p = sub.add_parser("tail", help="print committed events readably")
-    p.add_argument("stream", choices=["events"])
-    p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new events")
-    p.add_argument("--limit", type=int)
+    p = sub.add_parser("tail", help="print committed events, settlements or dead letters readably")
+    p.add_argument("stream", choices=["events", "settlements", "dlq"])
+    p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new records")
+    p.add_argument("--limit", type=int, help="print this many records, then stop")
+    p.add_argument("--json", action="store_true", help="each record as it is on the wire (JSON Lines)")
     kafka_options(p)
     p.set_defaults(func=cmd_tail)
     p = sub.add_parser("report", help="a replay's report: one self-contained HTML page (charts, tables) and its "
@@ -391,8 +547,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="report.html", help="the page; the figures go beside it as .json "
                    "(default report.html)")
     p.set_defaults(func=cmd_report)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    p = sub.add_parser("status", help="each market: session, input offset and lag, last event, snapshot age "
+                       "(as the operator)")
+    json_option(p)
+    kafka_options(p)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("topics", help="create the deployment's topics, users and ACLs (as the principals file's "
+                       "admin), or describe its topics")
+    p.add_argument("action", choices=["create", "describe"])
+    from certx.kafka.access import DEFAULT_FILE
+
+    p.add_argument("--principals", type=Path, default=Path(os.environ.get("CERTX_PRINCIPALS", DEFAULT_FILE)),
+                   help="the principals file (default $CERTX_PRINCIPALS or deploy/principals.dev)")
+    p.add_argument("--clients", type=Path, help="create: write <name>.properties for every principal here")
+    json_option(p)
+    kafka_options(p)
+    p.set_defaults(func=cmd_topics)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logs.configure(args.log_level, args.log_format)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("certx: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:             # `certx tail events | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        mistake = explain(exc)
+        if mistake is None:
+            raise                       # a bug: its traceback is what a developer needs
+        print(f"certx: {mistake}", file=sys.stderr)
+        return mistake.code
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from certx import logs
 from certx.kafka import access
 from certx.kafka.connection import Connection
 from certx.kafka.submit import submit
@@ -151,7 +151,7 @@ async def produce_values(kafka: Connection, topic: str, values: list[bytes]) -> 
 class ServiceProcess:
     """`certx serve <service>` in a process of its own, logged in as its principal, so a test can kill -9 it."""
 
-    ready_line = {"gateway": "gateway.started", "projector": "projector.started"}
+    ready_event = {"gateway": "gateway.started", "projector": "projector.started"}
 
     def __init__(self, service: str, kafka: Connection, topics: Topics, log: Path, *extra: str) -> None:
         self.service, self.log = service, log
@@ -165,10 +165,26 @@ class ServiceProcess:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def last(self, event: str) -> dict | None:
+        """The service's latest log entry of that event (its log is JSON lines: certx.logs)."""
+        return logs.last(self.text(), event)
+
     def assigned(self) -> list[int] | None:
         """The matcher's partitions at its latest assignment, or None if there has been none."""
-        found = re.findall(r"matcher\.assigned\s+partitions=\[([\d, ]*)\]", self.text())
-        return None if not found else [int(x) for x in found[-1].split(",") if x.strip()]
+        entry = self.last("matcher.assigned")
+        return None if entry is None else entry["partitions"]
+
+    def http_port(self, timeout: float = 60.0) -> int:
+        """The port its health and metrics are served on (started with --metrics-port 0: any free port)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.last("service.http")
+            if entry is not None:
+                return entry["port"]
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.service} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
+            time.sleep(0.05)
+        raise AssertionError(f"{self.service} serves no HTTP:\n{self.text()[-3000:]}")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -176,7 +192,7 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.service} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
             if (self.assigned() is not None if self.service == "matcher"
-                    else self.ready_line[self.service] in self.text()):
+                    else self.last(self.ready_event[self.service]) is not None):
                 return
             time.sleep(0.05)
         raise AssertionError(f"{self.service} not ready in {timeout}s:\n{self.text()[-3000:]}")

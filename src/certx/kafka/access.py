@@ -4,8 +4,9 @@ Kafka authenticates every client (SASL/SCRAM) and its ACLs decide what it may re
 trusts a field for that. The rights, by role:
 - a sender (`broker`, `registry`, `bank`, `operator`) writes only its own inbound topic `certx.in.<name>`
   (transactionally if it likes, with transactional ids `<name>-…`), and reads `certx.events` (its answers); the operator also writes `certx.replay` (the replay path for recorded
-  days) and reads the command log, the settlements and the dead letters; the registry and the bank read the
-  settlements;
+  days) and reads the command log, the settlements, the dead letters and the snapshots (`certx status` reads
+  their headers: a snapshot's position and age), and describes the services' consumer groups (their positions
+  and lag, for `certx status` and `kafka-consumer-groups`); the registry and the bank read the settlements;
 - `reader` (a settlement service) reads the events and the settlements;
 - `gateway` reads every inbound topic and the replay topic, and the events of the surrenders it relays, and is
   the only writer of `certx.commands` (transactional: its transactional ids and its consumer group);
@@ -31,7 +32,8 @@ from certx.kafka.connection import Connection, load
 from certx.kafka.topics import Topics, ensure_topics
 
 SENDERS = ("broker", "registry", "bank", "operator")
-ROLES = SENDERS + ("reader", "gateway", "matcher", "projector", "admin")
+SERVICES = ("gateway", "matcher", "projector")
+ROLES = SENDERS + ("reader", *SERVICES, "admin")
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "deploy" / "principals.dev"
 
 
@@ -49,7 +51,7 @@ class Right:
     resource: str          # topic, group, transactional_id
     name: str
     pattern: str           # literal, prefixed
-    operation: str         # read, write
+    operation: str         # read, write, describe
 
 
 def read_principals(path: Path = DEFAULT_FILE) -> list[Principal]:
@@ -85,7 +87,8 @@ def rights(p: Principal, t: Topics) -> list[Right]:
             + [Right("transactional_id", f"{t.prefix}{p.name}-", "prefixed", "write")]
         if p.role == "operator":
             granted += topic(t.replay, "write") + topic(t.commands, "read") + topic(t.settlements, "read") \
-                + topic(t.dlq, "read")
+                + topic(t.dlq, "read") + topic(t.snapshots, "read") \
+                + [Right("group", t.group(name), "literal", "describe") for name in SERVICES]
         if p.role in ("registry", "bank"):
             granted += topic(t.settlements, "read")
         return granted
@@ -116,7 +119,7 @@ def _bindings(principals: list[Principal], t: Topics) -> list:
     kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
              "transactional_id": ResourceType.TRANSACTIONAL_ID}
     patterns = {"literal": ResourcePatternType.LITERAL, "prefixed": ResourcePatternType.PREFIXED}
-    operations = {"read": AclOperation.READ, "write": AclOperation.WRITE}
+    operations = {"read": AclOperation.READ, "write": AclOperation.WRITE, "describe": AclOperation.DESCRIBE}
     return [AclBinding(kinds[r.resource], r.name, patterns[r.pattern], f"User:{p.name}", "*",
                        operations[r.operation], AclPermissionType.ALLOW)
             for p in principals for r in rights(p, t)]

@@ -9,9 +9,11 @@ engine.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Protocol, Sequence
 
 from certx.engine import Engine
+from certx.wire import events as e
 from certx.wire.codec import decode_logged, encode
 from certx.wire.dead_letter import dead_letter
 
@@ -24,14 +26,18 @@ class CommandRecord(Protocol):
     value: bytes | None
 
 
+REFUSALS = (e.OrderRejected, e.CommandRejected)
+
+
 class Output:
-    __slots__ = ("events", "stamps", "dead", "commands")
+    __slots__ = ("events", "stamps", "dead", "commands", "rejected")
 
     def __init__(self) -> None:
         self.events: list[bytes] = []     # encoded events, in order
         self.stamps: list[int] = []       # each event's command time (its record timestamp)
         self.dead: list[bytes] = []       # encoded dead letters
         self.commands = 0
+        self.rejected: Counter[str] = Counter()     # reason -> refusals among the events (for the metrics)
 
 
 def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: bool = True) -> Output:
@@ -51,4 +57,7 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
         if publish:
             events += map(encode, produced)
             stamps += [r.timestamp] * len(produced)
+            for event in produced:
+                if isinstance(event, REFUSALS):
+                    out.rejected[event.reason] += 1
     return out

@@ -29,10 +29,13 @@ from dataclasses import dataclass, field
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from certx import metrics
 from certx.gateway import Door
 from certx.gateway.relay import may_call_for_commands, relay
 from certx.kafka.connection import Connection
 from certx.kafka.liveness import Liveness
+from certx.kafka.progress import Progress
+from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
@@ -68,11 +71,18 @@ class Gateway:
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.transactions: Transactions | None = None
+        self.progress = Progress(log, "gateway")
+        self.started = False
+
+    def ready(self) -> bool:
+        """Started (its memory of the orders' markets read back) and caught up with its inputs."""
+        return self.started and self.progress.is_caught_up()
 
     async def start(self) -> None:
         t = self.s.topics
+        await require_topics(self.s.kafka, [t.commands, t.events, t.replay, t.dlq])
         ids = (t.transactional_id("gateway", "a"), t.transactional_id("gateway", "b"))
-        self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024))
+        self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024), "gateway")
         await self.transactions.start()       # fences a previous gateway
         self.consumer = AIOKafkaConsumer(
             group_id=self.s.group, enable_auto_commit=False, isolation_level="read_committed",
@@ -80,6 +90,7 @@ class Gateway:
         await self.consumer.start()
         await self._remember_targets()
         await self._discover()
+        self.started = True
         log.info("gateway.started", group=self.s.group, inputs=len(self.positions))
 
     async def _remember_targets(self) -> None:
@@ -155,6 +166,7 @@ class Gateway:
                     looking = asyncio.create_task(self._look_for_inputs())
                 fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
                 await liveness.check(fetched)
+                self.progress.tick(consumer, self.processed)
                 if any(fetched.values()):
                     await self._process(fetched)
             await self.transactions.settle()
@@ -172,6 +184,7 @@ class Gateway:
         dead: list[bytes] = []
         offsets: dict[TopicPartition, int] = {}
         count = 0
+        oldest: int | None = None         # the earliest append time among the inbound records
         for tp, records in fetched.items():
             if tp.topic == self.s.topics.events:
                 for r in records:
@@ -182,6 +195,8 @@ class Gateway:
                 self.positions[tp] = await self.consumer.position(tp)
                 continue
             sender = self.s.topics.sender_of(tp.topic)
+            if records:
+                oldest = min(records[0].timestamp, oldest or records[0].timestamp)
             for r in records:
                 count += 1
                 at = r.timestamp if r.timestamp_type == LOG_APPEND_TIME else int(time.time() * 1000)
@@ -215,7 +230,13 @@ class Gateway:
 
         def committed() -> None:
             self.processed += count
+            metrics.BATCH.labels("gateway").observe(count)
+            for p, values in commands.items():
+                metrics.COMMANDS.labels("gateway", MARKET_OF[p]).inc(len(values))
+            if oldest is not None:
+                metrics.observe_end_to_end("gateway", time.time() - oldest / 1000)
             if dead:
+                metrics.DEAD_LETTERS.labels("gateway").inc(len(dead))
                 log.warning("gateway.dead_letters", count=len(dead))
 
         await self.transactions.submit(fill, committed)

@@ -31,11 +31,14 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import NoOffsetForPartitionError
 
+from certx import metrics
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch, snapshots
 from certx.kafka.connection import Connection
 from certx.kafka.liveness import Liveness
+from certx.kafka.progress import Progress
+from certx.kafka.reach import require_topics
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.rules import DEFAULT, Rules
@@ -79,10 +82,19 @@ class Matcher(ConsumerRebalanceListener):
         self.kept: dict[int, tuple[Engine, int]] = {}   # engines of revoked partitions, reused if still current
         self.processed = 0
         self._stopping = asyncio.Event()
+        self.progress = Progress(log, "matcher")
+        self.assigned_once = False
+        self.restoring = False
+
+    def ready(self) -> bool:
+        """Restored (every partition it was given) and caught up with the command log."""
+        return self.assigned_once and not self.restoring and self.progress.is_caught_up()
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        t = self.s.topics
+        await require_topics(self.s.kafka, [t.commands, t.events, t.snapshots, t.dlq])
         self.consumer = AIOKafkaConsumer(
             group_id=self.s.group, enable_auto_commit=False, isolation_level="read_committed",
             auto_offset_reset="none", client_id=f"certx-matcher-{socket.gethostname()}-{os.getpid()}",
@@ -112,6 +124,7 @@ class Matcher(ConsumerRebalanceListener):
                 await asyncio.sleep(0.01)
                 continue
             await liveness.check(fetched)
+            self.progress.tick(consumer, self.processed)
             for tp, records in fetched.items():
                 if not records:
                     continue
@@ -146,6 +159,7 @@ class Matcher(ConsumerRebalanceListener):
         """Apply a batch now, and commit it once the partition's previous transaction has committed. The
         snapshot is taken here, before the next batch moves the engine, so it matches its position."""
         out = batch.run(part.engine, records, self.s.topics.commands)
+        metrics.BATCH.labels("matcher").observe(len(records))
         part.position = position
         part.since_snapshot += len(records)
         blob = None
@@ -153,6 +167,7 @@ class Matcher(ConsumerRebalanceListener):
             blob = snapshot.dump(part.engine, position)
             part.since_snapshot = 0
         p, topics = part.tp.partition, self.s.topics
+        market, oldest = MARKET_OF[p], records[0].timestamp
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, topics.events, p, part.market_key, out.events, out.stamps)
@@ -166,7 +181,15 @@ class Matcher(ConsumerRebalanceListener):
 
         def committed() -> None:
             self.processed += len(records)
+            metrics.COMMANDS.labels("matcher", market).inc(out.commands)
+            metrics.EVENTS.labels(market).inc(len(out.events))
+            for reason, n in out.rejected.items():
+                metrics.REJECTIONS.labels(market, reason).inc(n)
+            metrics.observe_end_to_end("matcher", time.time() - oldest / 1000)
+            if blob is not None:
+                snapshot_taken(market, len(blob), time.time())
             if out.dead:
+                metrics.DEAD_LETTERS.labels("matcher").inc(len(out.dead))
                 log.warning("matcher.dead_letters", partition=p, count=len(out.dead))
 
         await part.transactions.submit(fill, committed)
@@ -188,15 +211,21 @@ class Matcher(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned) -> None:
         # No fetching for a partition until its engine is restored and its position set.
         self.consumer.pause(*assigned)
-        for tp in sorted(assigned, key=lambda t: t.partition):
-            await self._assign(tp)
-            self.consumer.resume(tp)
+        self.restoring = True
+        try:
+            with self.progress.busy():
+                for tp in sorted(assigned, key=lambda t: t.partition):
+                    await self._assign(tp)
+                    self.consumer.resume(tp)
+        finally:
+            self.restoring = False
+        self.assigned_once = True
         log.info("matcher.assigned", partitions=sorted(self.owned))
 
     async def _assign(self, tp: TopicPartition) -> None:
         p = tp.partition
         ids = tuple(self.s.topics.transactional_id("matcher", f"{p}-{turn}") for turn in "ab")
-        transactions = Transactions(transactional_producers(self.s.kafka, ids, SNAPSHOT_MAX_BYTES))
+        transactions = Transactions(transactional_producers(self.s.kafka, ids, SNAPSHOT_MAX_BYTES), "matcher")
         await transactions.start()      # fences the partition's previous producers, ends their transactions
         # Nothing committed yet: the engine is built from the log's very first command, never from wherever the
         # log happens to begin now (a log that lost its head is a gap: reading offset 0 then fails).
@@ -211,10 +240,14 @@ class Matcher(ConsumerRebalanceListener):
 async def restore(s: Settings, partition: int, committed: int) -> Engine:
     """The engine of one partition as of the committed position: the latest snapshot that verifies, then the
     tail of the command log replayed with output suppressed (its events were published when first processed)."""
-    engine, start = Engine(MARKET_OF[partition], s.rules), 0
+    market = MARKET_OF[partition]
+    engine, start = Engine(market, s.rules), 0
     t0 = time.perf_counter()
-    blob = await snapshots.latest(s.kafka, s.topics.snapshots, partition, committed)
+    found = await snapshots.latest(s.kafka, s.topics.snapshots, partition, committed)
+    blob = found.blob if found is not None else None
     t1 = time.perf_counter()
+    if found is not None:
+        snapshot_taken(market, len(found.blob), found.at / 1000)
     if blob is not None:
         try:
             engine, start = snapshot.load(blob, s.rules)
@@ -229,8 +262,15 @@ async def restore(s: Settings, partition: int, committed: int) -> Engine:
     log.info("matcher.restored", partition=partition, snapshot_position=start, committed=committed,
              commands=engine.commands, snapshot_bytes=len(blob or b""), snapshot_read_s=round(t1 - t0, 3),
              snapshot_decode_s=round(t2 - t1, 3), replayed=engine.commands - from_snapshot,
-             replay_s=round(t3 - t2, 3))
+             replay_s=round(t3 - t2, 3), seconds=round(t3 - t0, 3))
+    metrics.RESTORE.labels(market).observe(t3 - t0)
     return engine
+
+
+def snapshot_taken(market: str, size: int, at: float) -> None:
+    """The metrics of a market's latest snapshot: its size, and its age from now on."""
+    metrics.SNAPSHOT_BYTES.labels(market).set(size)
+    metrics.SNAPSHOT_AGE.labels(market).set_function(lambda: time.time() - at)
 
 
 async def catch_up(s: Settings, engine: Engine, partition: int, start: int, committed: int) -> None:

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from certx import metrics
 from certx.ledger.journal import Batch, Journal
 from certx.ledger.ledger import Refused
 from certx.kafka.connection import Connection
 from certx.kafka.liveness import Liveness
+from certx.kafka.progress import Progress
+from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
 from certx.store.sql import RowsRefused, unavailable
@@ -44,6 +48,8 @@ Consumed = tuple[int, int, e.Event | None, int]
 
 # Waiting for the database: the first retry soon (a restart takes about a second), then doubling up to this.
 FIRST_RETRY, LAST_RETRY = 0.1, 5.0
+# How often the offsets the database holds are also committed to the consumer group, for Kafka's tools.
+GROUP_COMMIT_EVERY_S = 1.0
 
 
 @dataclass
@@ -52,6 +58,10 @@ class ProjectorSettings:
     db: str
     topics: Topics = field(default_factory=Topics)
     max_records: int = 20_000
+
+    @property
+    def group(self) -> str:
+        return self.topics.group("projector")
 
 
 class Projector:
@@ -62,12 +72,26 @@ class Projector:
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.store = None
+        self.progress = Progress(log, "projector")
+        self.started = False
+        self.connected = False        # False while the database is away
+        self.settled_events = 0
+        self._written: dict[int, int] = {}      # events partition -> next offset, as the database holds it
+        self._group_committed_at = 0.0
+
+    def ready(self) -> bool:
+        """Started, its database there, and caught up with certx.events."""
+        return self.started and self.connected and self.progress.is_caught_up()
 
     async def start(self) -> None:
+        t = self.s.topics
+        await require_topics(self.s.kafka, [t.events, t.settlements, t.dlq])
         offsets = self.open()
-        self.consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
-                                         auto_offset_reset="none", max_partition_fetch_bytes=8 * 1024 * 1024,
-                                         **self.s.kafka.aiokafka())
+        # Assigned, not subscribed: the offsets the database holds are the truth. The group is only where they
+        # are also committed, so that `kafka-consumer-groups --describe` shows the projector's lag.
+        self.consumer = AIOKafkaConsumer(group_id=self.s.group, isolation_level="read_committed",
+                                         enable_auto_commit=False, auto_offset_reset="none",
+                                         max_partition_fetch_bytes=8 * 1024 * 1024, **self.s.kafka.aiokafka())
         await self.consumer.start()
         self.consumer.assign([TopicPartition(self.s.topics.events, p) for p in sorted(MARKET_OF)])
         self._seek(offsets)
@@ -75,13 +99,17 @@ class Projector:
                                          max_batch_size=1024 * 1024, **self.s.kafka.aiokafka())
         await self.producer.start()
         await self._publish()   # whatever a previous run committed but did not get to publish
-        log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets)
+        self.started = True
+        log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets, group=self.s.group)
 
     def open(self) -> dict[int, int]:
         """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""
         self.store = open_store(self.s.db)
         self.journal = Journal(self.store.load_ledger())
-        return self.store.topic_offsets()
+        offsets = self.store.topic_offsets()
+        self._written = dict(offsets)
+        self.connected = True
+        return offsets
 
     def _seek(self, offsets: dict[int, int]) -> None:
         for tp in self.consumer.assignment():
@@ -92,13 +120,17 @@ class Projector:
         while not self._stopping.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
             await liveness.check(fetched)
+            self.progress.tick(self.consumer, self.settled_events)
             if not any(fetched.values()):
+                await self._commit_group()
                 continue
             consumed, dead = self._decode(fetched)
+            metrics.BATCH.labels("projector").observe(len(consumed))
             try:
                 batches = self.settle(consumed)          # state + offsets, in database transactions
                 for d in dead:
                     await self.producer.send_and_wait(self.s.topics.dlq, encode(d), partition=0)
+                metrics.DEAD_LETTERS.labels("projector").inc(len(dead))
                 # What was just committed is in memory: publish it from there, then clear the outbox.
                 await self._send([row for b in batches for row in b.outbox])
                 self.store.published()
@@ -106,6 +138,29 @@ class Projector:
                 if not unavailable(exc):
                     raise
                 await self._reconnect(exc)
+                continue
+            self.settled_events += len(consumed)
+            metrics.PROJECTOR_EVENTS.inc(len(consumed))
+            metrics.observe_end_to_end("projector", time.time() - min(at for *_, at in consumed) / 1000)
+            await self._commit_group()
+
+    async def _commit_group(self) -> None:
+        """Now and then, the offsets the database holds to the consumer group too (never ahead of the database:
+        they are read from what it committed). A failure here is not worth a restart: the database is the truth."""
+        now = time.monotonic()
+        if now - self._group_committed_at < GROUP_COMMIT_EVERY_S or not self.connected:
+            return
+        self._group_committed_at = now
+        offsets = {TopicPartition(self.s.topics.events, p): o for p, o in self.journal_offsets().items()}
+        if offsets:
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:  # noqa: BLE001 - shown, and tried again in a second
+                log.warning("projector.group_commit_failed", error=repr(exc))
+
+    def journal_offsets(self) -> dict[int, int]:
+        """The next certx.events offset of each partition, as last written to the database."""
+        return dict(self._written)
 
     def _decode(self, fetched: dict) -> tuple[list[Consumed], list[DeadLetter]]:
         consumed: list[Consumed] = []
@@ -127,7 +182,7 @@ class Projector:
         self._journal(consumed)
         batch = self.journal.take()
         try:
-            self.store.write(batch)
+            self._write(batch)
         except RowsRefused as exc:
             log.warning("projector.batch_refused", error=str(exc), records=len(consumed))
             return self._settle_one_by_one(consumed)
@@ -148,17 +203,26 @@ class Projector:
             self._journal([record])
             batch = self.journal.take()
             try:
-                self.store.write(batch)
+                self._write(batch)
             except RowsRefused as exc:
                 partition, offset, event, _ = record
                 log.warning("projector.event_refused", partition=partition, offset=offset, error=str(exc))
                 self.journal = Journal(self.store.load_ledger())
                 self.journal.refuse(event, offset, Refused("malformed", str(exc)[:200]))
                 batch = self.journal.take()
-                self.store.write(batch)
+                self._write(batch)
             self.settled += len(batch.trades)
             batches.append(batch)
         return batches
+
+    def _write(self, batch: Batch) -> None:
+        """One database transaction: the batch's rows and the offsets they came from."""
+        began = time.perf_counter()
+        self.store.write(batch)
+        metrics.DB_TRANSACTION.observe(time.perf_counter() - began)
+        metrics.PROJECTOR_ROWS.inc(batch.rows())
+        for partition, mark in batch.marks.items():
+            self._written[partition] = mark[0]
 
     def _journal(self, consumed: list[Consumed]) -> None:
         journal = self.journal
@@ -175,6 +239,7 @@ class Projector:
         `certx.events` again from there and publish what its outbox holds: exactly once, as after a restart of
         the process, but the process, its consumer and its producer carry on."""
         delay = FIRST_RETRY
+        self.connected = False
         while not self._stopping.is_set():
             log.warning("projector.db_lost", error=repr(lost), retry_in=delay)
             self.store.close()

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
+from certx.mistakes import BadSetting
 
 
 @dataclass
@@ -38,7 +39,7 @@ def destination(kafka: Connection, topics: Topics, replay: bool) -> str:
     if replay:
         return topics.replay
     if not kafka.principal:
-        raise ValueError("a sender logs in (SASL) as the principal whose inbound topic it writes: "
+        raise BadSetting("a sender logs in (SASL) as the principal whose inbound topic it writes: "
                          "give --kafka-config or $CERTX_KAFKA_USER/$CERTX_KAFKA_PASSWORD")
     return topics.inbound(kafka.principal)
 

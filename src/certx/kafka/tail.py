@@ -1,13 +1,31 @@
-"""`certx tail events`: print the committed events (read_committed) as readable lines."""
+"""`certx tail events|settlements|dlq`: print the committed records (read_committed) of one of those topics as
+readable lines, or as they are on the wire (`--json`: one JSON object a line, for jq and scripts).
+
+The records are read from the start of the topic, partition by partition as the broker hands them out; `--limit N`
+prints N records and stops, `--follow` keeps waiting for new ones.
+"""
 from __future__ import annotations
 
+from typing import Callable
+
+import msgspec
 from aiokafka import AIOKafkaConsumer
 
 from certx import money
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
 from certx.wire import events as e
+from certx.wire import settlements as st
 from certx.wire.codec import decode_event
+from certx.wire.dead_letter import DeadLetter
+
+STREAMS = ("events", "settlements", "dlq")
+
+
+def _fields(x: msgspec.Struct, skip: tuple[str, ...] = ("seq", "origin", "market")) -> str:
+    fields = {k: v for k, v in ((f, getattr(x, f)) for f in x.__struct_fields__)
+              if k not in skip and v not in (None, "", [])}
+    return " ".join(f"{k}={money.text(v) if isinstance(v, money.Fen) else v}" for k, v in fields.items())
 
 
 def describe(ev: e.Event) -> str:
@@ -26,25 +44,57 @@ def describe(ev: e.Event) -> str:
             f = lambda v: "-" if v is None else money.text(v)  # noqa: E731
             return (f"{head} {ev.product} {ev.date} O {f(ev.open)} H {f(ev.high)} L {f(ev.low)} C {f(ev.close)} "
                     f"listing {ev.listing_volume:,} block {ev.block_volume:,}")
-    fields = {k: v for k, v in ((f, getattr(ev, f)) for f in ev.__struct_fields__)
-              if k not in ("seq", "origin", "market") and v not in (None, "", [])}
-    return f"{head} " + " ".join(f"{k}={money.text(v) if isinstance(v, money.Fen) else v}" for k, v in fields.items())
+    return f"{head} {_fields(ev)}"
 
 
-async def tail(kafka: Connection, topics: Topics = Topics(), follow: bool = False, limit: int | None = None) -> int:
-    consumer = AIOKafkaConsumer(topics.events, enable_auto_commit=False, isolation_level="read_committed",
+_SETTLEMENT = msgspec.json.Decoder(st.AnySettlement)
+_DEAD_LETTER = msgspec.json.Decoder(DeadLetter)
+
+
+def describe_settlement(raw: bytes) -> str:
+    x = _SETTLEMENT.decode(raw)
+    return f"{x.market:<4} #{x.seq:<7} {x.__struct_config__.tag:<19} {_fields(x)}"
+
+
+def describe_dead_letter(raw: bytes) -> str:
+    d = _DEAD_LETTER.decode(raw)
+    return (f"{d.service:<9} {d.source}[{d.partition}]@{d.offset} {d.reason}: {d.detail} "
+            f"({d.length:,} bytes, sha256 {d.sha256[:12]}…)")
+
+
+READABLE: dict[str, Callable[[bytes], str]] = {
+    "events": lambda raw: describe(decode_event(raw)),
+    "settlements": describe_settlement,
+    "dlq": describe_dead_letter,
+}
+
+
+def topic_of(stream: str, topics: Topics) -> str:
+    return {"events": topics.events, "settlements": topics.settlements, "dlq": topics.dlq}[stream]
+
+
+async def tail(kafka: Connection, topics: Topics = Topics(), stream: str = "events", follow: bool = False,
+               limit: int | None = None, as_json: bool = False) -> int:
+    """Print the stream's records; returns how many were printed."""
+    show = (lambda raw: raw.decode()) if as_json else READABLE[stream]
+    consumer = AIOKafkaConsumer(topic_of(stream, topics), enable_auto_commit=False, isolation_level="read_committed",
                                 auto_offset_reset="earliest", **kafka.aiokafka())
     await consumer.start()
     shown = 0
     try:
         while limit is None or shown < limit:
-            batch = await consumer.getmany(timeout_ms=1000)
+            want = None if limit is None else limit - shown
+            batch = await consumer.getmany(timeout_ms=1000, max_records=want)
             if not batch and not follow:
                 break
             for records in batch.values():
-                for r in records:
-                    print(describe(decode_event(r.value)), flush=True)
+                for r in records[:want]:
+                    print(show(r.value), flush=True)
                     shown += 1
+                if want is not None:
+                    want = limit - shown
+                    if want <= 0:
+                        break
     finally:
         await consumer.stop()
     return shown

@@ -194,3 +194,26 @@ async def ensure_topics(kafka: Connection, topics: Topics, senders: list[str]) -
         await admin.close()
     if missing:
         await _wait_for_partitions_ready(kafka, layout, [t.name for t in missing], timeout_s=30.0)
+
+
+async def describe(kafka: Connection, topics: Topics, senders: list[str]) -> list[dict]:
+    """Each topic of the deployment: the partitions it should have and has (None: not there, or not visible to
+    this principal), its records (the sum of its partitions' end offsets) and the configs it is created with."""
+    layout = topics.layout(senders)
+    admin = await _start_admin(kafka, timeout_s=5.0)
+    reader = AIOKafkaConsumer(enable_auto_commit=False, **kafka.aiokafka())
+    await reader.start()
+    rows = []
+    try:
+        have = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(list(layout))
+                if t["error_code"] == 0}
+        for name, (parts, configs) in layout.items():
+            tps = [TopicPartition(name, p) for p in range(have.get(name, 0))]
+            ends = await reader.end_offsets(tps) if tps else {}
+            rows.append({"topic": name, "partitions": have.get(name), "want": parts,
+                         "records": sum(ends.values()) if name in have else None,
+                         "configs": " ".join(f"{k}={v}" for k, v in sorted(configs.items()))})
+    finally:
+        await reader.stop()
+        await admin.close()
+    return rows

@@ -14,10 +14,12 @@ at most one transaction waits behind the one in flight (backpressure).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 
+from certx import metrics
 from certx.kafka.connection import Connection
 
 # Sends records into an open transaction; returns their delivery futures (see topics.send_batched).
@@ -34,8 +36,9 @@ def transactional_producers(kafka: Connection, ids: tuple[str, str], max_request
 
 
 class Transactions:
-    def __init__(self, producers: list[AIOKafkaProducer]) -> None:
+    def __init__(self, producers: list[AIOKafkaProducer], service: str) -> None:
         self.producers = producers
+        self.timer = metrics.TRANSACTION.labels(service)
         self.turn = 0
         self.committing: asyncio.Task | None = None   # the latest transaction, chained to the one before
         self.older: asyncio.Task | None = None        # the one before it
@@ -65,10 +68,12 @@ class Transactions:
                       then: Callable[[], None] | None) -> None:
         if previous is not None:
             await previous          # one transaction at a time, in order
+        began = time.perf_counter()
         async with producer.transaction():
             sent = await fill(producer)
             # Every record acknowledged, or an exception here aborts the transaction (no commit past a loss).
             await asyncio.gather(*sent)
+        self.timer.observe(time.perf_counter() - began)
         self.committed += 1
         if then is not None:
             then()

@@ -31,6 +31,11 @@ class Batch:
                                                              #  origin index, next settlement seq)
     settlements: list[s.Settlement] = field(default_factory=list)
 
+    def rows(self) -> int:
+        """The rows the batch writes (for the projector's rows-per-second metric)."""
+        return (len(self.cash) + len(self.units) + len(self.issued) + len(self.listed) + len(self.trades)
+                + len(self.cancellations) + len(self.surrenders) + len(self.outbox) + len(self.marks))
+
 
 class Journal:
     """Runs events through the ledger and gathers what the store must write for them."""

@@ -54,3 +54,5 @@ END;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, partition INTEGER NOT NULL,
     body BLOB NOT NULL);
 """
+
+TABLES = ("cash", "units", "gec_issued", "gec_listed", "trades", "surrenders", "marks", "gec_cancellations", "outbox")

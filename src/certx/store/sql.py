@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from certx import money
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch
+from certx.mistakes import BadSetting
 from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT
 from certx.store import schema
@@ -42,13 +43,18 @@ class RowsRefused(Exception):
     Nothing of the batch was written."""
 
 
-def open_store(dsn: str, read_only: bool = False) -> "Store":
+def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None) -> "Store":
     """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:'). `read_only` for
-    the queries: the store neither creates the tables (a reader role may not) nor writes anything."""
+    the queries: the store neither creates the tables (a reader role may not) nor writes anything. `timeout_s`
+    bounds the wait for a PostgreSQL server that does not answer (libpq's minimum is 2 s)."""
     if dsn.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        conn = psycopg.connect(dsn, autocommit=False)
+        extra = {"connect_timeout": max(2, round(timeout_s))} if timeout_s else {}
+        try:
+            conn = psycopg.connect(dsn, autocommit=False, **extra)
+        except psycopg.ProgrammingError as exc:       # raised for a DSN that does not parse, before any I/O
+            raise BadSetting(f"the database DSN does not parse: {exc}") from None
         conn.read_only = read_only
         return Store(conn, "postgres", read_only)
     if dsn.startswith("sqlite:///"):
@@ -94,6 +100,16 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def holds_read_model(self) -> bool:
+        """Whether anything was ever settled here (a replay must not settle on top of it)."""
+        return bool(self.query("SELECT 1 FROM marks LIMIT 1") or self.query("SELECT 1 FROM cash LIMIT 1"))
+
+    def drop(self) -> None:
+        """Delete the read model's tables (`certx replay --fresh`, told to replace it)."""
+        for table in schema.TABLES:
+            self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        self.conn.commit()
 
     # --- one batch, one transaction -------------------------------------------------------------------
 

@@ -3,11 +3,15 @@ AsyncAPI document of the topics.
 
     python -m certx.wire.schema            # write schemas/
     python -m certx.wire.schema --check    # exit 1 if schemas/ differs from the code
+
+The files ship in the wheel as package data (`certx/schemas`, in the tree a link to the top-level `schemas/`), so
+`shipped(name)` finds them the same way in a checkout and in an installed certx.
 """
 from __future__ import annotations
 
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 
 import msgspec
@@ -21,6 +25,11 @@ from certx.wire.settlements import AnySettlement
 ROOT = Path(__file__).resolve().parents[3] / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://certx.example/schemas/"
+
+
+def shipped(name: str) -> dict:
+    """A generated file as certx ships it (`asyncapi.json`, `events.schema.json`, …), in the tree or installed."""
+    return json.loads((resources.files("certx") / "schemas" / name).read_text())
 
 
 def _identified(name: str, schema: dict) -> dict:
@@ -43,36 +52,151 @@ def _positioned(schema: dict) -> dict:
     return schema
 
 
+KAFKA_BINDING = "0.5.0"
+
+
+def _asyncapi_schema(schema: dict) -> dict:
+    """msgspec's JSON Schemas as AsyncAPI's Schema Object (JSON Schema draft 7 plus a few keywords) takes them: its
+    `discriminator` is the name of the property, where msgspec writes OpenAPI's object (propertyName, mapping),
+    which AsyncAPI parsers refuse."""
+    def fix(node):
+        if isinstance(node, dict):
+            out = {k: fix(v) for k, v in node.items()}
+            if isinstance(out.get("discriminator"), dict):
+                out["discriminator"] = out["discriminator"]["propertyName"]
+            return out
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+    return fix(schema)
+
+
 def _asyncapi() -> dict:
-    """The AsyncAPI 3.0 document of the Kafka topics, its payloads taken from the same Structs."""
-    (commands, events, dead), components = msgspec.json.schema_components(
-        (AnyCommand, AnyEvent, DeadLetter), schema_hook=schema_hook, ref_template="#/components/schemas/{name}")
+    """The AsyncAPI 3.0 document of the Kafka topics: servers, every channel with its Kafka bindings (key,
+    partitions, topic configs, the services' consumer groups), and payloads taken from the same Structs."""
+    from certx.kafka.topics import Topics
+    from certx.wire.routing import PARTITION
 
-    def channel(address: str, message: str, description: str) -> dict:
+    payloads, components = msgspec.json.schema_components(
+        (AnyCommand, LoggedCommand, AnyEvent, AnySettlement, DeadLetter), schema_hook=schema_hook,
+        ref_template="#/components/schemas/{name}")
+    commands, logged, events, settlements, dead = map(_asyncapi_schema, payloads)
+    topics = Topics()
+    layout = topics.layout(["{principal}"])
+    markets = {"type": "string", "enum": sorted(PARTITION, key=PARTITION.get),
+               "description": "The market: its partition is " + ", ".join(f"{m} {p}" for m, p in PARTITION.items())}
+
+    def channel(address: str, message: str, description: str, **extra) -> dict:
+        partitions, configs = layout[address]
+        topic_configuration: dict = {"retention.ms": int(configs.get("retention.ms", -1)),
+                                     "retention.bytes": int(configs.get("retention.bytes", -1))}
+        if "cleanup.policy" in configs:
+            topic_configuration = {"cleanup.policy": configs["cleanup.policy"].split(",")}
+        if "max.message.bytes" in configs:
+            topic_configuration["max.message.bytes"] = int(configs["max.message.bytes"])
         return {"address": address, "description": description,
-                "messages": {message: {"$ref": f"#/components/messages/{message}"}}}
+                "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+                "bindings": {"kafka": {"topic": address, "partitions": partitions, "replicas": 1,
+                                       "topicConfiguration": topic_configuration,
+                                       "bindingVersion": KAFKA_BINDING}}, **extra}
 
+    def operation(action: str, channel_name: str, description: str, group: str | None = None) -> dict:
+        op = {"action": action, "channel": {"$ref": f"#/channels/{channel_name}"}, "description": description}
+        if group is not None:
+            op["bindings"] = {"kafka": {"groupId": {"type": "string", "enum": [group]},
+                                        "bindingVersion": KAFKA_BINDING}}
+        return op
+
+    def message(name: str, payload: dict, description: str, key: dict | None, correlation: str | None,
+                content_type: str = "application/json") -> dict:
+        m = {"name": name, "title": name, "description": description, "contentType": content_type,
+             "payload": payload,
+             "bindings": {"kafka": {**({"key": key} if key else {}), "bindingVersion": KAFKA_BINDING}}}
+        if correlation is not None:
+            m["correlationId"] = {"$ref": f"#/components/correlationIds/{correlation}"}
+        return m
+
+    append_time = "The record timestamp is the broker's append time: the exchange's time of the command."
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "certx", "version": "0.1.0",
-                 "description": "Commands in, engine events out; the record key is the market (PROTOCOL.md)."},
+                 "description": "Commands in, engine events out, settlements after them (PROTOCOL.md). Every "
+                                "client logs in as a principal (SASL/SCRAM-SHA-512) and its ACLs decide what it may "
+                                "read and write (certx.kafka.access). A deployment may prefix every topic name."},
         "defaultContentType": "application/json",
+        "servers": {
+            "development": {"host": "127.0.0.1:9092", "protocol": "kafka", "protocolVersion": "4.1",
+                            "description": "deploy/kafka.sh: one KRaft node, SASL_PLAINTEXT, ACLs",
+                            "security": [{"$ref": "#/components/securitySchemes/scram"}]},
+            "compose": {"host": "kafka:9092", "protocol": "kafka", "protocolVersion": "4.1",
+                        "description": "deploy/compose.yaml, inside its network",
+                        "security": [{"$ref": "#/components/securitySchemes/scram"}]},
+        },
         "channels": {
-            "commands": channel("certx.commands", "command",
-                                "From brokers, the registry, the bank and the operator. One partition per market "
-                                "(CEA 0, CCER 1, GEC 2); the record timestamp is the command time."),
-            "events": channel("certx.events", "event", "From the matcher, transactional; read with read_committed."),
-            "dlq": channel("certx.dlq", "dead_letter", "Records that could not be decoded, with the reason."),
+            "inbound": channel(topics.inbound("{principal}"), "command",
+                               "A sender's own inbound topic: only that principal may write it, and the gateway "
+                               "takes the actor from it. " + append_time,
+                               parameters={"principal": {"description": "The sender's Kafka principal (a member "
+                                                                        "broker, registry, bank, operator)"}}),
+            "replay": channel(topics.replay, "command", "The operator's replay path: recorded commands that keep "
+                              "their actors and times (`at`)."),
+            "commands": channel(topics.commands, "loggedCommand",
+                                "The command log, written by the gateway alone, transactionally: one partition per "
+                                "market; the record key is the market and the timestamp the exchange's time."),
+            "events": channel(topics.events, "event", "The engine's events, written by the matcher in transactions: "
+                              "read them with isolation.level=read_committed. Partition and key: the market."),
+            "settlements": channel(topics.settlements, "settlement",
+                                   "The settlement projector's events, at least once (drop a repeated `origin`)."),
+            "snapshots": channel(topics.snapshots, "snapshot", "The matcher's engine snapshots, in chunks keyed "
+                                 "`<partition>.<index>`, compacted: the matcher's own (certx.engine.snapshot)."),
+            "dlq": channel(topics.dlq, "deadLetter", "Records that are not JSON objects, or not commands of the log, "
+                           "with where they were and why."),
         },
         "operations": {
-            "matcherConsumesCommands": {"action": "receive", "channel": {"$ref": "#/channels/commands"}},
-            "matcherPublishesEvents": {"action": "send", "channel": {"$ref": "#/channels/events"}},
-            "matcherPublishesDeadLetters": {"action": "send", "channel": {"$ref": "#/channels/dlq"}},
+            "sendCommand": operation("send", "inbound", "A sender sends its commands."),
+            "sendReplay": operation("send", "replay", "The operator replays a recorded day."),
+            "gatewayReceivesInbound": operation("receive", "inbound", "The gateway reads every sender's topic.",
+                                                topics.group("gateway")),
+            "gatewayReceivesReplay": operation("receive", "replay", "The gateway reads the replay path.",
+                                               topics.group("gateway")),
+            "gatewaySendsCommands": operation("send", "commands", "The gateway writes the command log."),
+            "matcherReceivesCommands": operation("receive", "commands", "The matcher applies the command log.",
+                                                 topics.group("matcher")),
+            "matcherSendsEvents": operation("send", "events", "The matcher publishes each batch's events."),
+            "matcherSendsSnapshots": operation("send", "snapshots", "The matcher snapshots its engines."),
+            "senderReceivesEvents": operation("receive", "events", "Senders read their answers."),
+            "projectorReceivesEvents": operation("receive", "events", "The projector settles the events.",
+                                                 topics.group("projector")),
+            "projectorSendsSettlements": operation("send", "settlements", "The projector publishes settlements."),
+            "servicesSendDeadLetters": operation("send", "dlq", "The services dead-letter what they cannot read."),
         },
         "components": {
-            "messages": {"command": {"payload": commands}, "event": {"payload": events},
-                         "dead_letter": {"payload": dead}},
-            "schemas": components,
+            "messages": {
+                "command": message("command", commands, "A command as a sender writes it (strict: "
+                                   "schemas/commands.schema.json).", None, "commandId"),
+                "loggedCommand": message("loggedCommand", logged, "A command as the gateway logged it, or one of "
+                                         "the gateway's own records.", markets, "commandId"),
+                "event": message("event", events, "An engine event; `ref` is the id of the command it answers.",
+                                 markets, "ref"),
+                "settlement": message("settlement", settlements, "A settlement event; `origin` is the position of "
+                                      "the engine event it settles.", markets, None),
+                "snapshot": message("snapshot", {"type": "string", "format": "binary"},
+                                    "A chunk: a header (magic, position, index, count) then the snapshot's bytes.",
+                                    {"type": "string", "pattern": r"^\d+\.\d+$"}, None,
+                                    "application/octet-stream"),
+                "deadLetter": message("deadLetter", dead, "A record that could not be read, kept in part (base64), "
+                                      "with its length, SHA-256, place and reason.", None, None),
+            },
+            "correlationIds": {
+                "ref": {"description": "The id of the command an event answers (its `id`, `order_id` for orders); "
+                                       "the events a command set off carry it too.",
+                        "location": "$message.payload#/ref"},
+                "commandId": {"description": "The command's id, which every event answering it carries as `ref`.",
+                              "location": "$message.payload#/id"},
+            },
+            "securitySchemes": {"scram": {"type": "scramSha512", "description": "SASL/SCRAM-SHA-512 as the "
+                                          "client's principal (deploy/principals.dev for development)."}},
+            "schemas": _asyncapi_schema(components),
         },
     }
 

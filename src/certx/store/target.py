@@ -1,0 +1,69 @@
+"""Where `certx replay` settles (DESIGN 8: never delete data it was not told to).
+
+- no `--db`: a new SQLite file named after the run (`certx-replay-20261130-101500.db` in the current folder), so
+  the README's main command can run any number of times, and each run's read model stays there to be queried;
+- `--db FILE` or `--db postgresql://…` that holds no read model yet: settled there;
+- one that already holds a read model: refused (WouldOverwrite), unless `--fresh`, which replaces it and says so;
+- `--db :memory:`: nothing kept.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from certx.mistakes import WouldOverwrite
+from certx.store.sql import Store, open_store
+
+
+class Target(NamedTuple):
+    store: Store
+    db: str
+    how: str        # what was done to get it: new, replaced, in memory
+
+
+def _postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def run_name(now: float | None = None) -> Path:
+    """A file of this run's own: named after the time, with a number when the name is taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    path, n = Path(f"certx-replay-{stamp}.db"), 1
+    while path.exists():
+        n += 1
+        path = Path(f"certx-replay-{stamp}-{n}.db")
+    return path
+
+
+def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> Target:
+    if db is None:
+        path = run_name()
+        return Target(open_store(str(path)), str(path), "new")
+    if db == ":memory:":
+        return Target(open_store(db), db, "in memory, not kept")
+    if _postgres(db):
+        store = open_store(db, timeout_s=timeout_s)
+        if not store.holds_read_model():
+            return Target(store, db, "new")
+        if not fresh:
+            store.close()
+            raise WouldOverwrite(f"the database {_shown(db)} already holds a read model: give --fresh to replace "
+                                 f"it, or another --db")
+        store.drop()
+        store.close()
+        return Target(open_store(db, timeout_s=timeout_s), db, "replaced (--fresh)")
+    path = Path(db)
+    if not path.exists():
+        return Target(open_store(db), db, "new")
+    if not fresh:
+        raise WouldOverwrite(f"{db} already exists: give --fresh to replace it, or another --db (without --db, "
+                             f"each run settles into a new file)")
+    for leftover in (path, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        leftover.unlink(missing_ok=True)
+    return Target(open_store(db), db, "replaced (--fresh)")
+
+
+def _shown(dsn: str) -> str:
+    """A DSN without its password."""
+    return dsn.split("@")[-1]

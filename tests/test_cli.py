@@ -1,0 +1,111 @@
+"""DESIGN 8: the CLI never surprises. A mistake is one line on stderr and its own exit code (certx.mistakes), never
+a traceback; `certx replay` never settles over a read model it was not told to replace, and says where it
+settled. (The mistakes that need the real broker are in tests/kafka/test_operable.py.)"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from certx import mistakes
+from certx.cli import sample_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def certx(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTX_")}
+    return subprocess.run([sys.executable, "-m", "certx.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=120)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_one_line(run: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert run.returncode == code, (run.returncode, run.stderr)
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("certx: "), run.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_version():
+    run = certx("--version")
+    assert run.returncode == 0 and run.stdout.startswith("certx ")
+
+
+def test_a_missing_command_file(tmp_path):
+    assert_one_line(certx("replay", str(tmp_path / "nope.jsonl")), mistakes.MissingFile.code, "nope.jsonl")
+
+
+def test_a_missing_read_model_for_a_query(tmp_path):
+    assert_one_line(certx("holdings", "re-01", "--db", str(tmp_path / "nope.db")), mistakes.MissingFile.code)
+
+
+def test_a_dsn_that_does_not_parse():
+    assert_one_line(certx("holdings", "re-01", "--db", "postgresql://u@h/x?&&&"), mistakes.BadSetting.code, "DSN")
+
+
+def test_a_database_that_does_not_answer():
+    dsn = f"postgresql://certx_reader:x@127.0.0.1:{closed_port()}/certx"
+    assert_one_line(certx("holdings", "re-01", "--db", dsn), mistakes.Unreachable.code, "does not answer")
+
+
+@pytest.mark.parametrize("command", [["tail", "events"], ["status"], ["submit", "FILE", "--replay"], ["serve", "matcher"],
+                                     ["topics", "describe"]])
+def test_a_closed_broker_port(command, tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text("{}\n")
+    command = [str(path) if word == "FILE" else word for word in command]
+    run = certx(*command, "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "2")
+    assert_one_line(run, mistakes.Unreachable.code, "cannot reach the Kafka broker")
+
+
+def test_a_missing_kafka_properties_file(tmp_path):
+    run = certx("tail", "events", "--kafka-config", str(tmp_path / "nope.properties"))
+    assert_one_line(run, mistakes.BadSetting.code, "nope.properties")
+
+
+def test_replay_without_db_settles_into_a_new_file_each_run(tmp_path):
+    """The README's main command, run twice: two read models, neither deleted, each named on stdout."""
+    first = certx("replay", "--quiet", cwd=tmp_path)
+    second = certx("replay", "--quiet", cwd=tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    made = {p.name for p in tmp_path.glob("certx-replay-*.db")}
+    assert len(made) == 2
+    said = {name for name in made for run in (first, second) if f"({name}, new)" in run.stdout}
+    assert said == made
+
+
+def test_replay_never_settles_over_a_read_model_it_was_not_told_to_replace(tmp_path):
+    db = tmp_path / "day.db"
+    assert certx("replay", "--quiet", "--db", str(db)).returncode == 0
+    before = db.read_bytes()
+    assert_one_line(certx("replay", "--quiet", "--db", str(db)), mistakes.WouldOverwrite.code, "--fresh")
+    assert db.read_bytes() == before, "untouched"
+    fresh = certx("replay", "--quiet", "--db", str(db), "--fresh")
+    assert fresh.returncode == 0 and f"({db}, replaced (--fresh))" in fresh.stdout
+
+
+def test_replay_json_is_the_summary_as_json(tmp_path):
+    run = certx("replay", "--quiet", "--json", "--db", ":memory:")
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    shipped = sum(1 for line in sample_path().read_bytes().splitlines() if line.strip())
+    assert summary["commands"] == shipped and summary["read_model"]["how"] == "in memory, not kept"
+    assert {"product": "CEA", "date": "2021-12-16", "open": "43.65", "high": "45.20", "low": "43.15",
+            "close": "44.22", "listing_volume": 901_715, "block_volume": 19_579_226} in summary["days"]
+
+
+def test_a_bug_is_not_a_mistake():
+    assert mistakes.explain(KeyError("x")) is None

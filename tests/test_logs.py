@@ -1,0 +1,47 @@
+"""DESIGN 8: one log format. Off a terminal every line is a JSON object (structlog's own events and the stdlib's,
+FastStream's and aiokafka's, through the same renderer), with no colour codes; `read` parses a log back."""
+from __future__ import annotations
+
+import json
+import logging
+
+import structlog
+
+from certx import logs
+
+
+def test_off_a_terminal_every_line_is_a_json_object_without_colour(tmp_path, restored_logging):
+    path = tmp_path / "service.log"
+    with open(path, "w") as out:
+        logs.configure("info", stream=out)
+        structlog.get_logger("certx.matcher").info("matcher.assigned", partitions=[0, 1, 2])
+        logging.getLogger("faststream").info("FastStream app starting...")
+        logging.getLogger("aiokafka.consumer").warning("Heartbeat failed for group %s", "certx-matcher")
+        logging.getLogger("aiokafka.conn").info("chatter below the level it is held to")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            structlog.get_logger("certx.gateway").exception("service.failed")
+    text = path.read_text()
+    assert "\x1b[" not in text, "no ANSI colour codes in a file"
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [e["event"] for e in lines] == ["matcher.assigned", "FastStream app starting...",
+                                          "Heartbeat failed for group certx-matcher", "service.failed"]
+    assert lines[0]["partitions"] == [0, 1, 2] and lines[0]["level"] == "info" and "timestamp" in lines[0]
+    assert lines[1]["logger"] == "faststream" and lines[2]["level"] == "warning"
+    assert lines[3]["exception"][0]["exc_type"] == "ValueError", "a traceback as data, still one line"
+    assert logs.last(text, "matcher.assigned")["partitions"] == [0, 1, 2]
+
+
+def test_the_level_holds(tmp_path, restored_logging):
+    path = tmp_path / "service.log"
+    with open(path, "w") as out:
+        logs.configure("warning", stream=out)
+        structlog.get_logger("certx.matcher").info("matcher.progress", processed=1)
+        structlog.get_logger("certx.matcher").warning("matcher.dead_letters", count=1)
+    assert [e["event"] for e in logs.read(path.read_text())] == ["matcher.dead_letters"]
+
+
+def test_read_skips_what_is_not_a_json_line():
+    text = 'a stray print\n{"event": "gateway.started", "inputs": 3}\n{not json\n'
+    assert list(logs.read(text)) == [{"event": "gateway.started", "inputs": 3}]
