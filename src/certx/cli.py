@@ -161,11 +161,16 @@ def cmd_days_build(args: argparse.Namespace) -> int:
         print(f"certx days build: --markets takes some of {','.join(build.MARKETS)}, not {args.markets!r}",
               file=sys.stderr)
         return 2
-    if last < first or args.gec_scale < 0 or args.background < 0:
-        print("certx days build: --to before --from, or a negative scale", file=sys.stderr)
+    if last < first or args.gec_scale < 0 or args.background < 0 or args.copies < 1:
+        print("certx days build: --to before --from, a negative scale or fewer than 1 copy", file=sys.stderr)
         return 2
-    days, commands = build.write(args.out, first, last, markets=markets, gec_scale=args.gec_scale,
-                                 seed=args.seed, background=BACKGROUND.scaled(args.background))
+    if args.copies > 1 and "GEC" in markets:
+        print("certx days build: --copies cannot copy GEC issuance (each serial is unique, G1): "
+              "add --markets CEA,CCER", file=sys.stderr)
+        return 2
+    days, commands = build.write(args.out, first, last, copies=args.copies, markets=markets,
+                                 gec_scale=args.gec_scale, seed=args.seed,
+                                 background=BACKGROUND.scaled(args.background))
     print(f"wrote {commands:,} commands for {days} trading day{'s' if days != 1 else ''} ({', '.join(markets)}) "
           f"to {args.out}")
     return 0
@@ -465,6 +470,9 @@ def parser() -> argparse.ArgumentParser:
                    help="orders that never trade, as a multiple of the default ratio (8 a listing trade, see "
                         "certx.days.background); 0 builds the trades alone")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--copies", type=int, default=1,
+                   help="a stress stream: every participant's command N times over, in accounts and ids of each "
+                        "copy's own, on the same books (certx.days.stress); the summaries are no longer official")
     p.add_argument("--out", required=True, help="the .jsonl file to write")
     p.set_defaults(func=cmd_days_build)
 

@@ -101,11 +101,14 @@ def day(date: dt.date, state: Range, calendar: list[dt.date], markets: tuple[str
     return script.lines()
 
 
-def write(path, first: dt.date, last: dt.date, **options) -> tuple[int, int]:
-    """Build the range into `path`; returns (days, commands)."""
+def write(path, first: dt.date, last: dt.date, copies: int = 1, **options) -> tuple[int, int]:
+    """Build the range into `path`, each participant's command `copies` times over (certx.days.stress);
+    returns (days, commands)."""
+    from certx.days import stress
+
     commands = 0
     with open(path, "wb") as out:
-        for line in build(first, last, **options):
+        for line in stress.copies(build(first, last, **options), copies):
             out.write(line + b"\n")
             commands += 1
     days = len(official.trading_days(first, last))
