@@ -318,14 +318,26 @@ def service(deployment: Deployment, name: str, logdir: Path, *extra: str, princi
 # --- the machine ---------------------------------------------------------------------------------------------
 
 def cpu_seconds(pid: int | None) -> float:
-    """user + system CPU time of a process so far (0 if unknown), to the clock tick (10 ms)."""
+    """user + system CPU time so far of a process and its living descendants (0 if unknown), to the clock tick
+    (10 ms): `certx serve` is a supervisor whose child does the work."""
     if not pid:
         return 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+    return own + sum(cpu_seconds(child) for child in children(pid))
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        pass
+    return found
 
 
 def vm_hwm_mb(pid: int) -> float | None:

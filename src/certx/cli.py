@@ -263,6 +263,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(service(settings, **http).run())
 
 
+def _speed(text: str) -> float | None:
+    """`--speed 600`, or `--speed max` (as fast as possible, the same as no --speed)."""
+    if text == "max":
+        return None
+    speed = float(text)
+    if not speed > 0:
+        raise argparse.ArgumentTypeError("a speed-up above 0, or max")
+    return speed
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -525,8 +535,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--replay", action="store_true", help="recorded commands that keep their actors and times "
                    "(`at`): the operator's principal only")
-    p.add_argument("--speed", type=float, help="send recorded commands at this many times the pace of their `at` "
-                   "(600: ten minutes of market a second); default: as fast as possible")
+    p.add_argument("--speed", type=_speed, help="send recorded commands at this many times the pace of their `at` "
+                   "(600: ten minutes of market a second); `max` or none: as fast as possible")
     p.add_argument("--max-wait", type=float, default=5.0, help="with --speed: the longest pause, in seconds, a "
                    "quiet stretch (a night) is cut to")
     p.add_argument("--measures", help="follow the answers and settlements, and write the latency, lag and day "

@@ -54,3 +54,26 @@ def test_a_ref_sent_again_waits_for_an_answer_again():
                              origin=e.Origin(0, 1, 0)), 2.020)
     assert m.sample().matcher_lag == 0
     assert sorted(round(x) for x in m.days[""].latency) == [10, 20]
+
+
+def test_a_settlement_read_before_its_trade_waits_for_it():
+    """`follow` fetches certx.events and certx.settlements independently, so a backlog of events can put a trade's
+    settlement first: it is counted, with its own time, once its trade is read, and the day's cash still agrees."""
+    lines = [x for x in sample_path().read_bytes().splitlines() if x.strip()]
+    m, replay, ledger = Measures(), Replay(), Ledger()
+    wall = 1000.0
+    for line in lines:
+        m.command(line, recorded_ms(line), wall)
+        events = replay.feed(line)
+        settled_at = wall + 0.005
+        for ev in events:                       # every settlement of the command first, its events after
+            for st in ledger.apply(ev):
+                m.settlement(st, settled_at)
+        for ev in events:
+            m.event(ev, wall + 0.050)
+        wall += 0.1
+    run, day = m.figures(speed=None).run, m.figures(speed=None).days["2021-12-16"]
+    assert m.caught_up() and not m.early
+    assert run["settled"] == run["trades"] > 100 and run["settled_equals_trades"]
+    assert day["traded_value_fen"] == day["settled_cash_fen"]
+    assert run["settle_latency"]["count"] == run["trades"] and run["settle_latency"]["max_ms"] <= 5.01

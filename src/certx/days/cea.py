@@ -107,7 +107,7 @@ def auction(rng: random.Random, script: Script, day: CeaDay, budget: Budget, tic
     closes = opens + 1_800 * unit
     auction_id = script.next_id("auc")
     stream = script.stream().at(opens)
-    stream.emit("auction.open", id=script.control_id("auc"), actor=tickets.brokers[seller],
+    stream.emit("auction.open", id=script.next_id("auc"), actor=tickets.brokers[seller],
                 auction_id=auction_id, product=product, seller=seller, quantity=day.auction_volume,
                 reserve_price=yuan(reserve), closes_at=script.clock(closes))
     losing = [(rng.randint(reserve, floor - 1), rng.randint(1, max(1, day.auction_volume // 2)))

@@ -62,7 +62,7 @@ class Script:
     def __init__(self, date: dt.date, per_second: int = 1, scope: str = "") -> None:
         self.date = date
         self.per_second = per_second
-        self.scope = scope                      # put in the ids of registry, bank and operator commands
+        self.scope = scope                      # put in every generated id
         self._midnight = dt.datetime.combine(date, dt.time(0), CST)
         self._spec = "seconds" if per_second == 1 else "milliseconds"
         self.streams: list[Stream] = []
@@ -83,11 +83,11 @@ class Script:
         return (self._midnight + dt.timedelta(microseconds=t * 1_000_000 // self.per_second)).isoformat(
             timespec=self._spec)
 
-    def control_id(self, kind: str) -> str:
-        """A fresh id for a registry, bank or operator command: unique for good once the scope is the date."""
-        return self.next_id(f"{kind}-{self.scope}" if self.scope else kind)
-
-    def next_id(self, prefix: str) -> str:
+    def next_id(self, kind: str) -> str:
+        """A fresh id, `<kind>-<scope>-<n>`: unique for good once the scope is the date, so that an answer's `ref`
+        names one command of a whole replayed range (orders included, although the books only need an id
+        unique among the day's)."""
+        prefix = f"{kind}-{self.scope}" if self.scope else kind
         self.ids[prefix] += 1
         name = f"{prefix}-{self.ids[prefix]:04d}"
         self.generated[name] = prefix

@@ -63,18 +63,18 @@ def days_2024() -> int:
 
 def open_accounts(script: Script, stream: Stream, cast: Cast) -> None:
     for account, broker in cast.brokers.items():
-        stream.emit("account.open", id=script.control_id("reg"), actor="registry", account=account, broker=broker)
+        stream.emit("account.open", id=script.next_id("reg"), actor="registry", account=account, broker=broker)
 
 
 def list_product(script: Script, stream: Stream, day: CeaDay) -> None:
-    stream.emit("product.list", id=script.control_id("op"), actor="operator", market="CEA", product=day.product,
+    stream.emit("product.list", id=script.next_id("op"), actor="operator", market="CEA", product=day.product,
                 reference_price=yuan(day.reference))
 
 
 def allocate(script: Script, stream: Stream, holdings: Holdings, cast: Cast, product: str) -> None:
     share = math.ceil(traded(product) * 1.5 / len(cast.cea_sellers)) + SELLER_MARGIN
     for account, quantity in [(a, share) for a in cast.cea_sellers] + [(a, OWN_ALLOCATION) for a in cast.compliance]:
-        stream.emit("issue.cea", id=script.control_id("reg"), actor="registry", account=account, product=product,
+        stream.emit("issue.cea", id=script.next_id("reg"), actor="registry", account=account, product=product,
                     quantity=quantity)
         holdings.issue(account, product, quantity)
 
@@ -86,7 +86,7 @@ def deposit(script: Script, stream: Stream, holdings: Holdings, market: str, buy
     amount = math.ceil(value * 1.5 / len(buyers)) + CASH_MARGIN[market]
     assert amount <= Amount.MAX, amount
     for account in buyers:
-        stream.emit("funds.deposit", id=script.control_id("bank"), actor="bank", account=account, market=market,
+        stream.emit("funds.deposit", id=script.next_id("bank"), actor="bank", account=account, market=market,
                     amount=yuan(amount))
         holdings.deposit(account, market, amount)
 
@@ -101,7 +101,7 @@ def year_start(script: Script, stream: Stream, holdings: Holdings, cast: Cast, m
         deposit(script, stream, holdings, "CCER", cast.ccer_buyers, yearly_value("CCER", year))
         for project, vintage_, quantity in ccer.issuance(official.ccer_projects(), year, ccer_issued):
             account = ccer.account(project)
-            stream.emit("issue.ccer", id=script.control_id("reg"), actor="registry", account=account,
+            stream.emit("issue.ccer", id=script.next_id("reg"), actor="registry", account=account,
                         product=ccer.PRODUCT, project=project.code, vintage=vintage_, quantity=quantity)
             holdings.issue(account, ccer.PRODUCT, quantity)
     if "GEC" in markets:
@@ -112,17 +112,17 @@ def year_start(script: Script, stream: Stream, holdings: Holdings, cast: Cast, m
 
 def issue_gec(script: Script, stream: Stream, lots: list[gec.Lot]) -> None:
     for lot in lots:
-        stream.emit("issue.gec", id=script.control_id("reg"), actor="registry", **lot.issue())
+        stream.emit("issue.gec", id=script.next_id("reg"), actor="registry", **lot.issue())
 
 
 def sessions(script: Script, markets: list[str]) -> None:
     stream = script.stream().at(script.time("09:15:00"))
     for market in markets:
-        stream.emit("session.open", id=script.control_id("op"), actor="operator", market=market,
+        stream.emit("session.open", id=script.next_id("op"), actor="operator", market=market,
                     date=script.date.isoformat())
     stream.at(script.time("15:30:00"))
     for market in markets:
-        stream.emit("session.close", id=script.control_id("op"), actor="operator", market=market,
+        stream.emit("session.close", id=script.next_id("op"), actor="operator", market=market,
                     date=script.date.isoformat())
 
 
@@ -144,7 +144,7 @@ def surrender(script: Script, holdings: Holdings, cast: Cast, year: int, product
         if not total:
             continue
         units = min(holdings.free(account, ccer.PRODUCT), total // 19) if with_ccer else 0
-        stream.emit("surrender", id=script.control_id("reg"), actor="registry", account=account,
+        stream.emit("surrender", id=script.next_id("reg"), actor="registry", account=account,
                     compliance_year=year, cea=cea, **({"ccer": units} if units else {}))
         for product, quantity in cea.items():
             holdings.take(account, product, quantity)

@@ -73,6 +73,7 @@ class Measures:
         self.waiting: set[str] = set()                        # refs sent and not answered since
         self.answered = 0
         self.trade_of: dict[str, str] = {}                    # trade id -> its command's ref
+        self.early: dict[str, tuple[s.Settled, float]] = {}   # settled before its trade was read (two topics)
         self.summaries: list[dict] = []
         self.samples: list[report.Sample] = []
         self.sent = self.trades = self.settled = 0
@@ -109,6 +110,8 @@ class Measures:
             day.trades += 1
             day.cash[0] += ev.price * ev.quantity
             self.trade_of[ev.trade_id] = ev.ref
+            if ev.trade_id in self.early:
+                self.settlement(*self.early.pop(ev.trade_id))
         elif isinstance(ev, (e.OrderRejected, e.CommandRejected)):
             day.rejections[ev.reason] += 1
         elif isinstance(ev, e.DaySummary):
@@ -117,7 +120,11 @@ class Measures:
     def settlement(self, st: s.Settlement, wall: float) -> None:
         if not isinstance(st, s.Settled):
             return
-        ref = self.trade_of.get(st.trade_id)
+        if st.trade_id not in self.trade_of:
+            # the reader fetches the two topics independently: it may see a settlement before its trade
+            self.early[st.trade_id] = (st, wall)
+            return
+        ref = self.trade_of[st.trade_id]
         sent = self.sent_at.get(ref) if ref else None
         day = self.days[sent[1] if sent else "unattributed"]
         self.settled += 1

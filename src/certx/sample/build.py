@@ -73,17 +73,17 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
     setup = script.stream().at(hms("08:30:00"))
 
     def reg(type_: str, **f: Any) -> None:
-        setup.emit(type_, id=script.control_id("reg"), actor="registry", **f)
+        setup.emit(type_, id=script.next_id("reg"), actor="registry", **f)
 
     def bank(account: str, market: str, amount_fen: int) -> None:
-        setup.emit("funds.deposit", id=script.control_id("bank"), actor="bank", account=account, market=market,
+        setup.emit("funds.deposit", id=script.next_id("bank"), actor="bank", account=account, market=market,
                    amount=yuan(amount_fen))
 
     holdings = Holdings()
     for account, b in broker.items():
         reg("account.open", account=account, broker=b)
     year.list_product(script, setup, day)
-    setup.emit("product.list", id=script.control_id("op"), actor="operator", market="CCER", product="CCER")
+    setup.emit("product.list", id=script.next_id("op"), actor="operator", market="CCER", product="CCER")
     for a in SELLERS:
         reg("issue.cea", account=a, product=cea, quantity=SELLER_ISSUE)
         holdings.issue(a, cea, SELLER_ISSUE)
@@ -225,10 +225,10 @@ def build(day: CeaDay, seed: int) -> list[bytes]:
 
     # --- after the close: surrender (C1) ---------------------------------------------------------------
     after = script.stream().at(hms("15:45:00"))
-    after.emit("surrender", id=script.control_id("reg"), actor="registry", account="gen-01",
+    after.emit("surrender", id=script.next_id("reg"), actor="registry", account="gen-01",
                compliance_year=day.date.year - 1,
                cea={cea: SURRENDER_CEA}, ccer=SURRENDER_CCER)
-    after.emit("surrender", id=script.control_id("reg"), actor="registry", account="gen-02",
+    after.emit("surrender", id=script.next_id("reg"), actor="registry", account="gen-02",
                compliance_year=day.date.year - 1,
                cea={cea: 100_000}, ccer=6_000)           # 5.7% CCER: over the cap, refused
     return script.lines()
