@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tqdm import tqdm
+
 from certx.days import build, official
 from certx.days.background import DEFAULT as BACKGROUND
 from certx.replay import Replay
@@ -71,8 +73,8 @@ def main() -> None:
         size = path.stat().st_size
         replay = Replay()
         t0 = time.perf_counter()
-        with open(path, "rb") as lines:
-            for _ in replay.run(lines):
+        with open(path, "rb") as lines:      # a progress bar on a terminal only (disable=None)
+            for _ in replay.run(tqdm(lines, total=commands, unit="cmd", desc="replay", disable=None, leave=False)):
                 pass
         replay_s = time.perf_counter() - t0
 

@@ -10,7 +10,8 @@
   peak matcher and projector lag, every day summary against the official row (mismatches listed), and the
   trades in PostgreSQL against the trades published. The events are read back (`certx tail events --json`) and
   `certx report` draws them with the measures: loadtest/results/replay-history.html.
-- ceiling: December 2021, the busiest real period (the tide before the first compliance deadline), at speed-ups
+- ceiling: December 2021, the busiest real period (the tide before the first compliance deadline), after its
+  two trading days before at full speed to warm the fresh stack (not measured), at speed-ups
   that double from `--ceiling-start` while p99 (command -> committed event) stays within `--p99-ms`, halve while
   it does not, then bisect between the highest that held and the lowest that did not. Each run in a fresh
   deployment (topics, groups, schema of its own), so no run inherits another's backlog.
@@ -23,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +37,8 @@ from pathlib import Path
 import psycopg
 
 from certx.days import build, official
+from certx.kafka.measures import CST
+from certx.kafka.submit import recorded_ms
 from certx.wire.codec import decode_event
 from loadtest.cluster import PYTHON, ROOT, Deployment, bootstrap, cpu_seconds, machine, service, stop_all
 from loadtest.days_bench import mismatches
@@ -42,6 +47,7 @@ from loadtest.settlement_bench import Schemas, postgres_dsn
 DECEMBER_2021 = (dt.date(2021, 12, 1), dt.date(2021, 12, 31))
 BUSIEST_DAY = dt.date(2021, 12, 16)
 RESULTS = ROOT / "loadtest" / "results"
+TERMINAL = sys.stderr.isatty()          # submit's progress bar (the replayed day, the lag) on a terminal only
 
 
 class Stack:
@@ -67,14 +73,21 @@ class Stack:
             worker.stop()
         await self.deployment.__aexit__(*exc)
 
-    def operator(self, *argv: str, timeout: float) -> subprocess.CompletedProcess:
-        """certx as the operator, in this deployment."""
+    def operator(self, *argv: str, timeout: float, progress: bool = False) -> subprocess.CompletedProcess:
+        """certx as the operator, in this deployment; with `progress`, its stderr (a progress bar) goes to ours."""
         kafka = self.deployment.as_("operator")
         env = {**os.environ, "CERTX_KAFKA_USER": kafka.username, "CERTX_KAFKA_PASSWORD": kafka.password}
         env.pop("CERTX_KAFKA_CONFIG", None)
         return subprocess.run([PYTHON, "-m", "certx.cli", *argv, "--bootstrap", kafka.bootstrap,
                                "--prefix", self.deployment.topics.prefix], cwd=ROOT, env=env,
-                              capture_output=True, timeout=timeout)
+                              stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
+                              timeout=timeout)
+
+    def submit(self, stream: Path, speed: float | None, measures: Path) -> subprocess.CompletedProcess:
+        """The operator's replay path, measured: returns once every answer and settlement is in (or 900 s)."""
+        return self.operator("submit", str(stream), "--replay", "--speed", "max" if speed is None else f"{speed:g}",
+                             "--measures", str(measures), "--catch-up-timeout", "900",
+                             *(() if TERMINAL else ("--quiet",)), timeout=7200, progress=TERMINAL)
 
     def cpu(self) -> dict[str, float]:
         return {w.name.rsplit("-", 1)[1]: round(cpu_seconds(w.proc.pid), 1) for w in self.workers}
@@ -86,20 +99,20 @@ class Stack:
 
 
 async def replay(name: str, stream: Path, speed: float | None, schemas: Schemas, logdir: Path,
-                 official_check: bool = True, report: Path | None = None) -> dict:
+                 official_check: bool = True, report: Path | None = None, warm_up: Path | None = None) -> dict:
     """One stream through a fresh stack at one speed-up; the figures of `certx submit --measures`, and what
-    this run checks around them."""
+    this run checks around them. `warm_up`, the days just before, goes first at full speed and is not measured:
+    a fresh deployment's first transactions and the year's set-up burst are not the period's latency."""
     measures_file = logdir / f"{name}-measures.json"
     async with Stack(name, schemas, logdir) as stack:
+        if warm_up is not None:
+            await asyncio.to_thread(stack.submit, warm_up, None, logdir / f"{name}-warm-up-measures.json")
         t0 = time.monotonic()
-        submit = await asyncio.to_thread(
-            stack.operator, "submit", str(stream), "--replay", "--quiet", "--speed",
-            "max" if speed is None else f"{speed:g}", "--measures", str(measures_file),
-            "--catch-up-timeout", "900", timeout=7200)
+        submit = await asyncio.to_thread(stack.submit, stream, speed, measures_file)
         took = time.monotonic() - t0
         if not measures_file.is_file():
             raise RuntimeError(f"{name}: certx submit wrote no measures:\n{submit.stdout.decode()}"
-                               f"{submit.stderr.decode()[-3000:]}")
+                               f"{(submit.stderr or b'(its stderr is above)').decode()[-3000:]}")
         measured = json.loads(measures_file.read_text())
         run, per_day = measured["run"], measured["days"].values()
         rejections: dict[str, int] = {}
@@ -166,13 +179,15 @@ async def history(args, schemas: Schemas, logdir: Path) -> dict:
 
 async def ceiling(args, schemas: Schemas, logdir: Path) -> dict:
     """The highest speed-up whose p99 (command -> committed event) is within the bound on December 2021."""
-    stream = logdir / "december-2021.jsonl"
-    days, commands = build.write(stream, *DECEMBER_2021, markets=("CEA",))
+    whole, stream, warm_up = logdir / "ceiling.jsonl", logdir / "december-2021.jsonl", logdir / "warm-up.jsonl"
+    build.write(whole, DECEMBER_2021[0] - dt.timedelta(days=2), DECEMBER_2021[1], markets=("CEA",))
+    days = len(official.trading_days(*DECEMBER_2021))
+    commands = split(whole, DECEMBER_2021[0], warm_up, stream)
     runs: list[dict] = []
     held, failed = None, None
 
     async def attempt(speed: float) -> bool:
-        figures = await replay(f"ceiling-{int(speed)}", stream, speed, schemas, logdir)
+        figures = await replay(f"ceiling-{int(speed)}", stream, speed, schemas, logdir, warm_up=warm_up)
         p99 = figures["latency"].get("p99_ms")
         ok = figures["caught_up"] and figures["mismatches"] == 0 and p99 is not None and p99 <= args.p99_ms
         runs.append({**figures, "within_bound": ok})
@@ -195,6 +210,21 @@ async def ceiling(args, schemas: Schemas, logdir: Path) -> dict:
                 speed /= 2
     return {"period": f"{DECEMBER_2021[0]}..{DECEMBER_2021[1]}", "trading_days": days, "commands": commands,
             "p99_bound_ms": args.p99_ms, "ceiling_speed": held, "lowest_missed": failed, "runs": runs}
+
+
+def split(whole: Path, first: dt.date, before: Path, rest: Path) -> int:
+    """Split a built stream at the first command of `first` (in the exchange's time); the lines from there on."""
+    moved, n = False, 0
+    with open(whole, "rb") as lines, open(before, "wb") as a, open(rest, "wb") as b:
+        for line in lines:
+            moved = moved or recorded_day(line) >= first
+            (b if moved else a).write(line)
+            n += moved
+    return n
+
+
+def recorded_day(line: bytes) -> dt.date:
+    return dt.datetime.fromtimestamp(recorded_ms(line) / 1000, CST).date()
 
 
 async def stress(args, schemas: Schemas, logdir: Path) -> dict:
@@ -225,6 +255,8 @@ def main() -> int:
     # a directory of this run's own: a service's log is appended to, and an old "started" would pass for new
     logdir = ROOT / ".cache" / "bench-logs" / "replay" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     logdir.mkdir(parents=True)
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so that the finally below runs
     dsn, started_pg = postgres_dsn()
     schemas = Schemas(dsn)
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
