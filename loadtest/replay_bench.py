@@ -105,8 +105,12 @@ async def replay(name: str, stream: Path, speed: float | None, schemas: Schemas,
     a fresh deployment's first transactions and the year's set-up burst are not the period's latency."""
     measures_file = logdir / f"{name}-measures.json"
     async with Stack(name, schemas, logdir) as stack:
+        warmed = {"commands": 0, "trades": 0}
         if warm_up is not None:
-            await asyncio.to_thread(stack.submit, warm_up, None, logdir / f"{name}-warm-up-measures.json")
+            warm_file = logdir / f"{name}-warm-up-measures.json"
+            done = await asyncio.to_thread(stack.submit, warm_up, None, warm_file)
+            warm = json.loads(warm_file.read_text())["run"]
+            warmed = {"commands": warm["commands"], "trades": warm["trades"], "caught_up": done.returncode == 0}
         t0 = time.monotonic()
         submit = await asyncio.to_thread(stack.submit, stream, speed, measures_file)
         took = time.monotonic() - t0
@@ -126,7 +130,8 @@ async def replay(name: str, stream: Path, speed: float | None, schemas: Schemas,
             "commands": run["commands"], "answered": run["answered"], "unanswered": run["unanswered"],
             "events": sum(day["events"] for day in per_day), "trades": run["trades"], "settled": run["settled"],
             "settled_rows": rows, "settled_distinct": distinct,
-            "settled_once": rows == distinct == run["trades"], "settled_equals_trades": run["settled_equals_trades"],
+            "warm_up": warmed if warm_up is not None else None,
+            "settled_once": rows == distinct == run["trades"] + warmed["trades"], "settled_equals_trades": run["settled_equals_trades"],
             "commands_per_s": run["commands_per_s"], "latency": run["latency"],
             "settle_latency": run["settle_latency"], "peak_matcher_lag": run["peak_matcher_lag"],
             "peak_projector_lag": run["peak_projector_lag"], "rejections": rejections,
