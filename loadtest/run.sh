@@ -3,7 +3,9 @@
 # (loadtest.days_bench), engine snapshots (loadtest.snapshot_bench), certx on
 # the real Kafka broker (loadtest.kafka_bench: the matcher alone, the raw pipe, through the gateway, latency,
 # hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
-# (loadtest.settlement_bench). Results go to loadtest/results/{engine,days,snapshot,kafka,recovery,settlement}.json.
+# (loadtest.settlement_bench), and real days through the whole stack (loadtest.replay_bench: the CEA history, the
+# ceiling speed-up on December 2021, the stress day). Results go to
+# loadtest/results/{engine,days,snapshot,kafka,surrender,recovery,settlement,replay}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -13,7 +15,7 @@
 # schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
 # (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
 # Env: ENGINE_BENCH_ARGS, DAYS_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"),
-#      SETTLEMENT_BENCH_ARGS: each benchmark's options (default: its own defaults).
+#      SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS: each benchmark's options (default: its own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -60,4 +62,6 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
     "$PY" -m loadtest.recovery_bench ${RECOVERY_BENCH_ARGS:-}
     echo "== settlement benchmark"
     "$PY" -m loadtest.settlement_bench ${SETTLEMENT_BENCH_ARGS:-}
+    echo "== real days through the stack"
+    "$PY" -m loadtest.replay_bench ${REPLAY_BENCH_ARGS:-}
 }
