@@ -21,6 +21,7 @@ from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
 from certx.wire.codec import NotAnObject
+from certx.wire.reasons import Reason
 from certx.wire.routing import MARKETS
 
 
@@ -68,12 +69,12 @@ class Replay:
         self.lines += 1
         admitted = self.door.admit(raw, sender=None)
         if isinstance(admitted, NotAnObject):
-            self.summary.malformed.append(BadLine(self.lines, "malformed", admitted.detail))
-            self.summary.rejections["malformed"] += 1
+            self.summary.malformed.append(BadLine(self.lines, Reason.malformed, admitted.detail))
+            self.summary.rejections[Reason.malformed] += 1
             return []
         cmd = admitted.command
         self.at = admitted.at
-        if isinstance(cmd, c.Refusal) and cmd.reason == "malformed":
+        if isinstance(cmd, c.Refusal) and cmd.reason == Reason.malformed:
             self.summary.malformed.append(BadLine(self.lines, cmd.reason, cmd.detail, cmd.ref))
         self.summary.commands += 1
         out: list[e.Event] = []

@@ -27,6 +27,7 @@ from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 from certx.wire.codec import millis
 from certx.wire.routing import market_of_product
 
@@ -37,23 +38,23 @@ class AuctionDesk:
         wallet = self.wallets.get(cmd.seller)
         if cmd.actor != "operator":
             if wallet is None or wallet.broker != cmd.actor:
-                raise Rejected("not_authorised", f"{cmd.actor!r} does not hold account {cmd.seller!r}")
+                raise Rejected(Reason.not_authorised, f"{cmd.actor!r} does not hold account {cmd.seller!r}")
         elif wallet is None:
-            raise Rejected("unknown_account", cmd.seller)
+            raise Rejected(Reason.unknown_account, cmd.seller)
         self.new_order_id(cmd.auction_id)
         if self.market == "GEC":
-            raise Rejected("mode_not_allowed", "no auctions of GEC")
+            raise Rejected(Reason.mode_not_allowed, "no auctions of GEC")
         product = self.products.get(cmd.product)
         if product is None or market_of_product(cmd.product) != self.market:
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         if product.listing_limits is None:
-            raise Rejected("no_reference_price", cmd.product)
+            raise Rejected(Reason.no_reference_price, cmd.product)
         reserve = int(cmd.reserve_price)
         if reserve % self.mrules.tick:
-            raise Rejected("tick_size", f"reserve price must be a multiple of {self.mrules.tick} fen")
+            raise Rejected(Reason.tick_size, f"reserve price must be a multiple of {self.mrules.tick} fen")
         closes_at = millis(cmd.closes_at)
         if closes_at <= at:
-            raise Rejected("malformed", f"closes_at {cmd.closes_at.isoformat()} is not after the command time")
+            raise Rejected(Reason.malformed, f"closes_at {cmd.closes_at.isoformat()} is not after the command time")
         self.reserve(wallet, cmd.product, False, 0, cmd.quantity)
         self.order_ids.add(cmd.auction_id)
         self.auctions[cmd.auction_id] = Auction(cmd.auction_id, cmd.product, cmd.seller, cmd.quantity, reserve,
@@ -70,14 +71,14 @@ class AuctionDesk:
         self.new_order_id(cmd.order_id)
         auction = self.auctions.get(cmd.auction_id)
         if auction is None:
-            raise Rejected("unknown_order", f"no open auction {cmd.auction_id!r}")
+            raise Rejected(Reason.unknown_order, f"no open auction {cmd.auction_id!r}")
         price, quantity = int(cmd.price), cmd.quantity
         if price % self.mrules.tick:
-            raise Rejected("tick_size", f"price must be a multiple of {self.mrules.tick} fen")
+            raise Rejected(Reason.tick_size, f"price must be a multiple of {self.mrules.tick} fen")
         if quantity > auction.quantity:
-            raise Rejected("lot_size", f"{quantity} is more than the {auction.quantity} auctioned")
+            raise Rejected(Reason.lot_size, f"{quantity} is more than the {auction.quantity} auctioned")
         if price < auction.reserve:
-            raise Rejected("below_reserve", f"{price} fen is below the reserve of {auction.reserve} fen")
+            raise Rejected(Reason.below_reserve, f"{price} fen is below the reserve of {auction.reserve} fen")
         self.reserve(wallet, auction.product, True, price, quantity)
         self.order_ids.add(cmd.order_id)
         auction.bids.append(SealedBid(cmd.order_id, cmd.account, price, quantity))

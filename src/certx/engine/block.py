@@ -8,23 +8,24 @@ from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 
 
 class BlockDesk:
     def on_block_offer(self, cmd: c.OrderNew, at: int) -> None:
         if not self.mrules.block_enabled:
-            raise Rejected("mode_not_allowed", f"no block trading in {self.market}")
+            raise Rejected(Reason.mode_not_allowed, f"no block trading in {self.market}")
         self.in_window(self.block_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
         product = self.products.get(cmd.product)
         if product is None:
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         price, quantity = int(cmd.price), cmd.quantity
         self.check_size(quantity, price, self.mrules.block_sizes)
         self._in_block_band(product, price)
         if cmd.counterparty is not None and cmd.counterparty not in self.wallets:
-            raise Rejected("unknown_account", cmd.counterparty)
+            raise Rejected(Reason.unknown_account, cmd.counterparty)
         is_buy = cmd.side == "buy"
         self.reserve(wallet, cmd.product, is_buy, price, quantity)
         self.order_ids.add(cmd.order_id)
@@ -39,15 +40,15 @@ class BlockDesk:
         self.new_order_id(cmd.order_id)
         offer = self.blocks.offers.get(cmd.target)
         if offer is None:
-            raise Rejected("unknown_order", cmd.target)
+            raise Rejected(Reason.unknown_order, cmd.target)
         if offer.counterparty is not None and offer.counterparty != cmd.account:
-            raise Rejected("not_authorised", f"{cmd.target} is addressed to another account")
+            raise Rejected(Reason.not_authorised, f"{cmd.target} is addressed to another account")
         quantity = cmd.quantity
         if quantity > offer.remaining:
-            raise Rejected("lot_size", f"{quantity} is more than the {offer.remaining} offered")
+            raise Rejected(Reason.lot_size, f"{quantity} is more than the {offer.remaining} offered")
         if quantity < offer.remaining:
             if not offer.partial:
-                raise Rejected("lot_size", f"{cmd.target} must be taken in full ({offer.remaining})")
+                raise Rejected(Reason.lot_size, f"{cmd.target} must be taken in full ({offer.remaining})")
             self.check_size(quantity, offer.price, self.mrules.block_sizes)
         product = self.products[offer.product]
         self._in_block_band(product, offer.price)
@@ -77,9 +78,9 @@ class BlockDesk:
     def _in_block_band(self, product, price: int) -> None:
         band = product.block_limits
         if band is None:
-            raise Rejected("no_reference_price", product.name)
+            raise Rejected(Reason.no_reference_price, product.name)
         if price < band[0] or price > band[1]:
-            raise Rejected("price_out_of_band", f"{price} fen outside [{band[0]}, {band[1]}]")
+            raise Rejected(Reason.price_out_of_band, f"{price} fen outside [{band[0]}, {band[1]}]")
 
     def withdraw_offer(self, offer: Offer) -> None:
         del self.blocks.offers[offer.order_id]

@@ -21,6 +21,7 @@ from certx.accounts import Wallet
 from certx.engine.rejection import Rejected
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 from certx.wire.routing import market_of_product, markets
 
 
@@ -42,9 +43,9 @@ class ComplianceDesk:
         wallet = self.wallet_of(cmd.account)
         total = sum(cmd.cea.values()) + cmd.ccer
         if not total:
-            raise Rejected("lot_size", "nothing to surrender")
+            raise Rejected(Reason.lot_size, "nothing to surrender")
         if cmd.ccer * 10_000 > self.rules.ccer_offset_cap_bps * total:
-            raise Rejected("offset_cap_exceeded",
+            raise Rejected(Reason.offset_cap_exceeded,
                            f"CCER {cmd.ccer} is over {self.rules.ccer_offset_cap_bps / 100}% of {total}")
         take = self._cea_leg(wallet, cmd.cea) if self.market == "CEA" else self._ccer_leg(wallet, cmd.ccer)
         legs = list(markets(cmd))
@@ -64,7 +65,7 @@ class ComplianceDesk:
         for product, quantity in cea.items():
             pos = wallet.positions.get(product)
             if pos is None or pos.free < quantity:
-                raise Rejected("insufficient_holdings", f"{product}: {pos.free if pos else 0} < {quantity}",
+                raise Rejected(Reason.insufficient_holdings, f"{product}: {pos.free if pos else 0} < {quantity}",
                                leg=True)
         return dict(cea)
 
@@ -78,7 +79,7 @@ class ComplianceDesk:
                     take[product] = n
                     quantity -= n
         if quantity:
-            raise Rejected("insufficient_holdings", f"CCER short by {quantity}", leg=True)
+            raise Rejected(Reason.insufficient_holdings, f"CCER short by {quantity}", leg=True)
         return take
 
     def on_surrender_vote(self, cmd: c.SurrenderVote, at: int) -> None:

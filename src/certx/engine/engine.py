@@ -37,6 +37,7 @@ from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 from certx.wire.routing import PARTITION, home, markets
 
 
@@ -110,7 +111,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         def once(cmd: c.Control, at: int) -> None:
             used = self.command_ids.get(cmd.actor)
             if used is not None and cmd.id in used:
-                raise Rejected("duplicate_command", f"{cmd.actor!r} already sent {cmd.id!r}")
+                raise Rejected(Reason.duplicate_command, f"{cmd.actor!r} already sent {cmd.id!r}")
             handler(cmd, at)
             if used is None:
                 used = self.command_ids[cmd.actor] = set()
@@ -132,8 +133,8 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         try:
             mine = markets(cmd)
             if mine and self.market not in mine:
-                raise Rejected("wrong_market", f"this is the {self.market} engine; {cmd.__struct_config__.tag} "
-                                               f"is for {', '.join(mine)}", leg=True)
+                raise Rejected(Reason.wrong_market, f"this is the {self.market} engine; "
+                                                    f"{cmd.__struct_config__.tag} is for {', '.join(mine)}", leg=True)
             self._handlers[type(cmd)](cmd, at)
         except Rejected as r:
             del out[kept:]
@@ -150,7 +151,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         self.seq = seq + index
         return out
 
-    def _rejection(self, cmd: c.LoggedCommand, reason: str, detail: str) -> e.Event:
+    def _rejection(self, cmd: c.LoggedCommand, reason: Reason, detail: str) -> e.Event:
         if isinstance(cmd, c.Order):
             return e.OrderRejected(account=cmd.account, reason=reason, detail=detail)
         return e.CommandRejected(command=cmd.__struct_config__.tag, reason=reason, detail=detail)
@@ -167,19 +168,19 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
     def require(self, actor: str, who: str) -> None:
         """A1: only the registry issues, only the bank moves cash, only the operator runs the market."""
         if actor != who:
-            raise Rejected("not_authorised", f"{actor!r} is not the {who}")
+            raise Rejected(Reason.not_authorised, f"{actor!r} is not the {who}")
 
     def wallet_of(self, account: str) -> Wallet:
         wallet = self.wallets.get(account)
         if wallet is None:
-            raise Rejected("unknown_account", f"no account {account!r}")
+            raise Rejected(Reason.unknown_account, f"no account {account!r}")
         return wallet
 
     def broker_wallet(self, cmd: c.Order) -> Wallet:
         """A1: only the account's broker may place or cancel orders for it."""
         wallet = self.wallets.get(cmd.account)
         if wallet is None or wallet.broker != cmd.actor:
-            raise Rejected("not_authorised", f"{cmd.actor!r} does not hold account {cmd.account!r}")
+            raise Rejected(Reason.not_authorised, f"{cmd.actor!r} does not hold account {cmd.account!r}")
         return wallet
 
     def in_window(self, windows: tuple[tuple[int, int], ...], at: int) -> None:
@@ -187,31 +188,32 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         for start, end in windows:
             if start <= at < end:
                 return
-        raise Rejected("market_closed")
+        raise Rejected(Reason.market_closed)
 
     def new_order_id(self, order_id: str) -> None:
         if order_id in self.order_ids:
-            raise Rejected("duplicate_order_id", order_id)
+            raise Rejected(Reason.duplicate_order_id, order_id)
 
     def check_size(self, quantity: int, price: int, sizes) -> None:
         """U1 tick, U2 lot, S1 sizes."""
         if price % self.mrules.tick:
-            raise Rejected("tick_size", f"price must be a multiple of {self.mrules.tick} fen")
+            raise Rejected(Reason.tick_size, f"price must be a multiple of {self.mrules.tick} fen")
         if quantity < sizes.minimum or (sizes.maximum is not None and quantity > sizes.maximum) or quantity % sizes.lot:
-            raise Rejected("lot_size", f"quantity {quantity} outside {sizes.minimum}..{sizes.maximum} (lot {sizes.lot})")
+            raise Rejected(Reason.lot_size,
+                           f"quantity {quantity} outside {sizes.minimum}..{sizes.maximum} (lot {sizes.lot})")
 
     def reserve(self, wallet: Wallet, product: str, is_buy: bool, price: int, quantity: int) -> None:
         """A2: a buy reserves price × quantity of cash, a sell the units; or the order is refused."""
         if is_buy:
             cost = price * quantity
             if wallet.cash < cost:
-                raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {cost} fen")
+                raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {cost} fen")
             wallet.cash -= cost
             wallet.cash_held += cost
         else:
             pos = wallet.positions.get(product)
             if pos is None or pos.free < quantity:
-                raise Rejected("insufficient_holdings", f"free {pos.free if pos else 0} < {quantity}")
+                raise Rejected(Reason.insufficient_holdings, f"free {pos.free if pos else 0} < {quantity}")
             pos.free -= quantity
             pos.held += quantity
 

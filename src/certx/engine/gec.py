@@ -13,17 +13,18 @@ from certx.money import Fen
 from certx.registry.issuance import month_index
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 
 
 class GecDesk:
     def on_gec_new(self, cmd: c.OrderNew, at: int) -> None:
         if cmd.mode != "listing":
-            raise Rejected("mode_not_allowed", "GEC trades as lots and bids")
+            raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
         self.in_window(self.listing_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
         if cmd.product != "GEC":
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         price, quantity = int(cmd.price), cmd.quantity
         self.check_size(quantity, price, self.mrules.listing_sizes)
         today = self.today_month()
@@ -50,17 +51,17 @@ class GecDesk:
     def _check_lot(self, cmd: c.OrderNew, price: int, quantity: int, seq: int) -> Lot:
         first, last = cmd.first_serial, cmd.last_serial
         if first is None or last is None or last < first:
-            raise Rejected("malformed", "a GEC sell names its lot: first_serial <= last_serial")
+            raise Rejected(Reason.malformed, "a GEC sell names its lot: first_serial <= last_serial")
         if quantity != last - first + 1:
-            raise Rejected("lot_size", f"quantity {quantity} is not the lot's {last - first + 1} certificates")
+            raise Rejected(Reason.lot_size, f"quantity {quantity} is not the lot's {last - first + 1} certificates")
         if self.cancelled.overlaps(first, last):
-            raise Rejected("already_cancelled", f"[{first}, {last}] holds cancelled certificates")
+            raise Rejected(Reason.already_cancelled, f"[{first}, {last}] holds cancelled certificates")
         batch = self.issuance.batch_of(first, last)
         if batch is not None and (batch.expired or batch.valid_through < self.today_month()):
-            raise Rejected("expired_certificate", f"{batch.project} {batch.production_month} has expired")
+            raise Rejected(Reason.expired_certificate, f"{batch.project} {batch.production_month} has expired")
         held = self.serials.get(cmd.account)
         if batch is None or held is None or not held.contains(first, last):
-            raise Rejected("insufficient_holdings", f"{cmd.account} does not hold [{first}, {last}] in one batch")
+            raise Rejected(Reason.insufficient_holdings, f"{cmd.account} does not hold [{first}, {last}] in one batch")
         return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq)
 
     def on_gec_lift(self, cmd: c.OrderLift, at: int) -> None:
@@ -70,9 +71,9 @@ class GecDesk:
         self.new_order_id(cmd.order_id)
         lot = self.lots.orders.get(cmd.target)
         if not isinstance(lot, Lot):
-            raise Rejected("unknown_order", cmd.target)
+            raise Rejected(Reason.unknown_order, cmd.target)
         if cmd.quantity > lot.last - lot.first + 1:
-            raise Rejected("lot_size", f"{cmd.quantity} is more than the lot's {lot.last - lot.first + 1}")
+            raise Rejected(Reason.lot_size, f"{cmd.quantity} is more than the lot's {lot.last - lot.first + 1}")
         self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
         self.order_ids.add(cmd.order_id)
         self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",

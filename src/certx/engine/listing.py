@@ -12,6 +12,7 @@ from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 
 
 class ListingDesk:
@@ -24,16 +25,16 @@ class ListingDesk:
             if start <= at < end:
                 break
         else:
-            raise Rejected("market_closed")
+            raise Rejected(Reason.market_closed)
         wallet = self.wallets.get(cmd.account)
         if wallet is None or wallet.broker != cmd.actor:
-            raise Rejected("not_authorised", f"{cmd.actor!r} does not hold account {cmd.account!r}")
+            raise Rejected(Reason.not_authorised, f"{cmd.actor!r} does not hold account {cmd.account!r}")
         order_id = cmd.order_id
         if order_id in self.order_ids:
-            raise Rejected("duplicate_order_id", order_id)
+            raise Rejected(Reason.duplicate_order_id, order_id)
         product = self.products.get(cmd.product)
         if product is None:
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         price, quantity = cmd.price, cmd.quantity
         sizes = self.mrules.listing_sizes
         if price % self.mrules.tick or quantity < sizes.minimum or quantity % sizes.lot or (
@@ -41,20 +42,20 @@ class ListingDesk:
             self.check_size(quantity, price, sizes)   # says which rule
         band = product.listing_limits
         if band is None:
-            raise Rejected("no_reference_price", cmd.product)
+            raise Rejected(Reason.no_reference_price, cmd.product)
         if price < band[0] or price > band[1]:
-            raise Rejected("price_out_of_band", f"{price} fen outside [{band[0]}, {band[1]}]")
+            raise Rejected(Reason.price_out_of_band, f"{price} fen outside [{band[0]}, {band[1]}]")
         is_buy = cmd.side == "buy"
         if is_buy:
             cost = price * quantity
             if wallet.cash < cost:
-                raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {cost} fen")
+                raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {cost} fen")
             wallet.cash -= cost
             wallet.cash_held += cost
         else:
             pos = wallet.positions.get(cmd.product)
             if pos is None or pos.free < quantity:
-                raise Rejected("insufficient_holdings", f"free {pos.free if pos else 0} < {quantity}")
+                raise Rejected(Reason.insufficient_holdings, f"free {pos.free if pos else 0} < {quantity}")
             pos.free -= quantity
             pos.held += quantity
         self.order_ids.add(order_id)
@@ -100,16 +101,16 @@ class ListingDesk:
         self.new_order_id(cmd.order_id)
         product, target = self._find_resting(cmd.target)
         if target is None:
-            raise Rejected("unknown_order", cmd.target)
+            raise Rejected(Reason.unknown_order, cmd.target)
         side = product.book.bids if target.is_buy else product.book.asks
         depth = side.depth_of(target.price)
         if depth >= self.rules.lift_depth:
-            raise Rejected("beyond_lift_depth", f"{cmd.target} is at level {depth + 1}")
+            raise Rejected(Reason.beyond_lift_depth, f"{cmd.target} is at level {depth + 1}")
         quantity = min(cmd.quantity, target.remaining)
         self.check_size(quantity, target.price, self.mrules.listing_sizes)
         band = product.listing_limits
         if band is None or not band[0] <= target.price <= band[1]:
-            raise Rejected("price_out_of_band", cmd.target)
+            raise Rejected(Reason.price_out_of_band, cmd.target)
         taker_buys = not target.is_buy
         self.reserve(wallet, product.name, taker_buys, target.price, quantity)
         self.order_ids.add(cmd.order_id)
@@ -133,14 +134,14 @@ class ListingDesk:
         product, order = self._find_resting(cmd.order_id)
         if order is not None:
             if order.account != cmd.account:
-                raise Rejected("not_authorised", f"{cmd.order_id} is not {cmd.account}'s")
+                raise Rejected(Reason.not_authorised, f"{cmd.order_id} is not {cmd.account}'s")
             remaining = product.book.cancel(order)
             self.release_listing(order.account, product.name, order.is_buy, order.price, remaining)
         elif cmd.order_id in self.blocks.offers or cmd.order_id in self.lots.orders:
             remaining = self.cancel_other(cmd)
         else:
             # Cancels of orders already filled are common; answer them without the cost of raising.
-            self._out.append(self._rejection(cmd, "unknown_order", cmd.order_id))
+            self._out.append(self._rejection(cmd, Reason.unknown_order, cmd.order_id))
             return
         self._out.append(e.OrderCancelled(order_id=cmd.order_id, account=cmd.account, remaining=remaining))
 
@@ -149,7 +150,7 @@ class ListingDesk:
         offer = self.blocks.offers.get(cmd.order_id)
         order = offer or self.lots.orders[cmd.order_id]
         if order.account != cmd.account:
-            raise Rejected("not_authorised", f"{cmd.order_id} is not {cmd.account}'s")
+            raise Rejected(Reason.not_authorised, f"{cmd.order_id} is not {cmd.account}'s")
         if offer is not None:
             self.withdraw_offer(offer)
             return offer.remaining

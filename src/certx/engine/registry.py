@@ -7,6 +7,7 @@ from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 from certx.money import MAX_MARKET_CASH
 from certx.wire.routing import home, market_of_product
 
@@ -15,7 +16,7 @@ class RegistryDesk:
     def on_account_open(self, cmd: c.AccountOpen, at: int) -> None:
         self.require(cmd.actor, "registry")
         if cmd.account in self.wallets:
-            raise Rejected("duplicate_account", cmd.account)
+            raise Rejected(Reason.duplicate_account, cmd.account)
         self.wallets[cmd.account] = Wallet(cmd.account, cmd.broker)
         if self.market == home(cmd):
             self._out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
@@ -24,7 +25,7 @@ class RegistryDesk:
         self.require(cmd.actor, "registry")
         wallet = self.wallet_of(cmd.account)
         if market_of_product(cmd.product) != "CEA":
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         wallet.position(cmd.product).free += cmd.quantity
         self._out.append(e.Issued(account=cmd.account, product=cmd.product, quantity=cmd.quantity))
 
@@ -38,9 +39,9 @@ class RegistryDesk:
         wallet = self.wallet_of(cmd.account)
         product = self.ccer_product(cmd.project, cmd.vintage)
         if cmd.product != product:
-            raise Rejected("unknown_product", f"CCER product key is {product!r}")
+            raise Rejected(Reason.unknown_product, f"CCER product key is {product!r}")
         if self.issuance.ccer_conflict(cmd.project, cmd.vintage):
-            raise Rejected("double_issuance", f"{cmd.project} has GECs for {cmd.vintage}")
+            raise Rejected(Reason.double_issuance, f"{cmd.project} has GECs for {cmd.vintage}")
         self.issuance.record_ccer(cmd.project, cmd.vintage)
         if self.market != home(cmd):
             return
@@ -55,9 +56,9 @@ class RegistryDesk:
         self.require(cmd.actor, "registry")
         self.wallet_of(cmd.account)
         if cmd.last_serial < cmd.first_serial:
-            raise Rejected("malformed", "last_serial is before first_serial")
+            raise Rejected(Reason.malformed, "last_serial is before first_serial")
         if self.issuance.gec_conflict(cmd.project, cmd.production_month, cmd.first_serial, cmd.last_serial):
-            raise Rejected("double_issuance", f"{cmd.project} {cmd.production_month} or serials already issued")
+            raise Rejected(Reason.double_issuance, f"{cmd.project} {cmd.production_month} or serials already issued")
         batch = Batch(cmd.project, cmd.province, cmd.technology, cmd.production_month, cmd.subsidised,
                       cmd.first_serial, cmd.last_serial, self.valid_through(cmd.production_month))
         self.issuance.record_gec(batch)
@@ -86,13 +87,14 @@ class RegistryDesk:
         wallet = self.wallet_of(cmd.account)
         if isinstance(cmd, c.FundsDeposit):
             if self.cash_total + cmd.amount > MAX_MARKET_CASH:
-                raise Rejected("over_limit", f"the {self.market} market would hold more than {MAX_MARKET_CASH} fen")
+                raise Rejected(Reason.over_limit,
+                               f"the {self.market} market would hold more than {MAX_MARKET_CASH} fen")
             self.cash_total += cmd.amount
             wallet.cash += cmd.amount
             self._out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
             return
         if wallet.cash < cmd.amount:
-            raise Rejected("insufficient_funds", f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
+            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
         wallet.cash -= cmd.amount
         self.cash_total -= cmd.amount
         self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))

@@ -1,11 +1,12 @@
 """A refused command (DOMAIN: reject reasons)."""
+from certx.wire.reasons import Reason
 
 
 class Rejected(Exception):
     """A command broke a rule. Raised before any state changes; the engine turns it into exactly one
-    rejection event with a machine-readable reason."""
+    rejection event with a machine-readable reason, a member of `Reason`."""
 
-    def __init__(self, reason: str, detail: str = "", leg: bool = False) -> None:
+    def __init__(self, reason: Reason, detail: str = "", leg: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail

@@ -14,6 +14,7 @@ from certx.money import Fen
 from certx.registry.issuance import month_index
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.reasons import Reason
 from certx.wire.routing import market_of_product
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -29,9 +30,9 @@ class SessionDesk:
     def on_session_open(self, cmd: c.SessionOpen, at: int) -> None:
         self.require(cmd.actor, "operator")
         if self.date is not None:
-            raise Rejected("session_already_open", f"{self.market} is open for {self.date}")
+            raise Rejected(Reason.session_already_open, f"{self.market} is open for {self.date}")
         if self.last_date is not None and cmd.date <= self.last_date:
-            raise Rejected("stale_date", f"{cmd.date} is not after {self.last_date}")
+            raise Rejected(Reason.stale_date, f"{cmd.date} is not after {self.last_date}")
         self.set_day(cmd.date)
         for product in self.products.values():
             product.start_day()
@@ -46,7 +47,7 @@ class SessionDesk:
     def on_session_close(self, cmd: c.SessionClose, at: int) -> None:
         self.require(cmd.actor, "operator")
         if self.date != cmd.date:
-            raise Rejected("market_closed", f"{self.market} is not open for {cmd.date}")
+            raise Rejected(Reason.market_closed, f"{self.market} is not open for {cmd.date}")
         if self.auctions:
             self.close_all_auctions()      # M3: an auction still open closes with the day, before D2's expiry
         self.expire_orders()
@@ -99,10 +100,10 @@ class SessionDesk:
         """P1, B4: list a product, or give it a reference price while it has none."""
         self.require(cmd.actor, "operator")
         if market_of_product(cmd.product) != self.market or self.market == "GEC":
-            raise Rejected("unknown_product", f"{cmd.product!r} is not a {self.market} product")
+            raise Rejected(Reason.unknown_product, f"{cmd.product!r} is not a {self.market} product")
         product = self.products.get(cmd.product)
         if product is not None and (cmd.reference_price is None or product.close is not None):
-            raise Rejected("duplicate_product", f"{cmd.product} is listed and has a reference price")
+            raise Rejected(Reason.duplicate_product, f"{cmd.product} is listed and has a reference price")
         if product is None:
             product = self.list_product(cmd.product)
         if cmd.reference_price is not None:
@@ -114,7 +115,7 @@ class SessionDesk:
         """B3: a new band ratio for one product and mode, effective from the next trading day."""
         self.require(cmd.actor, "operator")
         if cmd.product not in self.products:
-            raise Rejected("unknown_product", cmd.product)
+            raise Rejected(Reason.unknown_product, cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
         self._out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
 

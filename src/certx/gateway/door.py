@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from certx.wire import commands as c
 from certx.wire.codec import ORDER_TYPES, Malformed, NotAnObject, decode_command, millis
+from certx.wire.reasons import Reason
 from certx.wire.routing import market_of_product, markets
 
 # A refusal that names no market it could be routed by is answered by this one.
@@ -52,7 +53,7 @@ class Door:
         at = self.last_at if at is None else at
         if isinstance(cmd, Malformed):
             return self._refuse(sender or cmd.fields.get("actor", ""), cmd.ref, cmd.command, cmd.account,
-                                "malformed", cmd.detail, at, self._hinted(cmd.fields))
+                                Reason.malformed, cmd.detail, at, self._hinted(cmd.fields))
         refusal = self._identify(cmd, sender)
         if refusal:
             return self._refuse(sender or cmd.actor, cmd.ref, cmd.__struct_config__.tag,
@@ -61,13 +62,13 @@ class Door:
         if routed is None:
             target = self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
             if target is None:
-                return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, cmd.account, "unknown_order",
+                return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, cmd.account, Reason.unknown_order,
                                     f"no order {_target(cmd)!r} is known to the gateway: name its `market`", at,
                                     ANSWERING)
             routed = (target,)
         elif not routed:
             return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, getattr(cmd, "account", ""),
-                                "unknown_product", f"{getattr(cmd, 'product', '')!r} names no market", at,
+                                Reason.unknown_product, f"{getattr(cmd, 'product', '')!r} names no market", at,
                                 ANSWERING)
         if isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
             self.learn(cmd, routed[0])
@@ -85,13 +86,13 @@ class Door:
         if len(targets) > self.remember:
             targets.popitem(last=False)
 
-    def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[str, str] | None:
+    def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[Reason, str] | None:
         """Stamp the sender as the actor; a refusal (reason, detail) if the command says otherwise."""
         if sender is None:
             if not cmd.actor or cmd.at is None:
-                return "malformed", "a replayed command names its `actor` and its time `at`"
+                return Reason.malformed, "a replayed command names its `actor` and its time `at`"
         elif cmd.actor and cmd.actor != sender:
-            return "not_authorised", f"sent by {sender!r}, names actor {cmd.actor!r}"
+            return Reason.not_authorised, f"sent by {sender!r}, names actor {cmd.actor!r}"
         else:
             cmd.actor = sender
         cmd.at = None           # the time travels as the record's timestamp
@@ -115,7 +116,7 @@ class Door:
                 return self.targets[fields[key]]
         return ANSWERING
 
-    def _refuse(self, actor: str, ref: str, command: str, account: str, reason: str, detail: str, at: int,
+    def _refuse(self, actor: str, ref: str, command: str, account: str, reason: Reason, detail: str, at: int,
                 market: str) -> Admitted:
         """A refusal for the log, answered by `market`'s engine; `actor` is who sent the refused record."""
         self.last_at = at

@@ -16,6 +16,7 @@ from certx.engine import Engine
 from certx.wire import events as e
 from certx.wire.codec import decode_logged, encode
 from certx.wire.dead_letter import dead_letter
+from certx.wire.reasons import DeadLetterReason
 
 
 class CommandRecord(Protocol):
@@ -49,8 +50,8 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
         cmd = decode_logged(r.value or b"")
         if cmd is None:
             if publish:
-                out.dead.append(encode(dead_letter(r.value, "not_a_command", "not a command of the log", source,
-                                                   r.partition, r.offset, r.timestamp, "matcher")))
+                out.dead.append(encode(dead_letter(r.value, DeadLetterReason.not_a_command, "not a command of the log",
+                                                   source, r.partition, r.offset, r.timestamp, "matcher")))
             continue
         out.commands += 1
         produced = apply(cmd, r.timestamp)

@@ -40,6 +40,7 @@ from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
 from certx.wire.dead_letter import dead_letter
+from certx.wire.reasons import DeadLetterReason
 from certx.wire.routing import MARKET_OF, PARTITION
 
 log = structlog.get_logger("certx.gateway")
@@ -202,8 +203,8 @@ class Gateway:
                 at = r.timestamp if r.timestamp_type == LOG_APPEND_TIME else int(time.time() * 1000)
                 admitted = self.door.admit(r.value or b"", sender, at)
                 if isinstance(admitted, NotAnObject):
-                    dead.append(encode(dead_letter(r.value, "malformed", admitted.detail, tp.topic, tp.partition,
-                                                   r.offset, r.timestamp, "gateway")))
+                    dead.append(encode(dead_letter(r.value, DeadLetterReason.malformed, admitted.detail, tp.topic,
+                                                   tp.partition, r.offset, r.timestamp, "gateway")))
                     continue
                 record = encode(admitted.command)
                 for market in admitted.markets:

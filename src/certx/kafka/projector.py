@@ -38,6 +38,7 @@ from certx.store.sql import RowsRefused, unavailable
 from certx.wire import events as e
 from certx.wire.codec import decode_event, encode
 from certx.wire.dead_letter import DeadLetter, dead_letter
+from certx.wire.reasons import DeadLetterReason, SettlementReason
 from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.projector")
@@ -170,8 +171,8 @@ class Projector:
                 try:
                     consumed.append((tp.partition, r.offset, decode_event(r.value), r.timestamp))
                 except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                    dead.append(dead_letter(r.value, "malformed", str(exc)[:300], tp.topic, tp.partition, r.offset,
-                                            r.timestamp, "projector"))
+                    dead.append(dead_letter(r.value, DeadLetterReason.malformed, str(exc)[:300], tp.topic, tp.partition,
+                                            r.offset, r.timestamp, "projector"))
                     consumed.append((tp.partition, r.offset, None, r.timestamp))
         return consumed, dead
 
@@ -208,7 +209,7 @@ class Projector:
                 partition, offset, event, _ = record
                 log.warning("projector.event_refused", partition=partition, offset=offset, error=str(exc))
                 self.journal = Journal(self.store.load_ledger())
-                self.journal.refuse(event, offset, Refused("malformed", str(exc)[:200]))
+                self.journal.refuse(event, offset, Refused(SettlementReason.malformed, str(exc)[:200]))
                 batch = self.journal.take()
                 self._write(batch)
             self.settled += len(batch.trades)

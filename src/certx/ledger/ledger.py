@@ -14,11 +14,12 @@ from certx.money import Fen
 from certx.registry.serials import RangeSet
 from certx.wire import events as e
 from certx.wire import settlements as s
+from certx.wire.reasons import SettlementReason
 from certx.wire.routing import PARTITION
 
 
 class Refused(Exception):
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: SettlementReason, detail: str = "") -> None:
         super().__init__(reason)
         self.reason, self.detail = reason, detail
 
@@ -96,17 +97,17 @@ class Ledger:
 
     def _withdrawn(self, ev: e.FundsWithdrawn) -> list:
         if self.cash.get((ev.account, ev.market), 0) < ev.amount:
-            raise Refused("insufficient_funds", f"{ev.account} withdraws more than it holds")
+            raise Refused(SettlementReason.insufficient_funds, f"{ev.account} withdraws more than it holds")
         self._credit((ev.account, ev.market), -ev.amount)
         return []
 
     def _issued(self, ev: e.Issued) -> list:
         if ev.serials:
             if _overlapping(ev.serials):
-                raise Refused("malformed", "overlapping serial ranges")
+                raise Refused(SettlementReason.malformed, "overlapping serial ranges")
             for first, last in ev.serials:
                 if self.issued.overlaps(first, last):
-                    raise Refused("double_issuance", f"[{first}, {last}] was issued before")
+                    raise Refused(SettlementReason.double_issuance, f"[{first}, {last}] was issued before")
             for first, last in ev.serials:
                 self.issued.add(first, last)
                 self.holding(ev.account).add(first, last)
@@ -126,11 +127,12 @@ class Ledger:
         if ev.serials is not None:
             self._check_serials(ev)
         elif self.units.get((ev.seller, ev.product), 0) < ev.quantity:
-            raise Refused("insufficient_holdings", f"{ev.seller} holds less than {ev.quantity} {ev.product}")
+            raise Refused(SettlementReason.insufficient_holdings,
+                          f"{ev.seller} holds less than {ev.quantity} {ev.product}")
         if ev.trade_id in self.settled:
-            raise Refused("duplicate_trade", ev.trade_id)
+            raise Refused(SettlementReason.duplicate_trade, ev.trade_id)
         if self.cash.get((ev.buyer, ev.market), 0) < value:
-            raise Refused("insufficient_funds", f"{ev.buyer} cannot pay {value} fen")
+            raise Refused(SettlementReason.insufficient_funds, f"{ev.buyer} cannot pay {value} fen")
         self._credit((ev.buyer, ev.market), -value)
         self._credit((ev.seller, ev.market), value)
         self.settled.add(ev.trade_id)
@@ -153,22 +155,22 @@ class Ledger:
         count = 0
         for first, last in ev.serials:
             if first > last:
-                raise Refused("malformed", f"[{first}, {last}]")
+                raise Refused(SettlementReason.malformed, f"[{first}, {last}]")
             if self.cancelled.overlaps(first, last):
-                raise Refused("already_cancelled", f"[{first}, {last}] holds cancelled certificates")
+                raise Refused(SettlementReason.already_cancelled, f"[{first}, {last}] holds cancelled certificates")
             if self.retired.overlaps(first, last):
-                raise Refused("already_cancelled", f"[{first}, {last}] holds retired certificates")
+                raise Refused(SettlementReason.already_cancelled, f"[{first}, {last}] holds retired certificates")
             if held is None or not held.contains(first, last):
-                raise Refused("not_held", f"{ev.seller} does not hold [{first}, {last}]")
+                raise Refused(SettlementReason.not_held, f"{ev.seller} does not hold [{first}, {last}]")
             count += last - first + 1
         if count != ev.quantity or _overlapping(ev.serials):
-            raise Refused("malformed", f"{count} serials for a quantity of {ev.quantity}")
+            raise Refused(SettlementReason.malformed, f"{count} serials for a quantity of {ev.quantity}")
 
     def _expired(self, ev: e.CertificatesExpired) -> list:
         held = self.gec.get(ev.account)
         for first, last in ev.serials:
             if held is None or not held.contains(first, last):
-                raise Refused("not_held", f"{ev.account} does not hold [{first}, {last}]")
+                raise Refused(SettlementReason.not_held, f"{ev.account} does not hold [{first}, {last}]")
         for first, last in ev.serials:
             held.remove(first, last)
             self.retired.add(first, last)
@@ -177,7 +179,8 @@ class Ledger:
     def _surrendered(self, ev: e.Surrendered) -> list:
         for product, quantity in ev.units.items():
             if self.units.get((ev.account, product), 0) < quantity:
-                raise Refused("insufficient_holdings", f"{ev.account} holds less than {quantity} {product}")
+                raise Refused(SettlementReason.insufficient_holdings,
+                              f"{ev.account} holds less than {quantity} {product}")
         for product, quantity in ev.units.items():
             self._move_units((ev.account, product), -quantity)
         return [s.UnitsSurrendered(account=ev.account, compliance_year=ev.compliance_year, units=ev.units)]

@@ -29,6 +29,7 @@ from certx.days.exact import LISTING_MAX
 from certx.days.listing import Tickets, schedule, windows
 from certx.days.official import CeaDay
 from certx.days.script import Script, hms, yuan
+from certx.wire.reasons import Reason
 
 DEFAULT_DATE = "2021-12-16"
 DEFAULT_OUT = Path(__file__).resolve().parent / "trade_day.jsonl"
@@ -37,8 +38,8 @@ SAMPLE_BACKGROUND = BACKGROUND.scaled(0.25)
 # The commands in the file that are meant to be refused: reason -> number of rejection events (one each:
 # the surrender over the 5% cap reaches the CEA and the CCER partitions, and only its home market answers).
 DELIBERATE = Counter({
-    "price_out_of_band": 2, "not_authorised": 2, "market_closed": 2, "insufficient_funds": 1,
-    "lot_size": 1, "already_cancelled": 1, "offset_cap_exceeded": 1,
+    Reason.price_out_of_band: 2, Reason.not_authorised: 2, Reason.market_closed: 2, Reason.insufficient_funds: 1,
+    Reason.lot_size: 1, Reason.already_cancelled: 1, Reason.offset_cap_exceeded: 1,
 })
 
 # --- the cast -------------------------------------------------------------------------------------------

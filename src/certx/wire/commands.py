@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta
 
 from certx.money import Amount, Price
+from certx.wire.reasons import ReasonText
 
 MAX_QUANTITY = 10**10
 Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
@@ -222,7 +223,7 @@ class Refusal(Command, tag="gateway.refusal", kw_only=True):
     command: str = ""               # its type, when it was one of the contract's
     account: str = ""               # an order's account, when it could be read: order.rejected names it
     order: bool = False             # answer with order.rejected (an order command) or command.rejected
-    reason: str
+    reason: ReasonText
     detail: str = ""
 
 

@@ -11,11 +11,13 @@ import hashlib
 
 import msgspec
 
+from certx.wire.reasons import DeadLetterReason, DeadLetterReasonText
+
 PREFIX = 4096
 
 
 class DeadLetter(msgspec.Struct, kw_only=True, tag="dead_letter", tag_field="type"):
-    reason: str
+    reason: DeadLetterReasonText
     detail: str
     source: str            # the topic the record came from
     partition: int
@@ -27,7 +29,7 @@ class DeadLetter(msgspec.Struct, kw_only=True, tag="dead_letter", tag_field="typ
     service: str
 
 
-def dead_letter(value: bytes | None, reason: str, detail: str, source: str, partition: int, offset: int,
+def dead_letter(value: bytes | None, reason: DeadLetterReason, detail: str, source: str, partition: int, offset: int,
                 timestamp: int | None, service: str) -> DeadLetter:
     value = value or b""
     return DeadLetter(reason=reason, detail=detail, source=source, partition=partition, offset=offset,

@@ -16,6 +16,7 @@ from typing import Union
 import msgspec
 
 from certx.money import Fen
+from certx.wire.reasons import ReasonText
 
 
 class Origin(msgspec.Struct, frozen=True, gc=False):
@@ -57,7 +58,7 @@ class OrderAccepted(Event, tag="order.accepted"):
 
 class OrderRejected(Event, tag="order.rejected"):
     account: str
-    reason: str
+    reason: ReasonText
     detail: str = ""
 
 
@@ -221,7 +222,7 @@ class SurrenderReleased(Event, tag="surrender.released"):
 
 class CommandRejected(Event, tag="command.rejected"):
     command: str
-    reason: str
+    reason: ReasonText
     detail: str = ""
 
 

@@ -9,6 +9,7 @@ from typing import Union
 
 from certx.money import Fen
 from certx.wire.events import Positioned
+from certx.wire.reasons import SettlementReasonText
 
 Ranges = list[tuple[int, int]]
 
@@ -60,7 +61,7 @@ class SettlementRejected(Settlement, tag="settlement.rejected"):
     """A fill the ledger refuses: nothing moved."""
 
     trade_id: str
-    reason: str
+    reason: SettlementReasonText
     detail: str = ""
 
 
