@@ -40,6 +40,17 @@ class Auction:
             out.append((bid, filled))
         return out
 
+    def check(self) -> None:
+        """The auction's own invariants, for the tests: a quantity for sale at a reserve price; each sealed bid is
+        an order of its own, for at most the quantity, at or above the reserve (M3). `assert`s, gone under
+        `python -O`."""
+        assert self.quantity > 0 and self.reserve > 0, f"{self.auction_id}: {self.quantity} at {self.reserve} fen"
+        ids = [bid.order_id for bid in self.bids]
+        assert len(set(ids)) == len(ids), f"{self.auction_id}: a bid id twice in {ids}"
+        for bid in self.bids:
+            assert 0 < bid.quantity <= self.quantity, f"{self.auction_id}: {bid.order_id} bids for {bid.quantity}"
+            assert bid.price >= self.reserve, f"{self.auction_id}: {bid.order_id} bids {bid.price} below the reserve"
+
 
 def _price(bid: SealedBid) -> int:
     return bid.price

@@ -23,3 +23,11 @@ class BlockBoard:
 
     def __init__(self) -> None:
         self.offers: dict[str, Offer] = {}
+
+    def check(self) -> None:
+        """The board's own invariants, for the tests: each offer is filed under its id and still offers something at
+        a price (a taken or cancelled offer leaves the board). `assert`s, gone under `python -O`."""
+        for order_id, offer in self.offers.items():
+            assert offer.order_id == order_id, f"offer {offer.order_id} filed as {order_id}"
+            assert offer.remaining > 0 and offer.price > 0, \
+                f"offer {order_id}: {offer.remaining} at {offer.price} fen rests"

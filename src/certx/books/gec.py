@@ -136,3 +136,28 @@ class GecBook:
         if lot.first > lot.last and self.orders.get(lot.order_id) is lot:   # a new lot never rested
             self.remove(lot)
         return first, first + quantity - 1
+
+    def check(self) -> None:
+        """The book's own invariants, for the tests, read from the index and the bids (not from how lots are
+        stored): each order is filed under its id; a lot is a non-empty range of its batch's serials, and no
+        serial is in two lots; a bid still wants something; the bids are exactly the indexed bids, best then
+        oldest. `assert`s, gone under `python -O`."""
+        lots, bids = [], []
+        for order_id, order in self.orders.items():
+            assert order.order_id == order_id, f"{order.order_id} filed as {order_id}"
+            assert order.price > 0, f"{order_id} at {order.price} fen"
+            if isinstance(order, Lot):
+                assert order.batch.first <= order.first <= order.last <= order.batch.last, \
+                    f"lot {order_id} [{order.first}, {order.last}] outside [{order.batch.first}, {order.batch.last}]"
+                lots.append(order)
+            else:
+                assert isinstance(order, Bid) and order.remaining > 0, f"{order_id} rests with nothing to buy"
+                bids.append(order)
+        lots.sort(key=lambda lot: lot.first)
+        for a, b in zip(lots, lots[1:]):
+            assert a.last < b.first, f"lots {a.order_id} and {b.order_id} share serials from {b.first}"
+        resting = list(self.bids)
+        assert len(resting) == len(bids) and {id(b) for b in resting} == {id(b) for b in bids}, \
+            f"bids {[b.order_id for b in resting]} are not the indexed {[b.order_id for b in bids]}"
+        keys = [_bid_priority(b) for b in resting]
+        assert keys == sorted(keys), "bids out of priority"

@@ -161,3 +161,30 @@ class ListingBook:
     def crossed(self) -> bool:
         bid, ask = self.bids.best(), self.asks.best()
         return bid is not None and ask is not None and bid >= ask
+
+    def check(self) -> None:
+        """The book's own invariants, for the tests to call after every change (exchange-core's
+        `validateInternalState`): each side's keys are its levels', in order; each level counts its live orders,
+        all of its side and price, in time priority (the index's insertion order); the index is exactly the live
+        orders; the best bid is below the best ask. `assert`s: like a `debug_assert!`, gone under `python -O`."""
+        rank = {order_id: i for i, order_id in enumerate(self.orders)}
+        live = 0
+        for side, is_buy in ((self.bids, True), (self.asks, False)):
+            assert side.keys == sorted(set(side.keys)), f"{self.product}: level keys out of order: {side.keys}"
+            assert {side.sign * key for key in side.keys} == side.levels.keys(), \
+                f"{self.product}: level keys {side.keys} are not the levels {list(side.levels)}"
+            for price, level in side.levels.items():
+                queued = [o for o in level.queue if o.remaining]
+                assert queued, f"{self.product} {price}: an empty level stays"
+                assert level.live == len(queued), \
+                    f"{self.product} {price}: the level counts {level.live} live orders, holds {len(queued)}"
+                for o in queued:
+                    assert o.remaining > 0 and o.is_buy == is_buy and o.price == price, \
+                        f"{self.product} {price}: {o} does not belong to this level"
+                    assert self.orders.get(o.order_id) is o, f"{self.product}: {o.order_id} rests but is not indexed"
+                ranks = [rank[o.order_id] for o in queued]
+                assert all(a < b for a, b in zip(ranks, ranks[1:])), \
+                    f"{self.product} {price}: orders out of time priority"
+                live += len(queued)
+        assert live == len(self.orders), f"{self.product}: {len(self.orders)} orders indexed, {live} resting"
+        assert not self.crossed(), f"{self.product}: crossed, bid {self.bids.best()} >= ask {self.asks.best()}"
