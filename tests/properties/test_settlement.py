@@ -10,6 +10,7 @@ the random steps alone rarely produce. Every event the engines publish is settle
 - G1/G2: an account's settled GEC serials == what the engine says it holds plus its resting lots; the ledger's
   cancelled and retired serials == the engine's;
 - the ledger refuses no genuine engine event (no `settlement.rejected`);
+- every book checks its own invariants (test_invariants.check_books);
 and at the end the whole stream delivered again settles nothing.
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ from certx.registry.serials import RangeSet
 from certx.wire import settlements as s
 from support import Desk
 
-from properties.test_invariants import ACCOUNTS, DATES, MARKETS, STEPS, expand, gec_heavy, mixed, send, weighted, yuan
+from properties.test_invariants import (ACCOUNTS, DATES, MARKETS, STEPS, check_books, expand, gec_heavy, mixed, send,
+                                        weighted, yuan)
 
 # --- deals: two commands that trade when the accounts have what it takes ----------------------------------------
 
@@ -108,6 +110,7 @@ def play(ops: list[dict]) -> None:
         refused = [x for x in out if isinstance(x, s.SettlementRejected)]
         assert not refused, f"the ledger refused genuine engine events: {refused}"
         check(desk, ledger)
+        check_books(desk)
         events += evs
     # the whole stream again: every event is a duplicate
     assert [x for ev in events for x in ledger.apply(ev)] == []
