@@ -44,6 +44,22 @@ def test_an_unknown_field_is_malformed_naming_it_and_changes_nothing(field, valu
     assert engines_state(desk) == before
 
 
+@pytest.mark.parametrize("term, value, kind", [
+    ("counterparty", "gen-02", {}), ("partial", False, {}), ("first_serial", 1, {}), ("beneficiary", "X", {}),
+    ("filter", {"provinces": ["Gansu"]}, {}), ("filter", {"provinces": ["Gansu"]}, {"mode": "block"}),
+    ("first_serial", 1, {"mode": "block", "quantity": 100_000}),
+])
+def test_a_term_its_kind_of_order_has_no_use_for_is_malformed_not_ignored(term, value, kind):
+    """M2, M4, M5: `counterparty` and `partial` are terms of block offers and GEC lots, the serials of GEC lots, a
+    filter and a beneficiary of GEC bids. Set anywhere else they would be ignored, so they are refused."""
+    desk = cea_day()
+    before = engines_state(desk)
+    ev = answer(desk, msgspec.json.encode(order(**kind, **{term: value})))
+    assert isinstance(ev, e.OrderRejected) and ev.reason == "malformed" and ev.ref == "o1"
+    assert f"`{term}` is not a term" in ev.detail
+    assert engines_state(desk) == before
+
+
 def test_a_duplicate_key_is_malformed_whichever_comes_last():
     desk = cea_day()
     raw = msgspec.json.encode(order())[:-1] + b',"actor":"B2"}'

@@ -21,6 +21,7 @@ import msgspec
 from certx import money
 from certx.wire import commands as c
 from certx.wire.events import AnyEvent
+from certx.wire.routing import market_of_product
 from certx.wire.settlements import AnySettlement
 
 MAX_RECORD = 64 * 1024          # bytes: a command is a few hundred; anything near a megabyte is an attack
@@ -149,11 +150,16 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     except (ValueError, RecursionError):
         pass   # msgspec read it; the typed decode below says what is wrong
     try:
-        return _strict.decode(raw)
+        cmd = _strict.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return malformed(str(exc))
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
+    if type(cmd) is c.OrderNew:
+        wrong = c.misplaced_term(cmd, market_of_product(cmd.product))
+        if wrong:
+            return malformed(wrong)
+    return cmd
 
 
 def decode_logged(raw: bytes) -> c.LoggedCommand | None:

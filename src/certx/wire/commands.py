@@ -159,7 +159,7 @@ class OrderNew(Order, tag="order.new", kw_only=True):
     quantity: Quantity
     price: Price
     mode: Mode = "listing"
-    # block: an offer addressed to one account, and whether it may be taken in part
+    # block offer or GEC lot (M2, M5): addressed to one account, and whether it may be taken in part
     counterparty: Name | None = None
     partial: bool = True
     # GEC sell: the lot
@@ -168,6 +168,30 @@ class OrderNew(Order, tag="order.new", kw_only=True):
     # GEC buy
     filter: GecFilter | None = None
     beneficiary: Name | None = None
+
+
+# The optional terms of each kind of order (DOMAIN M2, M4, M5). A term set on an order that has no use for it is
+# `malformed`, never ignored: a `counterparty` ignored would make a bilateral deal public.
+TERMS: dict[tuple[str, str], frozenset[str]] = {
+    ("listing", "buy"): frozenset(), ("listing", "sell"): frozenset(),
+    ("block", "buy"): frozenset({"counterparty", "partial"}), ("block", "sell"): frozenset({"counterparty", "partial"}),
+    ("GEC", "buy"): frozenset({"filter", "beneficiary"}),
+    ("GEC", "sell"): frozenset({"first_serial", "last_serial", "counterparty", "partial"}),
+}
+_UNSET = {"counterparty": None, "partial": True, "first_serial": None, "last_serial": None, "filter": None,
+          "beneficiary": None}
+
+
+def misplaced_term(cmd: OrderNew, market: str | None) -> str | None:
+    """What is wrong with the terms an order sets for its kind (its market's for GEC, else its mode), if anything."""
+    kind = "GEC" if market == "GEC" else cmd.mode
+    allowed = TERMS[kind, cmd.side]
+    for term, unset in _UNSET.items():
+        if term not in allowed and getattr(cmd, term) != unset:
+            return f"`{term}` is not a term of a {kind} {cmd.side} order"
+    if kind == "GEC" and not cmd.partial and cmd.counterparty is None:
+        return "`partial` is a term of an addressed lot (M5): it needs a `counterparty`"
+    return None
 
 
 class OrderLift(Order, tag="order.lift", kw_only=True):
