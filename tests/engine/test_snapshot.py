@@ -118,6 +118,9 @@ def two_days() -> Desk:
     desk.order("l2", "S", "B2", "GEC", "sell", 20, "2.50", first_serial=151, last_serial=170)
     desk.order("g1", "A", "B1", "GEC", "buy", 10, "2.00", filter={"provinces": ["Yunnan"], "max_age_months": 21})
     desk.order("g2", "C", "B3", "GEC", "buy", 5, "2.60", filter={"exclude_provinces": ["Gansu"]}, beneficiary="plant")
+    # M5: addressed to C, whole or nothing; it would cross C's own bid g2 if it were public
+    desk.order("l3", "S", "B2", "GEC", "sell", 30, "2.40", first_serial=171, last_serial=200, counterparty="C",
+               partial=False)
     desk.time = "13:45"
     return desk
 
@@ -128,6 +131,9 @@ def rest_of_the_days(desk: Desk) -> list[bytes]:
     events = desk.order("b4", "C", "B3", "CEA21", "buy", 700, "50.10")
     events += desk.send("order.lift", order_id="b5", actor="B1", account="A", market="GEC", target="l1", quantity=5,
                         time="14:00")
+    for order_id, account, quantity in (("b6", "A", 30), ("b7", "C", 10), ("b8", "C", 30)):     # M5 after a restore
+        events += desk.send("order.lift", order_id=order_id, actor=BROKER[account], account=account, market="GEC",
+                            target="l3", quantity=quantity, time="14:05")
     events += desk.send("order.accept", order_id="a1", actor="B1", account="A", market="CEA", target="k1",
                         quantity=100_000, time="14:10")
     events += desk.send("funds.deposit", actor="bank", account="A", market="CEA", amount="1", time="14:30")
@@ -146,13 +152,18 @@ def saved() -> dict[str, bytes]:
     return {market: snapshot.dump(engine, 1_000 + n) for n, (market, engine) in enumerate(desk.engines.items())}
 
 
-def test_A3_M2_M3_M4_G2_a_busy_day_goes_on_after_a_snapshot_as_if_it_had_not_been_taken():
+def test_A3_M2_M3_M4_M5_G2_a_busy_day_goes_on_after_a_snapshot_as_if_it_had_not_been_taken():
     whole, restored = two_days(), two_days()
     restore(restored.engines, 1)
     cea, gec = restored.engines["CEA"], restored.engines["GEC"]
     assert cea.auctions["X1"].bids and cea.blocks.offers and cea.locked
     assert gec.lots.lots and gec.lots.bids and any(b.expired for b in gec.issuance.batches())
-    assert rest_of_the_days(restored) == rest_of_the_days(whole)
+    assert (gec.lots.orders["l3"].counterparty, gec.lots.orders["l3"].partial) == ("C", False)
+    after = rest_of_the_days(restored)
+    assert after == rest_of_the_days(whole)
+    lifts = [msgspec.json.decode(x) for x in after if b'"b6"' in x or b'"b7"' in x or b'"b8"' in x]
+    assert [(x["type"], x.get("reason")) for x in lifts if x["type"] != "order.accepted"] == \
+        [("order.rejected", "not_authorised"), ("order.rejected", "lot_size"), ("trade", None)]
     for market in MARKETS:
         assert snapshot.state(restored.engines[market]) == snapshot.state(whole.engines[market])
 
@@ -169,7 +180,7 @@ def test_G2_M4_a_restored_lot_holds_its_issuance_batch_itself_and_expired_batche
     batches = engine.issuance.batches()
     assert [b.expired for b in batches] == [True, False]
     lots = [o for o in engine.lots.orders.values() if hasattr(o, "batch")]
-    assert [lot.order_id for lot in lots] == ["l1", "l2"] and all(lot.batch is batches[1] for lot in lots)
+    assert [lot.order_id for lot in lots] == ["l1", "l2", "l3"] and all(lot.batch is batches[1] for lot in lots)
     (bid,) = engine.lots.bids
     assert bid.eligibility.accepts(batches[1], 2026 * 12) and not bid.eligibility.accepts(batches[0], 2026 * 12)
 

@@ -214,9 +214,13 @@ def gec_lot(draw):
     first = block * 100 + 1 + offset
     count = draw(st.integers(1, 100 - offset)) if draw(st.integers(0, 5)) else draw(st.integers(1, 150))
     wrong = draw(st.integers(0, 9)) == 0
-    return {"type": "order.new", "time": draw(times), "order_id": draw(new_ids), "actor": broker,
-            "account": account, "product": "GEC", "side": "sell", "quantity": count + (1 if wrong else 0),
-            "price": yuan(draw(st.integers(100, 800))), "first_serial": first, "last_serial": first + count - 1}
+    lot = {"type": "order.new", "time": draw(times), "order_id": draw(new_ids), "actor": broker,
+           "account": account, "product": "GEC", "side": "sell", "quantity": count + (1 if wrong else 0),
+           "price": yuan(draw(st.integers(100, 800))), "first_serial": first, "last_serial": first + count - 1}
+    if draw(st.integers(0, 4)) == 0:        # M5: addressed to one buyer, sometimes whole or nothing
+        lot["counterparty"] = draw(st.sampled_from(sorted(ACCOUNTS)))
+        lot["partial"] = draw(st.booleans())
+    return lot
 
 
 @st.composite
@@ -544,7 +548,8 @@ class Ledger:
         for account, serials in gec.serials.items():
             places += [(a, b, f"held by {account}") for a, b in serials]
         lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot)]
-        assert len(lots) == len(gec.lots.lots) and len(gec.lots.orders) == len(gec.lots.lots) + len(gec.lots.bids)
+        public = [lot for lot in lots if lot.counterparty is None]      # an addressed lot is no bid's (M5)
+        assert len(public) == len(gec.lots.lots) and len(gec.lots.orders) == len(lots) + len(gec.lots.bids)
         for lot in lots:
             assert lot.first <= lot.last, f"empty lot {lot.order_id} rests"
             assert lot.batch.first <= lot.first and lot.last <= lot.batch.last

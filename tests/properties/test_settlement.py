@@ -20,6 +20,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from certx.books.gec import Lot
 from certx.ledger import Ledger
 from certx.registry.serials import RangeSet
 from certx.wire import settlements as s
@@ -92,8 +93,9 @@ def check(desk: Desk, ledger: Ledger) -> None:
         r = engine_gec.setdefault(account, RangeSet())
         for a, b in serials:
             r.add(a, b)
-    for lot in gec.lots.lots:
-        engine_gec.setdefault(lot.account, RangeSet()).add(lot.first, lot.last)
+    for lot in gec.lots.orders.values():        # every resting lot, public or addressed (M5)
+        if isinstance(lot, Lot):
+                engine_gec.setdefault(lot.account, RangeSet()).add(lot.first, lot.last)
     assert {a: list(r) for a, r in ledger.gec.items() if len(r)} == \
         {a: list(r) for a, r in engine_gec.items() if len(r)}, "GEC holdings"
     assert list(ledger.cancelled) == list(gec.cancelled), "cancelled"

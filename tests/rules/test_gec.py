@@ -2,6 +2,7 @@
 S2 (sizes). Each test sends real wire commands through `Desk` and reads the events and the registry state."""
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from support import Desk, only, rejected
@@ -488,3 +489,89 @@ def test_s2_a_bid_or_lift_must_be_paid_for_in_full_at_entry():
     assert len(trades(desk.send("order.lift", order_id="x2", actor="B2", account="T", market="GEC", target="L1",
                                 quantity=5))) == 1
     assert cash(desk, "T") == (0, 0)
+
+
+# --- M5: bilateral deals, a lot addressed to one buyer --------------------------------------------------
+
+def addressed(desk: Desk, order_id: str, account: str, first: int, last: int, price: str, counterparty: str,
+              **extra) -> list[e.Event]:
+    return desk.order(order_id, account, BROKER[account], "GEC", "sell", last - first + 1, price,
+                      first_serial=first, last_serial=last, counterparty=counterparty, **extra)
+
+
+def test_m5_an_addressed_lot_is_taken_only_by_its_counterparty_at_the_lots_price():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+    assert rejected(addressed(desk, "L1", "S", 1, 100, "2.00", counterparty="A")) is None
+    assert rejected(lift(desk, "x1", "C", "L1", 10)) == "not_authorised"
+    assert cash(desk, "C") == (100_000 * YUAN, 0), "the refused lift holds nothing"
+    [t] = trades(lift(desk, "x2", "A", "L1", 40, beneficiary="A-plant"))
+    assert (t.buyer, t.seller, int(t.price), [tuple(r) for r in t.serials], t.beneficiary) == \
+        ("A", "S", 200, [(1, 40)], "A-plant")
+    assert list(desk.engines["GEC"].cancelled) == [(1, 40)], "G1: cancelled in the buyer's name at the trade"
+
+
+def test_m5_an_addressed_lot_never_fills_a_bid_not_even_its_counterpartys():
+    """Bilateral means named: the lot is the counterparty's to lift, never matched by the anonymous bids."""
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+    bid(desk, "bC", "C", 100, "5.00")
+    bid(desk, "bA", "A", 100, "5.00")
+    assert trades(addressed(desk, "L1", "S", 1, 100, "2.00", counterparty="A")) == []
+    assert trades(bid(desk, "bA2", "A", 100, "9.00")) == []
+    assert trades(lift(desk, "x1", "A", "L1", 100))
+
+
+def test_m5_in_part_only_where_the_seller_allows_it():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    issue(desk, "T", 101, 200, project="P2")
+    desk.open_day("GEC")
+    addressed(desk, "L1", "S", 1, 100, "2.00", counterparty="A", partial=False)
+    assert rejected(lift(desk, "x1", "A", "L1", 60)) == "lot_size"
+    assert [tuple(r) for t in trades(lift(desk, "x2", "A", "L1", 100)) for r in t.serials] == [(1, 100)]
+    addressed(desk, "L2", "T", 101, 200, "2.00", counterparty="A")        # partial by default, as in M2
+    assert [tuple(r) for t in trades(lift(desk, "x3", "A", "L2", 60)) for r in t.serials] == [(101, 160)]
+    assert [tuple(r) for t in trades(lift(desk, "x4", "A", "L2", 40)) for r in t.serials] == [(161, 200)]
+
+
+def test_m5_every_gec_rule_still_applies_to_an_addressed_lot():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+    assert rejected(addressed(desk, "L0", "S", 1, 100, "2.00", counterparty="nobody")) == "unknown_account"
+    assert rejected(addressed(desk, "L1", "S", 1, 200, "2.00", counterparty="A")) == "insufficient_holdings"
+    addressed(desk, "L2", "S", 1, 100, "2.00", counterparty="A")
+    assert rejected(lift(desk, "x1", "A", "L2", 101)) == "lot_size"                      # S2
+    lift(desk, "x2", "A", "L2", 100)
+    assert rejected(addressed(desk, "L3", "S", 1, 100, "2.00", counterparty="C")) == "already_cancelled"   # G1
+    assert held(desk, "S") == [] and held(desk, "A") == []
+
+
+def test_m5_an_addressed_lot_withdrawn_or_expired_gives_its_certificates_back():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+    addressed(desk, "L1", "S", 1, 50, "2.00", counterparty="A")
+    addressed(desk, "L2", "S", 51, 100, "2.00", counterparty="A")
+    desk.send("order.cancel", order_id="L1", actor="B2", account="S", market="GEC")
+    assert held(desk, "S") == [(1, 50)]
+    desk.close_day("GEC")
+    assert held(desk, "S") == [(1, 100)], "an addressed lot is a day order like any lot"
+
+
+def test_m5_counterparty_and_partial_belong_to_an_addressed_lot_only():
+    desk = gec_desk()
+    issue(desk, "S", 1, 100)
+    desk.open_day("GEC")
+
+    def sent(**fields) -> str | None:
+        return rejected(desk.raw(msgspec.json.encode({"type": "order.new", "at": desk.at(None), "product": "GEC",
+                                                      "price": "2.00", **fields})))
+
+    assert sent(order_id="b1", actor="B1", account="A", side="buy", quantity=10, counterparty="S") == "malformed"
+    assert sent(order_id="L1", actor="B2", account="S", side="sell", quantity=100, first_serial=1, last_serial=100,
+                partial=False) == "malformed", "all or nothing is a term of a bilateral lot"
+    assert held(desk, "S") == [(1, 100)]

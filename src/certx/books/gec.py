@@ -16,9 +16,13 @@ _LAST = float("inf")
 
 
 class Lot:
-    __slots__ = ("order_id", "account", "price", "first", "last", "batch", "seq")
+    """A seller's serial range at one price; addressed (M5) when it names the one `counterparty` who may lift it,
+    in part only if `partial`."""
 
-    def __init__(self, order_id: str, account: str, price: int, first: int, last: int, batch: Batch, seq: int) -> None:
+    __slots__ = ("order_id", "account", "price", "first", "last", "batch", "seq", "counterparty", "partial")
+
+    def __init__(self, order_id: str, account: str, price: int, first: int, last: int, batch: Batch, seq: int,
+                 counterparty: str | None = None, partial: bool = True) -> None:
         self.order_id = order_id
         self.account = account
         self.price = price
@@ -26,6 +30,8 @@ class Lot:
         self.last = last
         self.batch = batch
         self.seq = seq
+        self.counterparty = counterparty
+        self.partial = partial
 
     @property
     def remaining(self) -> int:
@@ -97,11 +103,18 @@ class GecBook:
         self.orders: dict[str, Lot | Bid] = {}
 
     def rest(self, order: Lot | Bid) -> None:
-        (self.lots if isinstance(order, Lot) else self.bids).add(order)
+        # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
+        if isinstance(order, Bid):
+            self.bids.add(order)
+        elif order.counterparty is None:
+            self.lots.add(order)
         self.orders[order.order_id] = order
 
     def remove(self, order: Lot | Bid) -> None:
-        (self.lots if isinstance(order, Lot) else self.bids).remove(order)
+        if isinstance(order, Bid):
+            self.bids.remove(order)
+        elif order.counterparty is None:
+            self.lots.remove(order)
         del self.orders[order.order_id]
 
     def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, int]]:

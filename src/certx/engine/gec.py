@@ -33,8 +33,9 @@ class GecDesk:
             lot = self._check_lot(cmd, price, quantity, seq)
             self.serials[cmd.account].remove(lot.first, lot.last)
             self._accepted(cmd, [(lot.first, lot.last)])
-            for bid, q in self.lots.bids_for(lot, quantity, today):
-                self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q, bid=bid)
+            if lot.counterparty is None:            # an addressed lot waits for its counterparty's lift (M5)
+                for bid, q in self.lots.bids_for(lot, quantity, today):
+                    self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q, bid=bid)
             if lot.first <= lot.last:
                 self.lots.rest(lot)
         else:
@@ -54,6 +55,8 @@ class GecDesk:
             raise Rejected(Reason.malformed, "a GEC sell names its lot: first_serial <= last_serial")
         if quantity != last - first + 1:
             raise Rejected(Reason.lot_size, f"quantity {quantity} is not the lot's {last - first + 1} certificates")
+        if cmd.counterparty is not None and cmd.counterparty not in self.wallets:
+            raise Rejected(Reason.unknown_account, cmd.counterparty)
         if self.cancelled.overlaps(first, last):
             raise Rejected(Reason.already_cancelled, f"[{first}, {last}] holds cancelled certificates")
         batch = self.issuance.batch_of(first, last)
@@ -62,18 +65,23 @@ class GecDesk:
         held = self.serials.get(cmd.account)
         if batch is None or held is None or not held.contains(first, last):
             raise Rejected(Reason.insufficient_holdings, f"{cmd.account} does not hold [{first}, {last}] in one batch")
-        return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq)
+        return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq, cmd.counterparty, cmd.partial)
 
     def on_gec_lift(self, cmd: c.OrderLift, at: int) -> None:
-        """M4: a buyer takes one named lot, at its price; S2: never more than the lot."""
+        """M4: a buyer takes one named lot, at its price; S2: never more than the lot. M5: an addressed lot only
+        by its counterparty, and whole unless its seller allows a part."""
         self.in_window(self.listing_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
         lot = self.lots.orders.get(cmd.target)
         if not isinstance(lot, Lot):
             raise Rejected(Reason.unknown_order, cmd.target)
+        if lot.counterparty is not None and lot.counterparty != cmd.account:
+            raise Rejected(Reason.not_authorised, f"lot {cmd.target} is addressed to another account")
         if cmd.quantity > lot.last - lot.first + 1:
             raise Rejected(Reason.lot_size, f"{cmd.quantity} is more than the lot's {lot.last - lot.first + 1}")
+        if not lot.partial and cmd.quantity != lot.last - lot.first + 1:
+            raise Rejected(Reason.lot_size, f"lot {cmd.target} is taken whole: {lot.last - lot.first + 1}")
         self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
         self.order_ids.add(cmd.order_id)
         self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",

@@ -146,13 +146,16 @@ class Filter(msgspec.Struct, array_like=True):
     max_age: int | None
 
 
-class Lot(msgspec.Struct, array_like=True, tag="lot"):
+class Lot(msgspec.Struct, array_like=True, tag="lot", omit_defaults=True):
     order_id: str
     account: str
     price: int
     first: int
     last: int
     seq: int
+    # M5, an addressed lot. Trailing defaults, left out for a public lot: its encoding is what it was before.
+    counterparty: str | None = None
+    partial: bool = True
 
 
 class Bid(msgspec.Struct, array_like=True, tag="bid"):

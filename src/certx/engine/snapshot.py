@@ -229,7 +229,8 @@ def _reissue(engine: Engine, saved: image.Engine) -> None:
             batch = issuance.batch_of(o.first, o.last)
             if batch is None:
                 raise SnapshotError(f"lot {o.order_id}: [{o.first}, {o.last}] is not inside one batch")
-            engine.lots.rest(Lot(o.order_id, o.account, o.price, o.first, o.last, batch, o.seq))
+            engine.lots.rest(Lot(o.order_id, o.account, o.price, o.first, o.last, batch, o.seq, o.counterparty,
+                                 o.partial))
         else:
             engine.lots.rest(Bid(o.order_id, o.account, o.price, o.remaining, _eligibility(o.filter), o.beneficiary,
                                  o.seq))
