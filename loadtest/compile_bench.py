@@ -108,7 +108,8 @@ def build_rust() -> dict:
     for wheel in wheels.glob("*.whl"):
         zipfile.ZipFile(wheel).extractall(NATIVE_OUT)
     rs = sum(len(p.read_text().splitlines()) for p in (CRATE / "src").glob("*.rs"))
-    return {"build_s": round(elapsed, 1), "rust_lines": rs}
+    files = sum(len((CRATE / f).read_text().splitlines()) for f in ("Cargo.toml", "pyproject.toml"))
+    return {"build_s": round(elapsed, 1), "cold": True, "rust_lines": rs, "build_file_lines": files}
 
 
 def use_native_book() -> None:
@@ -214,7 +215,13 @@ def main() -> None:
     results: dict = {"experiment": "issue 12 item 2: compiled hot path", "machine": platform.platform(),
                      "python": platform.python_version(), "date": dt.date.today().isoformat(),
                      "flow": f"loadtest.engine_bench.listing_flow({args.orders}), engine.apply only, gc off",
-                     "rounds": args.rounds, "approaches": {}}
+                     "rounds": args.rounds, "approaches": {},
+                     "notes": ["EXPERIMENT: nothing adopted; see docs/compiled-hot-path.md",
+                               "read commands_per_cpu_s (time.process_time); wall figures suffer from other jobs on "
+                               "the 2 shared CPUs",
+                               "speedup_vs_pure_cpu: median over rounds of variant/pure in the same round",
+                               "byte identity: SHA-256 of all events of a 100k-command flow (codec.encode) and of "
+                               "snapshot.state() at its end"]}
     for v, rs in runs.items():
         entry: dict = {"commands_per_s": spread([x["commands_per_s"] for x in rs]),
                        "commands_per_cpu_s": spread([x["commands_per_cpu_s"] for x in rs]),
