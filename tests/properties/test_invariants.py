@@ -547,7 +547,8 @@ class Ledger:
         for account, serials in gec.serials.items():
             places += [(a, b, f"held by {account}") for a, b in serials]
         lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot)]
-        assert len(lots) == len(gec.lots.lots) and len(gec.lots.orders) == len(gec.lots.lots) + len(gec.lots.bids)
+        assert len(lots) == len(gec.lots.buckets) and len(gec.lots.orders) == len(gec.lots.buckets) + len(gec.lots.bids)
+        gec.lots.buckets.check()
         for lot in lots:
             assert lot.first <= lot.last, f"empty lot {lot.order_id} rests"
             assert lot.batch.first <= lot.first and lot.last <= lot.batch.last
@@ -566,8 +567,9 @@ class Ledger:
         if gec.date is not None:
             month = gec.today_month()
             for bid in gec.lots.bids:
-                for lot in gec.lots.lots.irange_key(max_key=(bid.price, float("inf"))):
-                    assert not bid.eligibility.accepts(lot.batch, month), (bid.order_id, lot.order_id, "cross")
+                for lot in lots:
+                    assert lot.price > bid.price or not bid.eligibility.accepts(lot.batch, month), \
+                        (bid.order_id, lot.order_id, "cross")
         # everything traded is cancelled, and only that (G1)
         assert list(gec.cancelled) == list(self.traded)
         # both partitions keep the same issuance record (G3)
