@@ -167,7 +167,7 @@ def main() -> None:
     results["b_gec"] = {
         "commands": len(flow), "events": events, "seconds": round(elapsed, 3),
         "commands_per_s": round(len(flow) / elapsed), "trades": engine.trades,
-        "lots_resting": len(engine.lots.buckets), "bids_resting": len(engine.lots.bids),
+        "lots_resting": len(engine.lots.lots), "bids_resting": len(engine.lots.bids),
         "certificates_traded": engine.cancelled.count(),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

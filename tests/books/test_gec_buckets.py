@@ -86,8 +86,8 @@ def test_M4_G4_a_bid_fills_from_the_buckets_exactly_as_a_scan_of_every_resting_l
             assert [(lot.order_id, q) for lot, q in fills] == reference(book, bid, quantity)
             for lot, q in fills:
                 book.take(lot, q)
-        book.buckets.check()
-        assert len(book.buckets) == sum(isinstance(o, Lot) for o in book.orders.values())
+        book.lots.check()
+        assert len(book.lots) == sum(isinstance(o, Lot) for o in book.orders.values())
 
 
 def test_M4_across_buckets_a_bid_takes_the_cheapest_lot_first_then_the_oldest():
@@ -101,35 +101,31 @@ def test_M4_across_buckets_a_bid_takes_the_cheapest_lot_first_then_the_oldest():
 
 @settings(max_examples=500, deadline=None)
 @given(filters, batches, st.integers(TODAY - 30, TODAY + 30))
-def test_G4_a_batch_is_accepted_exactly_when_its_bucket_passes_every_level(flt, b, today):
+def test_G4_a_bucket_the_filter_admits_has_at_each_level_a_key_the_filter_names_there(flt, b, today):
+    """What lets the tree look up the named keys instead of scanning: it misses no bucket `admits` would let in."""
     eligibility = Eligibility(flt)
-    levels = eligibility.levels(today)
-    passed = [test(key) for (_, test), key in zip(levels, bucket_of(b))]
-    assert eligibility.accepts(b, today) == all(passed) == eligibility.admits(bucket_of(b), today)
-    for (named, test), key, ok in zip(levels, bucket_of(b), passed):
-        assert not ok or named is None or key in named, "a level names keys but admits another"
+    if eligibility.admits(bucket_of(b), today):
+        assert eligibility.accepts(b, today)
+        for keys, key in zip(eligibility.named(), bucket_of(b), strict=True):
+            assert keys is None or key in keys
 
 
 class Spy(Eligibility):
-    """An eligibility that notes every key the bucket tree tests, level by level (0 province ... 3 month), and
-    what it answered: a month key that passes is a bucket opened, whose lots the bid walks."""
+    """An eligibility that notes every bucket the tree asks it about, with its answer: a bucket admitted is a
+    bucket opened, whose lots the bid walks."""
 
     def __init__(self, f: GecFilter | None) -> None:
         super().__init__(f)
-        self.tested: list[tuple[int, object, bool]] = []
+        self.asked: list[tuple[tuple, bool]] = []
 
-    def levels(self, today_month: int):
-        def noted(depth, test):
-            def spy(key) -> bool:
-                admitted = test(key)
-                self.tested.append((depth, key, admitted))
-                return admitted
-            return spy
-        return tuple((named, noted(depth, test)) for depth, (named, test) in enumerate(super().levels(today_month)))
+    def admits(self, bucket, today_month: int) -> bool:
+        admitted = super().admits(bucket, today_month)
+        self.asked.append((bucket, admitted))
+        return admitted
 
 
 def book_of(lots: int) -> GecBook:
-    """`lots` lots at 1-8 yuan spread over every bucket of 4 provinces, 3 technologies, 12 months, subsidy."""
+    """`lots` lots at 1.00-7.99 yuan spread over every bucket of 4 provinces, 3 technologies, 12 months, subsidy."""
     book = GecBook()
     keys = [(p, t, m, s) for p in PROVINCES for t in TECHNOLOGIES for m in MONTHS for s in (False, True)]
     for i in range(lots):
@@ -146,36 +142,38 @@ NO_MATCH = [
 ]
 
 
-def opened(spy: Spy) -> list:
-    return [key for depth, key, admitted in spy.tested if depth == 3 and admitted]
+def opened(spy: Spy) -> list[tuple]:
+    return [bucket for bucket, admitted in spy.asked if admitted]
 
 
 def test_G4_M4_a_bid_whose_filter_admits_no_resting_bucket_opens_none_however_many_lots_rest():
-    """The keys tested are the same for 300 lots as for 30,000 (every bucket holds lots in both books)."""
+    """The buckets asked about are the same for 300 lots as for 30,000 (every bucket holds lots in both)."""
     for flt in NO_MATCH:
-        tested = []
+        asked = []
         for lots in (300, 30_000):
             book, spy = book_of(lots), Spy(flt)
             assert book.lots_for(Bid("b", "A", 10_000, 10**6, spy, "A", 10**6), 10**6, TODAY) == []
             assert not opened(spy), f"{flt}: a bucket was opened"
-            tested.append(sorted(spy.tested, key=repr))      # in the order of the floors, which differ
-        assert tested[0] == tested[1], f"{flt}: {len(tested[0])} keys tested for 300 lots, {len(tested[1])} for 30,000"
-    # naming what it wants, a filter is looked up, not scanned: nothing at all is tested
-    spy = Spy(GecFilter(provinces=["Tibet"]))
-    assert book_of(3_000).lots_for(Bid("b", "A", 10_000, 10, spy, "A", 10**6), 10, TODAY) == [] and not spy.tested
+            asked.append(sorted(spy.asked))          # asked in the order of the floors, which differ
+        assert asked[0] == asked[1], f"{flt}: {len(asked[0])} buckets asked for 300 lots, {len(asked[1])} for 30,000"
+    # naming what it wants, a filter is looked up, not scanned: no bucket is even asked about
+    for flt in NO_MATCH[:2]:
+        spy = Spy(flt)
+        assert book_of(3_000).lots_for(Bid("b", "A", 10_000, 10, spy, "A", 10**6), 10, TODAY) == []
+        assert not spy.asked
 
 
 def test_M4_a_bid_below_every_resting_price_looks_at_nothing():
     book, spy = book_of(3_000), Spy(None)
-    assert book.lots_for(Bid("b", "A", 99, 10, spy, "A", 10**6), 10, TODAY) == [] and spy.tested == []
+    assert book.lots_for(Bid("b", "A", 99, 10, spy, "A", 10**6), 10, TODAY) == [] and not spy.asked
 
 
 def test_M4_G4_a_bid_looks_only_at_buckets_it_could_take_from():
-    """A bid for one province and technology, crossing everything, looks at that pair's buckets only."""
+    """A bid for one province and technology, crossing everything, asks about that pair's buckets only."""
     book, spy = book_of(30_000), Spy(GecFilter(provinces=["Hebei"], technologies=["solar"]))
     [(lot, q)] = book.lots_for(Bid("b", "A", 10_000, 100, spy, "A", 10**6), 100, TODAY)
     assert lot.batch.province == "Hebei" and lot.batch.technology == "solar" and q == 100
-    assert {key for depth, key, admitted in spy.tested if depth == 0} == {"Hebei"}
+    assert {(province, technology) for (province, technology, _, _), _ in spy.asked} == {("Hebei", "solar")}
     assert 0 < len(opened(spy)) <= len(MONTHS) * 2
 
 
@@ -184,9 +182,9 @@ def test_M4_a_bucket_left_empty_is_dropped_and_the_floors_follow_the_lots():
     lots = [o for o in book.orders.values() if isinstance(o, Lot)]
     for lot in sorted(lots, key=lambda lot: (lot.price, lot.seq))[:250]:    # the cheapest half, cheapest first
         book.remove(lot)
-        book.buckets.check()
+        book.lots.check()
     for lot in lots[250:] + lots[:250]:
         if lot.order_id in book.orders:
             book.remove(lot)
-    book.buckets.check()
-    assert not book.buckets.root.children and len(book.buckets) == 0
+    book.lots.check()
+    assert not book.lots.root.children and len(book.lots) == 0

@@ -151,7 +151,7 @@ def test_A3_M2_M3_M4_G2_a_busy_day_goes_on_after_a_snapshot_as_if_it_had_not_bee
     restore(restored.engines, 1)
     cea, gec = restored.engines["CEA"], restored.engines["GEC"]
     assert cea.auctions["X1"].bids and cea.blocks.offers and cea.locked
-    assert gec.lots.buckets and gec.lots.bids and any(b.expired for b in gec.issuance.batches())
+    assert gec.lots.lots and gec.lots.bids and any(b.expired for b in gec.issuance.batches())
     assert rest_of_the_days(restored) == rest_of_the_days(whole)
     for market in MARKETS:
         assert snapshot.state(restored.engines[market]) == snapshot.state(whole.engines[market])

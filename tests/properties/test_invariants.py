@@ -547,8 +547,8 @@ class Ledger:
         for account, serials in gec.serials.items():
             places += [(a, b, f"held by {account}") for a, b in serials]
         lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot)]
-        assert len(lots) == len(gec.lots.buckets) and len(gec.lots.orders) == len(gec.lots.buckets) + len(gec.lots.bids)
-        gec.lots.buckets.check()
+        assert len(lots) == len(gec.lots.lots) and len(gec.lots.orders) == len(gec.lots.lots) + len(gec.lots.bids)
+        gec.lots.lots.check()
         for lot in lots:
             assert lot.first <= lot.last, f"empty lot {lot.order_id} rests"
             assert lot.batch.first <= lot.first and lot.last <= lot.batch.last

@@ -90,7 +90,7 @@ def check(desk: Desk, ledger: Ledger) -> None:
         r = engine_gec.setdefault(account, RangeSet())
         for a, b in serials:
             r.add(a, b)
-    for lot in gec.lots.buckets:
+    for lot in gec.lots.lots:
         engine_gec.setdefault(lot.account, RangeSet()).add(lot.first, lot.last)
     assert {a: list(r) for a, r in ledger.gec.items() if len(r)} == \
         {a: list(r) for a, r in engine_gec.items() if len(r)}, "GEC holdings"

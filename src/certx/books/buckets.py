@@ -3,8 +3,8 @@
 A bucket holds the lots of one bucket key (see `certx.books.gec.bucket_of`: province, technology, subsidy,
 production month), cheapest then oldest. The buckets are the leaves of a tree with one level per attribute.
 Two things keep a filtered bid cheap whatever the size of the book:
-- at each level the bid opens only the branches its filter admits, and looks up the keys the filter names (its
-  provinces, say) instead of scanning, so a filter that admits nothing resting costs a few look-ups;
+- where its filter names keys (its provinces, say), the bid looks them up instead of scanning the branches, and
+  it opens only the buckets its filter admits, so a filter that admits nothing resting costs a few look-ups;
 - every branch knows its floor, the priority (price, seq) of the cheapest lot under it, and the bid walks the
   tree best-first (a heap of branches by floor), never opening a branch above its price: a bid may admit
   hundreds of buckets and cross the price of few of them.
@@ -12,18 +12,19 @@ So a bid's work grows with the lots it takes and the branches on their way, not 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
-from heapq import heappop, heappush
+from collections.abc import Collection, Hashable, Iterator
+from heapq import heappop, heappush, heappushpop
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedKeyList
 
 if TYPE_CHECKING:
-    from certx.books.gec import Lot
+    from certx.books.gec import Eligibility, Lot
 
 Priority = tuple[int, int]        # (price, seq): cheapest first, then oldest (M4)
-Level = tuple[Collection[Hashable] | None, Callable[[Hashable], bool]]
-"""How a bid's filter applies at one level: the keys it names there (None: it names none) and the test of a key."""
+Named = tuple[Collection[Hashable] | None, ...]     # per level, the keys a filter names there, or None
+_floor = attrgetter("floor")
 
 _EMPTY: Priority = (float("inf"), 0)      # the floor of nothing: above every price
 
@@ -35,9 +36,10 @@ def priority(lot: Lot) -> Priority:
 class Bucket:
     """The lots of one bucket key, cheapest then oldest. Never empty while in the tree."""
 
-    __slots__ = ("floor", "lots")
+    __slots__ = ("key", "floor", "lots")
 
-    def __init__(self) -> None:
+    def __init__(self, key: tuple) -> None:
+        self.key = key
         self.floor: Priority = _EMPTY
         self.lots: SortedKeyList = SortedKeyList(key=priority)
 
@@ -67,11 +69,15 @@ class Buckets:
 
     def __iter__(self) -> Iterator[Lot]:
         """Every resting lot, bucket by bucket."""
+        for bucket in self.buckets():
+            yield from bucket.lots
+
+    def buckets(self) -> Iterator[Bucket]:
         branches = [self.root]
         while branches:
             for child in branches.pop().children.values():
                 if isinstance(child, Bucket):
-                    yield from child.lots
+                    yield child
                 else:
                     branches.append(child)
 
@@ -90,7 +96,7 @@ class Buckets:
             node.floor = p
         bucket = node.children.get(last)
         if bucket is None:
-            bucket = node.children[last] = Bucket()
+            bucket = node.children[last] = Bucket(lot.bucket)
         bucket.lots.add(lot)
         if p < bucket.floor:
             bucket.floor = p
@@ -114,48 +120,60 @@ class Buckets:
                 del node.children[key]
             if node.floor != p:
                 return
-            node.floor = min((child.floor for child in node.children.values()), default=_EMPTY)
+            node.floor = min(map(_floor, node.children.values()), default=_EMPTY)
 
-    def crossing(self, levels: Sequence[Level], price: int) -> Iterator[Lot]:
-        """The lots at `price` or cheaper in the buckets that every level admits, cheapest then oldest (M4).
+    def crossing(self, eligibility: Eligibility, price: int, today_month: int) -> Iterator[Lot]:
+        """The lots at `price` or cheaper in the buckets `eligibility` admits, cheapest then oldest (M4).
 
-        Best-first: the heap holds branches not yet opened, buckets not yet opened, and the next lot of opened
-        buckets, each by its floor. Their lots are disjoint and priorities unique (seq), so floors never tie
-        and the heap never compares what follows them."""
+        Best-first: the heap holds branches and buckets not yet opened, and the next lot of buckets opened,
+        each by its floor. What they hold is disjoint and priorities are unique (seq), so floors never tie and
+        the heap never compares what follows them."""
         limit = (price, float("inf"))
         root = self.root
         if root.floor > limit:
             return
-        last = len(levels)
-        heap: list = [(root.floor, 0, root, None)]
-        while heap:
-            floor, depth, node, lots = heappop(heap)
-            if depth < last:
-                named, admits = levels[depth]
-                children = node.children
-                if named is not None and len(named) < len(children):
-                    pairs: Iterator = ((key, children[key]) for key in named if key in children)
+        named, admits = eligibility.named(), eligibility.admits
+        leaves = len(named)                   # the depth of the buckets
+        heap: list = []
+        entry = (root.floor, 0, root, None)
+        while True:
+            floor, depth, node, lots = entry
+            if depth < leaves:                # a branch: queue its children that the bid crosses and may admit
+                keys, children = named[depth], node.children
+                if keys is not None and len(keys) < len(children):
+                    pairs = [(key, children[key]) for key in keys if key in children]
                 else:
-                    pairs = iter(children.items())
+                    pairs = children.items()
+                depth += 1
+                best = None
                 for key, child in pairs:
-                    if child.floor <= limit and admits(key):
-                        heappush(heap, (child.floor, depth + 1, child, None))
-                continue
-            if lots is None:                       # a bucket, opened at its cheapest lot
-                lots = iter(node.lots)
-                node = next(lots)
-            # Go on down this bucket while it stays the cheapest of all; then wait in the heap.
-            while True:
-                yield node
-                node = next(lots, None)
-                if node is None:
-                    break
-                p = priority(node)
-                if p > limit:
-                    break
-                if heap and p > heap[0][0]:
-                    heappush(heap, (p, last, node, lots))
-                    break
+                    if child.floor <= limit and (depth < leaves or admits(child.key, today_month)):
+                        if best is None:
+                            best = (child.floor, depth, child, None)
+                        else:
+                            heappush(heap, (child.floor, depth, child, None))
+                if best is not None:          # straight on to it, unless something queued is cheaper
+                    entry = heappushpop(heap, best)
+                    continue
+            else:
+                if lots is None:              # a bucket, opened at its cheapest lot
+                    lots = iter(node.lots)
+                    node = next(lots)
+                # Go on down this bucket while it stays the cheapest of all; then wait in the queue.
+                while True:
+                    yield node
+                    node = next(lots, None)
+                    if node is None:
+                        break
+                    p = (node.price, node.seq)
+                    if p > limit:
+                        break
+                    if heap and p > heap[0][0]:
+                        heappush(heap, (p, depth, node, lots))
+                        break
+            if not heap:
+                return
+            entry = heappop(heap)
 
     def check(self) -> None:
         """The tree's invariants (a book that checks itself): every floor is the priority of the cheapest lot
@@ -167,7 +185,7 @@ class Buckets:
             nonlocal count
             if isinstance(node, Bucket):
                 assert node.lots, f"empty bucket {prefix}"
-                assert all(lot.bucket == prefix for lot in node.lots), f"a lot outside its bucket {prefix}"
+                assert node.key == prefix and all(lot.bucket == prefix for lot in node.lots), f"misfiled {prefix}"
                 count += len(node.lots)
                 floor = priority(node.lots[0])
             else:

@@ -7,11 +7,9 @@ them; a new lot walks the bids. A fill takes the lowest serials of a lot, which 
 """
 from __future__ import annotations
 
-from functools import partial
-
 from sortedcontainers import SortedKeyList
 
-from certx.books.buckets import Buckets, Level
+from certx.books.buckets import Buckets, Named
 from certx.registry.issuance import Batch, month_index
 from certx.wire.commands import GecFilter
 
@@ -22,8 +20,7 @@ BucketKey = tuple[str, str, bool, int]
 
 
 def bucket_of(batch: Batch) -> BucketKey:
-    """The attributes of a batch that a bid's filter tests (G4), in the order of the levels of the bucket tree
-    and of `Eligibility._TESTS`."""
+    """The attributes of a batch that a bid's filter tests (G4), in the order of the levels of the bucket tree."""
     return batch.province, batch.technology, batch.subsidised, batch.month
 
 
@@ -60,43 +57,35 @@ class Eligibility:
         self.month_to = month_index(f.production_to) if f.production_to else None
         self.max_age = f.max_age_months
 
-    # G4, one attribute at a time, each written once. `admits` (a bucket) and `accepts` (a batch) ask all four;
-    # the bucket tree asks them one level at a time (`levels`), so both find the same lots.
-
-    def _province(self, province: str, today_month: int) -> bool:
-        return (self.provinces is None or province in self.provinces) and province not in self.exclude
-
-    def _technology(self, technology: str, today_month: int) -> bool:
-        return self.technologies is None or technology in self.technologies
-
-    def _subsidy(self, subsidised: bool, today_month: int) -> bool:
-        return self.subsidised is None or subsidised == self.subsidised
-
-    def _month(self, month: int, today_month: int) -> bool:
-        """Age is whole months from the production month to the trading month; at most `max_age`."""
-        return ((self.month_from is None or month >= self.month_from)
-                and (self.month_to is None or month <= self.month_to)
-                and (self.max_age is None or today_month - month <= self.max_age))
-
-    _TESTS = (_province, _technology, _subsidy, _month)      # in the order of `bucket_of`
-
     def admits(self, bucket: BucketKey, today_month: int) -> bool:
-        """G4 for a bucket: each of its keys passes its level's test."""
-        for test, key in zip(Eligibility._TESTS, bucket):
-            if not test(self, key, today_month):
-                return False
+        """G4, for the lots of one bucket. Age is whole months from the production month to the trading month;
+        at most `max_age`."""
+        province, technology, subsidised, month = bucket
+        if self.provinces is not None and province not in self.provinces:
+            return False
+        if province in self.exclude:
+            return False
+        if self.technologies is not None and technology not in self.technologies:
+            return False
+        if self.subsidised is not None and subsidised != self.subsidised:
+            return False
+        if self.month_from is not None and month < self.month_from:
+            return False
+        if self.month_to is not None and month > self.month_to:
+            return False
+        if self.max_age is not None and today_month - month > self.max_age:
+            return False
         return True
 
     def accepts(self, batch: Batch, today_month: int) -> bool:
-        """G4 for a batch: its bucket is admitted."""
+        """G4, for one batch: its bucket is admitted."""
         return self.admits(bucket_of(batch), today_month)
 
-    def levels(self, today_month: int) -> tuple[Level, ...]:
-        """The filter as the bucket tree applies it, level by level in the order of `bucket_of`: the keys it
-        names there, to be looked up rather than scanned (None where it names none), and that level's test."""
-        named = (self.provinces, self.technologies, None if self.subsidised is None else (self.subsidised,), None)
-        return tuple((keys, partial(test, self, today_month=today_month))
-                     for keys, test in zip(named, Eligibility._TESTS))
+    def named(self) -> Named:
+        """The keys this filter names on the levels of the bucket tree, in the order of `bucket_of` (None where
+        it names none): every bucket `admits` lets in has one of them at each level where it names any, so the
+        tree looks them up instead of scanning every branch."""
+        return self.provinces, self.technologies, None if self.subsidised is None else (self.subsidised,), None
 
 
 class Bid:
@@ -118,25 +107,25 @@ def _bid_priority(bid: Bid) -> tuple[int, int]:
 
 
 class GecBook:
-    __slots__ = ("buckets", "bids", "orders")
+    __slots__ = ("lots", "bids", "orders")
 
     def __init__(self) -> None:
-        self.buckets = Buckets()
+        self.lots = Buckets()               # the resting lots, in buckets
         self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
 
     def rest(self, order: Lot | Bid) -> None:
-        (self.buckets if isinstance(order, Lot) else self.bids).add(order)
+        (self.lots if isinstance(order, Lot) else self.bids).add(order)
         self.orders[order.order_id] = order
 
     def remove(self, order: Lot | Bid) -> None:
-        (self.buckets if isinstance(order, Lot) else self.bids).remove(order)
+        (self.lots if isinstance(order, Lot) else self.bids).remove(order)
         del self.orders[order.order_id]
 
     def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, int]]:
         """The fills a bid would get: eligible lots it crosses, cheapest then oldest. Mutates nothing."""
         fills = []
-        for lot in self.buckets.crossing(bid.eligibility.levels(today_month), bid.price):
+        for lot in self.lots.crossing(bid.eligibility, bid.price, today_month):
             take = min(quantity, lot.last - lot.first + 1)
             fills.append((lot, take))
             quantity -= take
