@@ -2,9 +2,11 @@
 
 A bucket holds the lots of one bucket key (see `certx.books.gec.bucket_of`: province, technology, subsidy,
 production month), cheapest then oldest. The buckets are the leaves of a tree with one level per attribute.
-Two things keep a filtered bid cheap whatever the size of the book:
+Three things keep a filtered bid cheap whatever the size of the book:
 - where its filter names keys (its provinces, say), the bid looks them up instead of scanning the branches, and
   it opens only the buckets its filter admits, so a filter that admits nothing resting costs a few look-ups;
+- every branch knows the oldest and newest production month under it (the last level, the one ordered
+  attribute), so a bid skips whole branches outside its production window or maximum age;
 - every branch knows its floor, the priority (price, seq) of the cheapest lot under it, and the bid walks the
   tree best-first (a heap of branches by floor), never opening a branch above its price: a bid may admit
   hundreds of buckets and cross the price of few of them.
@@ -25,8 +27,10 @@ if TYPE_CHECKING:
 Priority = tuple[int, int]        # (price, seq): cheapest first, then oldest (M4)
 Named = tuple[Collection[Hashable] | None, ...]     # per level, the keys a filter names there, or None
 _floor = attrgetter("floor")
+_oldest, _newest = attrgetter("oldest"), attrgetter("newest")
 
 _EMPTY: Priority = (float("inf"), 0)      # the floor of nothing: above every price
+_NO_MONTHS = (float("inf"), float("-inf"))  # the oldest and newest month of nothing: outside every window
 
 
 def priority(lot: Lot) -> Priority:
@@ -36,32 +40,35 @@ def priority(lot: Lot) -> Priority:
 class Bucket:
     """The lots of one bucket key, cheapest then oldest. Never empty while in the tree."""
 
-    __slots__ = ("key", "floor", "lots")
+    __slots__ = ("key", "floor", "oldest", "newest", "lots")
 
     def __init__(self, key: tuple) -> None:
         self.key = key
         self.floor: Priority = _EMPTY
+        self.oldest = self.newest = key[-1]
         self.lots: SortedKeyList = SortedKeyList(key=priority)
 
 
 class Branch:
     """Every lot whose bucket key starts with one prefix: the branches (or, a level above the lots, the buckets)
-    under it by their next key, and the floor of them all."""
+    under it by their next key, their floor, and the oldest and newest production month among them."""
 
-    __slots__ = ("floor", "children")
+    __slots__ = ("floor", "oldest", "newest", "children")
 
     def __init__(self) -> None:
         self.floor: Priority = _EMPTY
+        self.oldest, self.newest = _NO_MONTHS
         self.children: dict[Hashable, Branch | Bucket] = {}
 
 
 class Buckets:
     """The tree of buckets. A lot's place is its `bucket` key, one key per level."""
 
-    __slots__ = ("root", "count")
+    __slots__ = ("root", "index", "count")
 
     def __init__(self) -> None:
         self.root = Branch()
+        self.index: dict[tuple, Bucket] = {}     # every bucket by its key, for the lots that change no branch
         self.count = 0
 
     def __len__(self) -> int:
@@ -82,57 +89,90 @@ class Buckets:
                     branches.append(child)
 
     def add(self, lot: Lot) -> None:
-        p = priority(lot)
+        p, month = priority(lot), lot.bucket[-1]
+        self.count += 1
+        bucket = self.index.get(lot.bucket)
+        if bucket is not None and p > bucket.floor:     # changes neither a floor nor the months of a branch
+            bucket.lots.add(lot)
+            return
         node: Branch = self.root
         *path, last = lot.bucket
         for key in path:
             if p < node.floor:
                 node.floor = p
+            if month < node.oldest:
+                node.oldest = month
+            if month > node.newest:
+                node.newest = month
             child = node.children.get(key)
             if child is None:
                 child = node.children[key] = Branch()
             node = child
         if p < node.floor:
             node.floor = p
-        bucket = node.children.get(last)
+        if month < node.oldest:
+            node.oldest = month
+        if month > node.newest:
+            node.newest = month
         if bucket is None:
-            bucket = node.children[last] = Bucket(lot.bucket)
+            bucket = node.children[last] = self.index[lot.bucket] = Bucket(lot.bucket)
         bucket.lots.add(lot)
         if p < bucket.floor:
             bucket.floor = p
-        self.count += 1
 
     def remove(self, lot: Lot) -> None:
-        p = priority(lot)
-        path: list = [self.root]
-        for key in lot.bucket:
-            path.append(path[-1].children[key])
-        bucket: Bucket = path[-1]
+        p, month = priority(lot), lot.bucket[-1]
+        bucket = self.index[lot.bucket]
         bucket.lots.remove(lot)
         self.count -= 1
         if bucket.floor != p:          # not the bucket's cheapest, so no floor above was this lot's either
             return
-        bucket.floor = priority(bucket.lots[0]) if bucket.lots else _EMPTY
-        # Climb while this lot was the floor: drop what it left empty, and take the floor from what is left.
+        if bucket.lots:
+            bucket.floor = priority(bucket.lots[0])
+        else:
+            bucket.floor = _EMPTY
+            del self.index[lot.bucket]
+        path: list = [self.root]
+        for key in lot.bucket[:-1]:
+            path.append(path[-1].children[key])
+        path.append(bucket)
+        # Climb while something changes: drop what the lot left empty, take the floor from what is left where it
+        # was this lot's, and the months where a bucket of an edge month went.
+        months_gone = not bucket.lots
         for depth in range(len(path) - 2, -1, -1):
             node, key = path[depth], lot.bucket[depth]
-            if node.children[key].floor == _EMPTY:
-                del node.children[key]
-            if node.floor != p:
+            children = node.children
+            if children[key].floor == _EMPTY:
+                del children[key]
+            floor_moved = node.floor == p
+            if floor_moved:
+                node.floor = min(map(_floor, children.values()), default=_EMPTY)
+            if months_gone and (month == node.oldest or month == node.newest):
+                span = node.oldest, node.newest
+                if children:
+                    node.oldest, node.newest = min(map(_oldest, children.values())), max(map(_newest, children.values()))
+                else:
+                    node.oldest, node.newest = _NO_MONTHS
+                months_gone = (node.oldest, node.newest) != span
+            else:
+                months_gone = False
+            if not floor_moved and not months_gone:
                 return
-            node.floor = min(map(_floor, node.children.values()), default=_EMPTY)
 
     def crossing(self, eligibility: Eligibility, price: int, today_month: int) -> Iterator[Lot]:
-        """The lots at `price` or cheaper in the buckets `eligibility` admits, cheapest then oldest (M4).
+        """The lots at `price` or cheaper in the buckets `eligibility` admits, cheapest then oldest (M4)."""
+        limit = (price, float("inf"))
+        if self.root.floor > limit:           # most bids in a busy book: asked before any walk is set up
+            return iter(())
+        return self._walk(eligibility, limit, today_month)
 
-        Best-first: the heap holds branches and buckets not yet opened, and the next lot of buckets opened,
+    def _walk(self, eligibility: Eligibility, limit: tuple[int, float], today_month: int) -> Iterator[Lot]:
+        """Best-first: the heap holds branches and buckets not yet opened, and the next lot of buckets opened,
         each by its floor. What they hold is disjoint and priorities are unique (seq), so floors never tie and
         the heap never compares what follows them."""
-        limit = (price, float("inf"))
         root = self.root
-        if root.floor > limit:
-            return
         named, admits = eligibility.named(), eligibility.admits
+        oldest, newest = eligibility.window(today_month)
         leaves = len(named)                   # the depth of the buckets
         heap: list = []
         entry = (root.floor, 0, root, None)
@@ -147,7 +187,8 @@ class Buckets:
                 depth += 1
                 best = None
                 for key, child in pairs:
-                    if child.floor <= limit and (depth < leaves or admits(child.key, today_month)):
+                    if child.floor <= limit and child.newest >= oldest and child.oldest <= newest and (
+                            depth < leaves or admits(child.key, today_month)):
                         if best is None:
                             best = (child.floor, depth, child, None)
                         else:
@@ -177,23 +218,27 @@ class Buckets:
 
     def check(self) -> None:
         """The tree's invariants (a book that checks itself): every floor is the priority of the cheapest lot
-        under it, no branch or bucket is empty but the root, every lot sits under its own bucket key, and
-        `count` counts them."""
+        under it and every span the oldest and newest month of the buckets under it, no branch or bucket is empty
+        but the root, every lot sits under its own bucket key, and `count` counts them."""
         count = 0
 
-        def floor_of(node: Branch | Bucket, prefix: tuple) -> Priority:
+        def check(node: Branch | Bucket, prefix: tuple) -> tuple[Priority, tuple]:
             nonlocal count
             if isinstance(node, Bucket):
                 assert node.lots, f"empty bucket {prefix}"
                 assert node.key == prefix and all(lot.bucket == prefix for lot in node.lots), f"misfiled {prefix}"
+                assert self.index.get(prefix) is node, f"{prefix} is not indexed"
                 count += len(node.lots)
-                floor = priority(node.lots[0])
+                floor, span = priority(node.lots[0]), (prefix[-1], prefix[-1])
             else:
                 assert node.children or not prefix, f"empty branch {prefix}"
-                floor = min((floor_of(child, (*prefix, key)) for key, child in node.children.items()),
-                            default=_EMPTY)
+                below = [check(child, (*prefix, key)) for key, child in node.children.items()]
+                floor = min((f for f, _ in below), default=_EMPTY)
+                span = (min(s[0] for _, s in below), max(s[1] for _, s in below)) if below else _NO_MONTHS
             assert node.floor == floor, f"floor of {prefix}: {node.floor}, cheapest {floor}"
-            return floor
+            assert (node.oldest, node.newest) == span, f"months of {prefix}: {node.oldest, node.newest}, {span}"
+            return floor, span
 
-        floor_of(self.root, ())
+        check(self.root, ())
         assert count == self.count, f"{self.count} lots counted, {count} in the buckets"
+        assert len(self.index) == sum(1 for _ in self.buckets()), "a bucket indexed but not in the tree"

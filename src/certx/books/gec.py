@@ -15,6 +15,7 @@ from certx.wire.commands import GecFilter
 
 
 _LAST = float("inf")
+_BEFORE, _AFTER = float("-inf"), float("inf")      # no bound on the production month
 
 BucketKey = tuple[str, str, bool, int]
 
@@ -58,8 +59,7 @@ class Eligibility:
         self.max_age = f.max_age_months
 
     def admits(self, bucket: BucketKey, today_month: int) -> bool:
-        """G4, for the lots of one bucket. Age is whole months from the production month to the trading month;
-        at most `max_age`."""
+        """G4, for the lots of one bucket."""
         province, technology, subsidised, month = bucket
         if self.provinces is not None and province not in self.provinces:
             return False
@@ -69,13 +69,16 @@ class Eligibility:
             return False
         if self.subsidised is not None and subsidised != self.subsidised:
             return False
-        if self.month_from is not None and month < self.month_from:
-            return False
-        if self.month_to is not None and month > self.month_to:
-            return False
-        if self.max_age is not None and today_month - month > self.max_age:
-            return False
-        return True
+        oldest, newest = self.window(today_month)
+        return oldest <= month <= newest
+
+    def window(self, today_month: int) -> tuple[float, float]:
+        """G4: the oldest and the newest production month admitted, from the production window and the maximum
+        age (whole months from the production month to the trading month); infinite where there is no bound."""
+        oldest = _BEFORE if self.month_from is None else self.month_from
+        if self.max_age is not None and today_month - self.max_age > oldest:
+            oldest = today_month - self.max_age
+        return oldest, _AFTER if self.month_to is None else self.month_to
 
     def accepts(self, batch: Batch, today_month: int) -> bool:
         """G4, for one batch: its bucket is admitted."""
@@ -84,7 +87,7 @@ class Eligibility:
     def named(self) -> Named:
         """The keys this filter names on the levels of the bucket tree, in the order of `bucket_of` (None where
         it names none): every bucket `admits` lets in has one of them at each level where it names any, so the
-        tree looks them up instead of scanning every branch."""
+        tree looks them up instead of scanning every branch. The months, an ordered level, it bounds by `window`."""
         return self.provinces, self.technologies, None if self.subsidised is None else (self.subsidised,), None
 
 
