@@ -181,12 +181,12 @@ class Buckets:
             if depth < leaves:                # a branch: queue its children that the bid crosses and may admit
                 keys, children = named[depth], node.children
                 if keys is not None and len(keys) < len(children):
-                    pairs = [(key, children[key]) for key in keys if key in children]
+                    below = [children[key] for key in keys if key in children]
                 else:
-                    pairs = children.items()
+                    below = children.values()
                 depth += 1
                 best = None
-                for key, child in pairs:
+                for child in below:
                     if child.floor <= limit and child.newest >= oldest and child.oldest <= newest and (
                             depth < leaves or admits(child.key, today_month)):
                         if best is None:
