@@ -149,10 +149,8 @@ class Buckets:
                 node.floor = min(map(_floor, children.values()), default=_EMPTY)
             if months_gone and (month == node.oldest or month == node.newest):
                 span = node.oldest, node.newest
-                if children:
-                    node.oldest, node.newest = min(map(_oldest, children.values())), max(map(_newest, children.values()))
-                else:
-                    node.oldest, node.newest = _NO_MONTHS
+                node.oldest = min(map(_oldest, children.values()), default=_NO_MONTHS[0])
+                node.newest = max(map(_newest, children.values()), default=_NO_MONTHS[1])
                 months_gone = (node.oldest, node.newest) != span
             else:
                 months_gone = False
