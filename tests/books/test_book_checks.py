@@ -118,6 +118,7 @@ def gec() -> GecBook:
     book = GecBook()
     book.rest(Lot("l1", "S", 30, 1, 40, BATCH, 1))
     book.rest(Lot("l2", "T", 25, 41, 60, BATCH, 2))
+    book.rest(Lot("l4", "T", 26, 61, 70, BATCH, 6, counterparty="A", partial=False))     # M5: not in the buckets
     book.rest(Bid("g1", "A", 20, 10, Eligibility(None), "A", 3))
     book.rest(Bid("g2", "B", 22, 5, Eligibility(None), "B", 4))
     book.take(book.orders["l1"], 10)
@@ -131,6 +132,8 @@ def test_a_gec_book_checks():
 GEC_BREAKS: dict[str, tuple[Callable[[GecBook], None], str]] = {
     "an empty lot resting": (lambda b: setattr(b.orders["l2"], "first", 61), "outside"),
     "two lots on one serial": (lambda b: b.rest(Lot("l3", "S", 35, 55, 70, BATCH, 5)), "share serials"),
+    "an addressed lot in the buckets": (lambda b: b.lots.add(b.orders["l4"]), "not the public lots"),
+    "a public lot left out of the buckets": (lambda b: b.lots.remove(b.orders["l2"]), "not the public lots"),
     "a lot beyond its batch": (lambda b: setattr(b.orders["l1"], "last", 101), "outside"),
     "a bid with nothing to buy": (lambda b: setattr(b.orders["g1"], "remaining", 0), "nothing to buy"),
     "an indexed bid not in the bids": (lambda b: b.orders.__setitem__("g3", Bid("g3", "A", 21, 1, Eligibility(None),

@@ -550,6 +550,7 @@ class Ledger:
         lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot)]
         public = [lot for lot in lots if lot.counterparty is None]      # an addressed lot is no bid's (M5)
         assert len(public) == len(gec.lots.lots) and len(gec.lots.orders) == len(lots) + len(gec.lots.bids)
+        gec.lots.lots.check()
         for lot in lots:
             assert lot.first <= lot.last, f"empty lot {lot.order_id} rests"
             assert lot.batch.first <= lot.first and lot.last <= lot.batch.last
@@ -568,8 +569,9 @@ class Ledger:
         if gec.date is not None:
             month = gec.today_month()
             for bid in gec.lots.bids:
-                for lot in gec.lots.lots.irange_key(max_key=(bid.price, float("inf"))):
-                    assert not bid.eligibility.accepts(lot.batch, month), (bid.order_id, lot.order_id, "cross")
+                for lot in public:
+                    assert lot.price > bid.price or not bid.eligibility.accepts(lot.batch, month), \
+                        (bid.order_id, lot.order_id, "cross")
         # everything traded is cancelled, and only that (G1)
         assert list(gec.cancelled) == list(self.traded)
         # both partitions keep the same issuance record (G3)

@@ -1,25 +1,36 @@
 """The GEC book (DOMAIN M4, G4): lots of serial ranges against bids with attribute filters.
 
-There is no single price ladder, since no two lots are the same goods. Lots are kept cheapest first, then
-oldest; bids highest first, then oldest. A new bid walks the lots in that order and takes every eligible one
-it crosses; a new lot walks the bids. A fill takes the lowest serials of a lot, which splits its range.
+There is no single price ladder, since no two lots are the same goods. Lots rest in buckets by the attributes a
+filter tests (`certx.books.buckets`), each bucket cheapest first, then oldest; bids in one list, highest first,
+then oldest. A new bid takes every lot it crosses in the buckets its filter admits, cheapest then oldest across
+them; a new lot walks the bids. A fill takes the lowest serials of a lot, which splits its range.
 """
 from __future__ import annotations
 
 from sortedcontainers import SortedKeyList
 
+from certx.books.buckets import Buckets, Named
 from certx.registry.issuance import Batch, month_index
 from certx.wire.commands import GecFilter
 
 
 _LAST = float("inf")
+_BEFORE, _AFTER = float("-inf"), float("inf")      # no bound on the production month
+
+BucketKey = tuple[str, str, bool, int]
+
+
+def bucket_of(batch: Batch) -> BucketKey:
+    """The attributes of a batch that a bid's filter tests (G4), in the order of the levels of the bucket tree."""
+    return batch.province, batch.technology, batch.subsidised, batch.month
 
 
 class Lot:
     """A seller's serial range at one price; addressed (M5) when it names the one `counterparty` who may lift it,
     in part only if `partial`."""
 
-    __slots__ = ("order_id", "account", "price", "first", "last", "batch", "seq", "counterparty", "partial")
+    __slots__ = ("order_id", "account", "price", "first", "last", "batch", "seq", "bucket", "counterparty",
+                 "partial")
 
     def __init__(self, order_id: str, account: str, price: int, first: int, last: int, batch: Batch, seq: int,
                  counterparty: str | None = None, partial: bool = True) -> None:
@@ -30,6 +41,7 @@ class Lot:
         self.last = last
         self.batch = batch
         self.seq = seq
+        self.bucket = bucket_of(batch)
         self.counterparty = counterparty
         self.partial = partial
 
@@ -53,23 +65,37 @@ class Eligibility:
         self.month_to = month_index(f.production_to) if f.production_to else None
         self.max_age = f.max_age_months
 
+    def admits(self, bucket: BucketKey, today_month: int) -> bool:
+        """G4, for the lots of one bucket."""
+        province, technology, subsidised, month = bucket
+        if self.provinces is not None and province not in self.provinces:
+            return False
+        if province in self.exclude:
+            return False
+        if self.technologies is not None and technology not in self.technologies:
+            return False
+        if self.subsidised is not None and subsidised != self.subsidised:
+            return False
+        oldest, newest = self.window(today_month)
+        return oldest <= month <= newest
+
+    def window(self, today_month: int) -> tuple[float, float]:
+        """G4: the oldest and the newest production month admitted, from the production window and the maximum
+        age (whole months from the production month to the trading month); infinite where there is no bound."""
+        oldest = _BEFORE if self.month_from is None else self.month_from
+        if self.max_age is not None and today_month - self.max_age > oldest:
+            oldest = today_month - self.max_age
+        return oldest, _AFTER if self.month_to is None else self.month_to
+
     def accepts(self, batch: Batch, today_month: int) -> bool:
-        """G4. Age is whole months from the production month to the trading month; at most `max_age`."""
-        if self.provinces is not None and batch.province not in self.provinces:
-            return False
-        if batch.province in self.exclude:
-            return False
-        if self.technologies is not None and batch.technology not in self.technologies:
-            return False
-        if self.subsidised is not None and batch.subsidised != self.subsidised:
-            return False
-        if self.month_from is not None and batch.month < self.month_from:
-            return False
-        if self.month_to is not None and batch.month > self.month_to:
-            return False
-        if self.max_age is not None and today_month - batch.month > self.max_age:
-            return False
-        return True
+        """G4, for one batch: its bucket is admitted."""
+        return self.admits(bucket_of(batch), today_month)
+
+    def named(self) -> Named:
+        """The keys this filter names on the levels of the bucket tree, in the order of `bucket_of` (None where
+        it names none): every bucket `admits` lets in has one of them at each level where it names any, so the
+        tree looks them up instead of scanning every branch. The months, an ordered level, it bounds by `window`."""
+        return self.provinces, self.technologies, None if self.subsidised is None else (self.subsidised,), None
 
 
 class Bid:
@@ -86,10 +112,6 @@ class Bid:
         self.seq = seq
 
 
-def _lot_priority(lot: Lot) -> tuple[int, int]:
-    return lot.price, lot.seq
-
-
 def _bid_priority(bid: Bid) -> tuple[int, int]:
     return -bid.price, bid.seq
 
@@ -98,9 +120,9 @@ class GecBook:
     __slots__ = ("lots", "bids", "orders")
 
     def __init__(self) -> None:
-        self.lots: SortedKeyList = SortedKeyList(key=_lot_priority)
+        self.lots = Buckets()               # the resting lots, in buckets
         self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
-        self.orders: dict[str, Lot | Bid] = {}
+        self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
@@ -120,21 +142,19 @@ class GecBook:
     def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, int]]:
         """The fills a bid would get: eligible lots it crosses, cheapest then oldest. Mutates nothing."""
         fills = []
-        accepts = bid.eligibility.accepts
-        for lot in self.lots.irange_key(max_key=(bid.price, _LAST)):
-            if accepts(lot.batch, today_month):
-                take = min(quantity, lot.last - lot.first + 1)
-                fills.append((lot, take))
-                quantity -= take
-                if not quantity:
-                    break
+        for lot in self.lots.crossing(bid.eligibility, bid.price, today_month):
+            take = min(quantity, lot.last - lot.first + 1)
+            fills.append((lot, take))
+            quantity -= take
+            if not quantity:
+                break
         return fills
 
     def bids_for(self, lot: Lot, quantity: int, today_month: int) -> list[tuple[Bid, int]]:
         """The fills a new lot would get: resting bids that cross it and accept it, best then oldest."""
         fills = []
         for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            if bid.eligibility.accepts(lot.batch, today_month):
+            if bid.eligibility.admits(lot.bucket, today_month):
                 take = min(quantity, bid.remaining)
                 fills.append((bid, take))
                 quantity -= take
@@ -152,7 +172,7 @@ class GecBook:
 
     def check(self) -> None:
         """The book's own invariants, for the tests, read from the index and the bids (not from how lots are
-        stored): each order is filed under its id; a lot is a non-empty range of its batch's serials, and no
+        stored, then the buckets against them): each order is filed under its id; a lot is a non-empty range of its batch's serials, and no
         serial is in two lots; a bid still wants something; the bids are exactly the indexed bids, best then
         oldest. `assert`s, gone under `python -O`."""
         lots, bids = [], []
@@ -174,3 +194,8 @@ class GecBook:
             f"bids {[b.order_id for b in resting]} are not the indexed {[b.order_id for b in bids]}"
         keys = [_bid_priority(b) for b in resting]
         assert keys == sorted(keys), "bids out of priority"
+        # the buckets hold exactly the public lots; an addressed lot (M5) rests by its id only
+        public = {id(lot) for lot in lots if lot.counterparty is None}
+        assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
+            "the buckets are not the public lots"
+        self.lots.check()

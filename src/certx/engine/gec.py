@@ -10,7 +10,7 @@ from __future__ import annotations
 from certx.books.gec import Bid, Eligibility, Lot
 from certx.engine.rejection import Rejected
 from certx.money import Fen
-from certx.registry.issuance import month_index
+from certx.registry.issuance import months
 from certx.wire import commands as c
 from certx.wire import events as e
 from certx.wire.reasons import Reason
@@ -130,7 +130,7 @@ class GecDesk:
         return order.remaining
 
     def today_month(self) -> int:
-        return month_index(self.date.isoformat()[:7])
+        return months(self.date.year, self.date.month)      # asked for by every GEC order: no date formatting
 
     def retire_expired(self, today: int) -> None:
         """G2: at the open, certificates past their validity leave every holding (and any lot) for good."""

@@ -11,9 +11,14 @@ from bisect import bisect_right
 from certx.registry.serials import RangeSet
 
 
+def months(year: int, month: int) -> int:
+    """Months since year 0 to `month` (1-12) of `year`, so ages are differences."""
+    return year * 12 + month - 1
+
+
 def month_index(month: str) -> int:
-    """'2025-06' -> months since year 0, so ages are differences."""
-    return int(month[:4]) * 12 + int(month[5:7]) - 1
+    """'2025-06' -> months(2025, 6)."""
+    return months(int(month[:4]), int(month[5:7]))
 
 
 class Batch:
