@@ -5,7 +5,7 @@
 # hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
 # (loadtest.settlement_bench), and real days through the whole stack (loadtest.replay_bench: the CEA history, the
 # ceiling speed-up on December 2021, the stress day). Results go to
-# loadtest/results/{engine,days,snapshot,kafka,surrender,recovery,settlement,replay}.json.
+# loadtest/results/{engine,gec,days,snapshot,kafka,surrender,recovery,settlement,replay}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -15,7 +15,7 @@
 # schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
 # (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
 # Env: ENGINE_BENCH_ARGS, DAYS_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"),
-#      SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS: each benchmark's options (default: its own defaults).
+#      SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS, GEC_BENCH_ARGS: each benchmark's options (default: its own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -50,6 +50,8 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
 {
     echo "== engine benchmark"
     "$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
+    echo "== GEC book benchmark"
+    "$PY" -m loadtest.gec_bench ${GEC_BENCH_ARGS:-}
     echo "== real days benchmark"
     "$PY" -m loadtest.days_bench ${DAYS_BENCH_ARGS:-}
     echo "== snapshot benchmark"
