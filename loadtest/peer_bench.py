@@ -1,6 +1,6 @@
 """The engine benchmark's listing flow fed to certx and to a peer, matching-engine from PyPI (issue 12, item 4).
 
-    python -m loadtest.peer_bench [--orders 1000000] [--seed 1] [--rounds 3] [--out loadtest/results/peer.json]
+    python -m loadtest.peer_bench [--orders 1000000] [--seed 1] [--rounds 5] [--out loadtest/results/peer.json]
 
 The flow is engine_bench's `listing_flow` (75% limit orders near the mid, about 10% of them crossing; 25%
 cancels of random earlier orders, some already filled), generated once and written to
@@ -284,7 +284,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=1_000_000, help="commands in the flow")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "loadtest" / "results" / "peer.json"))
     ap.add_argument("--child", choices=("certx", "peer"), help=argparse.SUPPRESS)
     ap.add_argument("--flow", help=argparse.SUPPRESS)
