@@ -302,6 +302,7 @@ def main() -> None:
 
     runners = {"certx_3.12": (py312, "certx"), "peer_3.12": (py312, "peer"), "certx_3.11": (sys.executable, "certx")}
     runs: dict[str, list[dict]] = {name: [] for name in runners}
+    load_before = os.getloadavg()
     for k in range(args.rounds):
         for name, (python, kind) in runners.items():
             r = run_child(python, kind, flow)
@@ -321,6 +322,8 @@ def main() -> None:
         "flow": {"name": "loadtest.engine_bench.listing_flow", "commands": args.orders, "seed": args.seed,
                  "cancels": cancels, "accounts": 200, "products": 1, "file": str(flow.relative_to(ROOT))},
         "rounds": args.rounds,
+        # the machine's load averages (1, 5, 15 min) before and after: another process on a CPU shows here
+        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "certx_3.12": certx, "peer_3.12": peer, "certx_3.11": certx311,
         "same_trades": certx["trades"] == peer["trades"] == certx311["trades"],
         "same_book": certx["book_digest"] == peer["book_digest"] == certx311["book_digest"],
