@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The benchmarks: the pure engine (loadtest.engine_bench), the official days built and replayed embedded
-# (loadtest.days_bench), engine snapshots (loadtest.snapshot_bench), certx on
+# The benchmarks: the pure engine (loadtest.engine_bench), the same listing flow through certx and
+# matching-engine from PyPI under Python 3.12 (loadtest.peer_bench, its own venv in .cache/peer-venv), the
+# official days built and replayed embedded (loadtest.days_bench), engine snapshots (loadtest.snapshot_bench), certx on
 # the real Kafka broker (loadtest.kafka_bench: the matcher alone, the raw pipe, through the gateway, latency,
 # hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
-# (loadtest.settlement_bench), and real days through the whole stack (loadtest.replay_bench: the CEA history, the
-# ceiling speed-up on December 2021, the stress day). Results go to
-# loadtest/results/{engine,gec,days,snapshot,kafka,surrender,recovery,settlement,replay}.json.
+# (loadtest.settlement_bench), the GEC book (loadtest.gec_bench), and real days through the whole stack
+# (loadtest.replay_bench: the CEA history, the ceiling speed-up on December 2021, the stress day). Results go to
+# loadtest/results/{engine,peer,gec,days,snapshot,kafka,surrender,recovery,settlement,replay}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -14,8 +15,9 @@
 # was already running is used and left running. Both keep their data; every benchmark works in topics, ACLs and
 # schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
 # (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
-# Env: ENGINE_BENCH_ARGS, DAYS_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"),
-#      SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS, GEC_BENCH_ARGS: each benchmark's options (default: its own defaults).
+# Env: ENGINE_BENCH_ARGS, PEER_BENCH_ARGS, GEC_BENCH_ARGS, DAYS_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS
+#      (e.g. "--commands 2000000"), SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS: each benchmark's options (default: its
+#      own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -50,6 +52,8 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
 {
     echo "== engine benchmark"
     "$PY" -m loadtest.engine_bench ${ENGINE_BENCH_ARGS:-}
+    echo "== peer benchmark"
+    "$PY" -m loadtest.peer_bench ${PEER_BENCH_ARGS:-}
     echo "== GEC book benchmark"
     "$PY" -m loadtest.gec_bench ${GEC_BENCH_ARGS:-}
     echo "== real days benchmark"

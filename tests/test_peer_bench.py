@@ -1,0 +1,37 @@
+"""loadtest.peer_bench: the flow file both engines read gives back engine_bench's commands exactly, and the
+peer's environment pins certx's engine dependencies at the versions of the lock. No timing here."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from loadtest.engine_bench import listing_flow
+from loadtest.peer_bench import REQUIREMENTS, certx_commands, flow_rows, read_flow, write_flow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_flow_file_round_trips(tmp_path):
+    cmds = listing_flow(3000, seed=5)
+    path = tmp_path / "flow.jsonl"
+    write_flow(path, flow_rows(cmds))
+    rows = read_flow(path)
+    assert len(rows) == 3000
+    assert {row[0] for row in rows} == {"new", "cancel"}
+    assert certx_commands(rows) == cmds
+
+
+def _pins(text: str) -> dict[str, str]:
+    return {m[1].lower(): m[2] for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M)}
+
+
+def test_peer_requirements_follow_the_lock():
+    peer = _pins(REQUIREMENTS.read_text())
+    lock = _pins((ROOT / "deploy" / "constraints.txt").read_text())
+    assert peer["matching-engine"]
+    for name in ("msgspec", "sortedcontainers"):
+        assert peer[name] == lock[name], name
+    # hash-checked: every pinned requirement carries at least one sha256
+    for block in re.split(r"\n(?=[A-Za-z])", REQUIREMENTS.read_text()):
+        if re.match(r"[A-Za-z]", block):
+            assert "--hash=sha256:" in block, block.splitlines()[0]
