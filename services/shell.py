@@ -70,9 +70,18 @@ class Worker(Protocol):
 class HttpApp(AsgiFastStream):
     """The ASGI app, which `faststream run services.<name>:app` serves on $CERTX_METRICS_PORT (its `--port` wins)."""
 
-    def __init__(self, *args, host: str, port: int, **kwargs) -> None:
+    def __init__(self, *args, host: str, port: int, failed: Callable[[BaseException], None], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.host, self.port = host, port
+        self.host, self.port, self.failed = host, port, failed
+
+    async def _start_broker(self) -> None:
+        # Under ASGI, FastStream reports the start-up complete before it connects its broker, and a broker that
+        # fails to connect then leaves uvicorn serving /live and /ready with no service behind them: end it here.
+        try:
+            await super()._start_broker()
+        except Exception as exc:  # noqa: BLE001 - every failure ends the process with its exit code
+            self.failed(exc)
+            raise
 
     async def run(self, log_level: int = logging.INFO, run_extra_options: dict | None = None) -> None:
         options = {"host": self.host, "port": self.port, "access_log": "false", "log_config": None}
@@ -107,7 +116,7 @@ class Service:
             self.app: FastStream | HttpApp = FastStream(broker, **hooks)
         else:
             self.app = HttpApp(broker, asgi_routes=routes(self.worker, name), host=http_host, port=http_port,
-                               **hooks)
+                               failed=self._end, **hooks)
         self.log = structlog.get_logger(f"certx.{name}")
         self.loop: asyncio.Task | None = None
 
@@ -140,6 +149,15 @@ class Service:
         await self.worker.stop()
 
     async def run(self) -> int:
+        # FastStream connects its broker before the worker starts: a broker down then (a restart) fails here, and
+        # goes by the same rule as a failure of the loop (exit_code), not as a mistake the supervisor gives up on.
+        try:
+            return await self._serve()
+        except Exception as exc:  # noqa: BLE001 - every failure ends the process with its exit code
+            self._end(exc)
+            raise
+
+    async def _serve(self) -> int:
         if self.http is None:
             await self.app.run()
             return 0
