@@ -107,21 +107,15 @@ class AuctionDesk:
         out = self._out
         seller = self.wallets[auction.seller]
         name = auction.product
-        pos = seller.positions[name]
         day = self.products[name].day
         allocation = auction.allocate()
         sold = 0
         for bid, filled in allocation:
             if not filled:
                 continue
-            value = bid.price * filled
-            buyer = self.wallets[bid.account]
-            buyer.cash_held -= value
-            pos.held -= filled
-            seller.cash += value
-            self.credit_units(buyer, name, filled)
+            self.fill(self.wallets[bid.account], seller, name, bid.price, filled, bid.price)
             day.auction_volume += filled
-            day.auction_value += value
+            day.auction_value += bid.price * filled
             sold += filled
             out.append(e.Trade(trade_id=self.trade_id(), product=name, mode="auction", price=Fen(bid.price),
                                quantity=filled, buy_order=bid.order_id, sell_order=auction.auction_id,
@@ -129,13 +123,10 @@ class AuctionDesk:
         for bid, filled in allocation:
             left = bid.quantity - filled
             if left:
-                buyer = self.wallets[bid.account]
-                buyer.cash_held -= bid.price * left
-                buyer.cash += bid.price * left
+                self.release(self.wallets[bid.account], name, True, bid.price, left)
                 out.append(e.OrderExpired(order_id=bid.order_id, account=bid.account, remaining=left))
         unsold = auction.quantity - sold
-        pos.held -= unsold
-        pos.free += unsold
+        self.release(seller, name, False, 0, unsold)
         out.append(e.AuctionClosed(auction_id=auction.auction_id, product=name, seller=auction.seller, sold=sold,
                                    unsold=unsold))
 

@@ -63,13 +63,9 @@ class BlockDesk:
             del self.blocks.offers[offer.order_id]
         maker = self.wallets[offer.account]
         buyer, seller = (wallet, maker) if taker_buys else (maker, wallet)
-        value = offer.price * quantity
-        buyer.cash_held -= value
-        seller.positions[offer.product].held -= quantity
-        seller.cash += value
-        self.credit_units(buyer, offer.product, quantity)
+        self.fill(buyer, seller, offer.product, offer.price, quantity, offer.price)
         product.day.block_volume += quantity
-        product.day.block_value += value
+        product.day.block_value += offer.price * quantity
         buy_order, sell_order = (cmd.order_id, offer.order_id) if taker_buys else (offer.order_id, cmd.order_id)
         self._out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
                                  price=Fen(offer.price), quantity=quantity, buy_order=buy_order,
@@ -84,4 +80,4 @@ class BlockDesk:
 
     def withdraw_offer(self, offer: Offer) -> None:
         del self.blocks.offers[offer.order_id]
-        self.release_listing(offer.account, offer.product, offer.is_buy, offer.price, offer.remaining)
+        self.release(self.wallets[offer.account], offer.product, offer.is_buy, offer.price, offer.remaining)

@@ -53,10 +53,7 @@ class ComplianceDesk:
             self._cancel(wallet, take)
             self._out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
             return
-        for product, quantity in take.items():
-            pos = wallet.positions[product]
-            pos.free -= quantity
-            pos.held += quantity
+        self.hold_for_surrender(wallet, take)
         self.surrenders[cmd.id] = HeldLeg(cmd.account, cmd.compliance_year, take, legs)
         self._out.append(e.SurrenderHeld(account=cmd.account, compliance_year=cmd.compliance_year, units=take,
                                          legs=legs))
@@ -108,11 +105,7 @@ class ComplianceDesk:
             self._conclude(held, cmd.decision)
 
     def _conclude(self, held: HeldLeg, decision: str) -> None:
-        wallet = self.wallets[held.account]
-        for product, quantity in held.units.items():
-            wallet.positions[product].held -= quantity
-            if decision == "release":
-                wallet.positions[product].free += quantity
+        self.conclude_surrender(self.wallets[held.account], held.units, decision == "commit")
         if decision == "commit":
             self.surrendered_units(held.units)
             self._out.append(e.Surrendered(account=held.account, compliance_year=held.compliance_year,
@@ -122,8 +115,7 @@ class ComplianceDesk:
                                                  units=held.units))
 
     def _cancel(self, wallet: Wallet, units: dict[str, int]) -> None:
-        for product, quantity in units.items():
-            wallet.positions[product].free -= quantity
+        self.cancel_free(wallet, units)
         self.surrendered_units(units)
 
     def surrendered_units(self, units: dict[str, int]) -> None:

@@ -23,6 +23,7 @@ from certx.accounts import Wallet
 from certx.books.auction import Auction
 from certx.books.block import BlockBoard
 from certx.books.gec import GecBook
+from certx.engine.accounts import Accounts
 from certx.engine.auction import AuctionDesk
 from certx.engine.block import BlockDesk
 from certx.engine.compliance import ComplianceDesk, HeldLeg
@@ -41,8 +42,9 @@ from certx.wire.reasons import Reason
 from certx.wire.routing import PARTITION, home, markets
 
 
-class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
-    """One market's state. The desks (mixins) hold the handlers for each kind of command."""
+class Engine(Accounts, SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
+    """One market's state. The desks (mixins) hold the handlers for each kind of command; `Accounts` moves
+    every yuan and unit they trade (A2–A4)."""
 
     def __init__(self, market: str, rules: Rules = DEFAULT) -> None:
         self.market = market
@@ -202,36 +204,11 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
             raise Rejected(Reason.lot_size,
                            f"quantity {quantity} outside {sizes.minimum}..{sizes.maximum} (lot {sizes.lot})")
 
-    def reserve(self, wallet: Wallet, product: str, is_buy: bool, price: int, quantity: int) -> None:
-        """A2: a buy reserves price × quantity of cash, a sell the units; or the order is refused."""
-        if is_buy:
-            cost = price * quantity
-            if wallet.cash < cost:
-                raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {cost} fen")
-            wallet.cash -= cost
-            wallet.cash_held += cost
-        else:
-            pos = wallet.positions.get(product)
-            if pos is None or pos.free < quantity:
-                raise Rejected(Reason.insufficient_holdings, f"free {pos.free if pos else 0} < {quantity}")
-            pos.free -= quantity
-            pos.held += quantity
-
     def list_product(self, name: str) -> Product:
         product = Product(name, self.mrules.listing_band_bps, self.mrules.block_band_bps)
         product.rebuild_bands()
         self.products[name] = product
         return product
-
-    def credit_units(self, wallet: Wallet, product: str, quantity: int) -> None:
-        """Bought units: T+1 where the market says so (A3)."""
-        pos = wallet.position(product)
-        if self.mrules.t_plus_one:
-            if not pos.locked:
-                self.locked.append(pos)
-            pos.locked += quantity
-        else:
-            pos.free += quantity
 
     def trade_id(self) -> str:
         self.trades += 1

@@ -103,10 +103,7 @@ class GecDesk:
             bid.remaining -= quantity
             if not bid.remaining:
                 self.lots.remove(bid)
-        buyer_wallet, seller_wallet = self.wallets[buyer], self.wallets[lot.account]
-        buyer_wallet.cash_held -= buyer_limit * quantity
-        buyer_wallet.cash += (buyer_limit - price) * quantity
-        seller_wallet.cash += price * quantity
+        self.fill_cash(self.wallets[buyer], self.wallets[lot.account], price, quantity, buyer_limit)
         self.cancelled.add(first, last)
         self.products["GEC"].day.listing_trade(price, quantity)
         b = lot.batch
@@ -124,9 +121,7 @@ class GecDesk:
             remaining = order.last - order.first + 1
             self.serials[order.account].add(order.first, order.last)
             return remaining
-        wallet = self.wallets[order.account]
-        wallet.cash_held -= order.price * order.remaining
-        wallet.cash += order.price * order.remaining
+        self.release(self.wallets[order.account], "GEC", True, order.price, order.remaining)
         return order.remaining
 
     def today_month(self) -> int:

@@ -26,7 +26,7 @@ class RegistryDesk:
         wallet = self.wallet_of(cmd.account)
         if market_of_product(cmd.product) != "CEA":
             raise Rejected(Reason.unknown_product, cmd.product)
-        wallet.position(cmd.product).free += cmd.quantity
+        self.issue(wallet, cmd.product, cmd.quantity)
         self._out.append(e.Issued(account=cmd.account, product=cmd.product, quantity=cmd.quantity))
 
     def ccer_product(self, project: str, vintage: int) -> str:
@@ -47,7 +47,7 @@ class RegistryDesk:
             return
         if product not in self.products:
             self.list_product(product)
-        wallet.position(product).free += cmd.quantity
+        self.issue(wallet, product, cmd.quantity)
         self._out.append(e.Issued(account=cmd.account, product=product, quantity=cmd.quantity,
                                   project=cmd.project, vintage=cmd.vintage))
 
@@ -89,12 +89,8 @@ class RegistryDesk:
             if self.cash_total + cmd.amount > MAX_MARKET_CASH:
                 raise Rejected(Reason.over_limit,
                                f"the {self.market} market would hold more than {MAX_MARKET_CASH} fen")
-            self.cash_total += cmd.amount
-            wallet.cash += cmd.amount
+            self.deposit(wallet, cmd.amount)
             self._out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
             return
-        if wallet.cash < cmd.amount:
-            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
-        wallet.cash -= cmd.amount
-        self.cash_total -= cmd.amount
+        self.withdraw(wallet, cmd.amount)
         self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))

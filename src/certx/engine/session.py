@@ -36,10 +36,7 @@ class SessionDesk:
         self.set_day(cmd.date)
         for product in self.products.values():
             product.start_day()
-        for pos in self.locked:
-            pos.free += pos.locked
-            pos.locked = 0
-        self.locked = []
+        self.unlock_bought()
         self._out.append(e.SessionOpened(date=cmd.date))
         if self.market == "GEC":
             self.retire_expired(month_index(cmd.date.isoformat()[:7]))
@@ -87,7 +84,7 @@ class SessionDesk:
             book = product.book
             for order in list(book.orders.values()):
                 remaining = book.cancel(order)
-                self.release_listing(order.account, product.name, order.is_buy, order.price, remaining)
+                self.release(self.wallets[order.account], product.name, order.is_buy, order.price, remaining)
                 out.append(e.OrderExpired(order_id=order.order_id, account=order.account, remaining=remaining))
         for offer in list(self.blocks.offers.values()):
             self.withdraw_offer(offer)
