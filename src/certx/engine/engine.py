@@ -41,6 +41,8 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 from certx.wire.routing import PARTITION, home, markets
 
+OrderNew = c.OrderNew      # apply's one test per command, as a global: no attribute lookup
+
 
 class Engine(Accounts, SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
     """One market's state. The desks (mixins) hold the handlers for each kind of command; `Accounts` moves
@@ -84,7 +86,21 @@ class Engine(Accounts, SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, B
         self._wire()
 
     def _wire(self) -> None:
-        market, once = self.market, self._once
+        """The dispatch table: one lookup from a command to its handler. A command's type is its key, except
+        an `order.new`, keyed by its type and mode; where GEC trades differently, its own handlers."""
+        once = self._once
+        if self.market == "GEC":
+            orders = {
+                (c.OrderNew, "listing"): self.on_gec_new,       # a lot or a filtered bid (M4, M5)
+                (c.OrderNew, "block"): self.on_gec_block,
+                c.OrderLift: self.on_gec_lift,
+            }
+        else:
+            orders = {
+                (c.OrderNew, "listing"): self.on_listing_order,
+                (c.OrderNew, "block"): self.on_block_offer,
+                c.OrderLift: self.on_lift,
+            }
         self._handlers = {
             c.SessionOpen: once(self.on_session_open),
             c.SessionClose: once(self.on_session_close),
@@ -97,8 +113,7 @@ class Engine(Accounts, SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, B
             c.Surrender: once(self.on_surrender),
             c.FundsDeposit: once(self.on_funds),
             c.FundsWithdraw: once(self.on_funds),
-            c.OrderNew: self.on_gec_new if market == "GEC" else self.on_order_new,
-            c.OrderLift: self.on_gec_lift if market == "GEC" else self.on_lift,
+            **orders,
             c.OrderAccept: self.on_accept,
             c.OrderCancel: self.on_cancel,
             c.AuctionOpen: once(self.on_auction_open),
@@ -137,7 +152,8 @@ class Engine(Accounts, SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, B
             if mine and self.market not in mine:
                 raise Rejected(Reason.wrong_market, f"this is the {self.market} engine; "
                                                     f"{cmd.__struct_config__.tag} is for {', '.join(mine)}", leg=True)
-            self._handlers[type(cmd)](cmd, at)
+            kind = type(cmd)
+            self._handlers[(kind, cmd.mode) if kind is OrderNew else kind](cmd, at)
         except Rejected as r:
             del out[kept:]
             if r.leg or home(cmd) in (None, self.market):

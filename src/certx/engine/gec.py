@@ -17,9 +17,10 @@ from certx.wire.reasons import Reason
 
 
 class GecDesk:
+    def on_gec_block(self, cmd: c.OrderNew, at: int) -> None:
+        raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
+
     def on_gec_new(self, cmd: c.OrderNew, at: int) -> None:
-        if cmd.mode != "listing":
-            raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
         self.in_window(self.listing_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
