@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from certx.accounts import Wallet
 from certx.engine.rejection import Rejected
+from certx.engine.state import State
 from certx.wire.reasons import Reason
 
 
-class Accounts:
-    """The engine's mixin for money and units. Uses `wallets`, `locked`, `cash_total` and `mrules` of the state."""
+class Accounts(State):
+    """The engine's mixin for money and units; every desk is one."""
 
     def reserve(self, wallet: Wallet, product: str, is_buy: bool, price: int, quantity: int) -> None:
         """A2: a buy reserves price × quantity of cash, a sell the units; or the order is refused."""

@@ -4,6 +4,7 @@ touch the listing book and never set the close (D4)."""
 from __future__ import annotations
 
 from certx.books.block import Offer
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
@@ -11,7 +12,7 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class BlockDesk:
+class BlockDesk(Accounts):
     def on_block_offer(self, cmd: c.OrderNew, at: int) -> None:
         if not self.mrules.block_enabled:
             raise Rejected(Reason.mode_not_allowed, f"no block trading in {self.market}")
@@ -31,7 +32,7 @@ class BlockDesk:
         self.order_ids.add(cmd.order_id)
         self.blocks.offers[cmd.order_id] = Offer(cmd.order_id, cmd.account, cmd.product, is_buy, price, quantity,
                                                  cmd.counterparty, cmd.partial)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=cmd.product,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=cmd.product,
                                          side=cmd.side, quantity=quantity, price=cmd.price, mode="block"))
 
     def on_accept(self, cmd: c.OrderAccept, at: int) -> None:
@@ -55,7 +56,7 @@ class BlockDesk:
         taker_buys = not offer.is_buy
         self.reserve(wallet, offer.product, taker_buys, offer.price, quantity)
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=offer.product,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=offer.product,
                                          side="buy" if taker_buys else "sell", quantity=quantity,
                                          price=Fen(offer.price), mode="block"))
         offer.remaining -= quantity
@@ -67,7 +68,7 @@ class BlockDesk:
         product.day.block_volume += quantity
         product.day.block_value += offer.price * quantity
         buy_order, sell_order = (cmd.order_id, offer.order_id) if taker_buys else (offer.order_id, cmd.order_id)
-        self._out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
+        self.out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
                                  price=Fen(offer.price), quantity=quantity, buy_order=buy_order,
                                  sell_order=sell_order, buyer=buyer.account, seller=seller.account))
 

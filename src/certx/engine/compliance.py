@@ -18,6 +18,7 @@ A surrender with one leg is atomic in its one market: it is cancelled at once (`
 from __future__ import annotations
 
 from certx.accounts import Wallet
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.wire import commands as c
 from certx.wire import events as e
@@ -37,7 +38,7 @@ class HeldLeg:
         self.legs = legs
 
 
-class ComplianceDesk:
+class ComplianceDesk(Accounts):
     def on_surrender(self, cmd: c.Surrender, at: int) -> None:
         self.require(cmd.actor, "registry")
         wallet = self.wallet_of(cmd.account)
@@ -51,11 +52,11 @@ class ComplianceDesk:
         legs = list(markets(cmd))
         if len(legs) == 1:
             self._cancel(wallet, take)
-            self._out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
+            self.out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
             return
         self.hold_for_surrender(wallet, take)
         self.surrenders[cmd.id] = HeldLeg(cmd.account, cmd.compliance_year, take, legs)
-        self._out.append(e.SurrenderHeld(account=cmd.account, compliance_year=cmd.compliance_year, units=take,
+        self.out.append(e.SurrenderHeld(account=cmd.account, compliance_year=cmd.compliance_year, units=take,
                                          legs=legs))
 
     def _cea_leg(self, wallet: Wallet, cea: dict[str, int]) -> dict[str, int]:
@@ -89,12 +90,12 @@ class ComplianceDesk:
             # give back what it holds (if it refused too, nothing is held anywhere and nothing is said).
             if cmd.vote == "held":
                 self.decided.add(cmd.ref)
-                self._out.append(e.SurrenderDecided(account=cmd.account, compliance_year=cmd.compliance_year,
+                self.out.append(e.SurrenderDecided(account=cmd.account, compliance_year=cmd.compliance_year,
                                                     decision="release", legs=cmd.legs))
             return
         self.decided.add(cmd.ref)
         decision = "commit" if cmd.vote == "held" else "release"
-        self._out.append(e.SurrenderDecided(account=held.account, compliance_year=held.compliance_year,
+        self.out.append(e.SurrenderDecided(account=held.account, compliance_year=held.compliance_year,
                                             decision=decision, legs=held.legs))
         self._conclude(held, decision)
 
@@ -108,10 +109,10 @@ class ComplianceDesk:
         self.conclude_surrender(self.wallets[held.account], held.units, decision == "commit")
         if decision == "commit":
             self.surrendered_units(held.units)
-            self._out.append(e.Surrendered(account=held.account, compliance_year=held.compliance_year,
+            self.out.append(e.Surrendered(account=held.account, compliance_year=held.compliance_year,
                                            units=held.units))
         else:
-            self._out.append(e.SurrenderReleased(account=held.account, compliance_year=held.compliance_year,
+            self.out.append(e.SurrenderReleased(account=held.account, compliance_year=held.compliance_year,
                                                  units=held.units))
 
     def _cancel(self, wallet: Wallet, units: dict[str, int]) -> None:

@@ -8,6 +8,7 @@ so it can never be listed again. Expired certificates are retired at the day's o
 from __future__ import annotations
 
 from certx.books.gec import Bid, Eligibility, Lot
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.registry.issuance import months
@@ -16,7 +17,7 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class GecDesk:
+class GecDesk(Accounts):
     def on_gec_block(self, cmd: c.OrderNew, at: int) -> None:
         raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
 
@@ -85,13 +86,13 @@ class GecDesk:
             raise Rejected(Reason.lot_size, f"lot {cmd.target} is taken whole: {lot.last - lot.first + 1}")
         self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
                                          quantity=cmd.quantity, price=Fen(lot.price)))
         self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account, cmd.quantity)
 
     def _accepted(self, cmd: c.OrderNew, serials: list[tuple[int, int]] | None = None) -> None:
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
                                          side=cmd.side, quantity=cmd.quantity, price=cmd.price, serials=serials))
 
     def _gec_trade(self, lot: Lot, buyer: str, buy_order: str, buyer_limit: int, beneficiary: str,
@@ -108,7 +109,7 @@ class GecDesk:
         self.cancelled.add(first, last)
         self.products["GEC"].day.listing_trade(price, quantity)
         b = lot.batch
-        self._out.append(e.Trade(
+        self.out.append(e.Trade(
             trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=quantity,
             buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=lot.account,
             serials=[(first, last)], project=b.project, province=b.province, technology=b.technology,
@@ -130,7 +131,7 @@ class GecDesk:
 
     def retire_expired(self, today: int) -> None:
         """G2: at the open, certificates past their validity leave every holding (and any lot) for good."""
-        out = self._out
+        out = self.out
         for batch in self.issuance.batches():
             if batch.expired or batch.valid_through >= today:
                 continue

@@ -8,6 +8,7 @@ what the buyer reserved above the trade price.
 from __future__ import annotations
 
 from certx.books.listing import Resting
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
@@ -15,7 +16,7 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class ListingDesk:
+class ListingDesk(Accounts):
     def on_listing_order(self, cmd: c.OrderNew, at: int) -> None:
         """M1(a): a limit order matches on price-time priority at the resting price; what is left rests."""
         # The hot path: the shared checks (in_window, check_size) are written out inline here; the engine
@@ -47,7 +48,7 @@ class ListingDesk:
         is_buy = cmd.side == "buy"
         self.reserve(wallet, cmd.product, is_buy, price, quantity)
         self.order_ids.add(order_id)
-        out = self._out
+        out = self.out
         out.append(e.OrderAccepted(order_id=order_id, account=cmd.account, product=cmd.product, side=cmd.side,
                                    quantity=quantity, price=cmd.price))
         book = product.book
@@ -70,7 +71,7 @@ class ListingDesk:
             self.fill(maker, taker, name, price, quantity, price)
             buyer, seller, buy_order, sell_order = maker, taker, resting.order_id, taker_order
         product.day.listing_trade(price, quantity)
-        self._out.append(e.Trade(trade_id=self.trade_id(), product=name, mode="listing", price=Fen(price),
+        self.out.append(e.Trade(trade_id=self.trade_id(), product=name, mode="listing", price=Fen(price),
                                  quantity=quantity, buy_order=buy_order, sell_order=sell_order,
                                  buyer=buyer.account, seller=seller.account))
 
@@ -94,7 +95,7 @@ class ListingDesk:
         taker_buys = not target.is_buy
         self.reserve(wallet, product.name, taker_buys, target.price, quantity)
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=product.name,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=product.name,
                                          side="buy" if taker_buys else "sell", quantity=quantity,
                                          price=Fen(target.price)))
         product.book.take(target, quantity)
@@ -121,9 +122,9 @@ class ListingDesk:
             remaining = self.cancel_other(cmd)
         else:
             # Cancels of orders already filled are common; answer them without the cost of raising.
-            self._out.append(self._rejection(cmd, Reason.unknown_order, cmd.order_id))
+            self.out.append(self.rejection(cmd, Reason.unknown_order, cmd.order_id))
             return
-        self._out.append(e.OrderCancelled(order_id=cmd.order_id, account=cmd.account, remaining=remaining))
+        self.out.append(e.OrderCancelled(order_id=cmd.order_id, account=cmd.account, remaining=remaining))
 
     def cancel_other(self, cmd: c.OrderCancel) -> int:
         """A cancel of a block offer or a GEC order."""

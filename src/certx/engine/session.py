@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from certx.engine.band import ratio_bps
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.registry.issuance import month_index
@@ -26,7 +27,7 @@ def _windows(date: dt.date, minutes: tuple[tuple[int, int], ...], utc_offset: in
     return tuple((midnight + a * 60_000, midnight + b * 60_000) for a, b in minutes)
 
 
-class SessionDesk:
+class SessionDesk(Accounts):
     def on_session_open(self, cmd: c.SessionOpen, at: int) -> None:
         self.require(cmd.actor, "operator")
         if self.date is not None:
@@ -37,7 +38,7 @@ class SessionDesk:
         for product in self.products.values():
             product.start_day()
         self.unlock_bought()
-        self._out.append(e.SessionOpened(date=cmd.date))
+        self.out.append(e.SessionOpened(date=cmd.date))
         if self.market == "GEC":
             self.retire_expired(month_index(cmd.date.isoformat()[:7]))
 
@@ -48,7 +49,7 @@ class SessionDesk:
         if self.auctions:
             self.close_all_auctions()      # M3: an auction still open closes with the day, before D2's expiry
         self.expire_orders()
-        out = self._out
+        out = self.out
         for product in self.products.values():
             day = product.day
             previous = product.close
@@ -79,7 +80,7 @@ class SessionDesk:
 
     def expire_orders(self) -> None:
         """D2: every resting order expires at the close, oldest first per book, and releases what it holds."""
-        out = self._out
+        out = self.out
         for product in self.products.values():
             book = product.book
             for order in list(book.orders.values()):
@@ -106,7 +107,7 @@ class SessionDesk:
         if cmd.reference_price is not None:
             product.close = int(cmd.reference_price)
             product.rebuild_bands()
-        self._out.append(e.ProductListed(product=cmd.product, reference_price=cmd.reference_price))
+        self.out.append(e.ProductListed(product=cmd.product, reference_price=cmd.reference_price))
 
     def on_band_set(self, cmd: c.BandSet, at: int) -> None:
         """B3: a new band ratio for one product and mode, effective from the next trading day."""
@@ -114,7 +115,7 @@ class SessionDesk:
         if cmd.product not in self.products:
             raise Rejected(Reason.unknown_product, cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
-        self._out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
+        self.out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
 
 
 def _fen(value: int | None) -> Fen | None:
