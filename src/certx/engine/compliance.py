@@ -84,8 +84,8 @@ class ComplianceDesk(Accounts):
         """The home market hears the other leg's answer, and decides for both."""
         if cmd.ref in self.decided:
             return                  # decided already: a surrender is decided once
-        held = self.surrenders.pop(cmd.ref, None)
-        if held is None:
+        leg = self.surrenders.pop(cmd.ref, None)
+        if leg is None:
             # This leg was refused, so nothing is held here: the surrender is released, and the other leg must
             # give back what it holds (if it refused too, nothing is held anywhere and nothing is said).
             if cmd.vote == "held":
@@ -95,25 +95,25 @@ class ComplianceDesk(Accounts):
             return
         self.decided.add(cmd.ref)
         decision = "commit" if cmd.vote == "held" else "release"
-        self.out.append(e.SurrenderDecided(account=held.account, compliance_year=held.compliance_year,
-                                            decision=decision, legs=held.legs))
-        self._conclude(held, decision)
+        self.out.append(e.SurrenderDecided(account=leg.account, compliance_year=leg.compliance_year,
+                                            decision=decision, legs=leg.legs))
+        self._conclude(leg, decision)
 
     def on_surrender_decide(self, cmd: c.SurrenderDecide, at: int) -> None:
         """The other leg hears the home market's decision."""
-        held = self.surrenders.pop(cmd.ref, None)
-        if held is not None:
-            self._conclude(held, cmd.decision)
+        leg = self.surrenders.pop(cmd.ref, None)
+        if leg is not None:
+            self._conclude(leg, cmd.decision)
 
-    def _conclude(self, held: HeldLeg, decision: str) -> None:
-        self.conclude_surrender(self.wallets[held.account], held.units, decision == "commit")
+    def _conclude(self, leg: HeldLeg, decision: str) -> None:
+        self.conclude_surrender(self.wallets[leg.account], leg.units, decision == "commit")
         if decision == "commit":
-            self.surrendered_units(held.units)
-            self.out.append(e.Surrendered(account=held.account, compliance_year=held.compliance_year,
-                                           units=held.units))
+            self.surrendered_units(leg.units)
+            self.out.append(e.Surrendered(account=leg.account, compliance_year=leg.compliance_year,
+                                           units=leg.units))
         else:
-            self.out.append(e.SurrenderReleased(account=held.account, compliance_year=held.compliance_year,
-                                                 units=held.units))
+            self.out.append(e.SurrenderReleased(account=leg.account, compliance_year=leg.compliance_year,
+                                                 units=leg.units))
 
     def _cancel(self, wallet: Wallet, units: dict[str, int]) -> None:
         self.cancel_free(wallet, units)

@@ -64,8 +64,8 @@ class GecDesk(Accounts):
         batch = self.issuance.batch_of(first, last)
         if batch is not None and (batch.expired or batch.valid_through < self.today_month()):
             raise Rejected(Reason.expired_certificate, f"{batch.project} {batch.production_month} has expired")
-        held = self.serials.get(cmd.account)
-        if batch is None or held is None or not held.contains(first, last):
+        holding = self.serials.get(cmd.account)
+        if batch is None or holding is None or not holding.contains(first, last):
             raise Rejected(Reason.insufficient_holdings, f"{cmd.account} does not hold [{first}, {last}] in one batch")
         return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq, cmd.counterparty, cmd.partial)
 
@@ -138,10 +138,10 @@ class GecDesk(Accounts):
             batch.expired = True
             for order in [o for o in self.lots.orders.values() if isinstance(o, Lot) and o.batch is batch]:
                 self.withdraw_gec(order)
-            for account, held in self.serials.items():
-                gone = held.overlap(batch.first, batch.last)
+            for account, holding in self.serials.items():
+                gone = holding.overlap(batch.first, batch.last)
                 for first, last in gone:
-                    held.remove(first, last)
+                    holding.remove(first, last)
                     self.retired.add(first, last)
                 if gone:
                     out.append(e.CertificatesExpired(account=account, serials=gone))

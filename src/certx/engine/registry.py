@@ -65,10 +65,10 @@ class RegistryDesk(Accounts):
         self.issuance.record_gec(batch)
         if self.market != home(cmd):
             return
-        held = self.serials.get(cmd.account)
-        if held is None:
-            held = self.serials[cmd.account] = RangeSet()
-        held.add(cmd.first_serial, cmd.last_serial)
+        holding = self.serials.get(cmd.account)
+        if holding is None:
+            holding = self.serials[cmd.account] = RangeSet()
+        holding.add(cmd.first_serial, cmd.last_serial)
         self.out.append(e.Issued(
             account=cmd.account, product="GEC", quantity=cmd.last_serial - cmd.first_serial + 1,
             project=cmd.project, serials=[(cmd.first_serial, cmd.last_serial)], province=cmd.province,
