@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 class Position:
-    """Units of one product: `free` can be sold, `held` is reserved by resting sells, `locked` was bought
-    today and waits for the next trading day (A3)."""
+    """Units of one product: `free` can be sold, `held` is reserved (by resting sells, block offers, auctions and
+    surrender legs: A2, C1), `locked` was bought today and waits for the next trading day (A3). Only the
+    engine's `Accounts` changes them."""
 
     __slots__ = ("free", "held", "locked")
 
@@ -19,7 +20,7 @@ class Position:
 
 
 class Wallet:
-    """One account in one market. `cash` is free; `cash_held` is reserved by resting buys."""
+    """One account in one market. `cash` is free; `cash_held` is reserved by resting buys and bids (A2)."""
 
     __slots__ = ("account", "broker", "cash", "cash_held", "positions")
 

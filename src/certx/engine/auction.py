@@ -23,6 +23,7 @@ quantity (`lot_size`); GEC has no auctions (its certificates differ one from ano
 from __future__ import annotations
 
 from certx.books.auction import Auction, SealedBid
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
@@ -32,7 +33,7 @@ from certx.wire.codec import millis
 from certx.wire.routing import market_of_product
 
 
-class AuctionDesk:
+class AuctionDesk(Accounts):
     def on_auction_open(self, cmd: c.AuctionOpen, at: int) -> None:
         self.in_window(self.listing_windows, at)
         wallet = self.wallets.get(cmd.seller)
@@ -61,7 +62,7 @@ class AuctionDesk:
                                                 closes_at)
         if self.next_auction_close is None or closes_at < self.next_auction_close:
             self.next_auction_close = closes_at
-        self._out.append(e.AuctionOpened(auction_id=cmd.auction_id, product=cmd.product, seller=cmd.seller,
+        self.out.append(e.AuctionOpened(auction_id=cmd.auction_id, product=cmd.product, seller=cmd.seller,
                                          quantity=cmd.quantity, reserve_price=Fen(reserve),
                                          closes_at=cmd.closes_at))
 
@@ -82,7 +83,7 @@ class AuctionDesk:
         self.reserve(wallet, auction.product, True, price, quantity)
         self.order_ids.add(cmd.order_id)
         auction.bids.append(SealedBid(cmd.order_id, cmd.account, price, quantity))
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=auction.product,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=auction.product,
                                          side="buy", quantity=quantity, price=cmd.price, mode="auction",
                                          auction_id=auction.auction_id))
 
@@ -104,24 +105,18 @@ class AuctionDesk:
     def close_auction(self, auction: Auction) -> None:
         del self.auctions[auction.auction_id]
         self.schedule_next_close()
-        out = self._out
+        out = self.out
         seller = self.wallets[auction.seller]
         name = auction.product
-        pos = seller.positions[name]
         day = self.products[name].day
         allocation = auction.allocate()
         sold = 0
         for bid, filled in allocation:
             if not filled:
                 continue
-            value = bid.price * filled
-            buyer = self.wallets[bid.account]
-            buyer.cash_held -= value
-            pos.held -= filled
-            seller.cash += value
-            self.credit_units(buyer, name, filled)
+            self.fill(self.wallets[bid.account], seller, name, bid.price, filled, bid.price)
             day.auction_volume += filled
-            day.auction_value += value
+            day.auction_value += bid.price * filled
             sold += filled
             out.append(e.Trade(trade_id=self.trade_id(), product=name, mode="auction", price=Fen(bid.price),
                                quantity=filled, buy_order=bid.order_id, sell_order=auction.auction_id,
@@ -129,13 +124,10 @@ class AuctionDesk:
         for bid, filled in allocation:
             left = bid.quantity - filled
             if left:
-                buyer = self.wallets[bid.account]
-                buyer.cash_held -= bid.price * left
-                buyer.cash += bid.price * left
+                self.release(self.wallets[bid.account], name, True, bid.price, left)
                 out.append(e.OrderExpired(order_id=bid.order_id, account=bid.account, remaining=left))
         unsold = auction.quantity - sold
-        pos.held -= unsold
-        pos.free += unsold
+        self.release(seller, name, False, 0, unsold)
         out.append(e.AuctionClosed(auction_id=auction.auction_id, product=name, seller=auction.seller, sold=sold,
                                    unsold=unsold))
 

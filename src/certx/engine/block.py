@@ -4,6 +4,7 @@ touch the listing book and never set the close (D4)."""
 from __future__ import annotations
 
 from certx.books.block import Offer
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
@@ -11,7 +12,7 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class BlockDesk:
+class BlockDesk(Accounts):
     def on_block_offer(self, cmd: c.OrderNew, at: int) -> None:
         if not self.mrules.block_enabled:
             raise Rejected(Reason.mode_not_allowed, f"no block trading in {self.market}")
@@ -31,7 +32,7 @@ class BlockDesk:
         self.order_ids.add(cmd.order_id)
         self.blocks.offers[cmd.order_id] = Offer(cmd.order_id, cmd.account, cmd.product, is_buy, price, quantity,
                                                  cmd.counterparty, cmd.partial)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=cmd.product,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=cmd.product,
                                          side=cmd.side, quantity=quantity, price=cmd.price, mode="block"))
 
     def on_accept(self, cmd: c.OrderAccept, at: int) -> None:
@@ -55,7 +56,7 @@ class BlockDesk:
         taker_buys = not offer.is_buy
         self.reserve(wallet, offer.product, taker_buys, offer.price, quantity)
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=offer.product,
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product=offer.product,
                                          side="buy" if taker_buys else "sell", quantity=quantity,
                                          price=Fen(offer.price), mode="block"))
         offer.remaining -= quantity
@@ -63,15 +64,11 @@ class BlockDesk:
             del self.blocks.offers[offer.order_id]
         maker = self.wallets[offer.account]
         buyer, seller = (wallet, maker) if taker_buys else (maker, wallet)
-        value = offer.price * quantity
-        buyer.cash_held -= value
-        seller.positions[offer.product].held -= quantity
-        seller.cash += value
-        self.credit_units(buyer, offer.product, quantity)
+        self.fill(buyer, seller, offer.product, offer.price, quantity, offer.price)
         product.day.block_volume += quantity
-        product.day.block_value += value
+        product.day.block_value += offer.price * quantity
         buy_order, sell_order = (cmd.order_id, offer.order_id) if taker_buys else (offer.order_id, cmd.order_id)
-        self._out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
+        self.out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
                                  price=Fen(offer.price), quantity=quantity, buy_order=buy_order,
                                  sell_order=sell_order, buyer=buyer.account, seller=seller.account))
 
@@ -84,4 +81,4 @@ class BlockDesk:
 
     def withdraw_offer(self, offer: Offer) -> None:
         del self.blocks.offers[offer.order_id]
-        self.release_listing(offer.account, offer.product, offer.is_buy, offer.price, offer.remaining)
+        self.release(self.wallets[offer.account], offer.product, offer.is_buy, offer.price, offer.remaining)

@@ -18,6 +18,7 @@ A surrender with one leg is atomic in its one market: it is cancelled at once (`
 from __future__ import annotations
 
 from certx.accounts import Wallet
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.wire import commands as c
 from certx.wire import events as e
@@ -37,7 +38,7 @@ class HeldLeg:
         self.legs = legs
 
 
-class ComplianceDesk:
+class ComplianceDesk(Accounts):
     def on_surrender(self, cmd: c.Surrender, at: int) -> None:
         self.require(cmd.actor, "registry")
         wallet = self.wallet_of(cmd.account)
@@ -51,14 +52,11 @@ class ComplianceDesk:
         legs = list(markets(cmd))
         if len(legs) == 1:
             self._cancel(wallet, take)
-            self._out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
+            self.out.append(e.Surrendered(account=cmd.account, compliance_year=cmd.compliance_year, units=take))
             return
-        for product, quantity in take.items():
-            pos = wallet.positions[product]
-            pos.free -= quantity
-            pos.held += quantity
+        self.hold_for_surrender(wallet, take)
         self.surrenders[cmd.id] = HeldLeg(cmd.account, cmd.compliance_year, take, legs)
-        self._out.append(e.SurrenderHeld(account=cmd.account, compliance_year=cmd.compliance_year, units=take,
+        self.out.append(e.SurrenderHeld(account=cmd.account, compliance_year=cmd.compliance_year, units=take,
                                          legs=legs))
 
     def _cea_leg(self, wallet: Wallet, cea: dict[str, int]) -> dict[str, int]:
@@ -86,44 +84,39 @@ class ComplianceDesk:
         """The home market hears the other leg's answer, and decides for both."""
         if cmd.ref in self.decided:
             return                  # decided already: a surrender is decided once
-        held = self.surrenders.pop(cmd.ref, None)
-        if held is None:
+        leg = self.surrenders.pop(cmd.ref, None)
+        if leg is None:
             # This leg was refused, so nothing is held here: the surrender is released, and the other leg must
             # give back what it holds (if it refused too, nothing is held anywhere and nothing is said).
             if cmd.vote == "held":
                 self.decided.add(cmd.ref)
-                self._out.append(e.SurrenderDecided(account=cmd.account, compliance_year=cmd.compliance_year,
+                self.out.append(e.SurrenderDecided(account=cmd.account, compliance_year=cmd.compliance_year,
                                                     decision="release", legs=cmd.legs))
             return
         self.decided.add(cmd.ref)
         decision = "commit" if cmd.vote == "held" else "release"
-        self._out.append(e.SurrenderDecided(account=held.account, compliance_year=held.compliance_year,
-                                            decision=decision, legs=held.legs))
-        self._conclude(held, decision)
+        self.out.append(e.SurrenderDecided(account=leg.account, compliance_year=leg.compliance_year,
+                                            decision=decision, legs=leg.legs))
+        self._conclude(leg, decision)
 
     def on_surrender_decide(self, cmd: c.SurrenderDecide, at: int) -> None:
         """The other leg hears the home market's decision."""
-        held = self.surrenders.pop(cmd.ref, None)
-        if held is not None:
-            self._conclude(held, cmd.decision)
+        leg = self.surrenders.pop(cmd.ref, None)
+        if leg is not None:
+            self._conclude(leg, cmd.decision)
 
-    def _conclude(self, held: HeldLeg, decision: str) -> None:
-        wallet = self.wallets[held.account]
-        for product, quantity in held.units.items():
-            wallet.positions[product].held -= quantity
-            if decision == "release":
-                wallet.positions[product].free += quantity
+    def _conclude(self, leg: HeldLeg, decision: str) -> None:
+        self.conclude_surrender(self.wallets[leg.account], leg.units, decision == "commit")
         if decision == "commit":
-            self.surrendered_units(held.units)
-            self._out.append(e.Surrendered(account=held.account, compliance_year=held.compliance_year,
-                                           units=held.units))
+            self.surrendered_units(leg.units)
+            self.out.append(e.Surrendered(account=leg.account, compliance_year=leg.compliance_year,
+                                           units=leg.units))
         else:
-            self._out.append(e.SurrenderReleased(account=held.account, compliance_year=held.compliance_year,
-                                                 units=held.units))
+            self.out.append(e.SurrenderReleased(account=leg.account, compliance_year=leg.compliance_year,
+                                                 units=leg.units))
 
     def _cancel(self, wallet: Wallet, units: dict[str, int]) -> None:
-        for product, quantity in units.items():
-            wallet.positions[product].free -= quantity
+        self.cancel_free(wallet, units)
         self.surrendered_units(units)
 
     def surrendered_units(self, units: dict[str, int]) -> None:

@@ -17,19 +17,14 @@ reached close first, and their events lead its output, whether the command is th
 """
 from __future__ import annotations
 
-import datetime as dt
-
-from certx.accounts import Wallet
-from certx.books.auction import Auction
 from certx.books.block import BlockBoard
 from certx.books.gec import GecBook
 from certx.engine.auction import AuctionDesk
 from certx.engine.block import BlockDesk
-from certx.engine.compliance import ComplianceDesk, HeldLeg
+from certx.engine.compliance import ComplianceDesk
 from certx.engine.gec import GecDesk
 from certx.engine.listing import ListingDesk
 from certx.engine.registry import RegistryDesk
-from certx.engine.product import Product
 from certx.engine.rejection import Rejected
 from certx.engine.session import SessionDesk
 from certx.registry.issuance import Issuance
@@ -40,49 +35,60 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 from certx.wire.routing import PARTITION, home, markets
 
+OrderNew = c.OrderNew      # apply's one test per command, as a global: no attribute lookup
+
 
 class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
-    """One market's state. The desks (mixins) hold the handlers for each kind of command."""
+    """One market's engine: its state (`State`), the desks (mixins) that hold the handlers for each kind of
+    command, and `Accounts`, through which they move every yuan and unit (A2–A4)."""
 
     def __init__(self, market: str, rules: Rules = DEFAULT) -> None:
+        # The first values of the state that `State` declares and explains.
         self.market = market
         self.partition = PARTITION[market]
         self.rules = rules
         self.mrules = rules.market(market)
-        self.commands = 0                     # commands applied: the next command's position in the market
-        self.seq = 0                          # the next event's position in this market's stream
-        self.trades = 0
-        # the trading day
-        self.date: dt.date | None = None
-        self.last_date: dt.date | None = None
-        self.listing_windows: tuple[tuple[int, int], ...] = ()
-        self.block_windows: tuple[tuple[int, int], ...] = ()
-        # accounts, products and orders
-        self.wallets: dict[str, Wallet] = {}
-        self.products: dict[str, Product] = {}
-        self.order_ids: set[str] = set()      # accepted today (D2: ids are day-scoped)
-        self.command_ids: dict[str, set[str]] = {}   # actor -> ids of its accepted non-order commands
-        self.cash_total = 0                   # all the cash in this market: deposits less withdrawals
-        self.locked: list = []                # positions with units waiting for T+1 (A3)
+        self.commands = self.seq = self.trades = 0
+        self.out = []
+        self.date = self.last_date = None
+        self.listing_windows = self.block_windows = ()
+        self.wallets = {}
+        self.cash_total = 0
+        self.locked = []
+        self.products = {}
+        self.order_ids = set()
+        self.command_ids = {}
         self.blocks = BlockBoard()
-        self.auctions: dict[str, Auction] = {}          # open auctions (M3), in opening order
-        self.next_auction_close: int | None = None      # the earliest closes_at of those, None if there are none
-        # GEC: what is issued, who holds which serials, what is gone for good
+        self.auctions = {}
+        self.next_auction_close = None
         self.issuance = Issuance()
-        self.serials: dict[str, RangeSet] = {}
-        self.cancelled = RangeSet()           # G1: traded, cancelled in the buyer's name
-        self.retired = RangeSet()             # G2: expired
-        self.surrendered: dict[str, int] = {}
-        self.surrenders: dict[str, HeldLeg] = {}    # C1: legs held here until their surrender is decided
-        self.decided: set[str] = set()              # C1: the surrenders this market, their home, has decided
+        self.serials = {}
         self.lots = GecBook()
+        self.cancelled = RangeSet()
+        self.retired = RangeSet()
+        self.surrendered = {}
+        self.surrenders = {}
+        self.decided = set()
         if market == "GEC":
             self.list_product("GEC")
-        self._out: list[e.Event] = []
         self._wire()
 
     def _wire(self) -> None:
-        market, once = self.market, self._once
+        """The dispatch table: one lookup from a command to its handler. A command's type is its key, except
+        an `order.new`, keyed by its type and mode; where GEC trades differently, its own handlers."""
+        once = self._once
+        if self.market == "GEC":
+            orders = {
+                (c.OrderNew, "listing"): self.on_gec_new,       # a lot or a filtered bid (M4, M5)
+                (c.OrderNew, "block"): self.on_gec_block,
+                c.OrderLift: self.on_gec_lift,
+            }
+        else:
+            orders = {
+                (c.OrderNew, "listing"): self.on_listing_order,
+                (c.OrderNew, "block"): self.on_block_offer,
+                c.OrderLift: self.on_lift,
+            }
         self._handlers = {
             c.SessionOpen: once(self.on_session_open),
             c.SessionClose: once(self.on_session_close),
@@ -95,8 +101,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
             c.Surrender: once(self.on_surrender),
             c.FundsDeposit: once(self.on_funds),
             c.FundsWithdraw: once(self.on_funds),
-            c.OrderNew: self.on_gec_new if market == "GEC" else self.on_order_new,
-            c.OrderLift: self.on_gec_lift if market == "GEC" else self.on_lift,
+            **orders,
             c.OrderAccept: self.on_accept,
             c.OrderCancel: self.on_cancel,
             c.AuctionOpen: once(self.on_auction_open),
@@ -122,7 +127,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         """Apply one command at time `at` (epoch ms), in the next position of the market's command stream."""
         position = self.commands
         self.commands = position + 1
-        out = self._out = []
+        out = self.out = []
         kept = 0
         due = self.next_auction_close
         if due is not None and at >= due:
@@ -135,11 +140,12 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
             if mine and self.market not in mine:
                 raise Rejected(Reason.wrong_market, f"this is the {self.market} engine; "
                                                     f"{cmd.__struct_config__.tag} is for {', '.join(mine)}", leg=True)
-            self._handlers[type(cmd)](cmd, at)
+            kind = type(cmd)
+            self._handlers[(kind, cmd.mode) if kind is OrderNew else kind](cmd, at)
         except Rejected as r:
             del out[kept:]
             if r.leg or home(cmd) in (None, self.market):
-                out.append(self._rejection(cmd, r.reason, r.detail))
+                out.append(self.rejection(cmd, r.reason, r.detail))
         seq, partition, market, origin, ref = self.seq, self.partition, self.market, e.Origin, cmd.ref
         index = 0
         for event in out:
@@ -151,88 +157,9 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         self.seq = seq + index
         return out
 
-    def _rejection(self, cmd: c.LoggedCommand, reason: Reason, detail: str) -> e.Event:
-        if isinstance(cmd, c.Order):
-            return e.OrderRejected(account=cmd.account, reason=reason, detail=detail)
-        return e.CommandRejected(command=cmd.__struct_config__.tag, reason=reason, detail=detail)
-
     def on_refusal(self, cmd: c.Refusal, at: int) -> None:
         """A command the gateway refused at the door: answered here, in sequence, and nothing else happens."""
         if cmd.order:
-            self._out.append(e.OrderRejected(account=cmd.account, reason=cmd.reason, detail=cmd.detail))
+            self.out.append(e.OrderRejected(account=cmd.account, reason=cmd.reason, detail=cmd.detail))
         else:
-            self._out.append(e.CommandRejected(command=cmd.command, reason=cmd.reason, detail=cmd.detail))
-
-    # --- checks shared by the desks -------------------------------------------------------------
-
-    def require(self, actor: str, who: str) -> None:
-        """A1: only the registry issues, only the bank moves cash, only the operator runs the market."""
-        if actor != who:
-            raise Rejected(Reason.not_authorised, f"{actor!r} is not the {who}")
-
-    def wallet_of(self, account: str) -> Wallet:
-        wallet = self.wallets.get(account)
-        if wallet is None:
-            raise Rejected(Reason.unknown_account, f"no account {account!r}")
-        return wallet
-
-    def broker_wallet(self, cmd: c.Order) -> Wallet:
-        """A1: only the account's broker may place or cancel orders for it."""
-        wallet = self.wallets.get(cmd.account)
-        if wallet is None or wallet.broker != cmd.actor:
-            raise Rejected(Reason.not_authorised, f"{cmd.actor!r} does not hold account {cmd.account!r}")
-        return wallet
-
-    def in_window(self, windows: tuple[tuple[int, int], ...], at: int) -> None:
-        """D1: inside one of today's session windows, else market_closed."""
-        for start, end in windows:
-            if start <= at < end:
-                return
-        raise Rejected(Reason.market_closed)
-
-    def new_order_id(self, order_id: str) -> None:
-        if order_id in self.order_ids:
-            raise Rejected(Reason.duplicate_order_id, order_id)
-
-    def check_size(self, quantity: int, price: int, sizes) -> None:
-        """U1 tick, U2 lot, S1 sizes."""
-        if price % self.mrules.tick:
-            raise Rejected(Reason.tick_size, f"price must be a multiple of {self.mrules.tick} fen")
-        if quantity < sizes.minimum or (sizes.maximum is not None and quantity > sizes.maximum) or quantity % sizes.lot:
-            raise Rejected(Reason.lot_size,
-                           f"quantity {quantity} outside {sizes.minimum}..{sizes.maximum} (lot {sizes.lot})")
-
-    def reserve(self, wallet: Wallet, product: str, is_buy: bool, price: int, quantity: int) -> None:
-        """A2: a buy reserves price × quantity of cash, a sell the units; or the order is refused."""
-        if is_buy:
-            cost = price * quantity
-            if wallet.cash < cost:
-                raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {cost} fen")
-            wallet.cash -= cost
-            wallet.cash_held += cost
-        else:
-            pos = wallet.positions.get(product)
-            if pos is None or pos.free < quantity:
-                raise Rejected(Reason.insufficient_holdings, f"free {pos.free if pos else 0} < {quantity}")
-            pos.free -= quantity
-            pos.held += quantity
-
-    def list_product(self, name: str) -> Product:
-        product = Product(name, self.mrules.listing_band_bps, self.mrules.block_band_bps)
-        product.rebuild_bands()
-        self.products[name] = product
-        return product
-
-    def credit_units(self, wallet: Wallet, product: str, quantity: int) -> None:
-        """Bought units: T+1 where the market says so (A3)."""
-        pos = wallet.position(product)
-        if self.mrules.t_plus_one:
-            if not pos.locked:
-                self.locked.append(pos)
-            pos.locked += quantity
-        else:
-            pos.free += quantity
-
-    def trade_id(self) -> str:
-        self.trades += 1
-        return f"{self.market}-{self.trades}"
+            self.out.append(e.CommandRejected(command=cmd.command, reason=cmd.reason, detail=cmd.detail))

@@ -8,6 +8,7 @@ so it can never be listed again. Expired certificates are retired at the day's o
 from __future__ import annotations
 
 from certx.books.gec import Bid, Eligibility, Lot
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.registry.issuance import months
@@ -16,10 +17,11 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class GecDesk:
+class GecDesk(Accounts):
+    def on_gec_block(self, cmd: c.OrderNew, at: int) -> None:
+        raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
+
     def on_gec_new(self, cmd: c.OrderNew, at: int) -> None:
-        if cmd.mode != "listing":
-            raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
         self.in_window(self.listing_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
@@ -62,8 +64,8 @@ class GecDesk:
         batch = self.issuance.batch_of(first, last)
         if batch is not None and (batch.expired or batch.valid_through < self.today_month()):
             raise Rejected(Reason.expired_certificate, f"{batch.project} {batch.production_month} has expired")
-        held = self.serials.get(cmd.account)
-        if batch is None or held is None or not held.contains(first, last):
+        holding = self.serials.get(cmd.account)
+        if batch is None or holding is None or not holding.contains(first, last):
             raise Rejected(Reason.insufficient_holdings, f"{cmd.account} does not hold [{first}, {last}] in one batch")
         return Lot(cmd.order_id, cmd.account, price, first, last, batch, seq, cmd.counterparty, cmd.partial)
 
@@ -84,13 +86,13 @@ class GecDesk:
             raise Rejected(Reason.lot_size, f"lot {cmd.target} is taken whole: {lot.last - lot.first + 1}")
         self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
                                          quantity=cmd.quantity, price=Fen(lot.price)))
         self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account, cmd.quantity)
 
     def _accepted(self, cmd: c.OrderNew, serials: list[tuple[int, int]] | None = None) -> None:
         self.order_ids.add(cmd.order_id)
-        self._out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
+        self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC",
                                          side=cmd.side, quantity=cmd.quantity, price=cmd.price, serials=serials))
 
     def _gec_trade(self, lot: Lot, buyer: str, buy_order: str, buyer_limit: int, beneficiary: str,
@@ -103,14 +105,11 @@ class GecDesk:
             bid.remaining -= quantity
             if not bid.remaining:
                 self.lots.remove(bid)
-        buyer_wallet, seller_wallet = self.wallets[buyer], self.wallets[lot.account]
-        buyer_wallet.cash_held -= buyer_limit * quantity
-        buyer_wallet.cash += (buyer_limit - price) * quantity
-        seller_wallet.cash += price * quantity
+        self.fill_cash(self.wallets[buyer], self.wallets[lot.account], price, quantity, buyer_limit)
         self.cancelled.add(first, last)
         self.products["GEC"].day.listing_trade(price, quantity)
         b = lot.batch
-        self._out.append(e.Trade(
+        self.out.append(e.Trade(
             trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=quantity,
             buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=lot.account,
             serials=[(first, last)], project=b.project, province=b.province, technology=b.technology,
@@ -124,9 +123,7 @@ class GecDesk:
             remaining = order.last - order.first + 1
             self.serials[order.account].add(order.first, order.last)
             return remaining
-        wallet = self.wallets[order.account]
-        wallet.cash_held -= order.price * order.remaining
-        wallet.cash += order.price * order.remaining
+        self.release(self.wallets[order.account], "GEC", True, order.price, order.remaining)
         return order.remaining
 
     def today_month(self) -> int:
@@ -134,17 +131,17 @@ class GecDesk:
 
     def retire_expired(self, today: int) -> None:
         """G2: at the open, certificates past their validity leave every holding (and any lot) for good."""
-        out = self._out
+        out = self.out
         for batch in self.issuance.batches():
             if batch.expired or batch.valid_through >= today:
                 continue
             batch.expired = True
             for order in [o for o in self.lots.orders.values() if isinstance(o, Lot) and o.batch is batch]:
                 self.withdraw_gec(order)
-            for account, held in self.serials.items():
-                gone = held.overlap(batch.first, batch.last)
+            for account, holding in self.serials.items():
+                gone = holding.overlap(batch.first, batch.last)
                 for first, last in gone:
-                    held.remove(first, last)
+                    holding.remove(first, last)
                     self.retired.add(first, last)
                 if gone:
                     out.append(e.CertificatesExpired(account=account, serials=gone))

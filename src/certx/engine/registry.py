@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from certx.accounts import Wallet
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
@@ -12,22 +13,22 @@ from certx.money import MAX_MARKET_CASH
 from certx.wire.routing import home, market_of_product
 
 
-class RegistryDesk:
+class RegistryDesk(Accounts):
     def on_account_open(self, cmd: c.AccountOpen, at: int) -> None:
         self.require(cmd.actor, "registry")
         if cmd.account in self.wallets:
             raise Rejected(Reason.duplicate_account, cmd.account)
         self.wallets[cmd.account] = Wallet(cmd.account, cmd.broker)
         if self.market == home(cmd):
-            self._out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
+            self.out.append(e.AccountOpened(account=cmd.account, broker=cmd.broker))
 
     def on_issue_cea(self, cmd: c.IssueCea, at: int) -> None:
         self.require(cmd.actor, "registry")
         wallet = self.wallet_of(cmd.account)
         if market_of_product(cmd.product) != "CEA":
             raise Rejected(Reason.unknown_product, cmd.product)
-        wallet.position(cmd.product).free += cmd.quantity
-        self._out.append(e.Issued(account=cmd.account, product=cmd.product, quantity=cmd.quantity))
+        self.issue(wallet, cmd.product, cmd.quantity)
+        self.out.append(e.Issued(account=cmd.account, product=cmd.product, quantity=cmd.quantity))
 
     def ccer_product(self, project: str, vintage: int) -> str:
         """P2: the CCER product key, pooled by default."""
@@ -47,8 +48,8 @@ class RegistryDesk:
             return
         if product not in self.products:
             self.list_product(product)
-        wallet.position(product).free += cmd.quantity
-        self._out.append(e.Issued(account=cmd.account, product=product, quantity=cmd.quantity,
+        self.issue(wallet, product, cmd.quantity)
+        self.out.append(e.Issued(account=cmd.account, product=product, quantity=cmd.quantity,
                                   project=cmd.project, vintage=cmd.vintage))
 
     def on_issue_gec(self, cmd: c.IssueGec, at: int) -> None:
@@ -64,11 +65,11 @@ class RegistryDesk:
         self.issuance.record_gec(batch)
         if self.market != home(cmd):
             return
-        held = self.serials.get(cmd.account)
-        if held is None:
-            held = self.serials[cmd.account] = RangeSet()
-        held.add(cmd.first_serial, cmd.last_serial)
-        self._out.append(e.Issued(
+        holding = self.serials.get(cmd.account)
+        if holding is None:
+            holding = self.serials[cmd.account] = RangeSet()
+        holding.add(cmd.first_serial, cmd.last_serial)
+        self.out.append(e.Issued(
             account=cmd.account, product="GEC", quantity=cmd.last_serial - cmd.first_serial + 1,
             project=cmd.project, serials=[(cmd.first_serial, cmd.last_serial)], province=cmd.province,
             technology=cmd.technology, production_month=cmd.production_month, subsidised=cmd.subsidised,
@@ -89,12 +90,8 @@ class RegistryDesk:
             if self.cash_total + cmd.amount > MAX_MARKET_CASH:
                 raise Rejected(Reason.over_limit,
                                f"the {self.market} market would hold more than {MAX_MARKET_CASH} fen")
-            self.cash_total += cmd.amount
-            wallet.cash += cmd.amount
-            self._out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
+            self.deposit(wallet, cmd.amount)
+            self.out.append(e.FundsDeposited(account=cmd.account, amount=cmd.amount))
             return
-        if wallet.cash < cmd.amount:
-            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < {int(cmd.amount)} fen")
-        wallet.cash -= cmd.amount
-        self.cash_total -= cmd.amount
-        self._out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))
+        self.withdraw(wallet, cmd.amount)
+        self.out.append(e.FundsWithdrawn(account=cmd.account, amount=cmd.amount))

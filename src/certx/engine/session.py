@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from certx.engine.band import ratio_bps
+from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.registry.issuance import month_index
@@ -26,7 +27,7 @@ def _windows(date: dt.date, minutes: tuple[tuple[int, int], ...], utc_offset: in
     return tuple((midnight + a * 60_000, midnight + b * 60_000) for a, b in minutes)
 
 
-class SessionDesk:
+class SessionDesk(Accounts):
     def on_session_open(self, cmd: c.SessionOpen, at: int) -> None:
         self.require(cmd.actor, "operator")
         if self.date is not None:
@@ -36,11 +37,8 @@ class SessionDesk:
         self.set_day(cmd.date)
         for product in self.products.values():
             product.start_day()
-        for pos in self.locked:
-            pos.free += pos.locked
-            pos.locked = 0
-        self.locked = []
-        self._out.append(e.SessionOpened(date=cmd.date))
+        self.unlock_bought()
+        self.out.append(e.SessionOpened(date=cmd.date))
         if self.market == "GEC":
             self.retire_expired(month_index(cmd.date.isoformat()[:7]))
 
@@ -51,7 +49,7 @@ class SessionDesk:
         if self.auctions:
             self.close_all_auctions()      # M3: an auction still open closes with the day, before D2's expiry
         self.expire_orders()
-        out = self._out
+        out = self.out
         for product in self.products.values():
             day = product.day
             previous = product.close
@@ -82,12 +80,12 @@ class SessionDesk:
 
     def expire_orders(self) -> None:
         """D2: every resting order expires at the close, oldest first per book, and releases what it holds."""
-        out = self._out
+        out = self.out
         for product in self.products.values():
             book = product.book
             for order in list(book.orders.values()):
                 remaining = book.cancel(order)
-                self.release_listing(order.account, product.name, order.is_buy, order.price, remaining)
+                self.release(self.wallets[order.account], product.name, order.is_buy, order.price, remaining)
                 out.append(e.OrderExpired(order_id=order.order_id, account=order.account, remaining=remaining))
         for offer in list(self.blocks.offers.values()):
             self.withdraw_offer(offer)
@@ -109,7 +107,7 @@ class SessionDesk:
         if cmd.reference_price is not None:
             product.close = int(cmd.reference_price)
             product.rebuild_bands()
-        self._out.append(e.ProductListed(product=cmd.product, reference_price=cmd.reference_price))
+        self.out.append(e.ProductListed(product=cmd.product, reference_price=cmd.reference_price))
 
     def on_band_set(self, cmd: c.BandSet, at: int) -> None:
         """B3: a new band ratio for one product and mode, effective from the next trading day."""
@@ -117,7 +115,7 @@ class SessionDesk:
         if cmd.product not in self.products:
             raise Rejected(Reason.unknown_product, cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
-        self._out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
+        self.out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
 
 
 def _fen(value: int | None) -> Fen | None:
