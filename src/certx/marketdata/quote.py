@@ -3,8 +3,8 @@
 A batch's events say which products it changed. An event that names a product changes that product; an event that
 names none but can move every book or band of the market changes them all: a cancel or an expiry (whose order
 could be in any book), a session opening or closing (a new day, new bands, books emptied), GEC certificates
-expiring (their lots withdrawn, G2). Refusals change nothing (DOMAIN: a refused command changes no state), nor do
-accounts, cash and issuance, which no quote shows.
+expiring (their lots withdrawn, G2). An issuance may list a new product (CCER, P2), so it counts too. Refusals
+change nothing (DOMAIN: a refused command changes no state), nor do accounts and cash, which no quote shows.
 
 Each changed product gets one quote, conflated over the batch, with the `seq` of the last event of the batch that
 changed it. Since every change to what a quote shows comes with such an event, the quote equals the one a batch
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from certx.engine import Engine
     from certx.engine.product import Product
 
-_NAMED = frozenset((e.OrderAccepted, e.Trade, e.ProductListed))
+# `issued`: a CCER issuance lists its product in the market when it is new (P2); rare enough to quote each time
+_NAMED = frozenset((e.OrderAccepted, e.Trade, e.ProductListed, e.Issued))
 _EVERY = frozenset((e.OrderCancelled, e.OrderExpired, e.SessionOpened, e.SessionClosed, e.CertificatesExpired))
 
 
@@ -123,7 +124,7 @@ def _levels(side: Side) -> list[Level]:
 def _gec_sides(engine: Engine) -> tuple[list[Level], list[Level], list[Cheapest]]:
     """GEC has no single ladder (P3): its asks are the public lots by price, its bids the resting bids by price
     whatever their filters, and `lots` the cheapest public lot of each (province, technology) with the quantity at
-    that price. Read from the book's index of orders only, not from how it files lots and bids. Addressed lots (M5)
+    that price. Its bids and asks may overlap: a bid's filter may refuse the cheaper lots (G4). Read from the book's index of orders only, not from how it files lots and bids. Addressed lots (M5)
     are their counterparty's business and never quoted."""
     asks: dict[int, list[int]] = {}
     bids: dict[int, list[int]] = {}
