@@ -44,20 +44,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     journal = Journal(Ledger())
     replay = Replay()
     out = open(args.events, "wb") if args.events else None
+    quoted = open(args.quotes, "wb") if args.quotes else None
     settlements: list = []
     bar = tqdm(total=len(lines), unit="line", disable=args.quiet or None, leave=False, desc="replay")
+    n = 0
     try:
-        for n, event in enumerate(replay.run(_counted(lines, bar)), 1):
-            if out:
-                out.write(encode(event) + b"\n")
-            settlements += journal.add(event, at=replay.at)
-            if n % 10_000 == 0:
-                store.write(journal.take())
+        for events in replay.each_line(_counted(lines, bar)):
+            for event in events:
+                n += 1
+                if out:
+                    out.write(encode(event) + b"\n")
+                settlements += journal.add(event, at=replay.at)
+                if n % 10_000 == 0:
+                    store.write(journal.take())
+            if quoted:
+                quoted.writelines(encode(q) + b"\n" for q in replay.quotes_of(events))
         store.write(journal.take())
     finally:
         bar.close()
-        if out:
-            out.close()
+        for f in (out, quoted):
+            if f:
+                f.close()
     if args.json:
         print(json.dumps(summary_json(path, replay.summary, target, settlements), indent=2, ensure_ascii=False))
     else:
@@ -234,7 +241,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not supervised():
         # Mistakes first, here, in one line each: a service would only log them and stop.
         needs(args, *{"gateway": (topics.commands, topics.replay, topics.dlq),
-                      "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq),
+                      "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq)
+                      + ((topics.marketdata,) if args.marketdata else ()),
                       "projector": (topics.events, topics.settlements, topics.dlq)}[args.service])
         if args.service == "projector":
             from certx.store import open_store
@@ -259,7 +267,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from services.matcher import service
 
     settings = Settings(kafka=kafka(args), topics=topics, rules=load_rules(args.rules),
-                        snapshot_every=args.snapshot_every, session_timeout_ms=args.session_timeout_ms)
+                        snapshot_every=args.snapshot_every, session_timeout_ms=args.session_timeout_ms,
+                        marketdata=args.marketdata)
     return asyncio.run(service(settings, **http).run())
 
 
@@ -452,6 +461,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="replay a .jsonl command file embedded, with no broker")
     p.add_argument("commands", nargs="?", help="command file (default: the shipped sample trade day)")
     p.add_argument("--events", help="write the events here as JSON Lines")
+    p.add_argument("--quotes", help="write the market-data feed here as JSON Lines: after each command, a quote of "
+                   "each product it changed (certx.marketdata)")
     p.add_argument("--db", help="settle into this read model: a SQLite file or a postgresql:// DSN that holds none "
                    "yet (default: a new file for this run, certx-replay-<time>.db)")
     p.add_argument("--fresh", action="store_true", help="replace the read model --db already holds")
@@ -522,6 +533,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
     p.add_argument("--session-timeout-ms", type=int, default=10_000,
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
+    p.add_argument("--no-marketdata", dest="marketdata", action="store_false",
+                   help="matcher: publish no quotes on certx.marketdata (to measure what the feed costs)")
     port = os.environ.get("CERTX_METRICS_PORT")
     p.add_argument("--metrics-port", type=int, default=int(port) if port else None,
                    help="serve /metrics, /live and /ready on this port (0: any free port, logged as service.http; "
@@ -547,8 +560,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)
     p.set_defaults(func=cmd_submit)
-    p = sub.add_parser("tail", help="print committed events, settlements or dead letters readably")
-    p.add_argument("stream", choices=["events", "settlements", "dlq"])
+    p = sub.add_parser("tail", help="print committed events, settlements, dead letters or quotes readably")
+    p.add_argument("stream", choices=["events", "settlements", "dlq", "marketdata"])
     p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new records")
     p.add_argument("--limit", type=int, help="print this many records, then stop")
     p.add_argument("--json", action="store_true", help="each record as it is on the wire (JSON Lines)")

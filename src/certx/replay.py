@@ -7,6 +7,9 @@ to, in the next position of that market's command stream. The commands the gatew
 origins included, are the ones the Kafka matcher publishes for the same file replayed through the gateway, when
 nothing else reaches a market while a surrender is being decided (on Kafka the relayed commands arrive a little
 later, after whatever other commands got there first).
+
+The quotes of the market-data feed (`quotes_of`) are those of one line a batch: the finest feed, of which the
+matcher's, conflated over its fetched batches, is a subsequence quote for quote (certx.marketdata.quote).
 """
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from typing import Iterable, NamedTuple
 from certx.engine import Engine
 from certx.gateway import Door
 from certx.gateway.relay import relay
+from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
 from certx.wire import commands as c
 from certx.wire import events as e
 from certx.wire.codec import NotAnObject
+from certx.wire.marketdata import Quote
 from certx.wire.reasons import Reason
 from certx.wire.routing import MARKETS
 
@@ -89,9 +94,24 @@ class Replay:
             self.summary.add(event)
         return out
 
+    def quotes_of(self, events: list[e.Event]) -> list[Quote]:
+        """The quotes after one line: one per product its events changed, market by market as they come."""
+        changes: dict[str, Changes] = {}
+        for event in events:
+            seen = changes.get(event.market)
+            if seen is None:
+                seen = changes[event.market] = Changes()
+            seen.note((event,))
+        return [q for market, seen in changes.items() for q in quotes(self.engines[market], seen)]
+
     def run(self, lines: Iterable[bytes]) -> Iterable[e.Event]:
+        for events in self.each_line(lines):
+            yield from events
+
+    def each_line(self, lines: Iterable[bytes]) -> Iterable[list[e.Event]]:
+        """The events of each line that is not blank."""
         for line in lines:
             if line.strip():
-                yield from self.feed(line)
+                yield self.feed(line)
             else:
                 self.lines += 1

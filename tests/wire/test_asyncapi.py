@@ -28,13 +28,14 @@ def test_the_asyncapi_parser_finds_no_error():
                          env={**os.environ, "NODE_PATH": str(PARSER)}, capture_output=True, text=True, timeout=120)
     said = json.loads(run.stdout)
     assert run.returncode == 0 and said["valid"], json.dumps(said["diagnostics"], indent=2)
-    assert said["version"] == "3.0.0" and said["channels"] == 7
+    assert said["version"] == "3.0.0" and said["channels"] == 8
     assert not [d for d in said["diagnostics"] if d["severity"] in ("error", "warning")], said["diagnostics"]
 
 
 def test_every_channel_has_its_kafka_binding_and_every_answer_its_correlation_id():
     doc = shipped("asyncapi.json")
-    assert set(doc["channels"]) == {"inbound", "replay", "commands", "events", "settlements", "snapshots", "dlq"}
+    assert set(doc["channels"]) == {"inbound", "replay", "commands", "events", "marketdata", "settlements",
+                                    "snapshots", "dlq"}
     assert doc["channels"]["inbound"]["address"] == "certx.in.{principal}"
     for name, channel in doc["channels"].items():
         kafka = channel["bindings"]["kafka"]
@@ -45,6 +46,8 @@ def test_every_channel_has_its_kafka_binding_and_every_answer_its_correlation_id
     assert messages["event"]["correlationId"] == {"$ref": "#/components/correlationIds/ref"}
     assert doc["components"]["correlationIds"]["ref"]["location"] == "$message.payload#/ref"
     assert messages["event"]["bindings"]["kafka"]["key"]["enum"] == ["CEA", "CCER", "GEC"]
+    assert messages["quote"]["bindings"]["kafka"]["key"]["enum"] == ["CEA", "CCER", "GEC"]
+    assert doc["channels"]["marketdata"]["bindings"]["kafka"]["partitions"] == 3
     assert doc["servers"] and all(s["protocol"] == "kafka" for s in doc["servers"].values())
 
 
@@ -56,5 +59,5 @@ def test_the_wheel_ships_the_schemas_and_the_asyncapi_document(tmp_path):
     wheel = next(tmp_path.glob("certx-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("asyncapi.json", "commands.schema.json", "command-log.schema.json", "events.schema.json",
-                 "settlements.schema.json", "dlq.schema.json"):
+                 "settlements.schema.json", "dlq.schema.json", "marketdata.schema.json"):
         assert f"certx/schemas/{name}" in names

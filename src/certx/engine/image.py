@@ -56,7 +56,7 @@ class Wallet(msgspec.Struct, array_like=True):
 
 # --- products and their listing books ------------------------------------------------------------------------
 
-class Day(msgspec.Struct, array_like=True):
+class Day(msgspec.Struct, array_like=True, omit_defaults=True):
     open: int | None
     high: int | None
     low: int | None
@@ -66,6 +66,10 @@ class Day(msgspec.Struct, array_like=True):
     block_value: int
     auction_volume: int
     auction_value: int
+    # The latest listing trade. Trailing defaults, left out before the day's first listing trade: a snapshot taken
+    # before they existed reads as such a day, and such a day encodes as it did then.
+    last: int | None = None
+    last_quantity: int = 0
 
 
 class Product(msgspec.Struct, array_like=True):

@@ -10,7 +10,7 @@ class Day:
     """Today's activity in one product. Values are fen (price × quantity)."""
 
     __slots__ = ("open", "high", "low", "listing_volume", "listing_value", "block_volume", "block_value",
-                 "auction_volume", "auction_value")
+                 "auction_volume", "auction_value", "last", "last_quantity")
 
     def __init__(self) -> None:
         self.open: int | None = None
@@ -22,6 +22,10 @@ class Day:
         self.block_value = 0
         self.auction_volume = 0
         self.auction_value = 0
+        # the latest listing trade (the market-data feed's last price); block and auction trades never set it,
+        # as they never set the close (D4)
+        self.last: int | None = None
+        self.last_quantity = 0
 
     def listing_trade(self, price: int, quantity: int) -> None:
         if self.open is None:
@@ -32,6 +36,8 @@ class Day:
             self.low = price
         self.listing_volume += quantity
         self.listing_value += price * quantity
+        self.last = price
+        self.last_quantity = quantity
 
 
 class Product:

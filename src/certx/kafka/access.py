@@ -3,14 +3,16 @@
 Kafka authenticates every client (SASL/SCRAM) and its ACLs decide what it may read and write; certx never
 trusts a field for that. The rights, by role:
 - a sender (`broker`, `registry`, `bank`, `operator`) writes only its own inbound topic `certx.in.<name>`
-  (transactionally if it likes, with transactional ids `<name>-…`), and reads `certx.events` (its answers); the operator also writes `certx.replay` (the replay path for recorded
+  (transactionally if it likes, with transactional ids `<name>-…`), and reads `certx.events` (its answers) and
+  `certx.marketdata` (the quotes); the operator also writes `certx.replay` (the replay path for recorded
   days) and reads the command log, the settlements, the dead letters and the snapshots (`certx status` reads
   their headers: a snapshot's position and age), and describes the services' consumer groups (their positions
   and lag, for `certx status` and `kafka-consumer-groups`); the registry and the bank read the settlements;
-- `reader` (a settlement service) reads the events and the settlements;
+- `reader` (a settlement service) reads the events, the settlements and the market data;
 - `gateway` reads every inbound topic and the replay topic, and the events of the surrenders it relays, and is
   the only writer of `certx.commands` (transactional: its transactional ids and its consumer group);
-- `matcher` reads `certx.commands` and is the only writer of `certx.events` and `certx.snapshots`;
+- `matcher` reads `certx.commands` and is the only writer of `certx.events`, `certx.marketdata` and
+  `certx.snapshots`;
 - `projector` reads `certx.events` and is the only writer of `certx.settlements`;
 - the services write `certx.dlq`; `admin` is the broker's super user, for set-up only.
 Anything not granted is denied (`allow.everyone.if.no.acl.found=false`).
@@ -83,7 +85,8 @@ def rights(p: Principal, t: Topics) -> list[Right]:
     own_groups = [Right("group", f"{t.prefix}{p.name}-", "prefixed", "read")]   # a client's own consumers
     if p.role in SENDERS:
         # a sender may write its inbound topic transactionally too (its own transactional ids)
-        granted = topic(t.inbound(p.name), "write") + topic(t.events, "read") + own_groups \
+        granted = topic(t.inbound(p.name), "write") + topic(t.events, "read") + topic(t.marketdata, "read") \
+            + own_groups \
             + [Right("transactional_id", f"{t.prefix}{p.name}-", "prefixed", "write")]
         if p.role == "operator":
             granted += topic(t.replay, "write") + topic(t.commands, "read") + topic(t.settlements, "read") \
@@ -94,13 +97,14 @@ def rights(p: Principal, t: Topics) -> list[Right]:
         return granted
     match p.role:
         case "reader":
-            return topic(t.events, "read") + topic(t.settlements, "read") + own_groups
+            return topic(t.events, "read") + topic(t.settlements, "read") + topic(t.marketdata, "read") + own_groups
         case "gateway":
             return ([Right("topic", t.inbound(""), "prefixed", "read")] + topic(t.replay, "read")
                     + topic(t.events, "read")       # a surrender's answers, to relay (certx.gateway.relay)
                     + topic(t.commands, "read", "write") + topic(t.dlq, "write") + service("gateway", True))
         case "matcher":
-            return (topic(t.commands, "read") + topic(t.events, "write") + topic(t.snapshots, "read", "write")
+            return (topic(t.commands, "read") + topic(t.events, "write") + topic(t.marketdata, "write")
+                    + topic(t.snapshots, "read", "write")
                     + topic(t.dlq, "write") + service("matcher", True))
         case "projector":
             return topic(t.events, "read") + topic(t.settlements, "write") + topic(t.dlq, "write") \

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Protocol, Sequence
 
 from certx.engine import Engine
+from certx.marketdata import Changes
 from certx.wire import events as e
 from certx.wire.codec import decode_logged, encode
 from certx.wire.dead_letter import dead_letter
@@ -41,11 +42,14 @@ class Output:
         self.rejected: Counter[str] = Counter()     # reason -> refusals among the events (for the metrics)
 
 
-def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: bool = True) -> Output:
+def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: bool = True,
+        changes: Changes | None = None) -> Output:
     """Apply the records in order. With `publish=False` (catching up after a restart) events are not
-    encoded and dead letters not built: they were published by the run that first processed them."""
+    encoded and dead letters not built: they were published by the run that first processed them. `changes`, if
+    given, takes in which products the events changed (the market-data feed's quotes, certx.marketdata)."""
     out = Output()
     apply, events, stamps = engine.apply, out.events, out.stamps
+    note = changes.note if changes is not None else None
     for r in records:
         cmd = decode_logged(r.value or b"")
         if cmd is None:
@@ -61,4 +65,6 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
             for event in produced:
                 if isinstance(event, REFUSALS):
                     out.rejected[event.reason] += 1
+            if note is not None:
+                note(produced)
     return out

@@ -3,8 +3,9 @@
 Each input partition is one market with its own engine and its own ordered transactions
 (certx.kafka.transactions; transactional ids `<group>-<partition>-a` and `-b`: aiokafka does not fence
 zombies across rebalances, so per-partition ids are what fence the previous owner of a partition). For every
-batch fetched from a partition, one transaction holds the batch's events, its dead letters, now and then a
-snapshot of the engine, and the consumed position.
+batch fetched from a partition, one transaction holds the batch's events, its quotes on `certx.marketdata` (one
+for each product the batch changed: certx.marketdata.quote), its dead letters, now and then a snapshot of the engine,
+and the consumed position. The quotes are exactly as current as the events: they commit, or not, with them.
 
 The position is Kafka's, not a count of records: the gateway writes `certx.commands` in transactions, so commit
 markers (and aborted records, which read_committed skips) take offsets between commands. The consumer's
@@ -41,7 +42,9 @@ from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
+from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
+from certx.wire.codec import encode
 from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.matcher")
@@ -56,6 +59,7 @@ class Settings:
     fetch_wait_ms: int = 5             # how long a fetch waits for data: latency vs batch size
     snapshot_every: int = 200_000      # commands between snapshots of a partition's engine
     session_timeout_ms: int = 10_000   # how soon a dead matcher's partitions go to another instance
+    marketdata: bool = True            # publish quotes on certx.marketdata (off: to measure what the feed costs)
 
     @property
     def group(self) -> str:
@@ -94,7 +98,8 @@ class Matcher(ConsumerRebalanceListener):
 
     async def start(self) -> None:
         t = self.s.topics
-        await require_topics(self.s.kafka, [t.commands, t.events, t.snapshots, t.dlq])
+        await require_topics(self.s.kafka, [t.commands, t.events, t.snapshots, t.dlq]
+                             + ([t.marketdata] if self.s.marketdata else []))
         self.consumer = AIOKafkaConsumer(
             group_id=self.s.group, enable_auto_commit=False, isolation_level="read_committed",
             auto_offset_reset="none", client_id=f"certx-matcher-{socket.gethostname()}-{os.getpid()}",
@@ -158,7 +163,10 @@ class Matcher(ConsumerRebalanceListener):
     async def _process(self, part: Partition, records: list, position: int) -> None:
         """Apply a batch now, and commit it once the partition's previous transaction has committed. The
         snapshot is taken here, before the next batch moves the engine, so it matches its position."""
-        out = batch.run(part.engine, records, self.s.topics.commands)
+        changes = Changes() if self.s.marketdata else None
+        out = batch.run(part.engine, records, self.s.topics.commands, changes=changes)
+        # the quotes once per batch, conflated: one per product the batch changed, as the engine now stands
+        quoted = list(map(encode, quotes(part.engine, changes))) if changes is not None else []
         metrics.BATCH.labels("matcher").observe(len(records))
         part.position = position
         part.since_snapshot += len(records)
@@ -167,10 +175,14 @@ class Matcher(ConsumerRebalanceListener):
             blob = snapshot.dump(part.engine, position)
             part.since_snapshot = 0
         p, topics = part.tp.partition, self.s.topics
-        market, oldest = MARKET_OF[p], records[0].timestamp
+        market, oldest, newest = MARKET_OF[p], records[0].timestamp, records[-1].timestamp
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, topics.events, p, part.market_key, out.events, out.stamps)
+            if quoted:
+                # stamped with the batch's last command time: the exchange's time the quotes are as of
+                sent += await send_batched(producer, topics.marketdata, p, part.market_key, quoted,
+                                           [newest] * len(quoted))
             if out.dead:
                 sent += await send_batched(producer, topics.dlq, 0, None, out.dead)
             if blob is not None:

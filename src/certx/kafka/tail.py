@@ -1,4 +1,4 @@
-"""`certx tail events|settlements|dlq`: print the committed records (read_committed) of one of those topics as
+"""`certx tail events|settlements|dlq|marketdata`: print the committed records (read_committed) of one of those topics as
 readable lines, or as they are on the wire (`--json`: one JSON object a line, for jq and scripts).
 
 The records are read from the start of the topic, partition by partition as the broker hands them out; `--limit N`
@@ -16,10 +16,10 @@ from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
 from certx.wire import events as e
 from certx.wire import settlements as st
-from certx.wire.codec import decode_event
+from certx.wire.codec import decode_event, decode_quote
 from certx.wire.dead_letter import DeadLetter
 
-STREAMS = ("events", "settlements", "dlq")
+STREAMS = ("events", "settlements", "dlq", "marketdata")
 
 
 def _fields(x: msgspec.Struct, skip: tuple[str, ...] = ("seq", "origin", "market")) -> str:
@@ -62,15 +62,28 @@ def describe_dead_letter(raw: bytes) -> str:
             f"({d.length:,} bytes, sha256 {d.sha256[:12]}…)")
 
 
+def describe_quote(raw: bytes) -> str:
+    """A quote as one line: the product, its best bid and ask, the last trade and the day's volume."""
+    q = decode_quote(raw)
+    f = lambda v: "-" if v is None else money.text(v)  # noqa: E731
+    bid = f"{q.bids[0][1]:,} @ {money.text(q.bids[0][0])}" if q.bids else "-"
+    ask = f"{q.asks[0][1]:,} @ {money.text(q.asks[0][0])}" if q.asks else "-"
+    lots = f" lots {len(q.lots)}" if q.lots else ""
+    return (f"{q.market:<4} #{q.seq:<7} {q.product:<8} {q.session:<6} bid {bid} ask {ask} last {f(q.last)} "
+            f"O {f(q.open)} H {f(q.high)} L {f(q.low)} listing {q.listing_volume:,} block {q.block_volume:,}{lots}")
+
+
 READABLE: dict[str, Callable[[bytes], str]] = {
     "events": lambda raw: describe(decode_event(raw)),
     "settlements": describe_settlement,
     "dlq": describe_dead_letter,
+    "marketdata": describe_quote,
 }
 
 
 def topic_of(stream: str, topics: Topics) -> str:
-    return {"events": topics.events, "settlements": topics.settlements, "dlq": topics.dlq}[stream]
+    return {"events": topics.events, "settlements": topics.settlements, "dlq": topics.dlq,
+            "marketdata": topics.marketdata}[stream]
 
 
 async def tail(kafka: Connection, topics: Topics = Topics(), stream: str = "events", follow: bool = False,

@@ -55,6 +55,11 @@ class Topics:
         return self._topic("snapshots")
 
     @property
+    def marketdata(self) -> str:
+        """Quotes (certx.marketdata): the matcher's, in the same transactions as the events they reflect."""
+        return self._topic("marketdata")
+
+    @property
     def replay(self) -> str:
         """The operator's replay path: recorded commands that keep their actors and times (PROTOCOL)."""
         return self._topic("replay")
@@ -88,6 +93,8 @@ class Topics:
             self.commands: (markets, kept),
             self.events: (markets, kept),
             self.settlements: (markets, kept),
+            # kept like the events it is derived from: a reader may start from any day, and a replay compares it
+            self.marketdata: (markets, kept),
             self.dlq: (1, kept),
             self.replay: (1, kept),
             # one snapshot per matcher partition, compacted to the latest (chunks keyed by partition and index)

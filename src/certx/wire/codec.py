@@ -21,6 +21,7 @@ import msgspec
 from certx import money
 from certx.wire import commands as c
 from certx.wire.events import AnyEvent
+from certx.wire.marketdata import Quote
 from certx.wire.routing import market_of_product
 from certx.wire.settlements import AnySettlement
 
@@ -84,6 +85,7 @@ _strict = msgspec.json.Decoder(c.AnyCommand, dec_hook=_dec_hook)
 _logged = msgspec.json.Decoder(c.LoggedCommand, dec_hook=_dec_hook)
 _event_decoder = msgspec.json.Decoder(AnyEvent, dec_hook=_dec_hook)
 _settlement_decoder = msgspec.json.Decoder(AnySettlement, dec_hook=_dec_hook)
+_quote_decoder = msgspec.json.Decoder(Quote, dec_hook=_dec_hook)
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
 _NAME = re.compile(c.NAME_PATTERN)
@@ -177,6 +179,10 @@ def decode_event(raw: bytes) -> AnyEvent:
 
 def decode_settlement(raw: bytes) -> AnySettlement:
     return _settlement_decoder.decode(raw)
+
+
+def decode_quote(raw: bytes) -> Quote:
+    return _quote_decoder.decode(raw)
 
 
 def encode(message: msgspec.Struct) -> bytes:

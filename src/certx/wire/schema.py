@@ -1,5 +1,5 @@
-"""Generate `schemas/` from the Structs: the JSON Schema of commands, events and dead letters, and the
-AsyncAPI document of the topics.
+"""Generate `schemas/` from the Structs: the JSON Schema of commands, events, dead letters and quotes (market data),
+and the AsyncAPI document of the topics.
 
     python -m certx.wire.schema            # write schemas/
     python -m certx.wire.schema --check    # exit 1 if schemas/ differs from the code
@@ -20,6 +20,7 @@ from certx.wire.codec import schema_hook
 from certx.wire.commands import AnyCommand, LoggedCommand
 from certx.wire.dead_letter import DeadLetter
 from certx.wire.events import AnyEvent
+from certx.wire.marketdata import Quote
 from certx.wire.settlements import AnySettlement
 
 ROOT = Path(__file__).resolve().parents[3] / "schemas"
@@ -78,9 +79,9 @@ def _asyncapi() -> dict:
     from certx.wire.routing import PARTITION
 
     payloads, components = msgspec.json.schema_components(
-        (AnyCommand, LoggedCommand, AnyEvent, AnySettlement, DeadLetter), schema_hook=schema_hook,
+        (AnyCommand, LoggedCommand, AnyEvent, AnySettlement, DeadLetter, Quote), schema_hook=schema_hook,
         ref_template="#/components/schemas/{name}")
-    commands, logged, events, settlements, dead = map(_asyncapi_schema, payloads)
+    commands, logged, events, settlements, dead, quote = map(_asyncapi_schema, payloads)
     topics = Topics()
     layout = topics.layout(["{principal}"])
     markets = {"type": "string", "enum": sorted(PARTITION, key=PARTITION.get),
@@ -145,6 +146,11 @@ def _asyncapi() -> dict:
                                 "market; the record key is the market and the timestamp the exchange's time."),
             "events": channel(topics.events, "event", "The engine's events, written by the matcher in transactions: "
                               "read them with isolation.level=read_committed. Partition and key: the market."),
+            "marketdata": channel(topics.marketdata, "quote",
+                                  "Market data: after each batch of commands, one quote for each product the batch "
+                                  "changed, written by the matcher in the same transaction as the batch's events "
+                                  "(read_committed). Partition and key: the market. The record timestamp is the "
+                                  "batch's last command time."),
             "settlements": channel(topics.settlements, "settlement",
                                    "The settlement projector's events, at least once (drop a repeated `origin`)."),
             "snapshots": channel(topics.snapshots, "snapshot", "The matcher's engine snapshots, in chunks keyed "
@@ -164,7 +170,10 @@ def _asyncapi() -> dict:
                                                  topics.group("matcher")),
             "matcherSendsEvents": operation("send", "events", "The matcher publishes each batch's events."),
             "matcherSendsSnapshots": operation("send", "snapshots", "The matcher snapshots its engines."),
+            "matcherSendsQuotes": operation("send", "marketdata", "The matcher publishes each batch's quotes."),
             "senderReceivesEvents": operation("receive", "events", "Senders read their answers."),
+            "readerReceivesQuotes": operation("receive", "marketdata", "Senders and settlement services read the "
+                                              "market data."),
             "projectorReceivesEvents": operation("receive", "events", "The projector settles the events.",
                                                  topics.group("projector")),
             "projectorSendsSettlements": operation("send", "settlements", "The projector publishes settlements."),
@@ -178,6 +187,9 @@ def _asyncapi() -> dict:
                                          "the gateway's own records.", markets, "commandId"),
                 "event": message("event", events, "An engine event; `ref` is the id of the command it answers.",
                                  markets, "ref"),
+                "quote": message("quote", quote, "One product's best five levels a side, its day (last, open, "
+                                 "high, low, volumes), its bands and, for GEC, the cheapest public lot of each province "
+                                 "and technology; `seq` is the last event that changed it.", markets, None),
                 "settlement": message("settlement", settlements, "A settlement event; `origin` is the position of "
                                       "the engine event it settles.", markets, None),
                 "snapshot": message("snapshot", {"type": "string", "format": "binary"},
@@ -208,6 +220,7 @@ def generate() -> dict[str, str]:
                                                msgspec.json.schema(LoggedCommand, schema_hook=schema_hook)),
         "events.schema.json": _identified("events.schema.json", _events_schema()),
         "dlq.schema.json": _identified("dlq.schema.json", msgspec.json.schema(DeadLetter, schema_hook=schema_hook)),
+        "marketdata.schema.json": _identified("marketdata.schema.json", msgspec.json.schema(Quote, schema_hook=schema_hook)),
         "settlements.schema.json": _identified("settlements.schema.json",
                                                _positioned(msgspec.json.schema(AnySettlement, schema_hook=schema_hook))),
         "asyncapi.json": _asyncapi(),

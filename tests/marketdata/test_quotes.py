@@ -1,0 +1,121 @@
+"""The market-data feed (issue 14) against the books it quotes, after hypothesis streams of every kind of command
+(tests/properties' strategies) cut into batches at random, as the matcher's fetches cut the command log:
+
+- each quote's best five levels a side are the book's, recomputed here from its live orders (GEC: from the public
+  lots and the bids; an addressed lot, M5, is never quoted), and no listing quote is crossed (GEC's may overlap: a bid's filter may refuse
+  the cheaper lots, G4);
+- conflated: at most one quote per product per batch, and a product whose quote would read differently after the
+  batch is quoted in it (nothing that changed is left out);
+- deterministic: every quote of a batch is, byte for byte, the quote of the same product and seq in the feed of
+  one command a batch (`certx replay --quotes`), so any batching of the same log gives a subsequence of one feed.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from support import Desk
+from certx.books.gec import Bid, Lot
+from certx.marketdata import Changes, quotes
+from certx.wire.codec import decode_quote, encode
+from certx.wire.marketdata import DEPTH, Quote
+from tests.properties.test_invariants import DATES, MARKETS, SETTINGS, expand, gec_heavy, mixed, send
+
+
+def book_levels(engine, product: str) -> tuple[list, list]:
+    """The best levels each side, from the live orders alone (not from the book's level structure)."""
+    sides: dict[bool, dict[int, list[int]]] = {True: defaultdict(lambda: [0, 0]), False: defaultdict(lambda: [0, 0])}
+    if engine.market == "GEC":
+        orders = [(isinstance(o, Bid), o.price, o.remaining) for o in engine.lots.orders.values()
+                  if isinstance(o, Bid) or (isinstance(o, Lot) and o.counterparty is None)]
+    else:
+        orders = [(o.is_buy, o.price, o.remaining) for o in engine.products[product].book.orders.values()]
+    for is_buy, price, remaining in orders:
+        level = sides[is_buy][price]
+        level[0] += remaining
+        level[1] += 1
+    bids = [[p, *sides[True][p]] for p in sorted(sides[True], reverse=True)[:DEPTH]]
+    asks = [[p, *sides[False][p]] for p in sorted(sides[False])[:DEPTH]]
+    return bids, asks
+
+
+def check_against_books(engine, quote: Quote) -> None:
+    bids, asks = book_levels(engine, quote.product)
+    assert [list(level) for level in quote.bids] == bids, f"{quote.product} bids {quote.bids} != book {bids}"
+    assert [list(level) for level in quote.asks] == asks, f"{quote.product} asks {quote.asks} != book {asks}"
+    if quote.market != "GEC":       # GEC's sides may overlap: a bid's filter may refuse the cheaper lots (G4)
+        assert not (quote.bids and quote.asks) or quote.bids[0][0] < quote.asks[0][0], f"crossed: {quote}"
+    if quote.lots is not None:
+        public = [o for o in engine.lots.orders.values() if isinstance(o, Lot) and o.counterparty is None]
+        for province, technology, price, quantity in quote.lots:
+            mine = [o for o in public if (o.batch.province, o.batch.technology) == (province, technology)]
+            assert price == min(o.price for o in mine)
+            assert quantity == sum(o.last - o.first + 1 for o in mine if o.price == price)
+        assert len(quote.lots) == len({(o.batch.province, o.batch.technology) for o in public})
+
+
+def everything(engine) -> dict[str, bytes]:
+    """Every product's quote as the engine stands, without its seq: what a reader would see if it were quoted."""
+    every = Changes()
+    every.every = 0
+    return {q.product: encode(q) for q in quotes(engine, every)}
+
+
+def play(ops: list[dict], seed: int) -> None:
+    rng = random.Random(seed)
+    desk = Desk(date=DATES[0])
+    finest: dict[tuple[str, str, int], bytes] = {}
+    pending = {m: Changes() for m in MARKETS}
+    shown = {m: everything(desk.engines[m]) for m in MARKETS}
+    for date, op in expand(ops):
+        events = send(desk, date, op)
+        for q in desk.replay.quotes_of(events):          # one command a batch
+            key = (q.market, q.product, q.seq)
+            assert key not in finest, f"two quotes of {key}"
+            finest[key] = encode(q)
+        for event in events:
+            pending[event.market].note((event,))
+        for market in MARKETS:
+            if rng.random() < 0.3:                       # the batch of this market ends here
+                engine, changes = desk.engines[market], pending[market]
+                batch = quotes(engine, changes)
+                assert len({q.product for q in batch}) == len(batch), f"two quotes of a product in one batch: {batch}"
+                assert [q.seq for q in batch] == sorted(q.seq for q in batch)
+                for q in batch:
+                    check_against_books(engine, q)
+                    assert encode(q) == finest[q.market, q.product, q.seq], \
+                        f"{q.product} at seq {q.seq}: the batch's quote is not the one-command feed's"
+                now = everything(engine)
+                changed = {p for p in now if now[p] != shown[market].get(p)}
+                assert changed <= {q.product for q in batch}, f"{changed} changed but were not quoted"
+                shown[market], pending[market] = now, Changes()
+
+
+def test_a_quote_reads_as_its_product_stands():
+    """The sample day, one command a batch: every quote agrees with the books."""
+    from certx.cli import sample_path
+    from certx.replay import Replay
+
+    replay = Replay()
+    count = 0
+    for events in replay.each_line(sample_path().read_bytes().splitlines()):
+        for q in replay.quotes_of(events):
+            check_against_books(replay.engines[q.market], q)
+            assert decode_quote(encode(q)) == q
+            count += 1
+    assert count > 100
+
+
+@SETTINGS
+@given(mixed, st.integers(0, 2**32))
+def test_quotes_agree_with_the_books_are_conflated_and_replay_the_same(ops, seed):
+    play(ops, seed)
+
+
+@SETTINGS
+@given(gec_heavy, st.integers(0, 2**32))
+def test_gec_quotes_show_public_lots_only_and_replay_the_same(ops, seed):
+    play(ops, seed)
