@@ -60,6 +60,15 @@ class Branch:
         self.oldest, self.newest = _NO_MONTHS
         self.children: dict[Hashable, Branch | Bucket] = {}
 
+    def widen(self, p: Priority, month: int) -> None:
+        """Take in a lot of priority `p` produced in `month`."""
+        if p < self.floor:
+            self.floor = p
+        if month < self.oldest:
+            self.oldest = month
+        if month > self.newest:
+            self.newest = month
+
 
 class Buckets:
     """The tree of buckets. A lot's place is its `bucket` key, one key per level."""
@@ -98,22 +107,12 @@ class Buckets:
         node: Branch = self.root
         *path, last = lot.bucket
         for key in path:
-            if p < node.floor:
-                node.floor = p
-            if month < node.oldest:
-                node.oldest = month
-            if month > node.newest:
-                node.newest = month
+            node.widen(p, month)
             child = node.children.get(key)
             if child is None:
                 child = node.children[key] = Branch()
             node = child
-        if p < node.floor:
-            node.floor = p
-        if month < node.oldest:
-            node.oldest = month
-        if month > node.newest:
-            node.newest = month
+        node.widen(p, month)
         if bucket is None:
             bucket = node.children[last] = self.index[lot.bucket] = Bucket(lot.bucket)
         bucket.lots.add(lot)
