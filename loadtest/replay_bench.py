@@ -47,6 +47,7 @@ from loadtest.settlement_bench import Schemas, postgres_dsn
 DECEMBER_2021 = (dt.date(2021, 12, 1), dt.date(2021, 12, 31))
 BUSIEST_DAY = dt.date(2021, 12, 16)
 RESULTS = ROOT / "loadtest" / "results"
+MATCHER_ARGS: list[str] = []            # `--no-marketdata`: the same runs without the quotes feed
 TERMINAL = sys.stderr.isatty()          # submit's progress bar (the replayed day, the lag) on a terminal only
 
 
@@ -56,12 +57,13 @@ class Stack:
 
     def __init__(self, name: str, schemas: Schemas, logdir: Path) -> None:
         self.name, self.schemas, self.logdir = name, schemas, logdir
+        self.matcher_args = MATCHER_ARGS
 
     async def __aenter__(self) -> "Stack":
         self.deployment = await Deployment(bootstrap(), self.name).__aenter__()
         _, self.db = self.schemas.new(self.name.replace("-", "_"))
         d, tag = self.deployment, self.name
-        self.workers = [service(d, "matcher", self.logdir, log_name=f"{tag}-matcher"),
+        self.workers = [service(d, "matcher", self.logdir, *self.matcher_args, log_name=f"{tag}-matcher"),
                         service(d, "gateway", self.logdir, log_name=f"{tag}-gateway"),
                         service(d, "projector", self.logdir, "--db", self.db, log_name=f"{tag}-projector")]
         for worker, ready in zip(self.workers, ("matcher.assigned", "gateway.started", "projector.started")):
@@ -199,8 +201,14 @@ async def ceiling(args, schemas: Schemas, logdir: Path) -> dict:
         print(f"ceiling: speed {speed:g}: p99 {p99} ms, {'held' if ok else 'missed'}", file=sys.stderr, flush=True)
         return ok
 
+    if args.ceiling_speeds:
+        for speed in map(float, args.ceiling_speeds.split(",")):
+            if await attempt(speed):
+                held = speed if held is None else max(held, speed)
+            else:
+                failed = speed if failed is None else min(failed, speed)
     speed = float(args.ceiling_start)
-    while len(runs) < args.ceiling_runs:
+    while len(runs) < args.ceiling_runs and not args.ceiling_speeds:
         if held is not None and failed is not None:
             if failed / held <= 1.2:
                 break
@@ -249,10 +257,16 @@ def main() -> int:
     ap.add_argument("--to", dest="last", type=dt.date.fromisoformat, default=dt.date(2026, 8, 7))
     ap.add_argument("--ceiling-start", type=float, default=8000)
     ap.add_argument("--ceiling-runs", type=int, default=7)
+    ap.add_argument("--ceiling-speeds", help="comma-separated speed-ups to run as they are, instead of the search")
     ap.add_argument("--p99-ms", type=float, default=50.0)
     ap.add_argument("--copies", type=int, default=10)
+    ap.add_argument("--no-marketdata", action="store_true",
+                    help="run the matcher without its quotes feed (certx serve matcher --no-marketdata), to see what "
+                         "the feed costs")
     ap.add_argument("--out", type=Path, default=RESULTS / "replay.json")
     args = ap.parse_args()
+    if args.no_marketdata:
+        MATCHER_ARGS.append("--no-marketdata")
     modes = args.modes.split(",")
     unknown = set(modes) - set(MODES)
     if unknown:
