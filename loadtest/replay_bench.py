@@ -2,8 +2,8 @@
 --measures`) into the gateway, the matcher, the projector and PostgreSQL, on the broker of deploy/kafka.sh.
 
     python -m loadtest.replay_bench [--modes history,ceiling,stress] [--from 2021-07-16] [--to 2026-08-07]
-                                    [--ceiling-start 8000] [--ceiling-runs 7] [--p99-ms 50]
-                                    [--out loadtest/results/replay.json]
+                                    [--ceiling-start 8000] [--ceiling-runs 7] [--ceiling-speeds 8000,...]
+                                    [--p99-ms 50] [--no-marketdata] [--out loadtest/results/replay.json]
 
 - history: every CEA day of the range (by default the whole official history) at `--speed max`. Figures: time
   taken, commands, trades, latency (command -> committed event, command -> settled row) p50/p99/p99.9/max, the
