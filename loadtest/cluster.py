@@ -9,9 +9,12 @@ sets up and tears down, reads committed offsets, and runs the raw pipe (which no
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
+import atexit
 import collections
 import datetime as dt
+import json
 import os
 import platform
 import signal
@@ -20,7 +23,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -305,6 +308,17 @@ class Worker:
 def stop_all() -> None:
     for w in list(RUNNING):
         w.stop(timeout=10)
+
+
+def run_bench(bench: Callable[[argparse.Namespace], Awaitable[dict]], args: argparse.Namespace) -> dict:
+    """Run a benchmark whose child processes stop however it ends (atexit; SIGTERM becomes SystemExit), and
+    write its figures to `args.out`."""
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    result = asyncio.run(bench(args))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def service(deployment: Deployment, name: str, logdir: Path, *extra: str, principal: str | None = None,

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import json
 import os
 import signal
@@ -47,8 +46,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from certx.kafka.connection import Connection
 from loadtest import cea
-from loadtest.cluster import (PYTHON, Deployment, Worker, bootstrap, broker_pid, end_offsets, last_data_offset,
-                              machine, median, preload, read_kinds, service, spread, stop_all, wait_committed)
+from loadtest.cluster import (PYTHON, Deployment, Worker, bootstrap, broker_pid, end_offsets, last_data_offset, machine,
+                              median, preload, read_kinds, run_bench, service, spread, wait_committed)
 from loadtest.engine_bench import AT, listing_flow
 
 TARGETS = {"commands_per_s": 50_000, "matcher_over_raw": 0.60, "p99_ms": 50.0}
@@ -320,11 +319,7 @@ def main() -> int:
 
         asyncio.run(raw_pipe(load(), args.source, args.sink, args.group))
         return 0
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = asyncio.run(bench(args))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result = run_bench(bench, args)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2)[:6000])
     return 0
 

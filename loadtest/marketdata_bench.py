@@ -12,13 +12,9 @@ cancels) on one product, so every batch changes it and is quoted: one quote per 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import atexit
 import collections
 import gc
-import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -31,8 +27,8 @@ from certx.kafka import batch
 from certx.marketdata import Changes, quotes
 from certx.wire.codec import encode
 from loadtest import cea
-from loadtest.cluster import (Deployment, bootstrap, end_offsets, machine, median, preload, read_kinds, service,
-                              spread, stop_all)
+from loadtest.cluster import (Deployment, bootstrap, end_offsets, machine, median, preload, read_kinds, run_bench,
+                              service, spread)
 from loadtest.engine_bench import AT, listing_flow
 from loadtest.kafka_bench import NEVER, measure
 
@@ -153,11 +149,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "marketdata.json"))
     ap.add_argument("--bootstrap", default=bootstrap())
     args = ap.parse_args()
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = asyncio.run(bench(args))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    run_bench(bench, args)
     return 0
 
 

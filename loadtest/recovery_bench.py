@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
-import atexit
 import json
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -44,7 +42,7 @@ from certx.money import Price
 from certx.wire import commands as c
 from loadtest import cea
 from loadtest.cluster import (Deployment, Worker, bootstrap, broker_pid, end_offsets, machine, median, preload,
-                              service, spread, stop_all, vm_hwm_mb, wait_committed)
+                              run_bench, service, spread, vm_hwm_mb, wait_committed)
 from loadtest.engine_bench import ACCOUNTS, AT
 
 TARGET_S = 2.0
@@ -247,11 +245,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "recovery.json"))
     ap.add_argument("--bootstrap", default=bootstrap())
     args = ap.parse_args()
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = asyncio.run(bench(args))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result = run_bench(bench, args)
     print(json.dumps(result, indent=2))
     return 0
 
