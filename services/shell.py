@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NoReturn, Protocol
 
 import structlog
 from aiokafka import errors
@@ -70,7 +70,7 @@ class Worker(Protocol):
 class HttpApp(AsgiFastStream):
     """The ASGI app, which `faststream run services.<name>:app` serves on $CERTX_METRICS_PORT (its `--port` wins)."""
 
-    def __init__(self, *args, host: str, port: int, failed: Callable[[BaseException], None], **kwargs) -> None:
+    def __init__(self, *args, host: str, port: int, failed: Callable[[BaseException], NoReturn], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.host, self.port, self.failed = host, port, failed
 
@@ -81,7 +81,6 @@ class HttpApp(AsgiFastStream):
             await super()._start_broker()
         except Exception as exc:  # noqa: BLE001 - every failure ends the process with its exit code
             self.failed(exc)
-            raise
 
     async def run(self, log_level: int = logging.INFO, run_extra_options: dict | None = None) -> None:
         options = {"host": self.host, "port": self.port, "access_log": "false", "log_config": None}
@@ -133,7 +132,7 @@ class Service:
         if not task.cancelled() and task.exception() is not None:
             self._end(task.exception())
 
-    def _end(self, exc: BaseException) -> None:
+    def _end(self, exc: BaseException) -> NoReturn:
         code = exit_code(exc)
         if isinstance(exc, Mistake) and code != EXIT_RETRY:
             self.log.error("service.mistake", error=str(exc), exit=code)
@@ -155,7 +154,6 @@ class Service:
             return await self._serve()
         except Exception as exc:  # noqa: BLE001 - every failure ends the process with its exit code
             self._end(exc)
-            raise
 
     async def _serve(self) -> int:
         if self.http is None:
