@@ -13,6 +13,13 @@ from certx.books.listing import ListingBook, Resting
 from certx.registry.issuance import Batch
 
 
+def fails_its_check(book, breaks: Callable, message: str) -> None:
+    """Break `book` by hand: its check() must say so."""
+    breaks(book)
+    with pytest.raises(AssertionError, match=message):
+        book.check()
+
+
 # --- listing (M1) ----------------------------------------------------------------------------------------------
 
 def listing() -> ListingBook:
@@ -53,11 +60,7 @@ def test_a_listing_book_as_the_engine_leaves_it_checks():
 
 @pytest.mark.parametrize("broken", LISTING_BREAKS)
 def test_a_broken_listing_book_fails_its_check(broken):
-    book = listing()
-    breaks, message = LISTING_BREAKS[broken]
-    breaks(book)
-    with pytest.raises(AssertionError, match=message):
-        book.check()
+    fails_its_check(listing(), *LISTING_BREAKS[broken])
 
 
 # --- block (M2) ------------------------------------------------------------------------------------------------
@@ -79,10 +82,7 @@ def test_a_block_board_checks():
     (lambda b: b.offers.__setitem__("k3", b.offers["k2"]), "filed as k3"),
 ], ids=["an offer taken in full", "an offer under another id"])
 def test_a_broken_block_board_fails_its_check(breaks, message):
-    offers = board()
-    breaks(offers)
-    with pytest.raises(AssertionError, match=message):
-        offers.check()
+    fails_its_check(board(), breaks, message)
 
 
 # --- one-way bidding (M3) --------------------------------------------------------------------------------------
@@ -103,10 +103,7 @@ def test_an_auction_checks():
     (lambda a: a.bids.append(SealedBid("a1", "T", 5200, 1)), "twice"),
 ], ids=["a bid below the reserve", "a bid for more than is sold", "a bid id twice"])
 def test_a_broken_auction_fails_its_check(breaks, message):
-    sale = auction()
-    breaks(sale)
-    with pytest.raises(AssertionError, match=message):
-        sale.check()
+    fails_its_check(auction(), breaks, message)
 
 
 # --- GEC (M4) --------------------------------------------------------------------------------------------------
@@ -144,8 +141,4 @@ GEC_BREAKS: dict[str, tuple[Callable[[GecBook], None], str]] = {
 
 @pytest.mark.parametrize("broken", GEC_BREAKS)
 def test_a_broken_gec_book_fails_its_check(broken):
-    book = gec()
-    breaks, message = GEC_BREAKS[broken]
-    breaks(book)
-    with pytest.raises(AssertionError, match=message):
-        book.check()
+    fails_its_check(gec(), *GEC_BREAKS[broken])
