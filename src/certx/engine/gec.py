@@ -80,10 +80,11 @@ class GecDesk(Accounts):
             raise Rejected(Reason.unknown_order, cmd.target)
         if lot.counterparty is not None and lot.counterparty != cmd.account:
             raise Rejected(Reason.not_authorised, f"lot {cmd.target} is addressed to another account")
-        if cmd.quantity > lot.last - lot.first + 1:
-            raise Rejected(Reason.lot_size, f"{cmd.quantity} is more than the lot's {lot.last - lot.first + 1}")
-        if not lot.partial and cmd.quantity != lot.last - lot.first + 1:
-            raise Rejected(Reason.lot_size, f"lot {cmd.target} is taken whole: {lot.last - lot.first + 1}")
+        remaining = lot.remaining
+        if cmd.quantity > remaining:
+            raise Rejected(Reason.lot_size, f"{cmd.quantity} is more than the lot's {remaining}")
+        if not lot.partial and cmd.quantity != remaining:
+            raise Rejected(Reason.lot_size, f"lot {cmd.target} is taken whole: {remaining}")
         self.reserve(wallet, "GEC", True, lot.price, cmd.quantity)
         self.order_ids.add(cmd.order_id)
         self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
