@@ -25,8 +25,7 @@ class BlockDesk(Accounts):
         price, quantity = int(cmd.price), cmd.quantity
         self.check_size(quantity, price, self.mrules.block_sizes)
         self._in_block_band(product, price)
-        if cmd.counterparty is not None and cmd.counterparty not in self.wallets:
-            raise Rejected(Reason.unknown_account, cmd.counterparty)
+        self.check_counterparty(cmd.counterparty)
         is_buy = cmd.side == "buy"
         self.reserve(wallet, cmd.product, is_buy, price, quantity)
         self.order_ids.add(cmd.order_id)
@@ -42,8 +41,7 @@ class BlockDesk(Accounts):
         offer = self.blocks.offers.get(cmd.target)
         if offer is None:
             raise Rejected(Reason.unknown_order, cmd.target)
-        if offer.counterparty is not None and offer.counterparty != cmd.account:
-            raise Rejected(Reason.not_authorised, f"{cmd.target} is addressed to another account")
+        self.check_taker(cmd.target, offer.counterparty, cmd.account)
         quantity = cmd.quantity
         if quantity > offer.remaining:
             raise Rejected(Reason.lot_size, f"{quantity} is more than the {offer.remaining} offered")

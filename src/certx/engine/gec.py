@@ -57,8 +57,7 @@ class GecDesk(Accounts):
             raise Rejected(Reason.malformed, "a GEC sell names its lot: first_serial <= last_serial")
         if quantity != last - first + 1:
             raise Rejected(Reason.lot_size, f"quantity {quantity} is not the lot's {last - first + 1} certificates")
-        if cmd.counterparty is not None and cmd.counterparty not in self.wallets:
-            raise Rejected(Reason.unknown_account, cmd.counterparty)
+        self.check_counterparty(cmd.counterparty)
         if self.cancelled.overlaps(first, last):
             raise Rejected(Reason.already_cancelled, f"[{first}, {last}] holds cancelled certificates")
         batch = self.issuance.batch_of(first, last)
@@ -78,8 +77,7 @@ class GecDesk(Accounts):
         lot = self.lots.orders.get(cmd.target)
         if not isinstance(lot, Lot):
             raise Rejected(Reason.unknown_order, cmd.target)
-        if lot.counterparty is not None and lot.counterparty != cmd.account:
-            raise Rejected(Reason.not_authorised, f"lot {cmd.target} is addressed to another account")
+        self.check_taker(cmd.target, lot.counterparty, cmd.account)
         remaining = lot.remaining
         if cmd.quantity > remaining:
             raise Rejected(Reason.lot_size, f"{cmd.quantity} is more than the lot's {remaining}")

@@ -91,6 +91,16 @@ class State:
             raise Rejected(Reason.not_authorised, f"{cmd.actor!r} does not hold account {cmd.account!r}")
         return wallet
 
+    def check_counterparty(self, counterparty: str | None) -> None:
+        """M2, M5: a block offer or GEC lot addressed to an account names one that exists."""
+        if counterparty is not None and counterparty not in self.wallets:
+            raise Rejected(Reason.unknown_account, counterparty)
+
+    def check_taker(self, target: str, counterparty: str | None, account: str) -> None:
+        """M2, M5: an addressed block offer or GEC lot is its counterparty's alone to take."""
+        if counterparty is not None and counterparty != account:
+            raise Rejected(Reason.not_authorised, f"{target} is addressed to another account")
+
     def in_window(self, windows: tuple[tuple[int, int], ...], at: int) -> None:
         """D1: inside one of today's session windows, else market_closed."""
         for start, end in windows:
