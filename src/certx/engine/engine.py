@@ -27,6 +27,7 @@ from certx.engine.listing import ListingDesk
 from certx.engine.registry import RegistryDesk
 from certx.engine.rejection import Rejected
 from certx.engine.session import SessionDesk
+from certx.pools.mandates import Mandates
 from certx.registry.issuance import Issuance
 from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT, Rules
@@ -66,6 +67,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         self.lots = GecBook()
         self.cancelled = RangeSet()
         self.retired = RangeSet()
+        self.mandates = Mandates()
         self.surrendered = {}
         self.surrenders = {}
         self.decided = set()
@@ -98,6 +100,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
             c.IssueCea: once(self.on_issue_cea),
             c.IssueCcer: once(self.on_issue_ccer),
             c.IssueGec: once(self.on_issue_gec),
+            c.MandateGrant: once(self.on_mandate_grant),
             c.Surrender: once(self.on_surrender),
             c.FundsDeposit: once(self.on_funds),
             c.FundsWithdraw: once(self.on_funds),

@@ -184,10 +184,22 @@ class HeldLeg(msgspec.Struct, array_like=True):
     legs: list[str]
 
 
+class Mandate(msgspec.Struct, array_like=True):
+    """An agent's mandate for a project's GECs (pooled lots)."""
+
+    agent: str
+    owner: str
+    project: str
+    filing_code: str
+    valid_from: dt.date
+    valid_to: dt.date
+
+
 # --- the whole ---------------------------------------------------------------------------------------------------
 
-class Engine(msgspec.Struct, array_like=True):
-    """The engine without its listing books; dicts and lists in the engine's own order."""
+class Engine(msgspec.Struct, array_like=True, omit_defaults=True):
+    """The engine without its listing books; dicts and lists in the engine's own order. Fields added since
+    version 2 are trailing defaults, left out while empty: a state without them encodes as it always did."""
 
     commands: int
     seq: int
@@ -211,6 +223,7 @@ class Engine(msgspec.Struct, array_like=True):
     order_ids: list[str]                 # accepted today and not resting in a listing book (those add themselves)
     command_ids: dict[str, list[str]]    # actor -> the ids of its accepted non-order commands
     cash_total: int
+    mandates: list[Mandate] = []         # by (agent, project), in granting order
 
 
 class State(msgspec.Struct, array_like=True):

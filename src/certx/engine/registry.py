@@ -4,6 +4,7 @@ from __future__ import annotations
 from certx.accounts import Wallet
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
+from certx.pools.mandates import Mandate
 from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
 from certx.wire import commands as c
@@ -74,6 +75,20 @@ class RegistryDesk(Accounts):
             project=cmd.project, serials=[(cmd.first_serial, cmd.last_serial)], province=cmd.province,
             technology=cmd.technology, production_month=cmd.production_month, subsidised=cmd.subsidised,
         ))
+
+    def on_mandate_grant(self, cmd: c.MandateGrant, at: int) -> None:
+        """An owner's mandate to an agent for one project (issue 13): the registry's to file, between accounts
+        that exist, over days in order; a later grant for the same agent and project replaces it."""
+        self.require(cmd.actor, "registry")
+        self.wallet_of(cmd.agent)
+        self.wallet_of(cmd.owner)
+        if cmd.valid_to < cmd.valid_from:
+            raise Rejected(Reason.malformed, "valid_to is before valid_from")
+        self.mandates.grant(Mandate(cmd.agent, cmd.owner, cmd.project, cmd.filing_code, cmd.valid_from,
+                                    cmd.valid_to))
+        self.out.append(e.MandateGranted(agent=cmd.agent, owner=cmd.owner, project=cmd.project,
+                                         filing_code=cmd.filing_code, valid_from=cmd.valid_from,
+                                         valid_to=cmd.valid_to))
 
     def valid_through(self, production_month: str) -> int:
         """G2: valid for 24 months counting the production month; older than 2024 through 2025-12."""

@@ -30,6 +30,7 @@ from certx.engine import image
 from certx.engine.compliance import HeldLeg
 from certx.engine.engine import Engine
 from certx.engine.product import Product
+from certx.pools.mandates import Mandate
 from certx.registry.issuance import Batch
 from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT, Rules
@@ -140,6 +141,7 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
         order_ids=other_ids,
         command_ids={actor: sorted(ids) for actor, ids in engine.command_ids.items()},
         cash_total=engine.cash_total,
+        mandates=[_fields(m, image.Mandate) for m in engine.mandates.by_pair.values()],
     )
 
 
@@ -206,6 +208,8 @@ def _rebuild(saved: image.Engine, books: list[image.Book], market: str, rules: R
     _order_ids(engine, saved.order_ids)
     engine.command_ids = {actor: set(ids) for actor, ids in saved.command_ids.items()}
     engine.cash_total = saved.cash_total
+    for m in saved.mandates:
+        engine.mandates.grant(Mandate(m.agent, m.owner, m.project, m.filing_code, m.valid_from, m.valid_to))
     return engine
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from certx.books.block import BlockBoard, Offer
     from certx.books.gec import Bid, GecBook, Lot
     from certx.engine.compliance import HeldLeg
+    from certx.pools.mandates import Mandates
     from certx.registry.issuance import Issuance
     from certx.registry.serials import RangeSet
     from certx.rules import MarketRules, Rules, Sizes
@@ -58,6 +59,7 @@ class State:
     lots: GecBook                               # resting lots and filtered bids (M4, M5)
     cancelled: RangeSet                         # G1: traded, cancelled in the buyer's name
     retired: RangeSet                           # G2: expired
+    mandates: Mandates                          # agents' mandates from projects' owners (pooled lots)
     # compliance (C1)
     surrendered: dict[str, int]                 # product -> units cancelled by surrenders
     surrenders: dict[str, HeldLeg]              # legs held here until their surrender is decided

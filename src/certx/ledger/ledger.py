@@ -39,7 +39,7 @@ class Ledger:
         self.dirty_cash: set[tuple[str, str]] = set()     # what changed since the store last wrote
         self.dirty_units: set[tuple[str, str]] = set()
         self._handlers = {
-            e.Trade: self._trade, e.Issued: self._issued, e.FundsDeposited: self._deposited,
+            e.Trade: self._trade, e.Allocated: self._allocated, e.Issued: self._issued, e.FundsDeposited: self._deposited,
             e.FundsWithdrawn: self._withdrawn, e.CertificatesExpired: self._expired, e.Surrendered: self._surrendered,
         }
 
@@ -123,7 +123,29 @@ class Ledger:
 
     def _trade(self, ev: e.Trade) -> list:
         """A4: check everything, then move cash and units together."""
-        value = ev.price * ev.quantity
+        self._check(ev)
+        if self.cash.get((ev.buyer, ev.market), 0) < ev.price * ev.quantity:
+            raise Refused(SettlementReason.insufficient_funds, f"{ev.buyer} cannot pay {ev.price * ev.quantity} fen")
+        return self._move(ev)
+
+    def _allocated(self, ev: e.Allocated) -> list:
+        """A 24/7 match settles all or nothing (A4 for the whole): every trade is checked, with the buyer's cash
+        for all of them and no serial in two of them, before any moves."""
+        value = 0
+        for trade in ev.trades:
+            if trade.buyer != ev.account or trade.serials is None or trade.beneficiary != ev.beneficiary:
+                raise Refused(SettlementReason.malformed, f"{trade.trade_id} is not a GEC trade of {ev.account}")
+            trade.market = ev.market            # a nested trade's market is its allocation's, left out on the wire
+            self._check(trade)
+            value += trade.price * trade.quantity
+        ids = [t.trade_id for t in ev.trades]
+        if len(set(ids)) != len(ids) or _overlapping([r for t in ev.trades for r in t.serials or ()]):
+            raise Refused(SettlementReason.malformed, "a trade id or a serial twice in one allocation")
+        if self.cash.get((ev.account, ev.market), 0) < value:
+            raise Refused(SettlementReason.insufficient_funds, f"{ev.account} cannot pay {value} fen")
+        return [out for trade in ev.trades for out in self._move(trade)]
+
+    def _check(self, ev: e.Trade) -> None:
         if ev.serials is not None:
             self._check_serials(ev)
         elif self.units.get((ev.seller, ev.product), 0) < ev.quantity:
@@ -131,8 +153,10 @@ class Ledger:
                           f"{ev.seller} holds less than {ev.quantity} {ev.product}")
         if ev.trade_id in self.settled:
             raise Refused(SettlementReason.duplicate_trade, ev.trade_id)
-        if self.cash.get((ev.buyer, ev.market), 0) < value:
-            raise Refused(SettlementReason.insufficient_funds, f"{ev.buyer} cannot pay {value} fen")
+
+    def _move(self, ev: e.Trade) -> list:
+        """The checked trade's cash and units, and for a GEC its cancellation in the buyer's name (G1)."""
+        value = ev.price * ev.quantity
         self._credit((ev.buyer, ev.market), -value)
         self._credit((ev.seller, ev.market), value)
         self.settled.add(ev.trade_id)
@@ -187,7 +211,8 @@ class Ledger:
 
 
 def _rejection(event: e.Event, refused: Refused) -> s.SettlementRejected:
-    return s.SettlementRejected(trade_id=getattr(event, "trade_id", ""), reason=refused.reason, detail=refused.detail)
+    ref = getattr(event, "trade_id", None) or getattr(event, "allocation_id", "")
+    return s.SettlementRejected(trade_id=ref, reason=refused.reason, detail=refused.detail)
 
 
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:

@@ -120,6 +120,18 @@ class IssueGec(Control, tag="issue.gec", kw_only=True):
     issue_date: dt.date | None = None
 
 
+class MandateGrant(Control, tag="mandate.grant", kw_only=True):
+    """The registry files an owner's mandate to an agent for one project's GECs (issue 13: distributed-PV
+    aggregators), valid from one day to another, both included."""
+
+    agent: Name
+    owner: Name
+    project: Name
+    filing_code: Name
+    valid_from: dt.date
+    valid_to: dt.date
+
+
 class Surrender(Control, tag="surrender", kw_only=True):
     account: Name
     compliance_year: Annotated[int, Meta(ge=2000, le=2100)]
@@ -153,6 +165,24 @@ class GecFilter(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown
     max_age_months: Annotated[int, Meta(ge=1, le=600)] | None = None
 
 
+class Share(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One owner's serial range in a pooled lot."""
+
+    owner: Name
+    first_serial: Serial
+    last_serial: Serial
+
+
+MAX_SHARES = 1000
+
+
+class Pool(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A pooled lot's owners' ranges, under the agent's mandates, and the rule that shares each fill among them."""
+
+    rule: Literal["fifo", "pro_rata"]
+    shares: Annotated[list[Share], Meta(min_length=1, max_length=MAX_SHARES)]
+
+
 class OrderNew(Order, tag="order.new", kw_only=True):
     product: Name
     side: Side
@@ -168,6 +198,8 @@ class OrderNew(Order, tag="order.new", kw_only=True):
     # GEC buy
     filter: GecFilter | None = None
     beneficiary: Name | None = None
+    # GEC sell, an agent's pooled lot (issue 13): many owners' ranges instead of first_serial/last_serial
+    pool: Pool | None = None
 
 
 # The optional terms of each kind of order (DOMAIN M2, M4, M5). A term set on an order that has no use for it is
@@ -176,10 +208,10 @@ TERMS: dict[tuple[str, str], frozenset[str]] = {
     ("listing", "buy"): frozenset(), ("listing", "sell"): frozenset(),
     ("block", "buy"): frozenset({"counterparty", "partial"}), ("block", "sell"): frozenset({"counterparty", "partial"}),
     ("GEC", "buy"): frozenset({"filter", "beneficiary"}),
-    ("GEC", "sell"): frozenset({"first_serial", "last_serial", "counterparty", "partial"}),
+    ("GEC", "sell"): frozenset({"first_serial", "last_serial", "counterparty", "partial", "pool"}),
 }
 _UNSET = {"counterparty": None, "partial": True, "first_serial": None, "last_serial": None, "filter": None,
-          "beneficiary": None}
+          "beneficiary": None, "pool": None}
 
 
 def misplaced_term(cmd: OrderNew, market: str | None) -> str | None:
@@ -191,6 +223,8 @@ def misplaced_term(cmd: OrderNew, market: str | None) -> str | None:
             return f"`{term}` is not a term of a {kind} {cmd.side} order"
     if kind == "GEC" and not cmd.partial and cmd.counterparty is None:
         return "`partial` is a term of an addressed lot (M5): it needs a `counterparty`"
+    if cmd.pool is not None and (cmd.first_serial is not None or cmd.last_serial is not None):
+        return "a pooled lot names its serials in `pool.shares`, not `first_serial`/`last_serial`"
     return None
 
 
@@ -207,6 +241,25 @@ class OrderAccept(Order, tag="order.accept", kw_only=True):
 
 class OrderCancel(Order, tag="order.cancel", kw_only=True):
     pass
+
+
+# A year of hours, a leap year's included: 366 × 24.
+MAX_HOURS = 8784
+Kwh = Annotated[int, Meta(ge=0, le=10**12)]
+
+
+class GecMatch(Order, tag="gec.match", kw_only=True):
+    """A 24/7 match (issue 13): the engine allocates GECs from the book to `account`'s hourly load, `loads[h]` kWh
+    in the hour `start` + h, from the lots the `filter` admits (provinces, technologies, production months: G4),
+    at no more than `price_cap` a certificate and `budget` in all. Settled all or nothing, cancelled in
+    `beneficiary`'s name (G1)."""
+
+    start: At                       # a whole hour
+    loads: Annotated[list[Kwh], Meta(min_length=1, max_length=MAX_HOURS)]
+    filter: GecFilter | None = None
+    price_cap: Price | None = None
+    budget: Amount | None = None
+    beneficiary: Name | None = None
 
 
 # one-way bidding (DOMAIN M3): the operator, or the seller's broker, opens an auction; buyers' brokers bid
@@ -230,9 +283,9 @@ class AuctionBid(Order, tag="auction.bid", kw_only=True):
 # What senders may send.
 AnyCommand = Union[
     SessionOpen, SessionClose, ProductList, BandSet,
-    AccountOpen, IssueCea, IssueCcer, IssueGec, Surrender,
+    AccountOpen, IssueCea, IssueCcer, IssueGec, MandateGrant, Surrender,
     FundsDeposit, FundsWithdraw,
-    OrderNew, OrderLift, OrderAccept, OrderCancel,
+    OrderNew, OrderLift, OrderAccept, OrderCancel, GecMatch,
     AuctionOpen, AuctionBid,
 ]
 

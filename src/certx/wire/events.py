@@ -92,6 +92,24 @@ class Trade(Event, tag="trade"):
     production_month: str | None = None
     subsidised: bool | None = None
     beneficiary: str | None = None
+    agent: str | None = None        # a pooled lot's fill: the agent who listed it (the seller is the owner)
+
+
+class Allocated(Event, tag="gec.allocated"):
+    """A 24/7 match (issue 13): the certificates the engine allocated to an account's hourly load, as one event
+    so that it settles all or nothing. Each of `trades` is an ordinary GEC trade (seq and origin left out: the
+    allocation has them), cancelled in `beneficiary`'s name on settlement (G1). `inputs` is the SHA-256 of the
+    command's loads and terms, for the buyer's evidence."""
+
+    allocation_id: str
+    account: str
+    beneficiary: str
+    trades: list[Trade]
+    load_kwh: int
+    matched_kwh: int
+    cost: Fen
+    method: str                 # "greedy" or "lp"
+    inputs: str
 
 
 # one-way bidding (M3)
@@ -169,6 +187,15 @@ class Issued(Event, tag="issued"):
     subsidised: bool | None = None
 
 
+class MandateGranted(Event, tag="mandate.granted"):
+    agent: str
+    owner: str
+    project: str
+    filing_code: str
+    valid_from: dt.date
+    valid_to: dt.date
+
+
 class FundsDeposited(Event, tag="funds.deposited"):
     account: str
     amount: Fen
@@ -227,9 +254,9 @@ class CommandRejected(Event, tag="command.rejected"):
 
 
 AnyEvent = Union[
-    OrderAccepted, OrderRejected, OrderCancelled, OrderExpired, Trade,
+    OrderAccepted, OrderRejected, OrderCancelled, OrderExpired, Trade, Allocated,
     AuctionOpened, AuctionClosed,
     SessionOpened, SessionClosed, DaySummary, ProductListed, BandScheduled,
-    AccountOpened, Issued, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
+    AccountOpened, Issued, MandateGranted, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
     SurrenderHeld, SurrenderDecided, SurrenderReleased, CommandRejected,
 ]

@@ -48,6 +48,8 @@ def markets(cmd: c.LoggedCommand) -> tuple[str, ...] | None:
             return ("CCER", "GEC")
         case c.IssueCea():
             return ("CEA",)
+        case c.GecMatch() | c.MandateGrant():
+            return ("GEC",)
         case c.Surrender():
             legs = (("CEA",) if cmd.cea else ()) + (("CCER",) if cmd.ccer else ())
             return legs or ("CEA",)
