@@ -84,6 +84,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
                 (c.OrderNew, "listing"): self.on_gec_new,       # a lot or a filtered bid (M4, M5)
                 (c.OrderNew, "block"): self.on_gec_block,
                 c.OrderLift: self.on_gec_lift,
+                c.GecMatch: self.on_gec_match,              # a 24/7 match (issue 13)
             }
         else:
             orders = {
