@@ -131,7 +131,7 @@ async def test_a_page_that_does_not_read_costs_a_bounded_outbox():
         hub.publish(hub.market.quote(msgspec.structs.replace(quotes[n % len(quotes)], seq=10**6 + n), n))
     (outbox,) = hub.outboxes
     assert len(outbox.board.quotes) == 3
-    assert outbox.board.size() <= 3 * (2 + PRINTS + POINTS) + SETTLEMENTS
+    assert outbox.board.size() <= 3 * (2 + PRINTS + POINTS + SETTLEMENTS)
     call.gone.set()
     await asyncio.wait_for(call.task, 5)
     assert not hub.outboxes

@@ -67,8 +67,10 @@ def test_the_board_holds_each_products_latest_quote_and_last_trades():
         assert [p.trade_id for p in prints] == [t.trade_id for t in mine]
         assert [(p.price, p.quantity, p.mode) for p in prints] == [(t.price, t.quantity, t.mode) for t in mine]
     assert len(board.prints["CEA"]) == PRINTS                          # CEA traded more than that
-    settled = [x for kind, x, _ in BEFORE_CLOSE if isinstance(x, (s.Settled, s.GecCancelled))]
-    assert list(board.settlements) == settled[-SETTLEMENTS:]
+    for market in ("CEA", "CCER", "GEC"):
+        settled = [x for kind, x, _ in BEFORE_CLOSE if isinstance(x, (s.Settled, s.GecCancelled)) and x.market == market]
+        assert list(board.settlements[market]) == settled[-SETTLEMENTS:]
+    assert {type(x) for x in board.settlements["GEC"]} == {s.Settled, s.GecCancelled}
 
 
 def test_a_tape_print_names_no_account_and_no_order():
@@ -127,7 +129,7 @@ def test_an_outbox_conflates_to_what_the_server_holds(cut_at):
     never holds more than the board's bounds."""
     market, page, outbox = Market(), Board(), Board()
     page.absorb(market.board.view(reset=True))                         # what a page gets when it connects
-    bound = 3 * (2 + PRINTS + POINTS) + SETTLEMENTS
+    bound = 3 * (2 + PRINTS + POINTS + SETTLEMENTS)
     cuts_left = list(cut_at)
     for i, message in enumerate(FEED):
         for fact in take(market, message):
@@ -150,4 +152,6 @@ def test_a_page_that_never_reads_holds_one_quote_per_product():
     assert [q.product for q in view.quotes] == sorted(market.board.quotes)
     assert all(isinstance(q, Quote) for q in view.quotes) and not outbox
     assert sum(1 for kind, _, _ in FEED if kind == "quote") > 100 * len(view.quotes)
-    assert all(isinstance(p, Point) for p in view.points) and len(view.settlements) == SETTLEMENTS
+    assert all(isinstance(p, Point) for p in view.points)
+    per_market = Counter(x.market for _, x, _ in FEED if isinstance(x, (s.Settled, s.GecCancelled)))
+    assert len(view.settlements) == sum(min(n, SETTLEMENTS) for n in per_market.values())

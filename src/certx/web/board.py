@@ -2,7 +2,7 @@
 
 The page shows, per product, its latest quote (the five-level book, the day, the bands), the last trades (the
 tape), the last prices of the day (the chart of the price against its band) and the day's close once it is
-published; and, across markets, the last settled trades and GEC cancellations. All of it is bounded: the board
+published; and, per market, the last settled trades and GEC cancellations. All of it is bounded: the board
 keeps the latest quote and close per product, and the last few of everything else.
 
 Two parts:
@@ -30,7 +30,7 @@ from certx.wire.marketdata import Quote
 
 PRINTS = 12             # trades on the tape, per product
 POINTS = 600            # last prices on the chart, per product
-SETTLEMENTS = 20        # rows of the settlement panel, all markets
+SETTLEMENTS = 8         # rows of the settlement panel, per market
 
 
 class Print(msgspec.Struct, kw_only=True, gc=False):
@@ -75,12 +75,12 @@ class View(msgspec.Struct, kw_only=True):
     closes: list[e.DaySummary]
     prints: list[Print]
     points: list[Point]
-    settlements: list[Settlement]
+    settlements: list[Settlement]   # by market, then oldest first
 
 
 class Board:
-    """Facts, bounded: the latest quote and close of each product, its last prints and points, the last
-    settlements."""
+    """Facts, bounded: the latest quote and close of each product, its last prints and points, each market's
+    last settlements."""
 
     __slots__ = ("quotes", "closes", "prints", "points", "settlements")
 
@@ -89,7 +89,7 @@ class Board:
         self.closes: dict[str, e.DaySummary] = {}
         self.prints: dict[str, deque[Print]] = {}
         self.points: dict[str, deque[Point]] = {}
-        self.settlements: deque[Settlement] = deque(maxlen=SETTLEMENTS)
+        self.settlements: dict[str, deque[Settlement]] = {}
 
     def put(self, fact: Fact) -> None:
         match fact:
@@ -102,15 +102,15 @@ class Board:
             case e.DaySummary():
                 self.closes[fact.product] = fact
             case st.Settled() | st.GecCancelled():
-                self.settlements.append(fact)
+                self.settlements.setdefault(fact.market, deque(maxlen=SETTLEMENTS)).append(fact)
 
     def __bool__(self) -> bool:
         return bool(self.quotes or self.closes or self.prints or self.points or self.settlements)
 
     def size(self) -> int:
-        """Facts held: at most products × (2 + PRINTS + POINTS) + SETTLEMENTS."""
+        """Facts held: at most products × (2 + PRINTS + POINTS) + markets × SETTLEMENTS."""
         return (len(self.quotes) + len(self.closes) + sum(map(len, self.prints.values()))
-                + sum(map(len, self.points.values())) + len(self.settlements))
+                + sum(map(len, self.points.values())) + sum(map(len, self.settlements.values())))
 
     def view(self, reset: bool) -> View:
         return View(reset=reset, limits=Limits() if reset else None,
@@ -118,7 +118,7 @@ class Board:
                     closes=[self.closes[p] for p in sorted(self.closes)],
                     prints=[x for p in sorted(self.prints) for x in self.prints[p]],
                     points=[x for p in sorted(self.points) for x in self.points[p]],
-                    settlements=list(self.settlements))
+                    settlements=[x for m in sorted(self.settlements) for x in self.settlements[m]])
 
     def take(self) -> View:
         """An outbox's message: what it holds, which it then forgets."""

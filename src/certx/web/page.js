@@ -15,7 +15,7 @@ const MARKETS = ["CEA", "CCER", "GEC"];  // the order of the cards: by market, t
 const place = product => MARKETS.indexOf(held.quotes[product].market);
 
 function fresh(limits) {
-  return {limits, quotes: {}, closes: {}, prints: {}, points: {}, settlements: []};
+  return {limits, quotes: {}, closes: {}, prints: {}, points: {}, settlements: {}};
 }
 
 function keep(list, item, limit) {
@@ -37,7 +37,7 @@ function absorb(view) {
     keep(held.points[p.product] ??= [], p, held.limits.points);
     touched.add(p.product);
   }
-  for (const s of view.settlements) keep(held.settlements, s, held.limits.settlements);
+  for (const s of view.settlements) keep(held.settlements[s.market] ??= [], s, held.limits.settlements);
   return touched;
 }
 
@@ -47,6 +47,7 @@ const clock = ms => new Date(ms + CHINA_MS).toISOString().slice(11, 19);
 const stamp = ms => new Date(ms + CHINA_MS).toISOString().slice(0, 19).replace("T", " ");
 const money = v => (v === null || v === undefined) ? "–" : v;
 const count = n => whole.format(n);
+const grouped = yuan => yuan.replace(/^(-?\d+)/, digits => digits.replace(/\B(?=(\d{3})+$)/g, ","));
 const band = b => b ? `${b[0]} – ${b[1]}` : "none";
 const certificates = ranges => ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
 
@@ -217,18 +218,22 @@ function chart(c, q, points) {
 
 // --- settlement ------------------------------------------------------------------------------------------
 
+// Each market's latest first, the markets in the cards' order.
 function settlements() {
-  document.querySelector("table.settlements tbody").replaceChildren(...held.settlements.slice().reverse().map(s => {
-    const tr = s.type === "settled"
-      ? row([["text", "settled"], ["text", s.trade_id], ["text", s.product], ["quantity", count(s.quantity)],
-             ["price", s.price], ["cash", s.cash], ["text", `${s.buyer} ← ${s.seller}`]])
-      : row([["text", "GEC cancelled"], ["text", s.trade_id], ["text", "GEC"],
-             ["quantity", count(certificates(s.serials))], ["price", ""], ["cash", ""],
-             ["text", `${s.owner}, for ${s.beneficiary}`]]);
-    tr.dataset.kind = s.type;
-    tr.dataset.trade = s.trade_id;
-    return tr;
-  }));
+  const markets = Object.keys(held.settlements).sort((a, b) => MARKETS.indexOf(a) - MARKETS.indexOf(b));
+  document.querySelector("table.settlements tbody").replaceChildren(...markets.flatMap(market =>
+    held.settlements[market].slice().reverse().map(s => {
+      const tr = s.type === "settled"
+        ? row([["text", "settled"], ["text", s.trade_id], ["text", s.product], ["quantity", count(s.quantity)],
+               ["price", s.price], ["cash", grouped(s.cash)], ["text", `${s.buyer} ← ${s.seller}`]])
+        : row([["text", "GEC cancelled"], ["text", s.trade_id], ["text", "GEC"],
+               ["quantity", count(certificates(s.serials))], ["price", ""], ["cash", ""],
+               ["text", `${s.owner}, for ${s.beneficiary}`]]);
+      tr.dataset.kind = s.type;
+      tr.dataset.trade = s.trade_id;
+      tr.dataset.market = market;
+      return tr;
+    })));
 }
 
 // --- the stream ------------------------------------------------------------------------------------------
@@ -253,6 +258,9 @@ const stream = new EventSource("stream");
 stream.onopen = () => status("live", "live");
 stream.onerror = () => status("lost", "reconnecting…");      // EventSource reconnects by itself
 stream.onmessage = receive;
+// A page left for another (kept in the back-forward cache) lets go of its stream, and starts afresh if it comes back.
+window.addEventListener("pagehide", () => stream.close());
+window.addEventListener("pageshow", event => { if (event.persisted) location.reload(); });
 window.addEventListener("resize", () => {
   for (const c of cards.values()) {
     if (c.chart) c.chart.setSize({width: Math.max(300, c.node.clientWidth - 28), height: 170});
