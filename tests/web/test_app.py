@@ -135,3 +135,15 @@ async def test_a_page_that_does_not_read_costs_a_bounded_outbox():
     call.gone.set()
     await asyncio.wait_for(call.task, 5)
     assert not hub.outboxes
+
+
+def test_the_page_writes_the_feed_as_text_only():
+    """Product names, accounts, beneficiaries are data: page.js sets textContent and attributes through `dataset`,
+    and has no way to turn a string into markup."""
+    from importlib import resources
+
+    script = resources.files("certx.web").joinpath("page.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+                 "setAttribute(\"style\"", "createContextualFragment"):
+        assert sink not in script, sink
+    assert "textContent" in script
