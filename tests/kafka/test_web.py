@@ -34,6 +34,9 @@ from certx import money
 from certx.cli import sample_path
 from certx.kafka import access
 from certx.kafka.reach import visible_topics
+from certx.ledger import Ledger
+from certx.ledger.journal import Journal
+from certx.replay import Replay
 from certx.web.board import PRINTS, SETTLEMENTS
 from certx.wire import events as e
 from certx.wire import settlements as st
@@ -89,6 +92,12 @@ def submit(lines: list[bytes], path: Path, operator: Path, prefix: str) -> None:
 def last_quotes(kafka, topics) -> dict:
     got = asyncio.run(everything_in(kafka, topics.marketdata, MARKETS))
     return {q.product: q for records in got.values() for q in map(decode_quote, (r.value for r in records))}
+
+
+def settlements_of(lines: list[bytes]) -> int:
+    """How many settlement events the ledger publishes for these commands (the embedded replay's)."""
+    replay, journal = Replay(), Journal(Ledger())
+    return sum(len(journal.add(ev, at=replay.at)) for events in replay.each_line(lines) for ev in events)
 
 
 PAGE_CARDS = """return Object.fromEntries([...document.querySelectorAll("article.product")].map(card => [
@@ -173,7 +182,8 @@ def test_the_market_page_shows_what_the_engine_published(as_, topics, gateway, m
     # The settlement panel: settled trades and GEC cancellations, as the projector published them.
     # Each market's settlements are in one partition, in order: the panel shows each market's last, newest first.
     want_rows, settled = [], 0
-    for records in asyncio.run(read_topic(as_("web"), topics.settlements, MARKETS, timeout=60, settle=2.0)).values():
+    published = asyncio.run(read_topic(as_("web"), topics.settlements, MARKETS, want=settlements_of(day), timeout=60))
+    for records in published.values():
         mine = [x for x in map(decode_settlement, (r.value for r in records))
                 if isinstance(x, (st.Settled, st.GecCancelled))]
         settled += sum(isinstance(x, st.Settled) for x in mine)
