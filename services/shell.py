@@ -58,6 +58,18 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_RETRY if worth_retrying(exc) else EXIT_FATAL
 
 
+def end(log: Any, exc: BaseException) -> NoReturn:
+    """A service's failure ends its process at once, with its exit code, for the supervisor to act on."""
+    code = exit_code(exc)
+    if isinstance(exc, Mistake) and code != EXIT_RETRY:
+        log.error("service.mistake", error=str(exc), exit=code)
+    else:
+        log.error("service.failed", error=repr(exc), restart=code == EXIT_RETRY)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 class Worker(Protocol):
     progress: Progress
 
@@ -133,14 +145,7 @@ class Service:
             self._end(task.exception())
 
     def _end(self, exc: BaseException) -> NoReturn:
-        code = exit_code(exc)
-        if isinstance(exc, Mistake) and code != EXIT_RETRY:
-            self.log.error("service.mistake", error=str(exc), exit=code)
-        else:
-            self.log.error("service.failed", error=repr(exc), restart=code == EXIT_RETRY)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        end(self.log, exc)
 
     async def _stop(self) -> None:
         if self.loop is not None and not self.loop.done():

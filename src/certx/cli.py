@@ -243,7 +243,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         needs(args, *{"gateway": (topics.commands, topics.replay, topics.dlq),
                       "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq)
                       + ((topics.marketdata,) if args.marketdata else ()),
-                      "projector": (topics.events, topics.settlements, topics.dlq)}[args.service])
+                      "projector": (topics.events, topics.settlements, topics.dlq),
+                      "web": (topics.marketdata, topics.events, topics.settlements)}[args.service])
         if args.service == "projector":
             from certx.store import open_store
 
@@ -252,6 +253,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             load_rules(args.rules)
         return supervise(main_argv(), args.service)   # the service runs in a child this process restarts
 
+    if args.service == "web":
+        from certx.kafka.web import WebSettings
+        from services.web import service as web
+
+        return asyncio.run(web(WebSettings(kafka=kafka(args), topics=topics, host=args.host, port=args.port)).run())
     http = {"http_port": args.metrics_port, "http_host": args.metrics_host}
     if args.service == "projector":
         from certx.kafka.projector import ProjectorSettings
@@ -525,8 +531,11 @@ def parser() -> argparse.ArgumentParser:
                             "$CERTX_PREFIX)")
         timeout_option(p)
 
-    p = sub.add_parser("serve", help="run a service on Kafka")
-    p.add_argument("service", choices=["gateway", "matcher", "projector"])
+    p = sub.add_parser("serve", help="run a service on Kafka (web: the live market page, read-only)")
+    p.add_argument("service", choices=["gateway", "matcher", "projector", "web"])
+    p.add_argument("--host", default="127.0.0.1", help="web: the address to serve the page on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080,
+                   help="web: the page's port (default 8080; 0: any free port, logged as service.http)")
     p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                    help="projector: the read model, a postgresql:// DSN or a SQLite file (default $CERTX_DB or certx.db)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")

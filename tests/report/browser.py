@@ -2,8 +2,9 @@
 (JSON over HTTP, so urllib is the whole client; no websocket library, no browser download).
 
 The browser is started as the machine notes say it must be on a closed network (no background networking,
-no component updates, no sync) and resolves every host name to nothing, so a page that tried to load anything
-from the network could not, and the attempt shows in the performance log's network events.
+no component updates, no sync) and resolves every host name to nothing (but the ones it is told to reach: the
+market page's server on 127.0.0.1), so a page that tried to load anything from the network could not, and the
+attempt shows in the performance log's network events.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1400,1000"]
+        "--disable-dev-shm-usage", "--window-size=1400,1000"]
 
 
 def installed() -> bool:
@@ -35,8 +36,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _resolver(reach: tuple[str, ...]) -> str:
+    """Every host name, and every address but those in `reach`, resolves to nothing."""
+    return "--host-resolver-rules=MAP * ~NOTFOUND" + "".join(f", EXCLUDE {host}" for host in reach)
+
+
 class Browser:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, reach: tuple[str, ...] = ()) -> None:
         # chromedriver exits at once when its log file's folder is missing.
         workdir.mkdir(parents=True, exist_ok=True)
         port = _free_port()
@@ -48,7 +54,8 @@ class Browser:
             answer = self._call("POST", "/session", {"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {"binary": CHROMIUM,
-                                       "args": ARGS + [f"--user-data-dir={workdir / 'profile'}"]},
+                                       "args": ARGS + [f"--user-data-dir={workdir / 'profile'}",
+                                                       _resolver(reach)]},
                 "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
             }}})
         except BaseException:

@@ -61,3 +61,7 @@ def test_the_wheel_ships_the_schemas_and_the_asyncapi_document(tmp_path):
     for name in ("asyncapi.json", "commands.schema.json", "command-log.schema.json", "events.schema.json",
                  "settlements.schema.json", "dlq.schema.json", "marketdata.schema.json"):
         assert f"certx/schemas/{name}" in names
+    # and the pages: the report's, the market page's, and the one vendored uPlot both use
+    for name in ("report/page.html", "report/page.js", "web/page.html", "web/page.js", "web/page.css",
+                 "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/LICENSE.uPlot"):
+        assert f"certx/{name}" in names

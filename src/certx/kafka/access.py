@@ -8,7 +8,8 @@ trusts a field for that. The rights, by role:
   days) and reads the command log, the settlements, the dead letters and the snapshots (`certx status` reads
   their headers: a snapshot's position and age), and describes the services' consumer groups (their positions
   and lag, for `certx status` and `kafka-consumer-groups`); the registry and the bank read the settlements;
-- `reader` (a settlement service) reads the events, the settlements and the market data;
+- `reader` (a settlement service, the market page `web`) reads the events, the settlements and the market data,
+  and nothing else;
 - `gateway` reads every inbound topic and the replay topic, and the events of the surrenders it relays, and is
   the only writer of `certx.commands` (transactional: its transactional ids and its consumer group);
 - `matcher` reads `certx.commands` and is the only writer of `certx.events`, `certx.marketdata` and

@@ -2,8 +2,8 @@
 draws the charts, all inlined, so the page opens offline and loads nothing (its Content-Security-Policy forbids
 every load, so a request would fail loudly in the browser's console rather than leak).
 
-The charting library is uPlot, vendored in `vendor/` (see vendor/README.md): the page's template is
-`page.html`, its script `page.js`.
+The charting library is uPlot, vendored in `certx/vendor/` (see its README.md; the market page serves the same
+copy): the page's template is `page.html`, its script `page.js`.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from string import Template
 
 import msgspec
 
+from certx import vendor
 from certx.report.figures import Figures
 from certx.wire.codec import encode
 
@@ -29,7 +30,7 @@ def figures_json(figures: Figures) -> bytes:
 
 
 def render(figures: Figures) -> str:
-    scripts = {"uplot_js": _read("vendor/uPlot.iife.min.js"), "page_js": _read("page.js")}
+    scripts = {"uplot_js": vendor.read(vendor.UPLOT_JS), "page_js": _read("page.js")}
     for name, text in scripts.items():
         # An inlined script ends at the first "</script" whatever the JavaScript around it means.
         if "</script" in text.lower():
@@ -38,4 +39,4 @@ def render(figures: Figures) -> str:
     data = encode(figures).decode().replace("<", "\\u003c")
     title = f"certx replay report: {figures.overview.source}" if figures.overview.source else "certx replay report"
     return Template(_read("page.html")).substitute(
-        title=html.escape(title), uplot_css=_read("vendor/uPlot.min.css"), figures=data, **scripts)
+        title=html.escape(title), uplot_css=vendor.read(vendor.UPLOT_CSS), figures=data, **scripts)
