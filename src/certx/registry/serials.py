@@ -26,6 +26,26 @@ class RangeSet:
         """Number of certificates."""
         return sum(b - a + 1 for a, b in zip(self._firsts, self._lasts))
 
+    def copy(self) -> RangeSet:
+        other = RangeSet()
+        other._firsts, other._lasts = self._firsts[:], self._lasts[:]
+        return other
+
+    def lowest(self, quantity: int) -> list[tuple[int, int]]:
+        """The lowest `quantity` serials of the set (all of them if it holds fewer), as ranges; changes nothing."""
+        out: list[tuple[int, int]] = []
+        if quantity <= 0:
+            return out
+        for first, last in zip(self._firsts, self._lasts):
+            if quantity <= last - first:
+                out.append((first, first + quantity - 1))
+                return out
+            out.append((first, last))
+            quantity -= last - first + 1
+            if not quantity:
+                break
+        return out
+
     def _at(self, serial: int) -> int:
         """Index of the range that starts at or before `serial`, or -1."""
         return bisect_right(self._firsts, serial) - 1

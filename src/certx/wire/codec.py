@@ -158,7 +158,8 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
     if type(cmd) is c.OrderNew:
-        wrong = c.misplaced_term(cmd, market_of_product(cmd.product))
+        wrong = c.misplaced_term(cmd, market_of_product(cmd.product)) or (
+            cmd.filter is not None and c.hours_fault(cmd.filter))
         if wrong:
             return malformed(wrong)
     return cmd
