@@ -49,8 +49,7 @@ class Lot:
         self.order_id = order_id
         self.account = account
         self.price = price
-        self.serials = RangeSet()
-        self.serials.add(first, last)
+        self.serials = RangeSet.of(first, last)
         self.remaining = last - first + 1
         self.batch = batch
         self.seq = seq
@@ -195,20 +194,31 @@ class GecBook:
         """The fills a new lot would get: resting bids that cross it and accept it, best then oldest, with the
         serials each would take (each from what the ones before it left). Mutates nothing."""
         fills = []
-        left: RangeSet | None = None        # what the fills so far leave of the lot, once it is needed
+        first, last = lot.serials.span()
+        left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
+        taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
         for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            if bid.eligibility.admits(lot.bucket, today_month):
-                if left is None:
-                    left = lot.serials.copy()
-                take = self.accepted(left, lot.batch, bid.eligibility, min(quantity, bid.remaining))
-                if not take:
+            if not bid.eligibility.admits(lot.bucket, today_month):
+                continue
+            want = min(quantity, bid.remaining)
+            if left is None:
+                if bid.eligibility.hours is None:         # the usual way, in one range: no copy of it
+                    fills.append((bid, [(first + taken, first + taken + want - 1)]))
+                    taken += want
+                    quantity -= want
+                    if not quantity:
+                        break
                     continue
-                for first, last in take:
-                    left.remove(first, last)
-                fills.append((bid, take))
-                quantity -= count(take)
-                if not quantity:
-                    break
+                left = RangeSet.of(first + taken, last)
+            take = self.accepted(left, lot.batch, bid.eligibility, want)
+            if not take:
+                continue
+            for a, b in take:
+                left.remove(a, b)
+            fills.append((bid, take))
+            quantity -= count(take)
+            if not quantity:
+                break
         return fills
 
     def take(self, lot: Lot, quantity: int) -> list[Range]:
@@ -264,4 +274,7 @@ class GecBook:
 
 def count(ranges: list[Range]) -> int:
     """How many serials `ranges` hold."""
+    if len(ranges) == 1:
+        first, last = ranges[0]
+        return last - first + 1
     return sum(last - first + 1 for first, last in ranges)
