@@ -8,7 +8,8 @@ certificate or per hour as an object: a curve is one compact array of cumulative
 
 - `clock`: China time (UTC+8, no daylight saving) as absolute hours, months and hours of the day;
 - `curve`: one project-month's curve, and the hours of a range of its certificates (`Curve.hours`);
-- `overlay`: every attached curve, by project and month; the rules a curve must meet to be attached;
+- `overlay`: every attached curve, by project and month, and the rules a curve meets (the registry's desk,
+  `certx.engine.registry`, refuses one that breaks them);
 - `mask`: a bid's hour filter (an hour-of-day mask, an absolute window, a minimum share or all of a
   certificate's kWh inside), and which certificates of a range meet it.
 

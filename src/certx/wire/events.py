@@ -200,7 +200,7 @@ class CurveAttached(Event, tag="curve.attached"):
     """Issue 13: a project-month's hourly production (kWh per hour of the month from its first hour, China time),
     attached to the certificates `serials` (the month's, in production order) with the kWh carried in from the
     previous month's curve and out to the next. Everything a reader needs to give any of those certificates its
-    hours (certx.hours: `Overlay.attach` with these fields), so trades name serials only."""
+    hours with the engine's own code (certx.hours: `Overlay.curve` and `Overlay.add`), so trades name serials only."""
 
     project: str
     production_month: str
