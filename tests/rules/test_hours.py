@@ -320,3 +320,12 @@ def test_G4_a_bad_hour_filter_is_malformed_and_changes_nothing(bad):
     [ev] = desk.raw(line)
     assert isinstance(ev, e.OrderRejected) and ev.reason == "malformed", ev
     assert engine_state(desk.engines["GEC"]) == before
+
+
+def test_G4_the_hours_of_a_24_7_matchs_filter_are_checked_as_a_bids_are():
+    desk = hours_desk()
+    line = msgspec.json.encode({"type": "gec.match", "order_id": "m1", "actor": "B1", "account": "A", "market": "GEC",
+                                "at": desk.at(), "start": "2025-05-01T00:00:00+08:00", "loads": [1_000] * 24,
+                                "filter": {"hours": [[6, 3]], "strict": True}})
+    [ev] = desk.raw(line)
+    assert ev.reason == "malformed" and "hours [6, 3]" in ev.detail
