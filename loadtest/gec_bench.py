@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sortedcontainers import SortedKeyList
 
-from certx.books.gec import Bid, Eligibility, GecBook, Lot
+from certx.books.gec import Bid, Eligibility, GecBook, Lot, count
 from certx.engine import Engine
 from certx.registry.issuance import Batch, month_index
 from certx.wire.commands import GecFilter
@@ -123,7 +123,7 @@ def no_match(sizes: list[int]) -> dict:
         for name, flt in wanted.items():
             quantity = 1 if name == "one_bucket" else 10**9
             bid = Bid("b", "A", 10_000, quantity, Eligibility(flt), "A", 10**9)
-            assert [(lot.order_id, q) for lot, q in book.lots_for(bid, quantity, TODAY)] == \
+            assert [(lot.order_id, count(serials)) for lot, serials in book.lots_for(bid, quantity, TODAY)] == \
                 [(lot.order_id, q) for lot, q in scan_for(scan, bid, quantity)]
             row[name] = {"book_us": per_call_us(lambda: book.lots_for(bid, quantity, TODAY)),
                          "scan_us": per_call_us(lambda: scan_for(scan, bid, quantity))}

@@ -127,16 +127,23 @@ def test_a_gec_book_checks():
 
 
 GEC_BREAKS: dict[str, tuple[Callable[[GecBook], None], str]] = {
-    "an empty lot resting": (lambda b: setattr(b.orders["l2"], "first", 61), "outside"),
+    "an empty lot resting": (lambda b: b.orders["l2"].serials.remove(41, 60), "counts 20"),
+    "a lot counting what it has not": (lambda b: setattr(b.orders["l2"], "remaining", 21), "counts 21"),
     "two lots on one serial": (lambda b: b.rest(Lot("l3", "S", 35, 55, 70, BATCH, 5)), "share serials"),
+    "a lot's second range on another's": (lambda b: _second_range(b.orders["l2"], 65, 66), "share serials"),
     "an addressed lot in the buckets": (lambda b: b.lots.add(b.orders["l4"]), "not the public lots"),
     "a public lot left out of the buckets": (lambda b: b.lots.remove(b.orders["l2"]), "not the public lots"),
-    "a lot beyond its batch": (lambda b: setattr(b.orders["l1"], "last", 101), "outside"),
+    "a lot beyond its batch": (lambda b: _second_range(b.orders["l1"], 101, 101), "outside"),
     "a bid with nothing to buy": (lambda b: setattr(b.orders["g1"], "remaining", 0), "nothing to buy"),
     "an indexed bid not in the bids": (lambda b: b.orders.__setitem__("g3", Bid("g3", "A", 21, 1, Eligibility(None),
                                                                              "A", 6)), "not the indexed"),
     "a bid out of priority": (lambda b: setattr(b.orders["g1"], "price", 23), "out of priority"),
 }
+
+
+def _second_range(lot: Lot, first: int, last: int) -> None:
+    lot.serials.add(first, last)
+    lot.remaining += last - first + 1
 
 
 @pytest.mark.parametrize("broken", GEC_BREAKS)

@@ -322,3 +322,124 @@ def test_nothing_in_certx_imports_a_serialiser_that_runs_code():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not {n.split(".")[0] for n in names} & banned, f"{path} imports {names}"
             assert not (isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("eval", "exec")), path
+
+
+# --- issue 13: curves, lots in several ranges, bids with hours ----------------------------------------------------
+
+BEFORE_HOURS = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("market", MARKETS)
+def test_a_snapshot_from_before_the_hours_still_loads_and_saves_to_the_same_bytes(market):
+    """`two-days-before-hours.*.snapshot` were dumped by the engine before issue 13 (two_days(), at position
+    1000): they load, and an engine without curves, with its lots in one range and its bids without hours, encodes
+    as it did then."""
+    blob = (BEFORE_HOURS / f"two-days-before-hours.{market}.snapshot").read_bytes()
+    engine, position = snapshot.load(blob)
+    assert snapshot.dump(engine, position) == blob
+    assert snapshot.state(engine) == snapshot.state(two_days().engines[market])
+
+
+def with_hours() -> Desk:
+    """June 2025 (720 hours) of project SUN: 1,000 kWh in each hour 10:00-14:00 and 300 kWh more at the end,
+    carried into July's curve; a lot of June's certificates from whose middle a bid with hours took some; a resting
+    bid with an hour mask and a window; and one with a share."""
+    desk = Desk(date="2025-08-04")
+    for account, broker in BROKER.items():
+        desk.open_account(account, broker)
+    desk.deposit("A", "GEC", "100000")
+    desk.deposit("C", "GEC", "100000")
+    for first, month, days in ((1, "2025-06", 30), (1001, "2025-07", 31)):
+        desk.send("issue.gec", actor="registry", account="S", project="SUN", province="Gansu", technology="solar",
+                  production_month=month, subsidised=False, first_serial=first, last_serial=first + 4 * days - 1)
+    june = [1_000 if 10 <= h % 24 < 14 else 0 for h in range(720)]
+    june[-11] += 300
+    july = [1_000 if 10 <= h % 24 < 14 else 0 for h in range(744)]
+    july[-11] -= 300
+    desk.send("curve.attach", actor="registry", project="SUN", production_month="2025-06", kwh=june)
+    desk.send("curve.attach", actor="registry", project="SUN", production_month="2025-07", kwh=july)
+    desk.open_day("GEC")
+    desk.order("l1", "S", "B2", "GEC", "sell", 120, "2.00", first_serial=1, last_serial=120)
+    desk.order("g1", "A", "B1", "GEC", "buy", 3, "2.00", filter={"hours": [[11, 12]], "strict": True})
+    desk.order("g2", "C", "B3", "GEC", "buy", 50, "1.50",
+               filter={"hours": [[0, 6], [12, 24]], "hours_from": "2025-07-01T00:00:00+08:00", "min_share": 40})
+    desk.order("g3", "A", "B1", "GEC", "buy", 5, "1.00", filter={"hours_to": "2025-06-02T00:00:00Z", "strict": True})
+    return desk
+
+
+def test_curves_lots_in_several_ranges_and_bids_with_hours_survive_a_snapshot():
+    whole, restored = with_hours(), with_hours()
+    restore(restored.engines, 1)
+    gec = restored.engines["GEC"]
+    june, july = gec.curves.curve_of("SUN", 2025 * 12 + 5), gec.curves.curve_of("SUN", 2025 * 12 + 6)
+    assert july.previous is june and (june.carry_out, july.carry_in) == (300, 300)
+    assert list(gec.lots.orders["l1"].serials) == [(1, 1), (3, 5), (7, 9), (11, 120)]
+    assert gec.lots.orders["l1"].remaining == 117
+    assert [(b.order_id, b.eligibility.hours is not None) for b in gec.lots.bids] == \
+        [("g2", True), ("g3", True)]
+    after = []
+    for desk in (restored, whole):
+        events = desk.order("l2", "S", "B2", "GEC", "sell", 124, "1.00", first_serial=1001, last_serial=1124)
+        events += desk.send("order.lift", order_id="x1", actor="B3", account="C", market="GEC", target="l1",
+                            quantity=5)
+        events += desk.close_day("GEC")
+        after.append([encode(x) for x in events])
+    assert after[0] == after[1] and b'"trade"' in after[0][1]
+    for market in MARKETS:
+        assert snapshot.state(restored.engines[market]) == snapshot.state(whole.engines[market])
+
+
+@pytest.fixture(scope="module")
+def saved_hours() -> bytes:
+    return snapshot.dump(with_hours().engines["GEC"], 5)
+
+
+def _curve(s: image.State, i: int = 0) -> image.Curve:
+    return s.hours.curves[i]
+
+
+def _hours(s: image.State, change: Callable[[list[int]], None], width: int = 4) -> None:
+    """Change June's cumulative kWh (4 bytes an hour: its total is over 65,535) and save them `width` bytes wide."""
+    curve = _curve(s)
+    cum = [int.from_bytes(curve.cum[i:i + 4], "little") for i in range(0, len(curve.cum), 4)]
+    change(cum)
+    curve.cum = b"".join(v.to_bytes(width, "little") for v in cum)
+
+
+HOURS_TAMPERED = {
+    "a carry in that is not the previous month's carry out": lambda s: setattr(_curve(s, 1), "carry_in", 299),
+    "a first month with a carry in": lambda s: setattr(_curve(s), "carry_in", 1),
+    "a month that does not add up": lambda s: _hours(s, lambda cum: cum.__setitem__(-1, cum[-1] + 1_000)),
+    "hours that go backwards": lambda s: _hours(s, lambda cum: cum.__setitem__(0, 10**6)),
+    "a month of too few hours": lambda s: _hours(s, lambda cum: cum.pop()),
+    "a wider array than the total needs": lambda s: _hours(s, lambda cum: None, width=8),
+    "a curve of serials that are not its batch": lambda s: setattr(_curve(s), "serials", [(1, 119)]),
+    "curves out of production order": lambda s: s.hours.curves.reverse(),
+    "a curve twice": lambda s: s.hours.curves.append(_curve(s)),
+    "a lot's ranges overlapping": lambda s: s.hours.lots.__setitem__(0, ("l1", [(1, 4), (7, 9)])),
+    "a lot's ranges touching": lambda s: s.hours.lots.__setitem__(0, ("l1", [(2, 5)])),
+    "a lot's range beyond its batch": lambda s: s.hours.lots.__setitem__(0, ("l1", [(200, 200)])),
+    "a lot's ranges given twice": lambda s: s.hours.lots.append(s.hours.lots[0]),
+    "a bid's hours on a lot": lambda s: s.hours.bids.append(("l1", s.hours.bids[0][1])),
+    "a bid's hours given twice": lambda s: s.hours.bids.append(s.hours.bids[0]),
+    "a lot that is not in several ranges": lambda s: s.hours.lots.__setitem__(0, ("l1", [])),
+}
+
+
+def test_the_tampering_changes_what_it_says():
+    state = msgspec.msgpack.decode(zlib.decompress(msgspec.msgpack.decode(snapshot.dump(with_hours().engines["GEC"], 5),
+                                                                          type=image.Snapshot).state), type=image.State)
+    before = bytes(_curve(state).cum)
+    _hours(state, lambda cum: None)
+    assert _curve(state).cum == before and len(before) == 4 * 720
+
+
+@pytest.mark.parametrize("name", sorted(HOURS_TAMPERED))
+def test_a_curve_or_a_lot_that_does_not_rebuild_to_itself_is_refused(saved_hours, name):
+    with pytest.raises(SnapshotError):
+        snapshot.load(resealed(saved_hours, HOURS_TAMPERED[name]))
+
+
+def test_an_unchanged_resealed_snapshot_with_hours_still_loads(saved_hours):
+    engine, _ = snapshot.load(resealed(saved_hours, lambda s: None))
+    assert snapshot.state(engine) == snapshot.state(snapshot.load(saved_hours)[0])

@@ -53,7 +53,7 @@ def check_against_books(engine, quote: Quote) -> None:
         for province, technology, price, quantity in quote.lots:
             mine = [o for o in public if (o.batch.province, o.batch.technology) == (province, technology)]
             assert price == min(o.price for o in mine)
-            assert quantity == sum(o.last - o.first + 1 for o in mine if o.price == price)
+            assert quantity == sum(o.remaining for o in mine if o.price == price)
         assert len(quote.lots) == len({(o.batch.province, o.batch.technology) for o in public})
 
 

@@ -16,6 +16,10 @@ day rolls) and plays it through `Desk`. After each command it checks:
 - a refused command produces exactly one event (per market leg) and changes nothing; only the closes of auctions
   whose time the command reached may come before its rejection (M3);
 - the same sequence replayed into a fresh Desk gives byte-identical events.
+
+Issue 13: the registry attaches hourly curves (usually ones that add up with what is issued, sometimes not), and
+some bids filter on hours (an hour-of-day mask, a window, a minimum share or strict), so lots are taken from their
+middle and rest as several ranges.
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ from hypothesis import strategies as st
 
 from support import Desk, engine_state
 from certx.books.gec import Bid, Lot
+from certx.hours.clock import month_hours
+from certx.hours.curve import KWH
+from certx.registry.issuance import month_index
 from certx.registry.serials import RangeSet
 from certx.wire import events as e
 from certx.wire.codec import encode
@@ -63,8 +70,35 @@ def setup_ops() -> list[dict]:
         ops.append({"type": "issue.gec", "actor": "registry", "account": a, "project": project,
                     "province": province, "technology": tech, "production_month": month, "subsidised": sub,
                     "first_serial": first, "last_serial": first + 99})
+    # issue 13: P1's June 2023 and P3's June 2025 by the hour (P3's with 250 kWh carried to July); P2's none yet
+    ops.append({"type": "curve.attach", "actor": "registry", "project": "P1", "production_month": "2023-06",
+                "_fit": 0, "_shape": "flat"})
+    ops.append({"type": "curve.attach", "actor": "registry", "project": "P3", "production_month": "2025-06",
+                "_fit": 250, "_shape": "day"})
     ops += [{"type": "session.open", "actor": "operator", "market": m, "_date": True} for m in MARKETS]
     return ops
+
+
+def production(hours: int, total: int, shape: str) -> list[int]:
+    """`total` kWh over a month's hours: by day (06:00-18:00 China time), flat, or all in one hour."""
+    producing = [h for h in range(hours) if shape == "flat" or (shape == "day" and 6 <= h % 24 < 18)] or [hours - 9]
+    kwh = [0] * hours
+    each, extra = divmod(total, len(producing))
+    for i, h in enumerate(producing):
+        kwh[h] = each + (i < extra)
+    return kwh
+
+
+def curve_of(desk: Desk, op: dict) -> dict:
+    """A `curve.attach` drawn as what it should add up to: its kWh from the engine's issuance and the project's
+    previous curve, so that it adds up when `_fit` is a remainder below 1000 and does not when it is not."""
+    gec = desk.engines["GEC"]
+    month = month_index(op["production_month"])
+    issued = sum(b.last - b.first + 1 for b in gec.issuance.of_project(op["project"]) if b.month == month)
+    previous = gec.curves.curve_of(op["project"], month - 1)
+    total = max(0, KWH * issued + op.pop("_fit") - (0 if previous is None else previous.carry_out))
+    op["kwh"] = production(month_hours(month) + op.pop("_longer", 0), total, op.pop("_shape"))
+    return op
 
 
 # --- strategies: one wire command (or a day roll) each ---------------------------------------------------------
@@ -199,6 +233,21 @@ def issue_other(draw):
             "quantity": draw(st.integers(1, 50_000))}
 
 
+@st.composite
+def curve_attach(draw):
+    """Issue 13: usually the registry's curve that adds up with what a project-month was issued (when anything
+    was), sometimes one that is off by a kWh or a certificate, the wrong length, or not the registry's."""
+    project, month = draw(st.sampled_from([("P2", "2024-01")] * 3 + [(p, m) for p in ("P1", "P3", "P4", "P9")
+                                                                      for m in MONTHS]))
+    op = {"type": "curve.attach", "actor": draw(st.sampled_from(["registry"] * 9 + ["B1"])),
+          "project": project, "production_month": month,
+          "_fit": draw(st.sampled_from([0, 0, 1, 500, 999, 1_000, -1])),
+          "_shape": draw(st.sampled_from(["day", "day", "flat", "one"]))}
+    if draw(st.integers(0, 9)) == 0:
+        op["_longer"] = -24
+    return op
+
+
 HOLDER = {0: "S", 1: "T", 2: "S"}   # the set-up's batches
 
 
@@ -240,6 +289,29 @@ def gec_filter(draw):
         f["production_to"] = draw(st.sampled_from(MONTHS))
     if draw(st.integers(0, 3)) == 0:
         f["max_age_months"] = draw(st.sampled_from([1, 6, 21, 24, 30]))
+    if draw(st.integers(0, 2)) == 0:
+        f.update(draw(hour_terms()))
+    return f
+
+
+@st.composite
+def hour_terms(draw):
+    """Issue 13: an hour-of-day mask, a window (around June 2025 mostly), or both; a minimum share or strict."""
+    f: dict = {}
+    if draw(st.booleans()):
+        edges = sorted(draw(st.sets(st.integers(0, 24), min_size=2, max_size=4)))
+        f["hours"] = [[a, b] for a, b in zip(edges[::2], edges[1::2])]
+    if not f or draw(st.booleans()):
+        start = draw(st.sampled_from(["2025-06-01T00:00:00+08:00", "2025-06-10T06:00:00+08:00",
+                                      "2025-06-30T17:00:00+08:00", "2024-01-15T00:00:00+08:00",
+                                      "2023-06-03T00:00:00+08:00"]))
+        start = dt.datetime.fromisoformat(start) + dt.timedelta(hours=draw(st.integers(0, 48)))
+        f["hours_from"] = start.isoformat()
+        f["hours_to"] = (start + dt.timedelta(hours=draw(st.sampled_from([1, 6, 24, 24 * 7, 24 * 40])))).isoformat()
+    if draw(st.booleans()):
+        f["strict"] = True
+    else:
+        f["min_share"] = draw(st.sampled_from([1, 30, 50, 100]))
     return f
 
 
@@ -250,7 +322,7 @@ def gec_bid(draw):
           "account": account, "product": "GEC", "side": "buy", "quantity": draw(st.integers(1, 150)),
           "price": yuan(draw(st.integers(100, 800)))}
     if draw(st.booleans()):
-        op["filter"] = draw(gec_filter())
+        op["filter"] = draw(gec_filter() | hour_terms())
     if draw(st.integers(0, 3)) == 0:
         op["beneficiary"] = draw(st.sampled_from(["plant-1", "plant-2"]))
     return op
@@ -297,17 +369,17 @@ STEPS = {
     "listing": listing_order(), "cancel": cancel(), "lift": lift(), "block": block_offer(), "accept": accept(),
     "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
     "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
-    "auction": auction_open(), "auction_bid": auction_bid(),
+    "auction": auction_open(), "auction_bid": auction_bid(), "curve": curve_attach(),
 }
 mixed = st.lists(weighted(
     (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
     (1, STEPS["issue_gec"]), (4, STEPS["lot"]), (3, STEPS["bid"]), (1, STEPS["gec_lift"]),
     (1, STEPS["funds"]), (1, STEPS["issue"]), (1, STEPS["surrender"]), (1, STEPS["operator"]),
-    (1, STEPS["auction"]), (1, STEPS["auction_bid"]),
+    (1, STEPS["auction"]), (1, STEPS["auction_bid"]), (1, STEPS["curve"]),
 ), min_size=30, max_size=80)
 gec_heavy = st.lists(weighted(
     (2, STEPS["issue_gec"]), (8, STEPS["lot"]), (6, STEPS["bid"]), (3, STEPS["gec_lift"]), (2, STEPS["cancel"]),
-    (1, STEPS["funds"]), (1, STEPS["operator"]),
+    (1, STEPS["funds"]), (1, STEPS["operator"]), (2, STEPS["curve"]),
 ), min_size=30, max_size=80)
 
 
@@ -414,6 +486,8 @@ def send(desk: Desk, date: str, op: dict) -> list[e.Event]:
     desk.date = dt.date.fromisoformat(date)
     if "closes" in fields:
         fields["closes_at"] = desk.at(fields.pop("closes"))
+    if "_fit" in fields:
+        fields = curve_of(desk, fields)
     return desk.send(type_, time=time, **fields)
 
 
@@ -552,9 +626,10 @@ class Ledger:
         assert len(public) == len(gec.lots.lots) and len(gec.lots.orders) == len(lots) + len(gec.lots.bids)
         gec.lots.lots.check()
         for lot in lots:
-            assert lot.first <= lot.last, f"empty lot {lot.order_id} rests"
-            assert lot.batch.first <= lot.first and lot.last <= lot.batch.last
-            places.append((lot.first, lot.last, f"lot {lot.order_id}"))
+            assert lot.remaining == lot.serials.count() > 0, f"empty lot {lot.order_id} rests"
+            for first, last in lot.serials:
+                assert lot.batch.first <= first and last <= lot.batch.last
+                places.append((first, last, f"lot {lot.order_id}"))
         places += [(a, b, "cancelled") for a, b in gec.cancelled]
         places += [(a, b, "retired") for a, b in gec.retired]
         places.sort()
@@ -570,7 +645,8 @@ class Ledger:
             month = gec.today_month()
             for bid in gec.lots.bids:
                 for lot in public:
-                    assert lot.price > bid.price or not bid.eligibility.accepts(lot.batch, month), \
+                    assert lot.price > bid.price or not bid.eligibility.accepts(lot.batch, month) or \
+                        not gec.lots.accepted(lot.serials, lot.batch, bid.eligibility, 1), \
                         (bid.order_id, lot.order_id, "cross")
         # everything traded is cancelled, and only that (G1)
         assert list(gec.cancelled) == list(self.traded)

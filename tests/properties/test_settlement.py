@@ -95,7 +95,8 @@ def check(desk: Desk, ledger: Ledger) -> None:
             r.add(a, b)
     for lot in gec.lots.orders.values():        # every resting lot, public or addressed (M5)
         if isinstance(lot, Lot):
-                engine_gec.setdefault(lot.account, RangeSet()).add(lot.first, lot.last)
+            for first, last in lot.serials:
+                engine_gec.setdefault(lot.account, RangeSet()).add(first, last)
     assert {a: list(r) for a, r in ledger.gec.items() if len(r)} == \
         {a: list(r) for a, r in engine_gec.items() if len(r)}, "GEC holdings"
     assert list(ledger.cancelled) == list(gec.cancelled), "cancelled"

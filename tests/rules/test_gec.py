@@ -171,7 +171,7 @@ def test_m4_a_new_lot_larger_than_the_bids_rests_with_what_is_left():
     ev = lot(desk, "L1", "S", 1, 100, "2.00")
     assert fills(ev) == [("L1", "b1", 400, [(1, 30)])]
     rest = desk.engines["GEC"].lots.orders["L1"]
-    assert (rest.first, rest.last) == (31, 100)
+    assert list(rest.serials) == [(31, 100)] and rest.remaining == 70
 
 
 def test_m4_a_lift_takes_the_one_named_lot_at_its_price_even_when_a_cheaper_lot_rests():
@@ -265,7 +265,7 @@ def test_g1_a_partial_fill_splits_the_lots_range_lowest_serials_first():
     assert fills(bid(desk, "b2", "C", 20, "2.00")) == [("L1", "b2", 200, [(1031, 1050)])]
     eng = desk.engines["GEC"]
     rest = eng.lots.orders["L1"]
-    assert (rest.first, rest.last) == (1051, 1100)
+    assert list(rest.serials) == [(1051, 1100)] and rest.remaining == 50
     assert list(eng.cancelled) == [(1001, 1050)]
     ev = desk.send("order.cancel", order_id="L1", actor="B2", account="S", market="GEC")
     assert only(ev, e.OrderCancelled)[0].remaining == 50

@@ -3,15 +3,22 @@
 There is no single price ladder, since no two lots are the same goods. Lots rest in buckets by the attributes a
 filter tests (`certx.books.buckets`), each bucket cheapest first, then oldest; bids in one list, highest first,
 then oldest. A new bid takes every lot it crosses in the buckets its filter admits, cheapest then oldest across
-them; a new lot walks the bids. A fill takes the lowest serials of a lot, which splits its range.
+them; a new lot walks the bids. A fill takes the lowest serials of a lot that the bid accepts: all of them for a
+bid without hours, so its lowest serials; for a bid with hours (issue 13) those whose production hours meet its
+hour filter, which may be in the middle of the lot. Either way a fill splits the lot's ranges.
 """
 from __future__ import annotations
 
 from sortedcontainers import SortedKeyList
 
 from certx.books.buckets import Buckets, Named
+from certx.hours.mask import HourFilter, eligible
+from certx.hours.overlay import Overlay
 from certx.registry.issuance import Batch, month_index
+from certx.registry.serials import RangeSet
 from certx.wire.commands import GecFilter
+
+Range = tuple[int, int]
 
 
 _LAST = float("inf")
@@ -26,10 +33,15 @@ def bucket_of(batch: Batch) -> BucketKey:
 
 
 class Lot:
-    """A seller's serial range at one price; addressed (M5) when it names the one `counterparty` who may lift it,
-    in part only if `partial`."""
+    """A seller's certificates at one price; addressed (M5) when it names the one `counterparty` who may lift it,
+    in part only if `partial`.
 
-    __slots__ = ("order_id", "account", "price", "first", "last", "batch", "seq", "bucket", "counterparty",
+    Listed as one serial range of one batch, a lot is a set of ranges (`serials`) once a bid with hours has taken
+    from its middle; `remaining` counts its certificates. Each range's batch is the one `Issuance.batch_of` gives
+    it, so a lot made of several batches' ranges (an aggregator's pooled lot) would need nothing else here but
+    its attributes; today every range is of `batch`."""
+
+    __slots__ = ("order_id", "account", "price", "serials", "remaining", "batch", "seq", "bucket", "counterparty",
                  "partial")
 
     def __init__(self, order_id: str, account: str, price: int, first: int, last: int, batch: Batch, seq: int,
@@ -37,23 +49,19 @@ class Lot:
         self.order_id = order_id
         self.account = account
         self.price = price
-        self.first = first
-        self.last = last
+        self.serials = RangeSet.of(first, last)
+        self.remaining = last - first + 1
         self.batch = batch
         self.seq = seq
         self.bucket = bucket_of(batch)
         self.counterparty = counterparty
         self.partial = partial
 
-    @property
-    def remaining(self) -> int:
-        return self.last - self.first + 1
-
 
 class Eligibility:
-    """A bid's filter compiled once into sets and month bounds."""
+    """A bid's filter compiled once into sets, month bounds and its hours (None: it asks for none)."""
 
-    __slots__ = ("provinces", "exclude", "technologies", "subsidised", "month_from", "month_to", "max_age")
+    __slots__ = ("provinces", "exclude", "technologies", "subsidised", "month_from", "month_to", "max_age", "hours")
 
     def __init__(self, f: GecFilter | None) -> None:
         f = f or GecFilter()
@@ -64,6 +72,7 @@ class Eligibility:
         self.month_from = month_index(f.production_from) if f.production_from else None
         self.month_to = month_index(f.production_to) if f.production_to else None
         self.max_age = f.max_age_months
+        self.hours = HourFilter.of(f)
 
     def admits(self, bucket: BucketKey, today_month: int) -> bool:
         """G4, for the lots of one bucket."""
@@ -81,11 +90,16 @@ class Eligibility:
 
     def window(self, today_month: int) -> tuple[float, float]:
         """G4: the oldest and the newest production month admitted, from the production window and the maximum
-        age (whole months from the production month to the trading month); infinite where there is no bound."""
+        age (whole months from the production month to the trading month); infinite where there is no bound. An
+        hour window narrows it to the months that may hold its hours."""
         oldest = _BEFORE if self.month_from is None else self.month_from
         if self.max_age is not None and today_month - self.max_age > oldest:
             oldest = today_month - self.max_age
-        return oldest, _AFTER if self.month_to is None else self.month_to
+        newest = _AFTER if self.month_to is None else self.month_to
+        if self.hours is not None:
+            first, last = self.hours.months()
+            return max(oldest, first), min(newest, last)
+        return oldest, newest
 
     def accepts(self, batch: Batch, today_month: int) -> bool:
         """G4, for one batch: its bucket is admitted."""
@@ -117,12 +131,13 @@ def _bid_priority(bid: Bid) -> tuple[int, int]:
 
 
 class GecBook:
-    __slots__ = ("lots", "bids", "orders")
+    __slots__ = ("lots", "bids", "orders", "overlay")
 
-    def __init__(self) -> None:
+    def __init__(self, overlay: Overlay | None = None) -> None:
         self.lots = Buckets()               # the resting lots, in buckets
         self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
+        self.overlay = overlay if overlay is not None else Overlay()     # the curves, for bids with hours
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
@@ -139,56 +154,112 @@ class GecBook:
             self.lots.remove(order)
         del self.orders[order.order_id]
 
-    def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, int]]:
-        """The fills a bid would get: eligible lots it crosses, cheapest then oldest. Mutates nothing."""
+    def listed(self, batch: Batch) -> bool:
+        """Whether some of a batch's certificates rest in a public lot (the lots a bid may take)."""
+        bucket = self.lots.index.get(bucket_of(batch))
+        return bucket is not None and any(lot.batch is batch for lot in bucket.lots)
+
+    def accepted(self, serials: RangeSet, batch: Batch, eligibility: Eligibility, quantity: int) -> list[Range]:
+        """The lowest serials of `serials` (of `batch`) that a bid with `eligibility` accepts, at most `quantity`:
+        the lowest of all for a bid without hours; for one with hours those whose hours meet them, and none
+        without a curve (issue 13)."""
+        hours = eligibility.hours
+        if hours is None:
+            return serials.lowest(quantity)
+        curve = self.overlay.curve_of(batch.project, batch.month)
+        if curve is None or not curve.covers(batch.first, batch.last):     # a batch issued after its month's curve
+            return []
+        return eligible(curve, serials, hours, quantity)
+
+    def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, list[Range]]]:
+        """The fills a bid would get: eligible lots it crosses, cheapest then oldest, with the serials it would
+        take of each. Mutates nothing."""
         fills = []
-        for lot in self.lots.crossing(bid.eligibility, bid.price, today_month):
-            take = min(quantity, lot.last - lot.first + 1)
+        accepted, eligibility = self.accepted, bid.eligibility
+        for lot in self.lots.crossing(eligibility, bid.price, today_month):
+            if eligibility.hours is None:
+                take = lot.serials.lowest(quantity)
+                quantity -= min(quantity, lot.remaining)
+            else:
+                take = accepted(lot.serials, lot.batch, eligibility, quantity)
+                if not take:
+                    continue
+                quantity -= count(take)
             fills.append((lot, take))
-            quantity -= take
             if not quantity:
                 break
         return fills
 
-    def bids_for(self, lot: Lot, quantity: int, today_month: int) -> list[tuple[Bid, int]]:
-        """The fills a new lot would get: resting bids that cross it and accept it, best then oldest."""
+    def bids_for(self, lot: Lot, quantity: int, today_month: int) -> list[tuple[Bid, list[Range]]]:
+        """The fills a new lot would get: resting bids that cross it and accept it, best then oldest, with the
+        serials each would take (each from what the ones before it left). Mutates nothing."""
         fills = []
+        first, last = lot.serials.span()
+        left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
+        taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
         for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            if bid.eligibility.admits(lot.bucket, today_month):
-                take = min(quantity, bid.remaining)
-                fills.append((bid, take))
-                quantity -= take
-                if not quantity:
-                    break
+            if not bid.eligibility.admits(lot.bucket, today_month):
+                continue
+            want = min(quantity, bid.remaining)
+            if left is None:
+                if bid.eligibility.hours is None:         # the usual way, in one range: no copy of it
+                    fills.append((bid, [(first + taken, first + taken + want - 1)]))
+                    taken += want
+                    quantity -= want
+                    if not quantity:
+                        break
+                    continue
+                left = RangeSet.of(first + taken, last)
+            take = self.accepted(left, lot.batch, bid.eligibility, want)
+            if not take:
+                continue
+            for a, b in take:
+                left.remove(a, b)
+            fills.append((bid, take))
+            quantity -= count(take)
+            if not quantity:
+                break
         return fills
 
-    def take(self, lot: Lot, quantity: int) -> tuple[int, int]:
-        """Cut the lowest `quantity` serials off a lot; returns them as a range."""
-        first = lot.first
-        lot.first += quantity
-        if lot.first > lot.last and self.orders.get(lot.order_id) is lot:   # a new lot never rested
+    def take(self, lot: Lot, quantity: int) -> list[Range]:
+        """Cut the lowest `quantity` serials off a lot; returns them as ranges."""
+        ranges = lot.serials.lowest(quantity)
+        self.take_ranges(lot, ranges)
+        return ranges
+
+    def take_ranges(self, lot: Lot, ranges: list[Range]) -> None:
+        """Cut the given serials, each range inside one of the lot's, off the lot."""
+        for first, last in ranges:
+            lot.serials.remove(first, last)
+            lot.remaining -= last - first + 1
+        if not lot.remaining and self.orders.get(lot.order_id) is lot:   # a new lot never rested
             self.remove(lot)
-        return first, first + quantity - 1
 
     def check(self) -> None:
         """The book's own invariants, for the tests, read from the index and the bids (not from how lots are
-        stored, then the buckets against them): each order is filed under its id; a lot is a non-empty range of its batch's serials, and no
-        serial is in two lots; a bid still wants something; the bids are exactly the indexed bids, best then
-        oldest. `assert`s, gone under `python -O`."""
-        lots, bids = [], []
+        stored, then the buckets against them): each order is filed under its id; a lot is a non-empty set of
+        ranges of its batch's serials that counts `remaining`, and no serial is in two lots; a bid still wants
+        something; the bids are exactly the indexed bids, best then oldest. `assert`s, gone under `python -O`."""
+        lots, bids, ranges = [], [], []
         for order_id, order in self.orders.items():
             assert order.order_id == order_id, f"{order.order_id} filed as {order_id}"
             assert order.price > 0, f"{order_id} at {order.price} fen"
             if isinstance(order, Lot):
-                assert order.batch.first <= order.first <= order.last <= order.batch.last, \
-                    f"lot {order_id} [{order.first}, {order.last}] outside [{order.batch.first}, {order.batch.last}]"
+                held = list(order.serials)
+                assert held and order.remaining == count(held), \
+                    f"lot {order_id} counts {order.remaining} in {held}"
+                batch = order.batch
+                for first, last in held:
+                    assert batch.first <= first <= last <= batch.last, \
+                        f"lot {order_id} [{first}, {last}] outside [{batch.first}, {batch.last}]"
+                    ranges.append((first, last, order_id))
                 lots.append(order)
             else:
                 assert isinstance(order, Bid) and order.remaining > 0, f"{order_id} rests with nothing to buy"
                 bids.append(order)
-        lots.sort(key=lambda lot: lot.first)
-        for a, b in zip(lots, lots[1:]):
-            assert a.last < b.first, f"lots {a.order_id} and {b.order_id} share serials from {b.first}"
+        ranges.sort()
+        for a, b in zip(ranges, ranges[1:]):
+            assert a[1] < b[0], f"lots {a[2]} and {b[2]} share serials from {b[0]}"
         resting = list(self.bids)
         assert len(resting) == len(bids) and {id(b) for b in resting} == {id(b) for b in bids}, \
             f"bids {[b.order_id for b in resting]} are not the indexed {[b.order_id for b in bids]}"
@@ -199,3 +270,11 @@ class GecBook:
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
             "the buckets are not the public lots"
         self.lots.check()
+
+
+def count(ranges: list[Range]) -> int:
+    """How many serials `ranges` hold."""
+    if len(ranges) == 1:
+        first, last = ranges[0]
+        return last - first + 1
+    return sum(last - first + 1 for first, last in ranges)

@@ -27,6 +27,7 @@ from certx.engine.listing import ListingDesk
 from certx.engine.registry import RegistryDesk
 from certx.engine.rejection import Rejected
 from certx.engine.session import SessionDesk
+from certx.hours.overlay import Overlay
 from certx.pools.mandates import Mandates
 from certx.registry.issuance import Issuance
 from certx.registry.serials import RangeSet
@@ -64,7 +65,8 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         self.next_auction_close = None
         self.issuance = Issuance()
         self.serials = {}
-        self.lots = GecBook()
+        self.curves = Overlay()
+        self.lots = GecBook(self.curves)
         self.cancelled = RangeSet()
         self.retired = RangeSet()
         self.mandates = Mandates()
@@ -102,6 +104,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
             c.IssueCcer: once(self.on_issue_ccer),
             c.IssueGec: once(self.on_issue_gec),
             c.MandateGrant: once(self.on_mandate_grant),
+            c.CurveAttach: once(self.on_curve_attach),
             c.Surrender: once(self.on_surrender),
             c.FundsDeposit: once(self.on_funds),
             c.FundsWithdraw: once(self.on_funds),

@@ -3,11 +3,12 @@
 Sellers list lots: a contiguous serial range they hold, from one issuance batch, at one price. Buyers bid
 with a filter, or lift one named lot. The trade price is the resting side's. A bought certificate is
 single-transfer: it leaves every holding at the trade and is recorded as cancelled in the buyer's name (G1),
-so it can never be listed again. Expired certificates are retired at the day's open (G2).
+so it can never be listed again. Expired certificates are retired at the day's open (G2). A bid with hours
+(issue 13) takes only the certificates whose hours meet its filter, which may leave a lot in several ranges.
 """
 from __future__ import annotations
 
-from certx.books.gec import Bid, Eligibility, Lot
+from certx.books.gec import Bid, Eligibility, Lot, Range, count
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.money import Fen
@@ -33,21 +34,20 @@ class GecDesk(Accounts):
         seq = self.commands
         if cmd.side == "sell":
             lot = self._check_lot(cmd, price, quantity, seq)
-            self.serials[cmd.account].remove(lot.first, lot.last)
-            self._accepted(cmd, [(lot.first, lot.last)])
+            self.serials[cmd.account].remove(cmd.first_serial, cmd.last_serial)
+            self._accepted(cmd, [(cmd.first_serial, cmd.last_serial)])
             if lot.counterparty is None:            # an addressed lot waits for its counterparty's lift (M5)
-                for bid, q in self.lots.bids_for(lot, quantity, today):
-                    self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q, bid=bid)
-            if lot.first <= lot.last:
+                for bid, serials in self.lots.bids_for(lot, quantity, today):
+                    self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, serials, bid=bid)
+            if lot.remaining:
                 self.lots.rest(lot)
         else:
             self.reserve(wallet, "GEC", True, price, quantity)
             self._accepted(cmd)
             bid = Bid(cmd.order_id, cmd.account, price, quantity, Eligibility(cmd.filter),
                       cmd.beneficiary or cmd.account, seq)
-            for lot, q in self.lots.lots_for(bid, quantity, today):
-                self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, q)
-                bid.remaining -= q
+            for lot, serials in self.lots.lots_for(bid, quantity, today):
+                bid.remaining -= self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, serials)
             if bid.remaining:
                 self.lots.rest(bid)
 
@@ -90,7 +90,8 @@ class GecDesk(Accounts):
         self.order_ids.add(cmd.order_id)
         self.out.append(e.OrderAccepted(order_id=cmd.order_id, account=cmd.account, product="GEC", side="buy",
                                          quantity=cmd.quantity, price=Fen(lot.price)))
-        self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account, cmd.quantity)
+        self._gec_trade(lot, cmd.account, cmd.order_id, lot.price, cmd.beneficiary or cmd.account,
+                        lot.serials.lowest(cmd.quantity))
 
     def _accepted(self, cmd: c.OrderNew, serials: list[tuple[int, int]] | None = None) -> None:
         self.order_ids.add(cmd.order_id)
@@ -98,33 +99,38 @@ class GecDesk(Accounts):
                                          side=cmd.side, quantity=cmd.quantity, price=cmd.price, serials=serials))
 
     def _gec_trade(self, lot: Lot, buyer: str, buy_order: str, buyer_limit: int, beneficiary: str,
-                   quantity: int, bid: Bid | None = None) -> None:
-        """One fill, at the resting side's price (M4): the lot's when a bid takes it, the bid's (`bid` given)
-        when a new lot meets resting bids. The serials leave the lot and are cancelled for the buyer (G1)."""
+                   serials: list[Range], bid: Bid | None = None) -> int:
+        """One fill of the given serials of a lot, at the resting side's price (M4): the lot's when a bid takes
+        it, the bid's (`bid` given) when a new lot meets resting bids. The serials leave the lot and are
+        cancelled for the buyer (G1). Returns how many."""
         price = lot.price if bid is None else bid.price
-        first, last = self.lots.take(lot, quantity)
+        quantity = count(serials)
+        self.lots.take_ranges(lot, serials)
         if bid is not None:
             bid.remaining -= quantity
             if not bid.remaining:
                 self.lots.remove(bid)
         self.fill_cash(self.wallets[buyer], self.wallets[lot.account], price, quantity, buyer_limit)
-        self.cancelled.add(first, last)
+        for first, last in serials:
+            self.cancelled.add(first, last)
         self.products["GEC"].day.listing_trade(price, quantity)
         b = lot.batch
         self.out.append(e.Trade(
             trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=quantity,
             buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=lot.account,
-            serials=[(first, last)], project=b.project, province=b.province, technology=b.technology,
+            serials=serials, project=b.project, province=b.province, technology=b.technology,
             production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary,
         ))
+        return quantity
 
     def withdraw_gec(self, order: Lot | Bid) -> int:
         """Take a lot or bid off the book and give back what it held; returns what was left of it."""
         self.lots.remove(order)
         if isinstance(order, Lot):
-            remaining = order.last - order.first + 1
-            self.serials[order.account].add(order.first, order.last)
-            return remaining
+            holding = self.serials[order.account]
+            for first, last in order.serials:
+                holding.add(first, last)
+            return order.remaining
         self.release(self.wallets[order.account], "GEC", True, order.price, order.remaining)
         return order.remaining
 

@@ -4,7 +4,13 @@ msgpack. Data only: decoding it builds lists, strings and numbers, never runs co
 A snapshot is a `Snapshot`: the header (version, market, the caller's position, the state's SHA-256), then the
 state's encoding compressed with zlib. The state is a `State`: the engine without its listing books
 (`Engine`), then those books (`Book`), kept apart because they are the bulk of a busy day and are rebuilt and
-checked in a way of their own (see `certx.engine.snapshot`).
+checked in a way of their own (see `certx.engine.snapshot`), then, only when there is any, what the hours of
+issue 13 add (`Hours`).
+
+A field added to an array-like Struct is written even at its default (msgspec writes every field of an array), so
+what issue 13 adds is not in `Engine`, `Lot` or `Filter` but in a part of its own, left out when it is empty: an
+engine without curves, lots in several ranges or bids with hours encodes as it did before, and a snapshot from
+before decodes (a missing trailing part or field takes its default).
 
 Arrays, not maps (`array_like`): no field names in the bytes, so encoding, decoding and the size stay small;
 the version names the layout. Whatever the engine derives is not here: the session windows (from the date and
@@ -226,13 +232,50 @@ class Engine(msgspec.Struct, array_like=True, omit_defaults=True):
     mandates: list[Mandate] = []         # by (agent, project), in granting order
 
 
+# --- issue 13: the hours --------------------------------------------------------------------------------------
+
+class Curve(msgspec.Struct, array_like=True):
+    """A project-month's curve: the month index, the kWh carried in, the certificates it covers (its month's
+    batches), and the cumulative kWh at the end of each hour, little-endian, 2, 4 or 8 bytes each (the narrowest
+    that holds the month's total: certx.hours.curve)."""
+
+    project: str
+    month: int
+    carry_in: int
+    serials: list[Range]
+    cum: bytes
+
+
+class HourFilter(msgspec.Struct, array_like=True):
+    """A bid's hours as the book compiled them: the hour-of-day mask, the window's first and end hour (absolute;
+    None: unbounded) and the kWh of a certificate that must be inside."""
+
+    mask: int
+    start: int | None
+    end: int | None
+    need: int
+
+
+class Hours(msgspec.Struct, array_like=True):
+    """What the hours add: the curves, in the order they were attached; the ranges after the first of each lot
+    that is in several (a bid with hours took from its middle), and the hours of each bid with hours, by order
+    id, both in the GEC book's order (`Engine.gec_orders`)."""
+
+    curves: list[Curve]
+    lots: list[tuple[str, list[Range]]]
+    bids: list[tuple[str, HourFilter]]
+
+
 class State(msgspec.Struct, array_like=True):
     engine: Engine
     books: list[Book]                    # the listing book of each product, in `engine.products` order
+    hours: Hours | None = None           # written only when there is any (certx.engine.snapshot)
 
 
 class Parts(msgspec.Struct, array_like=True):
-    """A state's encoding in its two parts, left encoded: each is decoded, and checked, on its own."""
+    """A state's encoding in its parts, left encoded: each is decoded, and checked, on its own. `hours` is empty
+    in a state without any."""
 
     engine: msgspec.Raw
     books: msgspec.Raw
+    hours: msgspec.Raw = msgspec.Raw(b"")

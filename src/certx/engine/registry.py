@@ -4,6 +4,8 @@ from __future__ import annotations
 from certx.accounts import Wallet
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
+from certx.hours.clock import month_hours
+from certx.hours.curve import KWH
 from certx.pools.mandates import Mandate
 from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
@@ -89,6 +91,39 @@ class RegistryDesk(Accounts):
         self.out.append(e.MandateGranted(agent=cmd.agent, owner=cmd.owner, project=cmd.project,
                                          filing_code=cmd.filing_code, valid_from=cmd.valid_from,
                                          valid_to=cmd.valid_to))
+
+    def on_curve_attach(self, cmd: c.CurveAttach, at: int) -> None:
+        """Issue 13: the registry attaches a project-month's hourly production to the month's GECs (their batches,
+        in serial order), once, in production order, while none of them rests in a lot, and only if it adds up
+        with them (certx.hours.overlay)."""
+        self.require(cmd.actor, "registry")
+        project, month, curves = cmd.project, month_index(cmd.production_month), self.curves
+        if curves.curve_of(project, month) is not None:
+            raise Rejected(Reason.curve_exists, f"{project} has a curve for {cmd.production_month}")
+        if not curves.in_order(project, month):
+            raise Rejected(Reason.curve_out_of_order,
+                           f"{project} has a curve for a month after {cmd.production_month}: curves attach in "
+                           f"production order")
+        hours = month_hours(month)
+        if len(cmd.kwh) != hours:
+            raise Rejected(Reason.malformed, f"{len(cmd.kwh)} hourly values for {cmd.production_month}'s {hours} hours")
+        batches = [b for b in self.issuance.of_project(project) if b.month == month]
+        if not batches:
+            raise Rejected(Reason.curve_mismatch, f"no GECs issued for {project} {cmd.production_month}")
+        if any(self.lots.listed(b) for b in batches):
+            # A curve changes what bids with hours accept: attached under resting lots, it could leave a resting
+            # bid crossing one (M4). Before the certificates are listed, or after the close (D2), it cannot.
+            raise Rejected(Reason.certificates_listed,
+                           f"some of {project} {cmd.production_month}'s certificates rest in a lot")
+        ranges = [(b.first, b.last) for b in batches]
+        curve = curves.curve(project, month, cmd.kwh, ranges)
+        if not curve.adds_up():
+            raise Rejected(Reason.curve_mismatch,
+                           f"{curve.carry_in} kWh carried in + {curve.total} kWh produced is not {curve.issued} GECs "
+                           f"x {KWH} kWh plus a remainder below {KWH}")
+        curves.add(curve)
+        self.out.append(e.CurveAttached(project=project, production_month=cmd.production_month, serials=ranges,
+                                        carry_in=curve.carry_in, carry_out=curve.carry_out, kwh=cmd.kwh))
 
     def valid_through(self, production_month: str) -> int:
         """G2: valid for 24 months counting the production month; older than 2024 through 2025-12."""

@@ -30,6 +30,9 @@ from certx.engine import image
 from certx.engine.compliance import HeldLeg
 from certx.engine.engine import Engine
 from certx.engine.product import Product
+from certx.hours.clock import month_hours
+from certx.hours.curve import from_bytes, to_bytes
+from certx.hours.mask import HourFilter
 from certx.pools.mandates import Mandate
 from certx.registry.issuance import Batch
 from certx.registry.serials import RangeSet
@@ -43,6 +46,7 @@ _snapshot = msgspec.msgpack.Decoder(image.Snapshot).decode
 _parts = msgspec.msgpack.Decoder(image.Parts).decode
 _engine = msgspec.msgpack.Decoder(image.Engine).decode
 _books = msgspec.msgpack.Decoder(list[image.Book]).decode
+_hours = msgspec.msgpack.Decoder(image.Hours | None).decode
 
 _ORDER_ID, _ACCOUNT, _REMAINING = attrgetter("order_id"), attrgetter("account"), attrgetter("remaining")
 _SIDE_AND_PRICE = attrgetter("is_buy", "price")
@@ -72,7 +76,9 @@ def state(engine: Engine) -> bytes:
     """The canonical encoding of the engine's state, with no header: two engines in the same state give the
     same bytes."""
     index = {account: i for i, account in enumerate(engine.wallets)}
-    return _encode(image.State(_capture(engine), [_book(p.book, index) for p in engine.products.values()]))
+    parts = (_capture(engine), [_book(p.book, index) for p in engine.products.values()])
+    hours = _hours_of(engine)
+    return _encode(parts if hours is None else (*parts, hours))
 
 
 def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
@@ -98,11 +104,14 @@ def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
     try:
         parts = _parts(data)
         saved, books = _engine(parts.engine), _books(parts.books)
-        engine = _rebuild(saved, books, snap.market, rules)
+        hours = _hours(parts.hours) if parts.hours else None
+        engine = _rebuild(saved, books, hours, snap.market, rules)
     except (msgspec.DecodeError, LookupError, ValueError, TypeError) as e:
         raise SnapshotError(f"the state does not rebuild: {e}") from None
     if _encode(_capture(engine, saved.order_ids)) != bytes(parts.engine):
         raise SnapshotError("the rebuilt engine is not the one saved")
+    if hours is not None and _encode(_hours_of(engine)) != bytes(parts.hours):
+        raise SnapshotError("the rebuilt hours are not the ones saved")
     return engine, snap.position
 
 
@@ -137,7 +146,7 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
         surrenders=[image.HeldLeg(ref, h.account, h.compliance_year, h.units, h.legs)
                     for ref, h in engine.surrenders.items()],
         decided=sorted(engine.decided),
-        gec_orders=[_fields(o, image.Lot) if isinstance(o, Lot) else _bid(o) for o in engine.lots.orders.values()],
+        gec_orders=[_lot(o) if isinstance(o, Lot) else _bid(o) for o in engine.lots.orders.values()],
         order_ids=other_ids,
         command_ids={actor: sorted(ids) for actor, ids in engine.command_ids.items()},
         cash_total=engine.cash_total,
@@ -145,9 +154,31 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
     )
 
 
+def _hours_of(engine: Engine) -> image.Hours | None:
+    """What the hours add to the engine (issue 13), None if nothing: the curves, the ranges after the first of
+    the lots in several, the hours of the bids that have them."""
+    lots, bids = [], []
+    for o in engine.lots.orders.values():
+        if isinstance(o, Lot):
+            if len(o.serials) > 1:
+                lots.append((o.order_id, list(o.serials)[1:]))
+        elif o.eligibility.hours is not None:
+            h = o.eligibility.hours
+            bids.append((o.order_id, image.HourFilter(h.mask, h.start, h.end, h.need)))
+    curves = [image.Curve(c.project, c.month, c.carry_in, list(c.ranges), to_bytes(c.cum))
+              for c in engine.curves.curves.values()]
+    return image.Hours(curves, lots, bids) if curves or lots or bids else None
+
+
 def _fields(obj: object, kind: type[msgspec.Struct]) -> msgspec.Struct:
     """`obj` as the image `kind`: its attributes named as the image's fields."""
     return kind(*[getattr(obj, name) for name in kind.__struct_fields__])
+
+
+def _lot(lot: Lot) -> image.Lot:
+    """A lot with its first range; any others are in the hours' part (`_hours_of`)."""
+    first, last = next(iter(lot.serials))
+    return image.Lot(lot.order_id, lot.account, lot.price, first, last, lot.seq, lot.counterparty, lot.partial)
 
 
 def _bid(bid: Bid) -> image.Bid:
@@ -173,7 +204,8 @@ def _book(book: ListingBook, index: dict[str, int]) -> image.Book:
 
 # --- image -> engine ---------------------------------------------------------------------------------------------
 
-def _rebuild(saved: image.Engine, books: list[image.Book], market: str, rules: Rules) -> Engine:
+def _rebuild(saved: image.Engine, books: list[image.Book], hours: image.Hours | None, market: str,
+             rules: Rules) -> Engine:
     engine = Engine(market, rules)
     engine.commands, engine.seq, engine.trades = saved.commands, saved.seq, saved.trades
     engine.set_day(saved.date)
@@ -205,6 +237,8 @@ def _rebuild(saved: image.Engine, books: list[image.Book], market: str, rules: R
         auction.bids = [SealedBid(b.order_id, b.account, b.price, b.quantity) for b in a.bids]
     engine.schedule_next_close()
     _reissue(engine, saved)
+    if hours is not None:
+        _hours_again(engine, hours)
     _order_ids(engine, saved.order_ids)
     engine.command_ids = {actor: set(ids) for actor, ids in saved.command_ids.items()}
     engine.cash_total = saved.cash_total
@@ -238,6 +272,36 @@ def _reissue(engine: Engine, saved: image.Engine) -> None:
         else:
             engine.lots.rest(Bid(o.order_id, o.account, o.price, o.remaining, _eligibility(o.filter), o.beneficiary,
                                  o.seq))
+
+
+def _hours_again(engine: Engine, hours: image.Hours) -> None:
+    """The curves (each on whole batches of its project-month, under the overlay's rules), the lots' other ranges
+    (after the first, in order and apart, in its batch) and the bids' hours (issue 13)."""
+    issuance = engine.issuance
+    for c in hours.curves:
+        ranges = [(first, last) for first, last in c.serials]
+        for first, last in ranges:
+            b = issuance.batch_of(first, last)
+            if b is None or (b.project, b.month, b.first, b.last) != (c.project, c.month, first, last):
+                raise SnapshotError(f"the curve of {c.project} {c.month}: [{first}, {last}] is not one of its batches")
+        engine.curves.restore(c.project, c.month, c.carry_in, ranges, from_bytes(c.cum, month_hours(c.month)))
+    book = engine.lots
+    for order_id, more in hours.lots:
+        lot = book.orders[order_id]
+        if not isinstance(lot, Lot) or not more:
+            raise SnapshotError(f"{order_id} has no other ranges to take")
+        end = lot.remaining + next(iter(lot.serials))[0] - 1
+        for first, last in more:
+            if first <= end + 1 or last < first or issuance.batch_of(first, last) is not lot.batch:
+                raise SnapshotError(f"lot {order_id}: [{first}, {last}] does not follow its other ranges")
+            lot.serials.add(first, last)
+            lot.remaining += last - first + 1
+            end = last
+    for order_id, h in hours.bids:
+        bid = book.orders[order_id]
+        if not isinstance(bid, Bid):
+            raise SnapshotError(f"{order_id} is not a bid")
+        bid.eligibility.hours = HourFilter(h.mask, h.start, h.end, h.need)
 
 
 def _ranges(pairs: list[image.Range]) -> RangeSet:

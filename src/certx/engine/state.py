@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from certx.books.block import BlockBoard, Offer
     from certx.books.gec import Bid, GecBook, Lot
     from certx.engine.compliance import HeldLeg
+    from certx.hours.overlay import Overlay
     from certx.pools.mandates import Mandates
     from certx.registry.issuance import Issuance
     from certx.registry.serials import RangeSet
@@ -58,6 +59,7 @@ class State:
     serials: dict[str, RangeSet]                # account -> the serials it holds, not listed
     lots: GecBook                               # resting lots and filtered bids (M4, M5)
     cancelled: RangeSet                         # G1: traded, cancelled in the buyer's name
+    curves: Overlay                             # issue 13: project-months' hourly production (the book's too)
     retired: RangeSet                           # G2: expired
     mandates: Mandates                          # agents' mandates from projects' owners (pooled lots)
     # compliance (C1)

@@ -133,7 +133,7 @@ def _gec_sides(engine: Engine) -> tuple[list[Level], list[Level], list[Cheapest]
         if type(order) is Lot:
             if order.counterparty is not None:
                 continue
-            price, quantity = order.price, order.last - order.first + 1
+            price, quantity = order.price, order.remaining
             level = asks.get(price)
             if level is None:
                 asks[price] = [quantity, 1]

@@ -6,9 +6,13 @@ engines keep this same record, so each can check G3 without asking the other.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
+from operator import attrgetter
 
 from certx.registry.serials import RangeSet
+
+
+_FIRST = attrgetter("first")
 
 
 def months(year: int, month: int) -> int:
@@ -42,11 +46,12 @@ class Batch:
 
 
 class Issuance:
-    __slots__ = ("_firsts", "_batches", "issued", "gec_years", "ccer_years")
+    __slots__ = ("_firsts", "_batches", "_projects", "issued", "gec_years", "ccer_years")
 
     def __init__(self) -> None:
         self._firsts: list[int] = []
         self._batches: list[Batch] = []
+        self._projects: dict[str, list[Batch]] = {}     # project -> its batches, by first serial
         self.issued = RangeSet()
         self.gec_years: dict[str, set[int]] = {}
         self.ccer_years: dict[str, set[int]] = {}
@@ -65,6 +70,8 @@ class Issuance:
         self._batches.insert(i, batch)
         self.issued.add(batch.first, batch.last)
         self.gec_years.setdefault(batch.project, set()).add(batch.month // 12)
+        of_project = self._projects.setdefault(batch.project, [])
+        insort(of_project, batch, key=_FIRST)
 
     def record_ccer(self, project: str, vintage: int) -> None:
         self.ccer_years.setdefault(project, set()).add(vintage)
@@ -79,3 +86,7 @@ class Issuance:
 
     def batches(self) -> list[Batch]:
         return self._batches
+
+    def of_project(self, project: str) -> list[Batch]:
+        """A project's batches, by first serial (issue 13: a month's certificates in production order)."""
+        return self._projects.get(project, [])

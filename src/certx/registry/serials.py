@@ -15,6 +15,17 @@ class RangeSet:
         self._firsts: list[int] = []
         self._lasts: list[int] = []
 
+    @classmethod
+    def of(cls, first: int, last: int) -> RangeSet:
+        """The set of one range."""
+        one = cls.__new__(cls)
+        one._firsts, one._lasts = [first], [last]
+        return one
+
+    def span(self) -> tuple[int, int]:
+        """The lowest and the highest serial (of a set that is not empty): its range, if it has one."""
+        return self._firsts[0], self._lasts[-1]
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self._firsts, self._lasts)
 
@@ -25,6 +36,30 @@ class RangeSet:
     def count(self) -> int:
         """Number of certificates."""
         return sum(b - a + 1 for a, b in zip(self._firsts, self._lasts))
+
+    def copy(self) -> RangeSet:
+        other = RangeSet()
+        other._firsts, other._lasts = self._firsts[:], self._lasts[:]
+        return other
+
+    def lowest(self, quantity: int) -> list[tuple[int, int]]:
+        """The lowest `quantity` serials of the set (all of them if it holds fewer), as ranges; changes nothing."""
+        out: list[tuple[int, int]] = []
+        if quantity <= 0 or not self._firsts:
+            return out
+        first = self._firsts[0]
+        if first + quantity - 1 <= self._lasts[0]:          # within the first range: most takes
+            out.append((first, first + quantity - 1))
+            return out
+        for first, last in zip(self._firsts, self._lasts):
+            if quantity <= last - first:
+                out.append((first, first + quantity - 1))
+                return out
+            out.append((first, last))
+            quantity -= last - first + 1
+            if not quantity:
+                break
+        return out
 
     def _at(self, serial: int) -> int:
         """Index of the range that starts at or before `serial`, or -1."""
@@ -73,6 +108,13 @@ class RangeSet:
 
     def remove(self, first: int, last: int) -> None:
         """Remove a range that must be wholly inside one range of the set; splits it if needed."""
+        firsts, lasts = self._firsts, self._lasts
+        if firsts and firsts[0] == first and last <= lasts[0]:          # the lowest serials: a fill of a lot
+            if last < lasts[0]:
+                firsts[0] = last + 1
+            else:
+                del firsts[0], lasts[0]
+            return
         i = self._at(first)
         if i < 0 or self._lasts[i] < last:
             raise ValueError(f"[{first}, {last}] is not held")

@@ -46,6 +46,7 @@ class Malformed(msgspec.Struct, frozen=True):
 ORDER_TYPES = frozenset(t.__struct_config__.tag for t in (c.OrderNew, c.OrderLift, c.OrderAccept, c.OrderCancel,
                                                           c.AuctionBid))
 COMMAND_TYPES = frozenset(t.__struct_config__.tag for t in c.AnyCommand.__args__)
+_FILTERED = (c.OrderNew, c.GecMatch)        # the commands with a GEC filter, whose hours the contract checks
 
 _PRICES: dict[tuple[type, str], money.Fen] = {}
 
@@ -157,10 +158,11 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
         return malformed(str(exc))
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
-    if type(cmd) is c.OrderNew:
-        wrong = c.misplaced_term(cmd, market_of_product(cmd.product))
-        if wrong:
-            return malformed(wrong)
+    wrong = c.misplaced_term(cmd, market_of_product(cmd.product)) if type(cmd) is c.OrderNew else None
+    if wrong is None and type(cmd) in _FILTERED and cmd.filter is not None:
+        wrong = c.hours_fault(cmd.filter)
+    if wrong:
+        return malformed(wrong)
     return cmd
 
 

@@ -35,6 +35,7 @@ Names = Annotated[list[Name], Meta(max_length=64)]
 Market = Literal["CEA", "CCER", "GEC"]
 Side = Literal["buy", "sell"]
 Mode = Literal["listing", "block"]
+Kwh = Annotated[int, Meta(ge=0, le=10**12)]        # energy in an hour (issue 13)
 At = Annotated[dt.datetime, Meta(tz=True)]
 
 
@@ -132,6 +133,15 @@ class MandateGrant(Control, tag="mandate.grant", kw_only=True):
     valid_to: dt.date
 
 
+class CurveAttach(Control, tag="curve.attach", kw_only=True):
+    """Issue 13: a project-month's hourly production, kWh per hour of the month, China time (UTC+8, 672 to 744
+    hours), attested by the registry; it must add up with the GECs issued for that month (certx.hours.overlay)."""
+
+    project: Name
+    production_month: Month
+    kwh: Annotated[list[Kwh], Meta(min_length=672, max_length=744)]
+
+
 class Surrender(Control, tag="surrender", kw_only=True):
     account: Name
     compliance_year: Annotated[int, Meta(ge=2000, le=2100)]
@@ -153,8 +163,17 @@ class FundsWithdraw(Control, tag="funds.withdraw", kw_only=True):
 
 
 # broker
+HourOfDay = Annotated[int, Meta(ge=0, le=24)]
+
+
 class GecFilter(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
-    """What a GEC buyer will accept (DOMAIN G4). Every field left out accepts anything."""
+    """What a GEC buyer will accept (DOMAIN G4). Every field left out accepts anything.
+
+    The hours (issue 13), China time, ask of a certificate the hours its energy was produced in, which only an
+    attached curve gives (certx.hours): a certificate without one never matches them. `hours` are hour-of-day
+    ranges [start, end), in order and apart (00-06 and 18-24: [[0, 6], [18, 24]]); `hours_from` and `hours_to`
+    an absolute window [from, to) on whole hours. A certificate matches when `min_share` percent of its kWh or
+    more were produced inside both, or all of them with `strict`: an hour filter says which (`hours_fault`)."""
 
     provinces: Names | None = None
     exclude_provinces: Names | None = None
@@ -163,6 +182,44 @@ class GecFilter(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown
     production_from: Month | None = None
     production_to: Month | None = None
     max_age_months: Annotated[int, Meta(ge=1, le=600)] | None = None
+    hours: Annotated[list[tuple[HourOfDay, HourOfDay]], Meta(min_length=1, max_length=24)] | None = None
+    hours_from: At | None = None
+    hours_to: At | None = None
+    min_share: Annotated[int, Meta(ge=1, le=100)] | None = None
+    strict: bool = False
+
+    @property
+    def by_hours(self) -> bool:
+        """Whether the filter asks for hours."""
+        return self.hours is not None or self.hours_from is not None or self.hours_to is not None
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_HOUR = dt.timedelta(hours=1)
+
+
+def hours_fault(f: GecFilter) -> str | None:
+    """What is wrong with a filter's hours, if anything: the contract's rules that a schema cannot say."""
+    if not f.by_hours:
+        if f.min_share is not None or f.strict:
+            return "`min_share` and `strict` qualify an hour filter: give `hours`, `hours_from` or `hours_to`"
+        return None
+    if (f.min_share is not None) == f.strict:
+        return "an hour filter takes either `min_share` (1-100) or `strict`: how much of a certificate is inside"
+    end = 0
+    for start, stop in f.hours or ():
+        if not start < stop:
+            return f"hours [{start}, {stop}]: the start comes before the end (half-open, 0-24)"
+        if start < end:
+            return f"hours [{start}, {stop}]: ranges in order of the day, none overlapping"
+        end = stop
+    for name in ("hours_from", "hours_to"):
+        at = getattr(f, name)
+        if at is not None and (at - _EPOCH) % _HOUR:
+            return f"`{name}` is on a whole hour"
+    if f.hours_from is not None and f.hours_to is not None and not f.hours_from < f.hours_to:
+        return "`hours_from` comes before `hours_to`"
+    return None
 
 
 class Share(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -245,7 +302,6 @@ class OrderCancel(Order, tag="order.cancel", kw_only=True):
 
 # A year of hours, a leap year's included: 366 × 24.
 MAX_HOURS = 8784
-Kwh = Annotated[int, Meta(ge=0, le=10**12)]
 
 
 class GecMatch(Order, tag="gec.match", kw_only=True):
@@ -283,7 +339,7 @@ class AuctionBid(Order, tag="auction.bid", kw_only=True):
 # What senders may send.
 AnyCommand = Union[
     SessionOpen, SessionClose, ProductList, BandSet,
-    AccountOpen, IssueCea, IssueCcer, IssueGec, MandateGrant, Surrender,
+    AccountOpen, IssueCea, IssueCcer, IssueGec, MandateGrant, CurveAttach, Surrender,
     FundsDeposit, FundsWithdraw,
     OrderNew, OrderLift, OrderAccept, OrderCancel, GecMatch,
     AuctionOpen, AuctionBid,

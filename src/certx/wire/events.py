@@ -196,6 +196,20 @@ class MandateGranted(Event, tag="mandate.granted"):
     valid_to: dt.date
 
 
+class CurveAttached(Event, tag="curve.attached"):
+    """Issue 13: a project-month's hourly production (kWh per hour of the month from its first hour, China time),
+    attached to the certificates `serials` (the month's, in production order) with the kWh carried in from the
+    previous month's curve and out to the next. Everything a reader needs to give any of those certificates its
+    hours with the engine's own code (certx.hours: `Overlay.curve` and `Overlay.add`), so trades name serials only."""
+
+    project: str
+    production_month: str
+    serials: list[tuple[int, int]]
+    carry_in: int
+    carry_out: int
+    kwh: list[int]
+
+
 class FundsDeposited(Event, tag="funds.deposited"):
     account: str
     amount: Fen
@@ -257,6 +271,7 @@ AnyEvent = Union[
     OrderAccepted, OrderRejected, OrderCancelled, OrderExpired, Trade, Allocated,
     AuctionOpened, AuctionClosed,
     SessionOpened, SessionClosed, DaySummary, ProductListed, BandScheduled,
-    AccountOpened, Issued, MandateGranted, FundsDeposited, FundsWithdrawn, CertificatesExpired, Surrendered,
+    AccountOpened, Issued, MandateGranted, CurveAttached, FundsDeposited, FundsWithdrawn, CertificatesExpired,
+    Surrendered,
     SurrenderHeld, SurrenderDecided, SurrenderReleased, CommandRejected,
 ]

@@ -53,6 +53,11 @@ class Reason(StrEnum):
     already_cancelled = "already_cancelled"
     expired_certificate = "expired_certificate"
     offset_cap_exceeded = "offset_cap_exceeded"
+    # hourly curves (issue 13)
+    curve_exists = "curve_exists"                     # a second curve for a project-month
+    curve_out_of_order = "curve_out_of_order"         # a project's curves attach in production order
+    curve_mismatch = "curve_mismatch"                 # does not add up with the GECs issued for the month
+    certificates_listed = "certificates_listed"       # a curve for certificates resting in a lot
 
 
 class SettlementReason(StrEnum):

@@ -48,7 +48,7 @@ def markets(cmd: c.LoggedCommand) -> tuple[str, ...] | None:
             return ("CCER", "GEC")
         case c.IssueCea():
             return ("CEA",)
-        case c.GecMatch() | c.MandateGrant():
+        case c.GecMatch() | c.MandateGrant() | c.CurveAttach():
             return ("GEC",)
         case c.Surrender():
             legs = (("CEA",) if cmd.cea else ()) + (("CCER",) if cmd.ccer else ())
