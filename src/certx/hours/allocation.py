@@ -125,7 +125,8 @@ def allocate(loads: Sequence[int], supply: Sequence[Supply], cap: int | None = N
     return _lp(loads, supply, cap, budget)
 
 
-def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None) -> None:
+def check_loads(loads: Sequence[int]) -> None:
+    """Hourly loads as the allocation and the evidence take them: 1 to MAX_HOURS whole kWh, not all zero."""
     if not 1 <= len(loads) <= MAX_HOURS:
         raise AllocationError(f"the load must have 1 to {MAX_HOURS} hours, got {len(loads)}")
     for h, load in enumerate(loads):
@@ -134,6 +135,10 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
                                   f"got {load!r:.40}")
     if not any(loads):
         raise AllocationError("the load is zero in every hour: nothing to match")
+
+
+def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None) -> None:
+    check_loads(loads)
     if not 1 <= len(supply) <= MAX_CLASSES:
         raise AllocationError(f"the supply must have 1 to {MAX_CLASSES} classes, got {len(supply)}")
     if cap is None and budget is None:
