@@ -130,6 +130,7 @@ def digest(inputs: Inputs) -> str:
 
 
 def iso(hour: int) -> str:
+    """An absolute hour in ISO 8601, China time."""
     return (EPOCH + dt.timedelta(hours=hour)).isoformat(timespec="minutes")
 
 
@@ -163,11 +164,13 @@ def evidence(inputs: Inputs) -> Evidence:
     by_hour = sum(matched)
     by_month = sum(min(a, b) for a, b in months.values())
     by_year = sum(min(a, b) for a, b in years.values())
-    scores = Scores(by_hour / total, by_month / total, by_year / total, by_hour, by_month, by_year)
-    return Evidence(VERSION, digest(inputs), inputs.beneficiary, inputs.cancellations, iso(start),
-                    iso(start + len(loads) - 1), total, sum(supplied), outside, scores,
-                    sum(leg.certificates for leg in inputs.legs), sum(leg.price * leg.certificates for leg in
-                                                                      inputs.legs), tuple(rows), inputs)
+    return Evidence(
+        version=VERSION, inputs_sha256=digest(inputs), beneficiary=inputs.beneficiary,
+        cancellations=inputs.cancellations, first_hour=iso(start), last_hour=iso(start + len(loads) - 1),
+        load=total, supplied=sum(supplied), supplied_outside=outside,
+        scores=Scores(by_hour / total, by_month / total, by_year / total, by_hour, by_month, by_year),
+        certificates=sum(leg.certificates for leg in inputs.legs),
+        cost=sum(leg.price * leg.certificates for leg in inputs.legs), hours=tuple(rows), inputs=inputs)
 
 
 def _hours_of(leg: Leg) -> Iterable[tuple[int, int, tuple[tuple[int, int], ...]]]:
