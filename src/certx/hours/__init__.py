@@ -11,7 +11,9 @@ certificate or per hour as an object: a curve is one compact array of cumulative
 - `overlay`: every attached curve, by project and month, and the rules a curve meets (the registry's desk,
   `certx.engine.registry`, refuses one that breaks them);
 - `mask`: a bid's hour filter (an hour-of-day mask, an absolute window, a minimum share or all of a
-  certificate's kWh inside), and which certificates of a range meet it.
+  certificate's kWh inside), and which certificates of a range meet it;
+- `allocation`: the 24/7 match's problem, solved (greedy per hour where that is optimal, else HiGHS);
+- `evidence`: the buyer's evidence of a match, per hour, with its scores and the hash of its inputs.
 
 The overlay is not an official certificate, and certx trusts the curve's data: it checks only that it adds up.
 """

@@ -1,0 +1,483 @@
+"""The 24/7 allocation (issue 13, item 3): which whole certificates a buyer's hourly load takes from the supply.
+
+The problem. Hourly loads L_h in kWh, h = 0..H-1 counted from the period's first hour, meet supply classes. A class c
+is a_c interchangeable whole certificates at p_c fen each; one certificate's 1,000 kWh spread over hours as its mix
+m_c,h (hours outside 0..H-1 match nothing). Choose whole x_c in 0..a_c, no class dearer than the cap and
+Σ_c x_c·p_c within the budget, to maximise first the matched energy Σ_h min(L_h, Σ_c x_c·m_c,h) and then to
+minimise the cost Σ_c x_c·p_c. The answer is a function of the input, byte for byte: the greedy path breaks ties
+by the caller's order of the classes (cheapest, then oldest), the LP path by its fixed settings.
+
+The greedy path. When every class sits within one hour and only a cap limits the price, taking hour by hour the
+cheapest certificates until they cover the load (the last may be partly used) is optimal. Proof: the objective is
+then a sum of per-hour terms that share no variable and no constraint, so each hour may be optimised alone; in one
+hour the matched energy min(L, 1000·n) depends only on the number n taken and is at its most from n* =
+min(⌈L/1000⌉, available) on (fewer match less, more only cost), and n* certificates cost least as the n* cheapest.
+
+A budget couples the hours, and cheapest-first is then wrong: each hour's last certificate, partly used, is worth
+less than a whole one, so spending cheapest-first can buy a fraction and then miss a whole certificate (a knapsack).
+So the greedy answer under the cap alone is computed first: if it fits the budget, the budget binds nothing and that
+answer stands, optimal; if it does not, the problem goes to the LP path.
+
+The LP path (classes spanning hours, or a binding budget). The program over the eligible classes: columns x_c
+(whole certificates) and y_h (MWh matched), rows y_h ≤ Σ_c m_c,h·x_c, bounds y_h ≤ L_h, and the budget row. It is
+lexicographic by two solves: the most energy Σ_h y_h; then the least cost with Σ_h y_h at least the first's energy.
+A weighted single objective would need a weight on each kWh above the greatest total cost (up to about 10^19 fen
+in all), past what a double separates from the energy's 10^8 kWh, so it is not exact. HiGHS runs single-threaded
+with a fixed seed, fixed presolve and dual simplex, a node limit and no time limit (a time limit would make the
+answer depend on the machine's speed), so the same input gives the same answer.
+- Up to FULL_MIP eligible classes: the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or within a 0.1%
+  gap"), its gaps from HiGHS's bounds.
+- Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py: 10^5 classes, half
+  of them across two or more hours): the root node alone takes 77-200 s and leaves a 0.46% gap on the cost, and
+  40,000 classes take 55 s, against 0.5 s at 10,000. So the LP relaxation (two solves, about 1.5 s) gives the
+  bounds and a first answer, rounded down and filled; then a large-neighbourhood search solves again, window by
+  window of WINDOW hours, the classes that reach the window as a small exact MIP with the rest fixed, and keeps
+  each answer that matches more or as much for less (about 40 s in all). On the benchmark it matches exactly the
+  LP's bound on the energy, and costs 0.06% less than the MIP's incumbent after its root (and 0.5% less than the
+  rounded LP); but its cost can only be bounded by the LP relaxation, which is weak on cost (it pays for a
+  fraction of a certificate), so the cost gap it reports (about 2.5%) is that bound's, not its distance from the
+  optimum (at most 0.4% by the MIP root's bound).
+Whatever a solver returns is made exact in integers: rounded, cut back to the budget if a tolerance let it over,
+filled (cheapest first, each class as long as one more certificate matches more) and trimmed (dearest first, every
+certificate whose removal matches no less). The gaps are measured on that final answer against the solver's
+bounds: `gap` on the energy, `cost_gap` on the cost given at least that energy.
+
+Limits, so that hostile input is refused as data (`AllocationError`) rather than run: at most MAX_HOURS hours of
+load, MAX_CLASSES classes and MAX_MIX_ENTRIES (hour, kWh) pairs over all mixes; see the constants.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import highspy
+import msgspec
+import numpy as np
+
+from certx.money import Amount, Price
+from certx.wire.commands import MAX_QUANTITY
+
+KWH = 1_000                     # one certificate: 1 MWh, never split
+MAX_HOURS = 8_784               # a leap year of hourly loads
+MAX_LOAD = 10**9                # kWh in one hour of one buyer: 1 TWh, China's whole consumption in an hour
+MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
+MAX_MIX_ENTRIES = 2_000_000     # (hour, kWh) pairs over all classes: 20 hours a class on average at the limit
+MAX_HOUR = 2**31                # a mix's hours lie in [-MAX_HOUR, MAX_HOUR): past that it is not an hour
+MIP_REL_GAP = 0.001             # "optimal or within a 0.1% gap" (issue 13)
+MIP_MAX_NODES = 2_000           # branch-and-bound nodes per solve: a bound on the work that does not read a clock
+
+Method = Literal["greedy", "lp"]
+Status = Literal["optimal", "within_gap", "bounded", "heuristic"]
+
+
+class AllocationError(ValueError):
+    """Input the allocation refuses; the message says what, for the engine's rejection."""
+
+
+class Supply(msgspec.Struct, frozen=True):
+    """A supply class: `available` interchangeable whole certificates at `price` fen each, each spreading its
+    1,000 kWh over the load's hours as `mix`, (hour, kWh) pairs in increasing hour. `key` is the caller's (a lot
+    and a serial sub-range) and is carried untouched."""
+
+    key: str
+    available: int
+    price: int
+    mix: tuple[tuple[int, int], ...]
+
+
+class Allocation(msgspec.Struct, frozen=True):
+    """The answer. `taken` follows the classes' order; `matched` is kWh per hour of the load. `gap` is the matched
+    energy's relative gap to the solver's bound and `cost_gap` the cost's to its bound given that energy (both 0.0
+    when proved optimal, None when no bound is known)."""
+
+    method: Method
+    status: Status
+    gap: float | None
+    cost_gap: float | None
+    taken: tuple[int, ...]
+    matched: tuple[int, ...]
+    matched_total: int
+    load_total: int
+    cost: int
+
+    @property
+    def score(self) -> float:
+        """The hourly matching score: matched energy over the load's, in [0, 1]."""
+        return self.matched_total / self.load_total
+
+
+def allocate(loads: Sequence[int], supply: Sequence[Supply], cap: int | None = None, budget: int | None = None,
+             *, path: Method | None = None) -> Allocation:
+    """The allocation of `supply` to `loads` under a price `cap` (fen per certificate) and/or a `budget` (fen).
+    `path` forces one path (tests, benchmark); by default the greedy path when it is proved optimal."""
+    _check(loads, supply, cap, budget)
+    single = all(len(s.mix) == 1 for s in supply)
+    if path == "greedy" and not single:
+        raise AllocationError("the greedy path needs every class within a single hour")
+    if path != "lp" and single:
+        taken = _greedy(loads, supply, cap)
+        answer = _answer("greedy", "optimal", 0.0, 0.0, loads, supply, taken)
+        if budget is None or answer.cost <= budget:
+            return answer
+        if path == "greedy":
+            raise AllocationError("the greedy path cannot keep to a budget that binds")
+    return _lp(loads, supply, cap, budget)
+
+
+def check_loads(loads: Sequence[int]) -> None:
+    """Hourly loads as the allocation and the evidence take them: 1 to MAX_HOURS whole kWh, not all zero."""
+    if not 1 <= len(loads) <= MAX_HOURS:
+        raise AllocationError(f"the load must have 1 to {MAX_HOURS} hours, got {len(loads)}")
+    for h, load in enumerate(loads):
+        if type(load) is not int or not 0 <= load <= MAX_LOAD:
+            raise AllocationError(f"the load of hour {h} must be a whole number of kWh in 0..{MAX_LOAD}, "
+                                  f"got {load!r:.40}")
+    if not any(loads):
+        raise AllocationError("the load is zero in every hour: nothing to match")
+
+
+def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None) -> None:
+    check_loads(loads)
+    if not 1 <= len(supply) <= MAX_CLASSES:
+        raise AllocationError(f"the supply must have 1 to {MAX_CLASSES} classes, got {len(supply)}")
+    if cap is None and budget is None:
+        raise AllocationError("a price cap or a budget is needed")
+    for name, value, top in (("cap", cap, Price.MAX), ("budget", budget, Amount.MAX)):
+        if value is not None and (type(value) is not int or not 1 <= value <= top):
+            raise AllocationError(f"the {name} must be a whole number of fen in 1..{top}, got {value!r:.40}")
+    entries = 0
+    for i, s in enumerate(supply):
+        if type(s) is not Supply:
+            raise AllocationError(f"class {i} is not a Supply")
+        if type(s.available) is not int or not 1 <= s.available <= MAX_QUANTITY:
+            raise AllocationError(f"class {i}: available must be 1..{MAX_QUANTITY} certificates")
+        if type(s.price) is not int or not 1 <= s.price <= Price.MAX:
+            raise AllocationError(f"class {i}: the price must be 1..{Price.MAX} fen")
+        entries += len(s.mix)
+        if entries > MAX_MIX_ENTRIES:
+            raise AllocationError(f"the mixes have more than {MAX_MIX_ENTRIES} (hour, kWh) pairs in all")
+        total, previous = 0, -MAX_HOUR - 1
+        for pair in s.mix:
+            hour, kwh = pair
+            if type(hour) is not int or not previous < hour < MAX_HOUR:
+                raise AllocationError(f"class {i}: mix hours must be whole, increasing and within ±{MAX_HOUR}")
+            if type(kwh) is not int or kwh < 1:
+                raise AllocationError(f"class {i}: a mix's kWh must be whole and positive")
+            total += kwh
+            previous = hour
+        if total != KWH:
+            raise AllocationError(f"class {i}: one certificate's mix must sum to {KWH} kWh, got {total}")
+
+
+def _greedy(loads: Sequence[int], supply: Sequence[Supply], cap: int | None) -> list[int]:
+    """Hour by hour, the cheapest certificates that cover the load (proof in the module docstring)."""
+    hours = len(loads)
+    top = Price.MAX if cap is None else cap
+    by_hour: dict[int, list[int]] = {}
+    for i, s in enumerate(supply):
+        hour = s.mix[0][0]
+        if 0 <= hour < hours and loads[hour] and s.price <= top:
+            by_hour.setdefault(hour, []).append(i)
+    taken = [0] * len(supply)
+    for hour, members in by_hour.items():
+        members.sort(key=lambda i: supply[i].price)        # a stable sort: the caller's order breaks ties
+        need = -(-loads[hour] // KWH)
+        for i in members:
+            n = min(supply[i].available, need)
+            taken[i] = n
+            need -= n
+            if not need:
+                break
+    return taken
+
+
+def _supplied(loads: Sequence[int], supply: Sequence[Supply], taken: Sequence[int]) -> list[int]:
+    """kWh the taken certificates bring to each hour of the load, exactly."""
+    hours = len(loads)
+    supplied = [0] * hours
+    for i, n in enumerate(taken):
+        if n:
+            for hour, kwh in supply[i].mix:
+                if 0 <= hour < hours:
+                    supplied[hour] += n * kwh
+    return supplied
+
+
+def _answer(method: Method, status: Status, gap: float | None, cost_gap: float | None, loads: Sequence[int],
+            supply: Sequence[Supply], taken: Sequence[int]) -> Allocation:
+    matched = tuple(min(load, s) for load, s in zip(loads, _supplied(loads, supply, taken)))
+    cost = sum(n * s.price for n, s in zip(taken, supply))
+    return Allocation(method, status, gap, cost_gap, tuple(taken), matched, sum(matched), sum(loads), cost)
+
+
+# ---- the LP path -------------------------------------------------------------------------------------------------
+
+_OPTIONS: dict[str, object] = {
+    "output_flag": False,
+    "threads": 1,
+    "parallel": "off",
+    "random_seed": 0,
+    "presolve": "on",
+    "simplex_strategy": 1,             # dual simplex, serial
+    "mip_rel_gap": MIP_REL_GAP,
+    "mip_max_nodes": MIP_MAX_NODES,
+}
+FULL_MIP = 10_000                      # eligible classes up to which the whole MIP is solved (see the docstring)
+SWEEPS = 1                             # sweeps of the windows, each offset by WINDOW / SWEEPS hours
+WINDOW = 6                             # hours a neighbourhood spans
+
+
+class _Program:
+    """One HiGHS program over `members` (supply indices), with the rest of the supply fixed, which only lowers
+    the loads to `room` (kWh each hour can still match). Energy in MWh and money in yuan, so that the
+    coefficients sit near 1. Columns x_c (certificates; integer when `integral`) then y_h (MWh matched in each
+    hour that a member reaches); rows y_h - Σ_c m_c,h·x_c ≤ 0, then the budget's."""
+
+    def __init__(self, supply: Sequence[Supply], members: list[int], upper: list[int], room: dict[int, int],
+                 budget: int | None, integral: bool) -> None:
+        self.members, self.integral = members, integral
+        self.prices = [supply[i].price / 100 for i in members]
+        rows: dict[int, int] = {}
+        starts, index, value = [0], [], []
+        for i in members:
+            for h, kwh in supply[i].mix:
+                if room.get(h, 0) > 0:
+                    index.append(rows.setdefault(h, len(rows)))
+                    value.append(-kwh / KWH)
+            if budget is not None:
+                index.append(-1)                              # the budget row, numbered once the rows are known
+                value.append(supply[i].price / 100)
+            starts.append(len(index))
+        n, m = len(members), len(rows)
+        index = [m if r < 0 else r for r in index]
+        for r in range(m):
+            index.append(r)
+            value.append(1.0)
+            starts.append(len(index))
+        self.columns = n + m
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n + m, m + (budget is not None)
+        lp.col_cost_ = np.array([0.0] * n + [1.0] * m)
+        lp.col_lower_ = np.zeros(n + m)
+        lp.col_upper_ = np.array([float(u) for u in upper] + [room[h] / KWH for h in rows])
+        lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
+        lp.row_upper_ = np.array([0.0] * m + ([budget / 100] if budget is not None else []))
+        lp.sense_ = highspy.ObjSense.kMaximize
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value)
+        if integral:
+            lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
+        self.h = highspy._Highs()  # the core class: the public wrapper prints a banner before options can stop it
+        for name, option in _OPTIONS.items():
+            self.h.setOptionValue(name, option)
+        self.h.setOptionValue("solver", "choose" if integral else "simplex")
+        self.h.passModel(lp)
+        self.energy_row: int | None = None
+
+    def most_energy(self) -> tuple[list[float] | None, float | None]:
+        """The first solve: the members' values and the bound on the energy they add (kWh)."""
+        return self._run(KWH)
+
+    def least_cost(self, energy: float) -> tuple[list[float] | None, float | None]:
+        """The second solve, again with another `energy` (kWh) as often as asked: the members' values and the
+        bound on their cost (fen) when they add at least `energy`."""
+        h, n = self.h, len(self.members)
+        if self.energy_row is None:
+            h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+            h.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32),
+                             np.array(self.prices + [0.0] * (self.columns - n)))
+            h.addRow(energy / KWH, highspy.kHighsInf, self.columns - n,
+                     np.arange(n, self.columns, dtype=np.int32), np.ones(self.columns - n))
+            self.energy_row = h.getNumRow() - 1
+        else:
+            h.changeRowBounds(self.energy_row, energy / KWH, highspy.kHighsInf)
+        return self._run(100)
+
+    def _run(self, unit: int) -> tuple[list[float] | None, float | None]:
+        h = self.h
+        h.run()
+        status, info = h.getModelStatus(), h.getInfo()
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        # a MIP's dual bound holds at any stop; an LP's objective is a bound only when it is optimal
+        bound = info.mip_dual_bound * unit if self.integral else info.objective_function_value * unit
+        if not (optimal or self.integral):
+            bound = math.nan
+        found = optimal or (self.integral and info.primal_solution_status == 2)   # 2: a feasible incumbent
+        values = list(h.getSolution().col_value[:len(self.members)]) if found else None
+        return values, bound if math.isfinite(bound) else None
+
+
+def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
+        full_mip: int = FULL_MIP) -> Allocation:
+    """The LP path: the MIP over every eligible class when they are at most `full_mip`; beyond, its LP
+    relaxation for the bounds and a first answer, made whole, then improved a day at a time by small MIPs."""
+    hours = len(loads)
+    top = Price.MAX if cap is None else cap
+    members, upper = [], []
+    for i in sorted(range(len(supply)), key=lambda i: supply[i].price):   # stable: cheapest, then the caller's
+        s = supply[i]
+        useful = max((-(-loads[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and loads[h]), default=0)
+        if s.price <= top and useful:
+            members.append(i)
+            upper.append(min(s.available, useful))   # more would saturate every hour of the class on its own
+    if not members:
+        return _answer("lp", "optimal", 0.0, 0.0, loads, supply, [0] * len(supply))
+    integral = len(members) <= full_mip
+    program = _Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
+    values, energy_bound = program.most_energy()
+    taken = _whole(loads, supply, members, upper, budget, values, integral)
+    # the second solve asks for the energy a whole answer reached (the MIP's) or the LP's optimum, whichever is known
+    need = _answer("lp", "optimal", None, None, loads, supply, taken).matched_total
+    if energy_bound is not None and not integral:
+        need = energy_bound
+    values, cost_bound = program.least_cost(need - 0.5)
+    again = _whole(loads, supply, members, upper, budget, values, integral)
+    if _rank(loads, supply, again) > _rank(loads, supply, taken):
+        taken = again
+    if not integral:
+        _improve(loads, supply, members, upper, budget, taken)
+    answer = _answer("lp", "optimal", None, None, loads, supply, taken)
+    if answer.matched_total < need - 0.5 and cost_bound is not None:   # that bound holds for more energy than this
+        _, cost_bound = program.least_cost(answer.matched_total - 0.5)
+    gap = None if energy_bound is None else _relative(energy_bound - answer.matched_total, answer.matched_total)
+    cost_gap = None if cost_bound is None else _relative(answer.cost - cost_bound, answer.cost)
+    status: Status = ("heuristic" if gap is None or cost_gap is None else "optimal" if gap == cost_gap == 0.0
+                      else "within_gap" if max(gap, cost_gap) <= MIP_REL_GAP else "bounded")
+    return msgspec.structs.replace(answer, status=status, gap=gap, cost_gap=cost_gap)
+
+
+def _rank(loads: Sequence[int], supply: Sequence[Supply], taken: list[int]) -> tuple[int, int]:
+    """The lexicographic objective: more energy, then less cost."""
+    matched = sum(min(load, s) for load, s in zip(loads, _supplied(loads, supply, taken)))
+    return matched, -sum(n * s.price for n, s in zip(taken, supply))
+
+
+def _whole(loads: Sequence[int], supply: Sequence[Supply], members: list[int], upper: list[int],
+           budget: int | None, values: list[float] | None, integral: bool) -> list[int]:
+    """The solver's values as whole certificates (a MIP's rounded to the nearest, an LP's down), then finished."""
+    taken = [0] * len(supply)
+    if values is not None:
+        nudge = 0.5 if integral else 1e-6
+        for k, i in enumerate(members):
+            taken[i] = min(upper[k], max(0, math.floor(values[k] + nudge)))
+    _finish(loads, supply, members, upper, budget, taken)
+    return taken
+
+
+def _relative(excess: float, value: int) -> float:
+    """A gap as HiGHS measures it, over the answer's value; float noise below 1 kWh or 1 fen reads as zero."""
+    return 0.0 if excess < 1.0 else round(excess / max(value, 1), 9)
+
+
+def _finish(loads: Sequence[int], supply: Sequence[Supply], members: list[int], upper: list[int],
+            budget: int | None, taken: list[int]) -> None:
+    """Whole certificates made exact: cut back to the budget if a tolerance let it over (dearest first), filled
+    (cheapest first, as many as still match more) and trimmed (dearest first, those whose removal matches no
+    less). Gains only fall as supply grows, so after the fill no class can add energy unless the budget stops it."""
+    hours = len(loads)
+    residual = [load - s for load, s in zip(loads, _supplied(loads, supply, taken))]
+    spent = sum(n * s.price for n, s in zip(taken, supply))
+
+    def take(i: int, n: int) -> None:
+        nonlocal spent
+        taken[i] += n
+        spent += n * supply[i].price
+        for h, kwh in supply[i].mix:
+            if 0 <= h < hours:
+                residual[h] -= n * kwh
+
+    for i in reversed(members):
+        if budget is None or spent <= budget:
+            break
+        take(i, -min(taken[i], -(-(spent - budget) // supply[i].price)))
+    for k, i in enumerate(members):
+        s = supply[i]
+        more = max((-(-residual[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and residual[h] > 0), default=0)
+        more = min(more, upper[k] - taken[i])
+        if budget is not None:
+            more = min(more, (budget - spent) // s.price)
+        if more > 0:
+            take(i, more)
+    for i in reversed(members):
+        if taken[i]:
+            spare = min((-residual[h] // kwh for h, kwh in supply[i].mix if 0 <= h < hours), default=taken[i])
+            if spare > 0:
+                take(i, -min(spare, taken[i]))
+
+
+def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int], upper: list[int],
+             budget: int | None, taken: list[int]) -> None:
+    """A large-neighbourhood search: for each window of WINDOW hours (in SWEEPS sweeps, each offset by a share of a
+    window), the classes that reach the window are solved again as a small MIP, the rest of the supply fixed; the
+    answer is kept when it matches more, or as much for less. Deterministic: windows in order, settings fixed."""
+    hours = len(loads)
+    reaching: list[list[int]] = [[] for _ in range(hours)]
+    for k, i in enumerate(members):
+        for h, _ in supply[i].mix:
+            if 0 <= h < hours and loads[h]:
+                reaching[h].append(k)
+    supplied = _supplied(loads, supply, taken)
+    spent = sum(n * s.price for n, s in zip(taken, supply))
+    for offset in range(0, WINDOW, WINDOW // SWEEPS):
+        for first in range(-offset, hours, WINDOW):
+            ks = sorted({k for h in range(max(first, 0), min(first + WINDOW, hours)) for k in reaching[h]})
+            if not ks:
+                continue
+            window, bounds = [members[k] for k in ks], [upper[k] for k in ks]
+            prices = [supply[i].price for i in window]
+            own: dict[int, int] = {}
+            for i in window:
+                for h, kwh in supply[i].mix:
+                    if 0 <= h < hours and loads[h]:
+                        own[h] = own.get(h, 0) + taken[i] * kwh
+            room = {h: max(0, loads[h] - supplied[h] + kwh) for h, kwh in own.items()}
+            now = [taken[i] for i in window]
+            best = (_gain(supply, window, now, room), -sum(n * p for n, p in zip(now, prices)), now)
+            left = None if budget is None else budget - spent - best[1]
+            program = _Program(supply, window, bounds, room, left, integral=True)
+            need = best[0]
+            if need < sum(room.values()):                     # some hour still lacks: try to match more first
+                values, _ = program.most_energy()
+                best = _better(best, _candidate(supply, window, bounds, values, room, prices, left))
+                need = best[0]
+            values, _ = program.least_cost(need - 0.5)
+            best = _better(best, _candidate(supply, window, bounds, values, room, prices, left))
+            if best[2] is not now:
+                for i, n in zip(window, best[2]):
+                    if n != taken[i]:
+                        for h, kwh in supply[i].mix:
+                            if 0 <= h < hours:
+                                supplied[h] += (n - taken[i]) * kwh
+                        spent += (n - taken[i]) * supply[i].price
+                        taken[i] = n
+
+
+def _better(now: tuple[int, int, list[int]], other: tuple[int, int, list[int]]) -> tuple[int, int, list[int]]:
+    """The one that matches more, or as much for less; on a tie the one in hand."""
+    return other if other[:2] > now[:2] else now
+
+
+def _gain(supply: Sequence[Supply], window: list[int], counts: list[int], room: dict[int, int]) -> int:
+    """kWh that `counts` of the window's classes match in the room the rest of the supply leaves."""
+    into: dict[int, int] = {}
+    for i, n in zip(window, counts):
+        if n:
+            for h, kwh in supply[i].mix:
+                if h in room:
+                    into[h] = into.get(h, 0) + n * kwh
+    return sum(min(room[h], kwh) for h, kwh in into.items())
+
+
+def _candidate(supply: Sequence[Supply], window: list[int], bounds: list[int], values: list[float] | None,
+               room: dict[int, int], prices: list[int], left: int | None) -> tuple[int, int, list[int]]:
+    """A solve's values, rounded to whole certificates, ranked as (energy, -cost); nothing if over the budget."""
+    if values is None:
+        return (-1, 0, [])
+    counts = [min(u, max(0, math.floor(v + 0.5))) for u, v in zip(bounds, values)]
+    cost = sum(n * p for n, p in zip(counts, prices))
+    if left is not None and cost > left:
+        return (-1, 0, [])
+    return (_gain(supply, window, counts, room), -cost, counts)
