@@ -11,7 +11,9 @@ was built from. The listing books, and the order ids resting in them, are checke
 millions of resting orders again would add some 40% to the load (loadtest/snapshot_bench.py): they are rebuilt
 whole from their columns, under checks that are exactly what makes their capture give the same bytes back:
 columns of one length, no order without a remaining quantity, account and level indexes in range, level prices
-strictly in priority order, no empty level, no order id twice, and the other order ids sorted and apart.
+strictly in priority order, no empty level, no order id twice, and the other order ids sorted and apart. What the
+hours of issue 13 add (curves, lots in several ranges, bids with hours: `image.Hours`) is rebuilt under the
+overlay's rules and captured again like the engine.
 """
 from __future__ import annotations
 
@@ -290,7 +292,7 @@ def _hours_again(engine: Engine, hours: image.Hours) -> None:
         lot = book.orders[order_id]
         if not isinstance(lot, Lot) or not more:
             raise SnapshotError(f"{order_id} has no other ranges to take")
-        end = lot.remaining + next(iter(lot.serials))[0] - 1
+        end = lot.serials.span()[1]
         for first, last in more:
             if first <= end + 1 or last < first or issuance.batch_of(first, last) is not lot.batch:
                 raise SnapshotError(f"lot {order_id}: [{first}, {last}] does not follow its other ranges")

@@ -45,7 +45,7 @@ class HourFilter:
 
     def admits(self, hour: int) -> bool:
         """Whether an hour is inside the mask and the window."""
-        return (self.mask >> ((hour + CHINA) % 24) & 1 and (self.start is None or self.start <= hour)
+        return (self.mask >> ((hour + CHINA) % 24) & 1 == 1 and (self.start is None or self.start <= hour)
                 and (self.end is None or hour < self.end))
 
     def months(self) -> tuple[float, float]:
