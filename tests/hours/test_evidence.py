@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certx.hours.allocation import KWH, Supply, allocate
-from certx.hours.evidence import (EPOCH, Evidence, EvidenceError, Hour, Inputs, Leg, Source, digest, evidence,
+from certx.hours.evidence import (CST, EPOCH, Evidence, EvidenceError, Hour, Inputs, Leg, Source, digest, evidence,
                                   from_csv, from_json, to_csv, to_json, verify)
 
-NEW_YEAR_2026 = int((dt.datetime(2026, 1, 1, tzinfo=EPOCH.tzinfo) - EPOCH).total_seconds()) // 3600
+NEW_YEAR_2026 = int((dt.datetime(2026, 1, 1, tzinfo=CST) - EPOCH).total_seconds()) // 3600
 START = NEW_YEAR_2026 - 36                       # the period straddles a month and a year
 
 

@@ -23,6 +23,7 @@ from certx.engine.auction import AuctionDesk
 from certx.engine.block import BlockDesk
 from certx.engine.compliance import ComplianceDesk
 from certx.engine.gec import GecDesk
+from certx.engine.hourly import HourlyDesk
 from certx.engine.listing import ListingDesk
 from certx.engine.registry import RegistryDesk
 from certx.engine.rejection import Rejected
@@ -40,7 +41,7 @@ from certx.wire.routing import PARTITION, home, markets
 OrderNew = c.OrderNew      # apply's one test per command, as a global: no attribute lookup
 
 
-class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, AuctionDesk):
+class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, GecDesk, HourlyDesk, AuctionDesk):
     """One market's engine: its state (`State`), the desks (mixins) that hold the handlers for each kind of
     command, and `Accounts`, through which they move every yuan and unit (A2–A4)."""
 

@@ -51,9 +51,6 @@ class GecDesk(Accounts):
             if bid.remaining:
                 self.lots.rest(bid)
 
-    def on_gec_match(self, cmd: c.GecMatch, at: int) -> None:
-        raise Rejected(Reason.mode_not_allowed, "24/7 matching needs the hourly overlay (in progress)")
-
     def _check_lot(self, cmd: c.OrderNew, price: int, quantity: int, seq: int) -> Lot:
         first, last = cmd.first_serial, cmd.last_serial
         if first is None or last is None or last < first:

@@ -72,8 +72,9 @@ class Day(msgspec.Struct, array_like=True, omit_defaults=True):
     block_value: int
     auction_volume: int
     auction_value: int
-    # The latest listing trade. Trailing defaults, left out before the day's first listing trade: a snapshot taken
-    # before they existed reads as such a day, and such a day encodes as it did then.
+    # The latest listing trade (issue 14). Trailing defaults: a snapshot taken before they existed decodes as a day
+    # without one. msgspec writes an array-like struct's defaults too, so such a day does not encode as it did
+    # then: the restore's check refuses that older snapshot and the log is replayed instead (DESIGN 2).
     last: int | None = None
     last_quantity: int = 0
 
@@ -163,7 +164,9 @@ class Lot(msgspec.Struct, array_like=True, tag="lot", omit_defaults=True):
     first: int
     last: int
     seq: int
-    # M5, an addressed lot. Trailing defaults, left out for a public lot: its encoding is what it was before.
+    # M5, an addressed lot. Trailing defaults, so an older snapshot decodes; written for every lot (msgspec writes
+    # an array-like struct's defaults), so a snapshot from before M5 is refused by the restore's check and the log
+    # replayed instead. New state goes in the trailing optional parts of `State` (hours, pools) instead.
     counterparty: str | None = None
     partial: bool = True
 
@@ -203,9 +206,8 @@ class Mandate(msgspec.Struct, array_like=True):
 
 # --- the whole ---------------------------------------------------------------------------------------------------
 
-class Engine(msgspec.Struct, array_like=True, omit_defaults=True):
-    """The engine without its listing books; dicts and lists in the engine's own order. Fields added since
-    version 2 are trailing defaults, left out while empty: a state without them encodes as it always did."""
+class Engine(msgspec.Struct, array_like=True):
+    """The engine without its listing books; dicts and lists in the engine's own order."""
 
     commands: int
     seq: int
@@ -229,7 +231,6 @@ class Engine(msgspec.Struct, array_like=True, omit_defaults=True):
     order_ids: list[str]                 # accepted today and not resting in a listing book (those add themselves)
     command_ids: dict[str, list[str]]    # actor -> the ids of its accepted non-order commands
     cash_total: int
-    mandates: list[Mandate] = []         # by (agent, project), in granting order
 
 
 # --- issue 13: the hours --------------------------------------------------------------------------------------
@@ -266,10 +267,17 @@ class Hours(msgspec.Struct, array_like=True):
     bids: list[tuple[str, HourFilter]]
 
 
+class Pools(msgspec.Struct, array_like=True):
+    """What the aggregators add (issue 13): the agents' mandates, by (agent, project) in granting order."""
+
+    mandates: list[Mandate]
+
+
 class State(msgspec.Struct, array_like=True):
     engine: Engine
     books: list[Book]                    # the listing book of each product, in `engine.products` order
     hours: Hours | None = None           # written only when there is any (certx.engine.snapshot)
+    pools: Pools | None = None           # likewise: a state without hours or pools encodes as it always did
 
 
 class Parts(msgspec.Struct, array_like=True):
@@ -279,3 +287,4 @@ class Parts(msgspec.Struct, array_like=True):
     engine: msgspec.Raw
     books: msgspec.Raw
     hours: msgspec.Raw = msgspec.Raw(b"")
+    pools: msgspec.Raw = msgspec.Raw(b"")

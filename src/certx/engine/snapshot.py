@@ -49,6 +49,7 @@ _parts = msgspec.msgpack.Decoder(image.Parts).decode
 _engine = msgspec.msgpack.Decoder(image.Engine).decode
 _books = msgspec.msgpack.Decoder(list[image.Book]).decode
 _hours = msgspec.msgpack.Decoder(image.Hours | None).decode
+_pools = msgspec.msgpack.Decoder(image.Pools | None).decode
 
 _ORDER_ID, _ACCOUNT, _REMAINING = attrgetter("order_id"), attrgetter("account"), attrgetter("remaining")
 _SIDE_AND_PRICE = attrgetter("is_buy", "price")
@@ -79,7 +80,11 @@ def state(engine: Engine) -> bytes:
     same bytes."""
     index = {account: i for i, account in enumerate(engine.wallets)}
     parts = (_capture(engine), [_book(p.book, index) for p in engine.products.values()])
-    hours = _hours_of(engine)
+    hours, pools = _hours_of(engine), _pools_of(engine)
+    # The optional parts trail, each written only when there is any (an empty one before a written one is nil),
+    # so a state without them has the bytes it always had.
+    if pools is not None:
+        return _encode((*parts, hours, pools))
     return _encode(parts if hours is None else (*parts, hours))
 
 
@@ -107,13 +112,18 @@ def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
         parts = _parts(data)
         saved, books = _engine(parts.engine), _books(parts.books)
         hours = _hours(parts.hours) if parts.hours else None
+        pools = _pools(parts.pools) if parts.pools else None
         engine = _rebuild(saved, books, hours, snap.market, rules)
+        if pools is not None:
+            _pools_again(engine, pools)
     except (msgspec.DecodeError, LookupError, ValueError, TypeError) as e:
         raise SnapshotError(f"the state does not rebuild: {e}") from None
     if _encode(_capture(engine, saved.order_ids)) != bytes(parts.engine):
         raise SnapshotError("the rebuilt engine is not the one saved")
     if hours is not None and _encode(_hours_of(engine)) != bytes(parts.hours):
         raise SnapshotError("the rebuilt hours are not the ones saved")
+    if pools is not None and _encode(_pools_of(engine)) != bytes(parts.pools):
+        raise SnapshotError("the rebuilt pools are not the ones saved")
     return engine, snap.position
 
 
@@ -152,8 +162,18 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
         order_ids=other_ids,
         command_ids={actor: sorted(ids) for actor, ids in engine.command_ids.items()},
         cash_total=engine.cash_total,
-        mandates=[_fields(m, image.Mandate) for m in engine.mandates.by_pair.values()],
     )
+
+
+def _pools_of(engine: Engine) -> image.Pools | None:
+    """What the aggregators add, None if nothing."""
+    mandates = [_fields(m, image.Mandate) for m in engine.mandates.by_pair.values()]
+    return image.Pools(mandates) if mandates else None
+
+
+def _pools_again(engine: Engine, pools: image.Pools) -> None:
+    for m in pools.mandates:
+        engine.mandates.grant(Mandate(m.agent, m.owner, m.project, m.filing_code, m.valid_from, m.valid_to))
 
 
 def _hours_of(engine: Engine) -> image.Hours | None:
@@ -244,8 +264,6 @@ def _rebuild(saved: image.Engine, books: list[image.Book], hours: image.Hours | 
     _order_ids(engine, saved.order_ids)
     engine.command_ids = {actor: set(ids) for actor, ids in saved.command_ids.items()}
     engine.cash_total = saved.cash_total
-    for m in saved.mandates:
-        engine.mandates.grant(Mandate(m.agent, m.owner, m.project, m.filing_code, m.valid_from, m.valid_to))
     return engine
 
 

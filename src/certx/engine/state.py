@@ -74,6 +74,7 @@ class State:
         def withdraw_offer(self, offer: Offer) -> None: ...       # BlockDesk
         def withdraw_gec(self, order: Lot | Bid) -> int: ...      # GecDesk
         def retire_expired(self, today: int) -> None: ...         # GecDesk
+        def today_month(self) -> int: ...                         # GecDesk
 
     # --- checks shared by the desks -------------------------------------------------------------
 

@@ -12,6 +12,7 @@ certificate or per hour as an object: a curve is one compact array of cumulative
   `certx.engine.registry`, refuses one that breaks them);
 - `mask`: a bid's hour filter (an hour-of-day mask, an absolute window, a minimum share or all of a
   certificate's kWh inside), and which certificates of a range meet it;
+- `classes`: a lot's certificates grouped by the hours of their energy, the 24/7 match's supply classes;
 - `allocation`: the 24/7 match's problem, solved (greedy per hour where that is optimal, else HiGHS);
 - `evidence`: the buyer's evidence of a match, per hour, with its scores and the hash of its inputs.
 

@@ -3,8 +3,8 @@ the inputs alone, so that a verifier can compute it again.
 
 In: the hourly loads and the absolute hour they start at; the legs of the settled allocation (for each: project,
 province, technology, production month, serial ranges, price, certificates, and the kWh its certificates produced
-in each hour, from the hourly overlay); the cancellation ids; the beneficiary. An absolute hour counts whole hours
-from 1970-01-01 00:00 China Standard Time (UTC+8, which keeps no summer time).
+in each hour, from the hourly overlay); the cancellation ids; the beneficiary. An absolute hour is the overlay's
+(`certx.hours.clock`): whole hours since 1970-01-01 00:00 UTC, shown in China time (UTC+8, no summer time).
 
 Out, per hour of the period: the load, the kWh supplied, matched = min(load, supplied) and unmatched = load -
 matched, and the sources: each leg with energy in that hour, its kWh there and the serials whose energy lies
@@ -42,7 +42,7 @@ from certx.wire.commands import MAX_QUANTITY
 
 VERSION = 1
 CST = dt.timezone(dt.timedelta(hours=8))
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=CST)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MAX_TEXT = 128                                   # characters in a name, as the wire's Name allows
 MAX_CANCELLATIONS = MAX_CLASSES
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])\Z")
@@ -131,7 +131,7 @@ def digest(inputs: Inputs) -> str:
 
 def iso(hour: int) -> str:
     """An absolute hour in ISO 8601, China time."""
-    return (EPOCH + dt.timedelta(hours=hour)).isoformat(timespec="minutes")
+    return (EPOCH + dt.timedelta(hours=hour)).astimezone(CST).isoformat(timespec="minutes")
 
 
 def evidence(inputs: Inputs) -> Evidence:
@@ -155,7 +155,7 @@ def evidence(inputs: Inputs) -> Evidence:
     years: dict[int, list[int]] = {}
     rows = []
     for h, (load, s, m) in enumerate(zip(loads, supplied, matched)):
-        when = EPOCH + dt.timedelta(hours=start + h)
+        when = (EPOCH + dt.timedelta(hours=start + h)).astimezone(CST)
         for totals in (months.setdefault((when.year, when.month), [0, 0]), years.setdefault(when.year, [0, 0])):
             totals[0] += load
             totals[1] += s

@@ -43,8 +43,7 @@ class Malformed(msgspec.Struct, frozen=True):
     account: str = ""
     fields: dict[str, str] = {}     # what else could be read: the actor, and the fields that route it
 
-ORDER_TYPES = frozenset(t.__struct_config__.tag for t in (c.OrderNew, c.OrderLift, c.OrderAccept, c.OrderCancel,
-                                                          c.AuctionBid))
+ORDER_TYPES = frozenset(t.__struct_config__.tag for t in c.AnyCommand.__args__ if issubclass(t, c.Order))
 COMMAND_TYPES = frozenset(t.__struct_config__.tag for t in c.AnyCommand.__args__)
 _FILTERED = (c.OrderNew, c.GecMatch)        # the commands with a GEC filter, whose hours the contract checks
 

@@ -1,0 +1,112 @@
+"""The 24/7 match (issue 13, item 3): a buyer's hourly load met from the GEC book, in one command.
+
+The public lots the command's filter admits (G4), at no more than its price cap, cheapest then oldest (M4), become
+supply classes (`certx.hours.classes`): lots without a curve have no hours and are left out. `certx.hours.allocation`
+chooses how many certificates to take of each class: the most matched energy, then the least cost, within the
+budget (the buyer's free cash when the command gives none). The engine takes them, the lowest serials of each
+class, pays each seller at its lot's price (A4, M4: the resting side's), and publishes one `gec.allocated` with a
+trade per class taken, each cancelled in the beneficiary's name on settlement (G1), all or nothing.
+
+Deterministic: the classes come in the book's order, and the solver is run single-threaded with a bound on its
+work that is not a clock, so the same log gives the same allocation, byte for byte.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from certx.accounts import Wallet
+from certx.books.gec import Eligibility, Lot
+from certx.engine.accounts import Accounts
+from certx.engine.rejection import Rejected
+from certx.hours.allocation import MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate
+from certx.hours.classes import classes
+from certx.hours.clock import hour_at, on_the_hour
+from certx.money import Fen
+from certx.wire import commands as c
+from certx.wire import events as e
+from certx.wire.codec import encode
+from certx.wire.reasons import Reason
+
+_NO_CAP = 1 << 62
+
+
+class HourlyDesk(Accounts):
+    def on_gec_match(self, cmd: c.GecMatch, at: int) -> None:
+        self.in_window(self.listing_windows, at)
+        wallet = self.broker_wallet(cmd)
+        self.new_order_id(cmd.order_id)
+        if not on_the_hour(cmd.start):
+            raise Rejected(Reason.malformed, "`start` is a whole hour")
+        if cmd.filter is not None and cmd.filter.by_hours:
+            raise Rejected(Reason.malformed, "a match's hours are its loads': its filter names no hours")
+        budget = wallet.cash if cmd.budget is None else int(cmd.budget)
+        if budget > wallet.cash:
+            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < the budget {budget} fen")
+        cap = None if cmd.price_cap is None else int(cmd.price_cap)
+        start = hour_at(cmd.start)
+        supply, runs = self._supply(Eligibility(cmd.filter), cap, start)
+        try:
+            allocation = allocate(cmd.loads, supply, cap, budget) if supply else _nothing(cmd.loads)
+        except AllocationError as err:
+            raise Rejected(Reason.malformed, str(err)) from None
+        self.order_ids.add(cmd.order_id)
+        beneficiary = cmd.beneficiary or cmd.account
+        trades = []
+        for (lot, first), n in zip(runs, allocation.taken):
+            if n:
+                trades.append(self._allocated_trade(cmd, wallet, lot, first, n, beneficiary))
+        self.out.append(e.Allocated(
+            allocation_id=cmd.order_id, account=cmd.account, beneficiary=beneficiary, trades=trades,
+            load_kwh=allocation.load_total, matched_kwh=allocation.matched_total, cost=Fen(allocation.cost),
+            method=allocation.method, inputs=_inputs(cmd)))
+
+    def _supply(self, eligibility: Eligibility, cap: int | None, start: int) -> tuple[list[Supply], list]:
+        """The classes of the lots the filter admits, in the book's order, and where each begins (its lot and
+        first serial): as many of the cheapest as the solver takes (MAX_CLASSES, MAX_MIX_ENTRIES)."""
+        supply: list[Supply] = []
+        runs: list[tuple[Lot, int]] = []
+        entries = 0
+        for lot in self.lots.lots.crossing(eligibility, _NO_CAP if cap is None else cap, self.today_month()):
+            batch = lot.batch
+            curve = self.curves.curve_of(batch.project, batch.month)
+            if curve is None:
+                continue
+            for first, last in lot.serials:
+                for f, l, mix in classes(curve, first, last):
+                    entries += len(mix)
+                    if len(supply) == MAX_CLASSES or entries > MAX_MIX_ENTRIES:
+                        return supply, runs
+                    supply.append(Supply(f"{lot.order_id}:{f}", l - f + 1, lot.price,
+                                         tuple((hour - start, kwh) for hour, kwh in mix)))
+                    runs.append((lot, f))
+        return supply, runs
+
+    def _allocated_trade(self, cmd: c.GecMatch, wallet: Wallet, lot: Lot, first: int, n: int, beneficiary: str) -> e.Trade:
+        """Take n certificates of a class from its lot, the lowest serials, and pay the seller (A4)."""
+        serials = [(first, first + n - 1)]
+        self.lots.take_ranges(lot, serials)
+        self.reserve(wallet, "GEC", True, lot.price, n)
+        self.fill_cash(wallet, self.wallets[lot.account], lot.price, n, lot.price)
+        self.cancelled.add(first, first + n - 1)
+        self.products["GEC"].day.listing_trade(lot.price, n)
+        b = lot.batch
+        return e.Trade(
+            trade_id=self.trade_id(), product="GEC", mode="match", price=Fen(lot.price), quantity=n,
+            buy_order=cmd.order_id, sell_order=lot.order_id, buyer=cmd.account, seller=lot.account,
+            serials=serials, project=b.project, province=b.province, technology=b.technology,
+            production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary)
+
+
+def _nothing(loads: list[int]) -> Allocation:
+    """The answer when no lot the filter admits has hours: nothing matched, nothing paid."""
+    return Allocation(method="greedy", status="optimal", gap=0.0, cost_gap=0.0, taken=(), matched=(0,) * len(loads),
+                      matched_total=0, load_total=sum(loads), cost=0)
+
+
+def _inputs(cmd: c.GecMatch) -> str:
+    """SHA-256 of the command's loads and terms as the wire encodes them (canonical: msgspec writes fields in
+    their declared order), so a verifier holding the command can check the evidence was made from it."""
+    terms = msgspec.structs.replace(cmd, actor="", at=None)
+    return hashlib.sha256(encode(terms)).hexdigest()

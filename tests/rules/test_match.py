@@ -1,0 +1,119 @@
+"""The 24/7 match (issue 13, item 3): `gec.match` allocates GECs from the book to an account's hourly load, most
+matched energy first, then least cost, within the cap and the budget; one `gec.allocated`, the trades at the lots'
+prices (M4), the serials cancelled in the beneficiary's name (G1). Real wire commands through `Desk`, with the
+projects of tests/rules/test_hours.py: SUN (serials 1-124, each certificate inside one hour, 10:00-14:00 each day
+of May 2025) and WIND (1001-1372, each certificate over two hours)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from support import engine_state, only, rejected
+from certx.wire import events as e
+from certx.wire.codec import encode
+from rules.test_gec import cash, issue, lot
+from rules.test_hours import CHINA, hours_desk
+
+MAY_1ST = dt.datetime(2025, 5, 1, tzinfo=CHINA)
+
+
+def match(desk, loads: list[int], order_id: str = "m1", start: dt.datetime = MAY_1ST, **extra) -> list[e.Event]:
+    return desk.send("gec.match", order_id=order_id, actor=extra.pop("actor", "B1"), account="A",
+                     start=start.isoformat(), loads=loads, **extra)
+
+
+def allocated(events) -> e.Allocated:
+    [a] = only(events, e.Allocated)
+    return a
+
+
+def day_one(**hours: int) -> list[int]:
+    """48 hours from May 1st 00:00 with the given loads, e.g. day_one(h10=1500)."""
+    loads = [0] * 48
+    for name, kwh in hours.items():
+        loads[int(name[1:])] = kwh
+    return loads
+
+
+def test_m4_g1_a_match_takes_the_certificates_of_the_loads_hours_at_the_lots_price():
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    before = cash(desk, "A")
+    a = allocated(match(desk, day_one(h10=1500, h11=800), beneficiary="DC-1"))
+    # one certificate an hour from SUN: 10:00 is certificate 1, 11:00 certificate 2; 12:00 has no load
+    assert [t.serials for t in a.trades] == [[(1, 1)], [(2, 2)]]
+    assert (a.load_kwh, a.matched_kwh, int(a.cost), a.method) == (2_300, 1_800, 1_000, "greedy")
+    assert all((t.buyer, t.seller, t.beneficiary, int(t.price)) == ("A", "S", "DC-1", 500) for t in a.trades)
+    assert cash(desk, "A") == (before[0] - 1_000, before[1])         # paid, nothing left reserved
+    engine = desk.engines["GEC"]
+    assert list(engine.cancelled) == [(1, 2)] and engine.lots.orders["sun"].remaining == 122
+
+
+def test_m4_a_certificate_over_two_hours_is_taken_whole_for_the_energy_it_brings():
+    desk = hours_desk()
+    lot(desk, "wind", "S", 1001, 1372, "3.00")
+    a = allocated(match(desk, [500, 500, 500, 500]))
+    assert [t.serials for t in a.trades] == [[(1001, 1001)], [(1002, 1002)]]
+    assert (a.matched_kwh, int(a.cost), a.method) == (2_000, 600, "lp")
+
+
+def test_m4_the_most_energy_first_then_the_cheapest():
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    lot(desk, "wind", "S", 1001, 1372, "3.00")
+    # 10:00-11:00: SUN's certificate 1 (5.00) is all in the hour; WIND's 1006 (3.00) has only half of it there
+    a = allocated(match(desk, day_one(h10=1000)))
+    assert a.matched_kwh == 1_000 and [t.sell_order for t in a.trades] == ["sun"]
+    # half the load: WIND's half-certificate matches as much as SUN's whole one, and costs less
+    b = allocated(match(desk, day_one(h11=500), order_id="m2"))
+    assert b.matched_kwh == 500 and [t.sell_order for t in b.trades] == ["wind"]
+
+
+def test_a_price_cap_and_a_budget_bound_what_is_taken():
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    capped = allocated(match(desk, day_one(h10=1000), price_cap="4.00"))
+    assert (capped.trades, capped.matched_kwh) == ([], 0)
+    budget = allocated(match(desk, day_one(h10=1000, h11=1000, h12=1000), order_id="m2", budget="10.00"))
+    assert (len(budget.trades), int(budget.cost)) == (2, 1_000)
+
+
+def test_a_lot_without_a_curve_has_no_hours_and_is_never_taken():
+    desk = hours_desk()
+    issue(desk, "T", 5001, 5100, project="FLAT", technology="hydro", month="2025-05")
+    lot(desk, "flat", "T", 5001, 5100, "1.00")
+    a = allocated(match(desk, day_one(h10=1000)))
+    assert (a.trades, a.matched_kwh) == ([], 0)
+    assert desk.engines["GEC"].lots.orders["flat"].remaining == 100
+
+
+def test_a1_d1_a_refused_match_changes_nothing():
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    before = engine_state(desk.engines["GEC"])
+    assert rejected(match(desk, day_one(h10=1000), actor="B3")) == "not_authorised"
+    assert rejected(match(desk, day_one(h10=1000), start=MAY_1ST.replace(minute=30))) == "malformed"
+    assert rejected(match(desk, day_one(h10=1000), budget="1000000.00")) == "insufficient_funds"
+    desk.time = "12:00"
+    assert rejected(match(desk, day_one(h10=1000))) == "market_closed"
+    assert engine_state(desk.engines["GEC"]) == before
+
+
+def test_a_match_id_is_an_order_id_once_a_day():
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    allocated(match(desk, day_one(h10=1000)))
+    assert rejected(match(desk, day_one(h11=1000))) == "duplicate_order_id"
+
+
+def test_the_same_log_gives_the_same_allocation_byte_for_byte():
+    def run() -> bytes:
+        desk = hours_desk()
+        lot(desk, "sun", "S", 1, 124, "5.00")
+        lot(desk, "wind", "S", 1001, 1372, "3.00")
+        loads = [(h * 37) % 900 for h in range(72)]
+        return encode(allocated(match(desk, loads)))
+    first = run()
+    assert first == run()
+    assert msgspec.json.decode(first)["matched_kwh"] > 0
