@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from importlib import metadata
 import json
 import math
 import platform
 import random
 import time
 from bisect import bisect_right
+from importlib import metadata
 from itertools import accumulate
 from pathlib import Path
 
