@@ -149,8 +149,8 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
             raise AllocationError(f"the {name} must be a whole number of fen in 1..{top}, got {value!r:.40}")
     entries = 0
     for i, s in enumerate(supply):
-        if type(s) is not Supply:
-            raise AllocationError(f"class {i} is not a Supply")
+        if type(s) is not Supply or type(s.key) is not str or type(s.mix) is not tuple:
+            raise AllocationError(f"class {i} is not a Supply (a str key, a tuple mix)")
         if type(s.available) is not int or not 1 <= s.available <= MAX_QUANTITY:
             raise AllocationError(f"class {i}: available must be 1..{MAX_QUANTITY} certificates")
         if type(s.price) is not int or not 1 <= s.price <= Price.MAX:
@@ -160,6 +160,8 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
             raise AllocationError(f"the mixes have more than {MAX_MIX_ENTRIES} (hour, kWh) pairs in all")
         total, previous = 0, -MAX_HOUR - 1
         for pair in s.mix:
+            if type(pair) is not tuple or len(pair) != 2:
+                raise AllocationError(f"class {i}: a mix is (hour, kWh) pairs")
             hour, kwh = pair
             if type(hour) is not int or not previous < hour < MAX_HOUR:
                 raise AllocationError(f"class {i}: mix hours must be whole, increasing and within ±{MAX_HOUR}")
