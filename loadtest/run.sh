@@ -4,10 +4,11 @@
 # official days built and replayed embedded (loadtest.days_bench), engine snapshots (loadtest.snapshot_bench), certx on
 # the real Kafka broker (loadtest.kafka_bench: the matcher alone, the raw pipe, through the gateway, latency,
 # hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
-# (loadtest.settlement_bench), the GEC book (loadtest.gec_bench), and real days through the whole stack
-# (loadtest.replay_bench: the CEA history, the ceiling speed-up on December 2021, the stress day), and the market
-# page at 2,000 commands/s in headless Chromium (loadtest.web_bench). Results go to
-# loadtest/results/{engine,peer,gec,days,snapshot,kafka,surrender,recovery,settlement,replay,web}.json.
+# (loadtest.settlement_bench), the GEC book (loadtest.gec_bench), the 24/7 allocation (loadtest.allocation_bench),
+# real days through the whole stack (loadtest.replay_bench: the CEA history, the ceiling speed-up on December
+# 2021, the stress day), and the market page at 2,000 commands/s in headless Chromium (loadtest.web_bench).
+# Results go to loadtest/results/{engine,peer,gec,allocation,days,snapshot,kafka,surrender,recovery,settlement,
+# replay,web}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -16,9 +17,9 @@
 # was already running is used and left running. Both keep their data; every benchmark works in topics, ACLs and
 # schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
 # (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
-# Env: ENGINE_BENCH_ARGS, PEER_BENCH_ARGS, GEC_BENCH_ARGS, DAYS_BENCH_ARGS, SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS
-#      (e.g. "--commands 2000000"), SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS, WEB_BENCH_ARGS: each benchmark's
-#      options (default: its own defaults).
+# Env: ENGINE_BENCH_ARGS, PEER_BENCH_ARGS, GEC_BENCH_ARGS, ALLOCATION_BENCH_ARGS, DAYS_BENCH_ARGS,
+#      SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"), SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS,
+#      WEB_BENCH_ARGS: each benchmark's options (default: its own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -57,6 +58,8 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
     "$PY" -m loadtest.peer_bench ${PEER_BENCH_ARGS:-}
     echo "== GEC book benchmark"
     "$PY" -m loadtest.gec_bench ${GEC_BENCH_ARGS:-}
+    echo "== 24/7 allocation benchmark"
+    "$PY" -m loadtest.allocation_bench ${ALLOCATION_BENCH_ARGS:-}
     echo "== real days benchmark"
     "$PY" -m loadtest.days_bench ${DAYS_BENCH_ARGS:-}
     echo "== snapshot benchmark"

@@ -195,6 +195,10 @@ GOOD = Supply("a", 1, 100, ((0, KWH),))
     ([10], [Supply("a", 0, 100, ((0, KWH),))], 100, None, "available"),
     ([10], [Supply("a", 1, 0, ((0, KWH),))], 100, None, "price"),
     ([10], [("a", 1, 100, ((0, KWH),))], 100, None, "not a Supply"),
+    ([10], [Supply(7, 1, 100, ((0, KWH),))], 100, None, "not a Supply"),
+    ([10], [Supply("a", 1, 100, [(0, KWH)])], 100, None, "not a Supply"),
+    ([10], [Supply("a", 1, 100, ((0, KWH, 1),))], 100, None, "pairs"),
+    ([10], [Supply("a", 1, 100, (7,))], 100, None, "pairs"),
 ])
 def test_hostile_input_is_refused_as_data(loads, supply, cap, budget, says):
     """Bad input gets an answer the engine can turn into a rejection, never a crash or a solve."""

@@ -21,22 +21,23 @@ answer stands, optimal; if it does not, the problem goes to the LP path.
 The LP path (classes spanning hours, or a binding budget). The program over the eligible classes: columns x_c
 (whole certificates) and y_h (MWh matched), rows y_h ≤ Σ_c m_c,h·x_c, bounds y_h ≤ L_h, and the budget row. It is
 lexicographic by two solves: the most energy Σ_h y_h; then the least cost with Σ_h y_h at least the first's energy.
-A weighted single objective would need a weight on each kWh above the greatest total cost (up to about 10^19 fen
-in all), past what a double separates from the energy's 10^8 kWh, so it is not exact. HiGHS runs single-threaded
+A weighted single objective is not exact: one kWh must outweigh every cost the classes could add (Σ_c a_c·p_c,
+4·10^9 fen on the benchmark), so over 10^8 kWh it spans 10^17, past a double's 2^53 and the solver's tolerances. HiGHS runs single-threaded
 with a fixed seed, fixed presolve and dual simplex, a node limit and no time limit (a time limit would make the
 answer depend on the machine's speed), so the same input gives the same answer.
 - Up to FULL_MIP eligible classes: the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or within a 0.1%
   gap"), its gaps from HiGHS's bounds.
-- Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py: 10^5 classes, half
-  of them across two or more hours): the root node alone takes 77-200 s and leaves a 0.46% gap on the cost, and
-  40,000 classes take 55 s, against 0.5 s at 10,000. So the LP relaxation (two solves, about 1.5 s) gives the
+- Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py, results in
+  loadtest/results/allocation.json: 10^5 classes, half of them across two or more hours): the whole MIP takes
+  344 s and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s); 40,000
+  classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
   bounds and a first answer, rounded down and filled; then a large-neighbourhood search solves again, window by
-  window of WINDOW hours, the classes that reach the window as a small exact MIP with the rest fixed, and keeps
-  each answer that matches more or as much for less (about 40 s in all). On the benchmark it matches exactly the
-  LP's bound on the energy, and costs 0.06% less than the MIP's incumbent after its root (and 0.5% less than the
-  rounded LP); but its cost can only be bounded by the LP relaxation, which is weak on cost (it pays for a
-  fraction of a certificate), so the cost gap it reports (about 2.5%) is that bound's, not its distance from the
-  optimum (at most 0.4% by the MIP root's bound).
+  window of WINDOW hours, the classes that reach the window as a small MIP with the rest fixed, and keeps each
+  answer that matches more or as much for less (about 35 s in all). On the benchmark it matches exactly the LP's
+  bound on the energy, at a cost 0.08% below the whole MIP's answer (0.47% below the rounded LP's), so within
+  0.39% of the optimum by the MIP's bound. Its own cost bound is only the LP relaxation's, which is weak (it pays
+  for fractions of certificates), so the cost gap it reports (2.5% there) is that bound's, not its distance from
+  the optimum.
 Whatever a solver returns is made exact in integers: rounded, cut back to the budget if a tolerance let it over,
 filled (cheapest first, each class as long as one more certificate matches more) and trimmed (dearest first, every
 certificate whose removal matches no less). The gaps are measured on that final answer against the solver's
@@ -148,8 +149,8 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
             raise AllocationError(f"the {name} must be a whole number of fen in 1..{top}, got {value!r:.40}")
     entries = 0
     for i, s in enumerate(supply):
-        if type(s) is not Supply:
-            raise AllocationError(f"class {i} is not a Supply")
+        if type(s) is not Supply or type(s.key) is not str or type(s.mix) is not tuple:
+            raise AllocationError(f"class {i} is not a Supply (a str key, a tuple mix)")
         if type(s.available) is not int or not 1 <= s.available <= MAX_QUANTITY:
             raise AllocationError(f"class {i}: available must be 1..{MAX_QUANTITY} certificates")
         if type(s.price) is not int or not 1 <= s.price <= Price.MAX:
@@ -159,6 +160,8 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
             raise AllocationError(f"the mixes have more than {MAX_MIX_ENTRIES} (hour, kWh) pairs in all")
         total, previous = 0, -MAX_HOUR - 1
         for pair in s.mix:
+            if type(pair) is not tuple or len(pair) != 2:
+                raise AllocationError(f"class {i}: a mix is (hour, kWh) pairs")
             hour, kwh = pair
             if type(hour) is not int or not previous < hour < MAX_HOUR:
                 raise AllocationError(f"class {i}: mix hours must be whole, increasing and within ±{MAX_HOUR}")
@@ -223,6 +226,7 @@ _OPTIONS: dict[str, object] = {
     "mip_rel_gap": MIP_REL_GAP,
     "mip_max_nodes": MIP_MAX_NODES,
 }
+_STOPPED = {highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kIterationLimit}   # the node limit
 FULL_MIP = 10_000                      # eligible classes up to which the whole MIP is solved (see the docstring)
 SWEEPS = 1                             # sweeps of the windows, each offset by WINDOW / SWEEPS hours
 WINDOW = 6                             # hours a neighbourhood spans
@@ -301,9 +305,9 @@ class _Program:
         h.run()
         status, info = h.getModelStatus(), h.getInfo()
         optimal = status == highspy.HighsModelStatus.kOptimal
-        # a MIP's dual bound holds at any stop; an LP's objective is a bound only when it is optimal
+        # a MIP's dual bound holds wherever its search stopped; an LP's objective is a bound only when optimal
         bound = info.mip_dual_bound * unit if self.integral else info.objective_function_value * unit
-        if not (optimal or self.integral):
+        if not (optimal or self.integral and status in _STOPPED):
             bound = math.nan
         found = optimal or (self.integral and info.primal_solution_status == 2)   # 2: a feasible incumbent
         values = list(h.getSolution().col_value[:len(self.members)]) if found else None

@@ -205,6 +205,8 @@ def _text(value: object, what: str) -> None:
 def _check(inputs: Inputs) -> None:
     if type(inputs) is not Inputs:
         raise EvidenceError("the inputs are not an Inputs")
+    if type(inputs.loads) is not tuple:
+        raise EvidenceError("the loads must be a tuple of kWh")
     try:
         check_loads(inputs.loads)
     except AllocationError as refusal:
@@ -212,11 +214,13 @@ def _check(inputs: Inputs) -> None:
     if type(inputs.start) is not int or not 0 <= inputs.start < MAX_HOUR:
         raise EvidenceError(f"the start must be a whole hour in 0..{MAX_HOUR - 1} since 1970 (China time)")
     _text(inputs.beneficiary, "the beneficiary")
-    if len(inputs.cancellations) > MAX_CANCELLATIONS or len(set(inputs.cancellations)) < len(inputs.cancellations):
-        raise EvidenceError(f"the cancellation ids must be distinct, at most {MAX_CANCELLATIONS}")
+    if type(inputs.cancellations) is not tuple or len(inputs.cancellations) > MAX_CANCELLATIONS:
+        raise EvidenceError(f"the cancellation ids must be a tuple of at most {MAX_CANCELLATIONS}")
     for c in inputs.cancellations:
         _text(c, "a cancellation id")
-    if not 1 <= len(inputs.legs) <= MAX_CLASSES:
+    if len(set(inputs.cancellations)) < len(inputs.cancellations):
+        raise EvidenceError("the cancellation ids must be distinct")
+    if type(inputs.legs) is not tuple or not 1 <= len(inputs.legs) <= MAX_CLASSES:
         raise EvidenceError(f"the allocation must have 1 to {MAX_CLASSES} legs, got {len(inputs.legs)}")
     entries = 0
     for n, leg in enumerate(inputs.legs):
@@ -230,6 +234,9 @@ def _check(inputs: Inputs) -> None:
             raise EvidenceError(f"leg {n}: the price must be 1..{Price.MAX} fen")
         if type(leg.certificates) is not int or not 1 <= leg.certificates <= MAX_QUANTITY:
             raise EvidenceError(f"leg {n}: certificates must be 1..{MAX_QUANTITY}")
+        if type(leg.serials) is not tuple or type(leg.hours) is not tuple or not all(
+                type(pair) is tuple and len(pair) == 2 for pair in (*leg.serials, *leg.hours)):
+            raise EvidenceError(f"leg {n}: serials and hours must be tuples of pairs")
         count, previous = 0, 0
         for pair in leg.serials:
             first, last = pair
