@@ -63,8 +63,8 @@ def test_a4_one_bad_trade_refuses_the_whole_allocation():
     again = d.forge(a, allocation_id="m1-again")
     assert refused(d, again) == "already_cancelled"           # every serial is cancelled already
     fresh = d.forge(a, allocation_id="m2", trades=[
-        msgspec.structs.replace(a.trades[0], trade_id="GEC-x1", serials=[(50, 50)]),   # S's and free: fine alone
-        msgspec.structs.replace(a.trades[1], trade_id="GEC-x2", serials=[(5000, 5000)]),  # never issued
+        msgspec.structs.replace(a.trades[0], trade_id="GEC-x1", serials=[(50, 50)], quantity=1),  # fine alone
+        msgspec.structs.replace(a.trades[1], trade_id="GEC-x2", serials=[(5000, 5000)], quantity=1),  # not issued
     ])
     assert refused(d, fresh) == "not_held"
     assert 50 not in {x for f, l in d.ledger.cancelled for x in range(f, l + 1)}
@@ -84,6 +84,6 @@ def test_g1_a_serial_twice_in_one_allocation_is_refused():
     d = desk()
     a = allocation(d)
     twice = d.forge(a, allocation_id="m4", trades=[
-        msgspec.structs.replace(a.trades[0], trade_id="GEC-z1", serials=[(70, 70)]),
-        msgspec.structs.replace(a.trades[0], trade_id="GEC-z2", serials=[(70, 70)])])
+        msgspec.structs.replace(a.trades[0], trade_id="GEC-z1", serials=[(70, 70)], quantity=1),
+        msgspec.structs.replace(a.trades[0], trade_id="GEC-z2", serials=[(70, 70)], quantity=1)])
     assert refused(d, twice) == "malformed"

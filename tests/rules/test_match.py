@@ -41,10 +41,11 @@ def test_m4_g1_a_match_takes_the_certificates_of_the_loads_hours_at_the_lots_pri
     lot(desk, "sun", "S", 1, 124, "5.00")
     before = cash(desk, "A")
     a = allocated(match(desk, day_one(h10=1500, h11=800), beneficiary="DC-1"))
-    # one certificate an hour from SUN: 10:00 is certificate 1, 11:00 certificate 2; 12:00 has no load
-    assert [t.serials for t in a.trades] == [[(1, 1)], [(2, 2)]]
+    # one certificate an hour from SUN: 10:00 is certificate 1, 11:00 certificate 2; 12:00 has no load. One trade
+    # for what it takes from the lot.
+    assert [t.serials for t in a.trades] == [[(1, 2)]]
     assert (a.load_kwh, a.matched_kwh, int(a.cost), a.method) == (2_300, 1_800, 1_000, "greedy")
-    assert all((t.buyer, t.seller, t.beneficiary, int(t.price)) == ("A", "S", "DC-1", 500) for t in a.trades)
+    assert [t.quantity for t in a.trades] == [2] and all((t.buyer, t.seller, t.beneficiary, int(t.price)) == ("A", "S", "DC-1", 500) for t in a.trades)
     assert cash(desk, "A") == (before[0] - 1_000, before[1])         # paid, nothing left reserved
     engine = desk.engines["GEC"]
     assert list(engine.cancelled) == [(1, 2)] and engine.lots.orders["sun"].remaining == 122
@@ -54,7 +55,7 @@ def test_m4_a_certificate_over_two_hours_is_taken_whole_for_the_energy_it_brings
     desk = hours_desk()
     lot(desk, "wind", "S", 1001, 1372, "3.00")
     a = allocated(match(desk, [500, 500, 500, 500]))
-    assert [t.serials for t in a.trades] == [[(1001, 1001)], [(1002, 1002)]]
+    assert [t.serials for t in a.trades] == [[(1001, 1002)]]
     assert (a.matched_kwh, int(a.cost), a.method) == (2_000, 600, "lp")
 
 
@@ -76,7 +77,7 @@ def test_a_price_cap_and_a_budget_bound_what_is_taken():
     capped = allocated(match(desk, day_one(h10=1000), price_cap="4.00"))
     assert (capped.trades, capped.matched_kwh) == ([], 0)
     budget = allocated(match(desk, day_one(h10=1000, h11=1000, h12=1000), order_id="m2", budget="10.00"))
-    assert (len(budget.trades), int(budget.cost)) == (2, 1_000)
+    assert ([t.quantity for t in budget.trades], int(budget.cost)) == ([2], 1_000)
 
 
 def test_a_lot_without_a_curve_has_no_hours_and_is_never_taken():
@@ -117,3 +118,14 @@ def test_the_same_log_gives_the_same_allocation_byte_for_byte():
     first = run()
     assert first == run()
     assert msgspec.json.decode(first)["matched_kwh"] > 0
+
+
+def test_a_match_whose_one_event_would_pass_the_record_limit_is_refused_and_changes_nothing(monkeypatch):
+    from certx.engine import hourly
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    before = engine_state(desk.engines["GEC"])
+    monkeypatch.setattr(hourly, "MAX_EVENT", 200)
+    assert rejected(match(desk, day_one(h10=1000))) == "allocation_too_large"
+    assert engine_state(desk.engines["GEC"]) == before
+    assert desk.engines["GEC"].trades == 0                     # no trade id was used up

@@ -5,7 +5,7 @@ supply classes (`certx.hours.classes`): lots without a curve have no hours and a
 chooses how many certificates to take of each class: the most matched energy, then the least cost, within the
 budget (the buyer's free cash when the command gives none). The engine takes them, the lowest serials of each
 class, pays each seller at its lot's price (A4, M4: the resting side's), and publishes one `gec.allocated` with a
-trade per class taken, each cancelled in the beneficiary's name on settlement (G1), all or nothing.
+trade per lot taken from, each cancelled in the beneficiary's name on settlement (G1), all or nothing.
 
 Deterministic: the classes come in the book's order, and the solver is run single-threaded with a bound on its
 work that is not a clock, so the same log gives the same allocation, byte for byte.
@@ -30,6 +30,10 @@ from certx.wire.codec import encode
 from certx.wire.reasons import Reason
 
 _NO_CAP = 1 << 62
+# One `gec.allocated` is one record of certx.events; past this a match is refused rather than risk the record
+# limit (1 MB by default), which would fail the matcher's transaction for good.
+MAX_EVENT = 512 * 1024
+Range = tuple[int, int]
 
 
 class HourlyDesk(Accounts):
@@ -51,16 +55,28 @@ class HourlyDesk(Accounts):
             allocation = allocate(cmd.loads, supply, cap, budget) if supply else _nothing(cmd.loads)
         except AllocationError as err:
             raise Rejected(Reason.malformed, str(err)) from None
-        self.order_ids.add(cmd.order_id)
         beneficiary = cmd.beneficiary or cmd.account
-        trades = []
-        for (lot, first), n in zip(runs, allocation.taken):
-            if n:
-                trades.append(self._allocated_trade(cmd, wallet, lot, first, n, beneficiary))
-        self.out.append(e.Allocated(
+        plan = _by_lot(runs, allocation.taken)
+        trades = [self._trade(cmd, lot, ranges, beneficiary) for lot, ranges in plan]
+        event = e.Allocated(
             allocation_id=cmd.order_id, account=cmd.account, beneficiary=beneficiary, trades=trades,
             load_kwh=allocation.load_total, matched_kwh=allocation.matched_total, cost=Fen(allocation.cost),
-            method=allocation.method, inputs=_inputs(cmd)))
+            method=allocation.method, inputs=_inputs(cmd))
+        size = len(encode(event))
+        if size > MAX_EVENT:
+            self.trades -= len(trades)          # nothing has moved yet: the trade ids are not used
+            raise Rejected(Reason.allocation_too_large,
+                           f"{len(trades)} trades, {size:,} bytes: more than {MAX_EVENT:,}; match a shorter period")
+        # Everything below succeeds: the cost is within the budget, the budget within the buyer's free cash.
+        for (lot, ranges), trade in zip(plan, trades):
+            self.lots.take_ranges(lot, ranges)
+            self.reserve(wallet, "GEC", True, lot.price, trade.quantity)
+            self.fill_cash(wallet, self.wallets[lot.account], lot.price, trade.quantity, lot.price)
+            for first, last in ranges:
+                self.cancelled.add(first, last)
+            self.products["GEC"].day.listing_trade(lot.price, trade.quantity)
+        self.order_ids.add(cmd.order_id)
+        self.out.append(event)
 
     def _supply(self, eligibility: Eligibility, cap: int | None, start: int) -> tuple[list[Supply], list]:
         """The classes of the lots the filter admits, in the book's order, and where each begins (its lot and
@@ -83,20 +99,29 @@ class HourlyDesk(Accounts):
                     runs.append((lot, f))
         return supply, runs
 
-    def _allocated_trade(self, cmd: c.GecMatch, wallet: Wallet, lot: Lot, first: int, n: int, beneficiary: str) -> e.Trade:
-        """Take n certificates of a class from its lot, the lowest serials, and pay the seller (A4)."""
-        serials = [(first, first + n - 1)]
-        self.lots.take_ranges(lot, serials)
-        self.reserve(wallet, "GEC", True, lot.price, n)
-        self.fill_cash(wallet, self.wallets[lot.account], lot.price, n, lot.price)
-        self.cancelled.add(first, first + n - 1)
-        self.products["GEC"].day.listing_trade(lot.price, n)
+    def _trade(self, cmd: c.GecMatch, lot: Lot, ranges: list[Range], beneficiary: str) -> e.Trade:
+        """The trade of what the match takes from one lot, at its price (M4)."""
         b = lot.batch
         return e.Trade(
-            trade_id=self.trade_id(), product="GEC", mode="match", price=Fen(lot.price), quantity=n,
-            buy_order=cmd.order_id, sell_order=lot.order_id, buyer=cmd.account, seller=lot.account,
-            serials=serials, project=b.project, province=b.province, technology=b.technology,
-            production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary)
+            trade_id=self.trade_id(), product="GEC", mode="match", price=Fen(lot.price),
+            quantity=sum(last - first + 1 for first, last in ranges), buy_order=cmd.order_id,
+            sell_order=lot.order_id, buyer=cmd.account, seller=lot.account, serials=ranges, project=b.project,
+            province=b.province, technology=b.technology, production_month=b.production_month,
+            subsidised=b.subsidised, beneficiary=beneficiary)
+
+
+def _by_lot(runs: list[tuple[Lot, int]], taken: tuple[int, ...]) -> list[tuple[Lot, list[Range]]]:
+    """What the allocation takes, a trade's worth per lot (in the order the lots came), each class's lowest serials,
+    adjacent ranges joined."""
+    plan: dict[str, tuple[Lot, list[Range]]] = {}
+    for (lot, first), n in zip(runs, taken):
+        if n:
+            ranges = plan.setdefault(lot.order_id, (lot, []))[1]
+            if ranges and ranges[-1][1] + 1 == first:
+                ranges[-1] = (ranges[-1][0], first + n - 1)
+            else:
+                ranges.append((first, first + n - 1))
+    return [(lot, sorted(ranges)) for lot, ranges in plan.values()]
 
 
 def _nothing(loads: list[int]) -> Allocation:

@@ -62,7 +62,7 @@ def loads(rng: random.Random, mean_kw: int) -> list[int]:
     return out
 
 
-def year(projects: int = 12, seed: int = 1, load_kw: int = 400, size_kw: int = 150) -> list[bytes]:
+def year(projects: int = 6, seed: int = 1, load_kw: int = 200, size_kw: int = 150) -> list[bytes]:
     rng = random.Random(seed)
     enc = msgspec.json.encode
     at = TRADE_DAY.replace(hour=9, minute=0)

@@ -58,6 +58,7 @@ class Reason(StrEnum):
     curve_out_of_order = "curve_out_of_order"         # a project's curves attach in production order
     curve_mismatch = "curve_mismatch"                 # does not add up with the GECs issued for the month
     certificates_listed = "certificates_listed"       # a curve for certificates resting in a lot
+    allocation_too_large = "allocation_too_large"     # a 24/7 match whose one event would pass the record limit
 
 
 class SettlementReason(StrEnum):
