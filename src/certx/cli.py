@@ -397,6 +397,44 @@ def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
                 raise ValueError(f"{name}:{n}: not an event: {exc}") from None
 
 
+def cmd_match_report(args: argparse.Namespace) -> int:
+    """The buyer's evidence of a 24/7 match (issue 13): from the events, its JSON and CSV, and a summary."""
+    from certx.hours import evidence
+    from certx.hours.matches import Matches, period
+
+    try:
+        first, end = period(args.period)
+    except ValueError:
+        print(f"certx match-report: a period is a year (2025) or a month (2025-06), not {args.period!r}",
+              file=sys.stderr)
+        return 2
+    matches = Matches()
+    try:
+        with open(args.events, "rb") as lines:
+            for event in _events(args.events, lines):
+                matches.add(event)
+        found = [a for a in matches.of(args.account, first, end) if args.match in (None, a.allocation_id)]
+        if len(found) != 1:
+            ids = ", ".join(a.allocation_id for a in found) or "none"
+            print(f"certx match-report: {len(found)} matches of {args.account} in {args.period} ({ids}); "
+                  f"name one with --match", file=sys.stderr)
+            return 2
+        report = evidence.evidence(matches.inputs(found[0], first, end))
+        stem = Path(args.out or f"match-{args.account}-{args.period}")
+        stem.with_suffix(".json").write_bytes(evidence.to_json(report))
+        stem.with_suffix(".csv").write_text(evidence.to_csv(report), encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        print(f"certx match-report: {exc}", file=sys.stderr)
+        return 2
+    s = report.scores
+    print(f"{found[0].allocation_id}: {args.account} for {report.beneficiary}, {report.first_hour} to "
+          f"{report.last_hour}: load {report.load:,} kWh, {report.certificates:,} certificates for "
+          f"{report.cost / 100:,.2f} yuan; matched hourly {s.hourly:.2%}, monthly {s.monthly:.2%}, annual "
+          f"{s.annual:.2%}; inputs {report.inputs_sha256[:16]}…; wrote {stem.with_suffix('.json')} and "
+          f"{stem.with_suffix('.csv')}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -587,6 +625,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report.html", help="the page; the figures go beside it as .json "
                    "(default report.html)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("match-report", help="the buyer's evidence of a 24/7 match, as JSON and CSV: per hour the "
+                       "load, matched energy and sources; the scores; the cost and cancellations; the inputs' hash")
+    p.add_argument("account")
+    p.add_argument("period", help="a year (2025) or a month (2025-06), China time")
+    p.add_argument("events", help="the events: `certx replay --events` or `certx tail events --json` writes them")
+    p.add_argument("--match", help="the match's id, when the account has several in the period")
+    p.add_argument("--out", help="the files' stem (default match-ACCOUNT-PERIOD): STEM.json and STEM.csv")
+    p.set_defaults(func=cmd_match_report)
     p = sub.add_parser("status", help="each market: session, input offset and lag, last event, snapshot age "
                        "(as the operator)")
     json_option(p)

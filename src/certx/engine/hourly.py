@@ -59,7 +59,8 @@ class HourlyDesk(Accounts):
         plan = _by_lot(runs, allocation.taken)
         trades = [self._trade(cmd, lot, ranges, beneficiary) for lot, ranges in plan]
         event = e.Allocated(
-            allocation_id=cmd.order_id, account=cmd.account, beneficiary=beneficiary, trades=trades,
+            allocation_id=cmd.order_id, account=cmd.account, beneficiary=beneficiary, start=cmd.start,
+            loads=cmd.loads, trades=trades,
             load_kwh=allocation.load_total, matched_kwh=allocation.matched_total, cost=Fen(allocation.cost),
             method=allocation.method, inputs=_inputs(cmd))
         size = len(encode(event))

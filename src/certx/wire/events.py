@@ -104,6 +104,8 @@ class Allocated(Event, tag="gec.allocated"):
     allocation_id: str
     account: str
     beneficiary: str
+    start: dt.datetime          # the load's first hour
+    loads: list[int]            # kWh in each hour from `start`: with the curves, the buyer's evidence needs no more
     trades: list[Trade]
     load_kwh: int
     matched_kwh: int
