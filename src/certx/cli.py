@@ -310,7 +310,6 @@ async def _measured(args: argparse.Namespace, lines: list[bytes]) -> int:
     """Submit while following the answers and the settlements; then wait for both to catch up, and write the
     figures (certx.kafka.measures)."""
     import asyncio
-    import json
     import time
 
     import msgspec

@@ -16,7 +16,6 @@ import hashlib
 
 import msgspec
 
-from certx.accounts import Wallet
 from certx.books.gec import Eligibility, Lot
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
