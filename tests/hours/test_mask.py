@@ -13,6 +13,7 @@ from certx.hours.mask import HourFilter, eligible, runs
 from certx.wire.commands import GecFilter, hours_fault
 
 from hours.test_curve import project_months, reference, serials
+from rules.test_hours import ranges
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -46,16 +47,6 @@ def matching(mix: list[tuple[int, int]], hours: HourFilter) -> bool:
     return sum(kwh for hour, kwh in mix if hours.admits(hour)) >= hours.need
 
 
-def as_runs(chosen: list[int]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for serial in chosen:
-        if out and out[-1][1] == serial - 1:
-            out[-1][1] = serial
-        else:
-            out.append([serial, serial])
-    return [(a, b) for a, b in out]
-
-
 @settings(max_examples=200, deadline=None)
 @given(project_months(), st.data())
 def test_G4_the_certificates_an_hour_filter_admits_are_those_with_their_share_inside(drawn, data):
@@ -70,11 +61,11 @@ def test_G4_the_certificates_an_hour_filter_admits_are_those_with_their_share_in
     lo, hi = data.draw(st.sampled_from(curve.ranges))
     first = data.draw(st.integers(lo, hi))
     last = data.draw(st.integers(first, hi))
-    want = as_runs([s for s in range(first, last + 1) if matching(expected[s], hours)])
+    want = ranges([s for s in range(first, last + 1) if matching(expected[s], hours)])
     assert list(runs(curve, first, last, hours)) == want
     limit = data.draw(st.integers(1, 50))
     flat = [s for a, b in want for s in range(a, b + 1)]
-    assert eligible(curve, [(first, last)], hours, limit) == as_runs(flat[:limit])
+    assert eligible(curve, [(first, last)], hours, limit) == ranges(flat[:limit])
     every = [s for s in serials(curve) if matching(expected[s], hours)]
     assert [s for a, b in eligible(curve, curve.ranges, hours, limit) for s in range(a, b + 1)] == every[:limit]
 
