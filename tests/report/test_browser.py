@@ -124,3 +124,26 @@ def test_a_page_that_asks_the_network_is_seen(chromium, tmp_path):
     seen = show(chromium, page)
     assert "https://cdn.example.invalid/chart.png" in seen["requests"]
     assert any("probe" in line and line.startswith("SEVERE") for line in seen["console"]), seen["console"]
+
+
+def test_a_24_7_match_is_charted_day_by_day_with_its_scores(chromium, tmp_path):
+    """Issue 13, item 4: the report charts each 24/7 match's load and hour-matched energy per day, with its scores,
+    the same as the buyer's evidence."""
+    from certx.sample.hourly import year
+
+    log, events, page = tmp_path / "year.jsonl", tmp_path / "events.jsonl", tmp_path / "report.html"
+    log.write_bytes(b"\n".join(year()) + b"\n")
+    assert cli.main(["replay", str(log), "--events", str(events), "--quiet"]) == 0
+    assert cli.main(["report", str(events), "--out", str(page)]) == 0
+    figures = json.loads((tmp_path / "report.json").read_text())
+    [match] = figures["matches"]
+    assert len(match["days"]) == 365 and sum(d["matched"] for d in match["days"]) == match["matched"]
+    seen = show(chromium, page)
+    assert seen["console"] == [] and seen["requests"] == seen["url"]
+    legend = chromium.run("""return [...document.querySelectorAll(
+        "figure[data-chart='match-dc-2025'] .u-legend .u-series .u-label")].map(l => l.textContent)""")
+    assert legend == ["day", "load", "matched"]
+    text = chromium.run("return document.getElementById('matches').textContent")
+    assert f"matched hour by hour {100 * match['scores'][0]:.1f}%" in text
+    chromium.run("document.getElementById('matches').scrollIntoView()")
+    chromium.screenshot(tmp_path / "matches.png")

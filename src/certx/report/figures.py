@@ -8,6 +8,9 @@
 - `tide`: CEA's volume through each calendar year, cumulative and by month (compliance deadlines fall at the
   year's end, so the volume comes in a tide before them: December 2021 held 76% of 2021's).
 - `rejections`: the refused commands, by reason and market.
+- `matches`: each 24/7 match (issue 13): its scores at hourly, monthly and annual resolution, and its load and
+  matched energy day by day, from the buyer's evidence (`certx.hours.evidence`, the curves and the allocations in
+  the events).
 - `measures` and `official`: the Kafka replay's measurements and the comparison with the official statistics,
   when given (`certx.report.measures`, `certx.report.official`).
 
@@ -23,6 +26,9 @@ from typing import Iterable
 import msgspec
 
 from certx.engine.band import limits, ratio_bps
+from certx.hours.clock import hour_at
+from certx.hours.evidence import evidence
+from certx.hours.matches import Matches
 from certx.money import Fen
 from certx.report.measures import Measured, Measures, measured
 from certx.report.official import Comparison, compare
@@ -93,6 +99,26 @@ class Rejections(msgspec.Struct):
     count: int
 
 
+class MatchDay(msgspec.Struct):
+    date: dt.date                   # China time
+    load: int                       # kWh
+    matched: int                    # kWh, hour by hour
+
+
+class Match(msgspec.Struct, kw_only=True):
+    allocation_id: str
+    account: str
+    beneficiary: str
+    method: str
+    load: int                       # kWh over the period
+    matched: int                    # kWh, hour by hour
+    scores: tuple[float, float, float]  # hourly, monthly, annual
+    certificates: int
+    cost: Fen
+    inputs_sha256: str
+    days: list[MatchDay]
+
+
 class Overview(msgspec.Struct, kw_only=True):
     source: str                     # the events file, as the operator named it
     events: int
@@ -111,6 +137,7 @@ class Figures(msgspec.Struct, kw_only=True):
     rejections: list[Rejections]
     measures: Measured | None = None        # None: not measured
     official: Comparison | None = None      # None: no official statistics given
+    matches: list[Match] = []               # 24/7 matches, in the order they were made
 
 
 class _Fold:
@@ -127,6 +154,7 @@ class _Fold:
         self.reference: dict[str, int] = {}                  # product -> previous close (or B4's reference)
         self.bps: dict[str, dict[str, int | None]] = {}      # product -> mode -> band ratio in force
         self.pending: dict[str, dict[str, int]] = {}         # product -> mode -> ratio from the next day (B3)
+        self.matches = Matches()                             # curves and 24/7 allocations (issue 13)
 
     def ratios(self, product: str, market: str) -> dict[str, int | None]:
         bps = self.bps.get(product)
@@ -137,6 +165,8 @@ class _Fold:
 
     def add(self, event: e.Event) -> None:
         self.events += 1
+        if isinstance(event, (e.CurveAttached, e.Allocated)):
+            self.matches.add(event)
         if isinstance(event, e.Trade):
             self.trades[event.mode] += 1
         elif isinstance(event, (e.OrderRejected, e.CommandRejected)):
@@ -196,7 +226,24 @@ def build(events: Iterable[e.Event], *, rules: Rules = DEFAULT, source: str = ""
                     in sorted(fold.rejections.items(), key=lambda item: (-item[1], item[0]))],
         measures=None if measures is None else measured(measures),
         official=None if official is None else compare(official, fold.summaries),
+        matches=[_match(fold.matches, a) for a in fold.matches.allocations],
     )
+
+
+def _match(matches: Matches, allocation: e.Allocated) -> Match:
+    start = hour_at(allocation.start)
+    report = evidence(matches.inputs(allocation, start, start + len(allocation.loads)))
+    days: dict[str, list[int]] = {}
+    for row in report.hours:
+        day = days.setdefault(row.hour[:10], [0, 0])
+        day[0] += row.load
+        day[1] += row.matched
+    s = report.scores
+    return Match(allocation_id=allocation.allocation_id, account=allocation.account,
+                 beneficiary=report.beneficiary, method=allocation.method, load=report.load,
+                 matched=s.matched_hourly, scores=(s.hourly, s.monthly, s.annual), certificates=report.certificates,
+                 cost=Fen(report.cost), inputs_sha256=report.inputs_sha256,
+                 days=[MatchDay(dt.date.fromisoformat(d), load, matched) for d, (load, matched) in days.items()])
 
 
 def _volumes(summaries: list[e.DaySummary]) -> list[MarketVolumes]:

@@ -297,6 +297,30 @@ function official() {
   section.append(all);
 }
 
+// --- 24/7 matches (issue 13) -------------------------------------------------------------------------------
+
+function matches() {
+  const section = document.getElementById("matches");
+  if (!F.matches.length) { note(section, "missing", "No 24/7 match in this replay."); return; }
+  const pct = x => `${(100 * x).toFixed(1)}%`;
+  for (const m of F.matches) {
+    const [hourly, monthly, annual] = m.scores;
+    note(section, "note", `${m.allocation_id}: ${m.account} for ${m.beneficiary} · load ${whole.format(m.load)} kWh · ` +
+         `${whole.format(m.certificates)} certificates for ${m.cost} yuan (${m.method}) · matched hour by hour ` +
+         `${pct(hourly)}, by month ${pct(monthly)}, by year ${pct(annual)} · inputs ${m.inputs_sha256.slice(0, 16)}…`);
+    const xs = m.days.map(d => dayTime(d.date));
+    chart(section, `match-${m.allocation_id}`, {
+      title: `${m.allocation_id}: load and energy matched in the same hour, per day (kWh)`,
+      scales: {x: dayScale(xs), y: fromZero},
+      axes: [{...dayAxis, label: "day (China time)"}, {label: "kWh", size: 64, values: (u, vs) => vs.map(v => compact.format(v))}],
+      series: [{label: "day", value: (u, t) => t === null ? "--" : dayLabel(t, DAY)},
+               {label: "load", stroke: "#7f7f7f", width: 1.5, value: (u, v) => v === null ? "--" : whole.format(v)},
+               {label: "matched", stroke: "#3a9a5b", fill: "rgba(58,154,91,0.25)", width: 1.5,
+                value: (u, v) => v === null ? "--" : whole.format(v)}],
+    }, [xs, m.days.map(d => d.load), m.days.map(d => d.matched)]);
+  }
+}
+
 overview();
 closes();
 volumes();
@@ -304,6 +328,7 @@ tide();
 measures();
 rejections();
 official();
+matches();
 window.addEventListener("resize", () => charts.forEach(([u, fig]) => u.setSize({width: fig.clientWidth - 24,
                                                                                  height: HEIGHT})));
 document.documentElement.dataset.ready = "yes";
