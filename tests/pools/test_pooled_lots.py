@@ -22,11 +22,16 @@ PROJECT = {"O1": "PV-1", "O2": "PV-2", "O3": "PV-3"}
 
 
 class Pools(Desk):
-    """A desk that checks the GEC book after every command."""
+    """A desk that checks the GEC book after every command, and keeps every event."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[e.Event] = []
 
     def send(self, type_, **fields):
         events = super().send(type_, **fields)
         self.engines["GEC"].lots.check()
+        self.events += events
         return events
 
 
