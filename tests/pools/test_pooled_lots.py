@@ -6,10 +6,10 @@ The set-up: owners O1, O2, O3 (broker B2), each with a project of the same attri
 C (B3). After every command the GEC book checks its own invariants (`GecBook.check`)."""
 from __future__ import annotations
 
-import datetime as dt
 
 import msgspec
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from support import Desk, engine_state, only, rejected
 from certx.engine import image, snapshot
@@ -19,6 +19,7 @@ from certx.wire.codec import encode
 
 BROKER = {"O1": "B2", "O2": "B2", "O3": "B2", "AG": "B9", "A": "B1", "C": "B3"}
 PROJECT = {"O1": "PV-1", "O2": "PV-2", "O3": "PV-3"}
+PROJECT_FIRST = {"O1": 1, "O2": 101, "O3": 201}        # each project's first serial: 100 each
 
 
 class Pools(Desk):
@@ -41,7 +42,7 @@ def pool_desk() -> Pools:
         d.open_account(account, broker)
     for buyer in ("A", "C"):
         d.deposit(buyer, "GEC", "100000")
-    for owner, first in (("O1", 1), ("O2", 101), ("O3", 201)):
+    for owner, first in PROJECT_FIRST.items():
         issue(d, owner, first, first + 99, PROJECT[owner])
         d.send("mandate.grant", actor="registry", agent="AG", owner=owner, project=PROJECT[owner],
                filing_code=f"F-{owner}", valid_from="2025-01-01", valid_to="2025-12-31")
@@ -335,3 +336,48 @@ def test_a_bid_with_hours_passes_a_pooled_lot_by():
     pooled(d, price="2.00")
     events = bid(d, "h", "A", 5, "2.00", filter={"hours": [[10, 14]], "strict": True})
     assert not only(events, e.Trade) and "h" in d.engines["GEC"].lots.orders
+
+
+# --- invariants ---------------------------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(rule=st.sampled_from(["fifo", "pro_rata"]),
+       sizes=st.lists(st.integers(1, 40), min_size=1, max_size=3),
+       takes=st.lists(st.tuples(st.sampled_from(["bid", "lift"]), st.integers(1, 30)), max_size=6),
+       end=st.sampled_from(["cancel", "close"]))
+def test_every_certificate_of_a_pool_is_sold_once_by_its_owner_or_given_back_to_it(rule, sizes, takes, end):
+    """Whatever the fills: each owner's share is exactly what it sold (its own serials, in trades naming it the
+    seller and the agent, within one certificate of its pro rata part) plus what came back to it; the book checks
+    itself after every command (`Pools`)."""
+    d = pool_desk()
+    owners = ["O1", "O2", "O3"][:len(sizes)]
+    shares = [(o, PROJECT_FIRST[o], PROJECT_FIRST[o] + n - 1) for o, n in zip(owners, sizes)]
+    pooled(d, rule=rule, shares=shares)
+    lot = d.engines["GEC"].lots.orders.get("P")
+    sold: dict[str, list] = {o: [] for o in owners}
+    for i, (how, n) in enumerate(takes):
+        if "P" not in d.engines["GEC"].lots.orders:
+            break
+        left = {p.owner: p.remaining for p in lot.parts}
+        n = min(n, lot.remaining)
+        if how == "bid":
+            events = bid(d, f"b{i}", "A", n)
+        else:
+            events = d.send("order.lift", order_id=f"x{i}", actor="B3", account="C", market="GEC", target="P",
+                            quantity=n)
+        trades = only(events, e.Trade)
+        assert sum(t.quantity for t in trades) == n and {t.agent for t in trades} == {"AG"}
+        total = sum(left.values())
+        for t in trades:
+            sold[t.seller] += [tuple(r) for r in t.serials]
+            if rule == "pro_rata":
+                assert abs(t.quantity * total - n * left[t.seller]) < total      # within one certificate
+    if end == "cancel" and "P" in d.engines["GEC"].lots.orders:
+        d.send("order.cancel", order_id="P", actor="B9", account="AG")
+    else:
+        d.close_day("GEC")
+    for owner, first, last in shares:
+        mine = sorted(sold[owner] + d.engines["GEC"].serials[owner].overlap(first, last))
+        assert sum(b - a + 1 for a, b in mine) == last - first + 1, owner
+        assert all(first <= a <= b <= last for a, b in sold[owner]), owner
+        assert all(x[1] < y[0] for x, y in zip(mine, mine[1:])), owner
