@@ -6,6 +6,10 @@ then oldest. A new bid takes every lot it crosses in the buckets its filter admi
 them; a new lot walks the bids. A fill takes the lowest serials of a lot that the bid accepts: all of them for a
 bid without hours, so its lowest serials; for a bid with hours (issue 13) those whose production hours meet its
 hour filter, which may be in the middle of the lot. Either way a fill splits the lot's ranges.
+
+An aggregator's pooled lot (issue 13, `PooledLot`) is many owners' shares under one price: the book files it as any
+public lot, by its uniform attributes, and counts what a bid takes of it; which serials a fill takes, and from whom,
+is the pool's rule's (`PooledLot.allot`), not the lowest of the lot. Bids with hours pass pooled lots by.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from sortedcontainers import SortedKeyList
 from certx.books.buckets import Buckets, Named
 from certx.hours.mask import HourFilter, eligible
 from certx.hours.overlay import Overlay
+from certx.pools.allocation import Rule, shares
 from certx.registry.issuance import Batch, month_index
 from certx.registry.serials import RangeSet
 from certx.wire.commands import GecFilter
@@ -37,9 +42,8 @@ class Lot:
     in part only if `partial`.
 
     Listed as one serial range of one batch, a lot is a set of ranges (`serials`) once a bid with hours has taken
-    from its middle; `remaining` counts its certificates. Each range's batch is the one `Issuance.batch_of` gives
-    it, so a lot made of several batches' ranges (an aggregator's pooled lot) would need nothing else here but
-    its attributes; today every range is of `batch`."""
+    from its middle; `remaining` counts its certificates, every one of `batch` (a pooled lot's are of its parts'
+    batches: `PooledLot`)."""
 
     __slots__ = ("order_id", "account", "price", "serials", "remaining", "batch", "seq", "bucket", "counterparty",
                  "partial")
@@ -56,6 +60,55 @@ class Lot:
         self.bucket = bucket_of(batch)
         self.counterparty = counterparty
         self.partial = partial
+
+    def batches(self) -> list[Batch]:
+        """The batches its certificates are of."""
+        return [self.batch]
+
+
+class Part:
+    """One share of a pooled lot: an owner's certificates of one batch, what is left of the range it listed."""
+
+    __slots__ = ("owner", "batch", "serials", "remaining")
+
+    def __init__(self, owner: str, batch: Batch, serials: RangeSet) -> None:
+        self.owner = owner
+        self.batch = batch
+        self.serials = serials
+        self.remaining = serials.count()
+
+
+class PooledLot(Lot):
+    """An agent's lot made of its principals' shares (issue 13): `account` is the agent, who lists and cancels it;
+    `parts` the owners' shares in the order listed, each dropped once sold out; `serials` and `remaining` their
+    union and total; `batch` the first part's, for the attributes every part shares (the lot's bucket). Always
+    public (never addressed, M5)."""
+
+    __slots__ = ("rule", "parts")
+
+    def __init__(self, order_id: str, agent: str, price: int, rule: Rule, parts: list[Part], seq: int,
+                 partial: bool = True) -> None:
+        head = parts[0]
+        first, last = next(iter(head.serials))
+        super().__init__(order_id, agent, price, first, last, head.batch, seq, None, partial)
+        self.remaining = 0
+        self.serials = RangeSet()
+        for part in parts:
+            for a, b in part.serials:
+                self.serials.add(a, b)
+            self.remaining += part.remaining
+        self.rule = rule
+        self.parts = parts
+
+    def batches(self) -> list[Batch]:
+        return [part.batch for part in self.parts]
+
+    def allot(self, quantity: int) -> list[tuple[Part, list[Range]]]:
+        """A fill of `quantity`, shared by the pool's rule over what each part has left (`certx.pools.allocation`),
+        each part giving its lowest serials. Mutates nothing."""
+        parts = self.parts
+        return [(part, part.serials.lowest(n))
+                for part, n in zip(parts, shares(self.rule, [p.remaining for p in parts], quantity)) if n]
 
 
 class Eligibility:
@@ -157,7 +210,7 @@ class GecBook:
     def listed(self, batch: Batch) -> bool:
         """Whether some of a batch's certificates rest in a public lot (the lots a bid may take)."""
         bucket = self.lots.index.get(bucket_of(batch))
-        return bucket is not None and any(lot.batch is batch for lot in bucket.lots)
+        return bucket is not None and any(b is batch for lot in bucket.lots for b in lot.batches())
 
     def accepted(self, serials: RangeSet, batch: Batch, eligibility: Eligibility, quantity: int) -> list[Range]:
         """The lowest serials of `serials` (of `batch`) that a bid with `eligibility` accepts, at most `quantity`:
@@ -181,7 +234,8 @@ class GecBook:
                 take = lot.serials.lowest(quantity)
                 quantity -= min(quantity, lot.remaining)
             else:
-                take = accepted(lot.serials, lot.batch, eligibility, quantity)
+                # a pooled lot's fill is its rule's, not the serials whose hours meet a filter: passed by
+                take = [] if isinstance(lot, PooledLot) else accepted(lot.serials, lot.batch, eligibility, quantity)
                 if not take:
                     continue
                 quantity -= count(take)
@@ -197,8 +251,9 @@ class GecBook:
         first, last = lot.serials.span()
         left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
         taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
+        pooled = isinstance(lot, PooledLot)     # bids with hours pass it by (see `lots_for`)
         for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            if not bid.eligibility.admits(lot.bucket, today_month):
+            if not bid.eligibility.admits(lot.bucket, today_month) or pooled and bid.eligibility.hours is not None:
                 continue
             want = min(quantity, bid.remaining)
             if left is None:
@@ -235,6 +290,21 @@ class GecBook:
         if not lot.remaining and self.orders.get(lot.order_id) is lot:   # a new lot never rested
             self.remove(lot)
 
+    def take_pooled(self, lot: PooledLot, quantity: int) -> list[tuple[Part, list[Range]]]:
+        """Cut a fill of `quantity` off a pooled lot as its rule allots it; returns each part's serials. A part
+        sold out leaves the pool, the lot's `batch` follows its first part."""
+        allotted = lot.allot(quantity)
+        for part, ranges in allotted:
+            for first, last in ranges:
+                part.serials.remove(first, last)
+                part.remaining -= last - first + 1
+        if any(not part.remaining for part, _ in allotted):
+            lot.parts = [part for part in lot.parts if part.remaining]
+            if lot.parts:
+                lot.batch = lot.parts[0].batch
+        self.take_ranges(lot, [r for _, ranges in allotted for r in ranges])
+        return allotted
+
     def check(self) -> None:
         """The book's own invariants, for the tests, read from the index and the bids (not from how lots are
         stored, then the buckets against them): each order is filed under its id; a lot is a non-empty set of
@@ -248,11 +318,14 @@ class GecBook:
                 held = list(order.serials)
                 assert held and order.remaining == count(held), \
                     f"lot {order_id} counts {order.remaining} in {held}"
-                batch = order.batch
-                for first, last in held:
-                    assert batch.first <= first <= last <= batch.last, \
-                        f"lot {order_id} [{first}, {last}] outside [{batch.first}, {batch.last}]"
-                    ranges.append((first, last, order_id))
+                if isinstance(order, PooledLot):
+                    _check_pool(order)
+                else:
+                    batch = order.batch
+                    for first, last in held:
+                        assert batch.first <= first <= last <= batch.last, \
+                            f"lot {order_id} [{first}, {last}] outside [{batch.first}, {batch.last}]"
+                ranges += [(first, last, order_id) for first, last in held]
                 lots.append(order)
             else:
                 assert isinstance(order, Bid) and order.remaining > 0, f"{order_id} rests with nothing to buy"
@@ -270,6 +343,23 @@ class GecBook:
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
             "the buckets are not the public lots"
         self.lots.check()
+
+
+def _check_pool(lot: PooledLot) -> None:
+    """A pooled lot's parts: each a non-empty set of its batch's serials counting its `remaining`, all of the
+    lot's bucket and public; together exactly the lot's serials."""
+    assert lot.counterparty is None, f"pooled lot {lot.order_id} is addressed"
+    assert lot.parts and lot.batch is lot.parts[0].batch, f"pooled lot {lot.order_id}: its batch is not its first part's"
+    union = RangeSet()
+    for part in lot.parts:
+        held, batch = list(part.serials), part.batch
+        assert held and part.remaining == count(held), f"pooled lot {lot.order_id}: {part.owner} counts {part.remaining}"
+        assert bucket_of(batch) == lot.bucket, f"pooled lot {lot.order_id}: {batch.project} is not of its attributes"
+        for first, last in held:
+            assert batch.first <= first <= last <= batch.last, \
+                f"pooled lot {lot.order_id}: {part.owner} [{first}, {last}] outside its batch"
+            union.add(first, last)          # raises if two parts share a serial
+    assert list(union) == list(lot.serials), f"pooled lot {lot.order_id}: its parts are not its serials"
 
 
 def count(ranges: list[Range]) -> int:

@@ -4,12 +4,13 @@ Sellers list lots: a contiguous serial range they hold, from one issuance batch,
 with a filter, or lift one named lot. The trade price is the resting side's. A bought certificate is
 single-transfer: it leaves every holding at the trade and is recorded as cancelled in the buyer's name (G1),
 so it can never be listed again. Expired certificates are retired at the day's open (G2). A bid with hours
-(issue 13) takes only the certificates whose hours meet its filter, which may leave a lot in several ranges.
+(issue 13) takes only the certificates whose hours meet its filter, which may leave a lot in several ranges. An
+agent's pooled lot (`certx.engine.pools`) trades here too, each fill shared among its owners by the pool's rule.
 """
 from __future__ import annotations
 
-from certx.books.gec import Bid, Eligibility, Lot, Range, count
-from certx.engine.accounts import Accounts
+from certx.books.gec import Bid, Eligibility, Lot, PooledLot, Range, count
+from certx.engine.pools import PoolDesk
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.registry.issuance import months
@@ -18,7 +19,7 @@ from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
-class GecDesk(Accounts):
+class GecDesk(PoolDesk):
     def on_gec_block(self, cmd: c.OrderNew, at: int) -> None:
         raise Rejected(Reason.mode_not_allowed, "GEC trades as lots and bids")
 
@@ -33,9 +34,14 @@ class GecDesk(Accounts):
         today = self.today_month()
         seq = self.commands
         if cmd.side == "sell":
-            lot = self._check_lot(cmd, price, quantity, seq)
-            self.serials[cmd.account].remove(cmd.first_serial, cmd.last_serial)
-            self._accepted(cmd, [(cmd.first_serial, cmd.last_serial)])
+            if cmd.pool is None:
+                lot = self._check_lot(cmd, price, quantity, seq)
+                self.serials[cmd.account].remove(cmd.first_serial, cmd.last_serial)
+                self._accepted(cmd, [(cmd.first_serial, cmd.last_serial)])
+            else:
+                lot = self.check_pool(cmd, price, quantity, seq)
+                self.pool_in(lot)
+                self._accepted(cmd, [(s.first_serial, s.last_serial) for s in cmd.pool.shares])
             if lot.counterparty is None:            # an addressed lot waits for its counterparty's lift (M5)
                 for bid, serials in self.lots.bids_for(lot, quantity, today):
                     self._gec_trade(lot, bid.account, bid.order_id, bid.price, bid.beneficiary, serials, bid=bid)
@@ -99,30 +105,43 @@ class GecDesk(Accounts):
                    serials: list[Range], bid: Bid | None = None) -> int:
         """One fill of the given serials of a lot, at the resting side's price (M4): the lot's when a bid takes
         it, the bid's (`bid` given) when a new lot meets resting bids. The serials leave the lot and are
-        cancelled for the buyer (G1). Returns how many."""
+        cancelled for the buyer (G1). Returns how many.
+
+        Of a pooled lot, `serials` only count the fill: the pool's rule shares it among the owners, one trade for
+        each owner's part, which pays that owner and names the agent."""
         price = lot.price if bid is None else bid.price
         quantity = count(serials)
-        self.lots.take_ranges(lot, serials)
+        if isinstance(lot, PooledLot):
+            sold = [(part.owner, part.batch, ranges, lot.account)
+                    for part, ranges in self.lots.take_pooled(lot, quantity)]
+        else:
+            self.lots.take_ranges(lot, serials)
+            sold = [(lot.account, lot.batch, serials, None)]
         if bid is not None:
             bid.remaining -= quantity
             if not bid.remaining:
                 self.lots.remove(bid)
-        self.fill_cash(self.wallets[buyer], self.wallets[lot.account], price, quantity, buyer_limit)
-        for first, last in serials:
-            self.cancelled.add(first, last)
-        self.products["GEC"].day.listing_trade(price, quantity)
-        b = lot.batch
-        self.out.append(e.Trade(
-            trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=quantity,
-            buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=lot.account,
-            serials=serials, project=b.project, province=b.province, technology=b.technology,
-            production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary,
-        ))
+        wallet, day = self.wallets[buyer], self.products["GEC"].day
+        for seller, b, ranges, agent in sold:
+            n = count(ranges)
+            self.fill_cash(wallet, self.wallets[seller], price, n, buyer_limit)
+            for first, last in ranges:
+                self.cancelled.add(first, last)
+            day.listing_trade(price, n)
+            self.out.append(e.Trade(
+                trade_id=self.trade_id(), product="GEC", mode="lot", price=Fen(price), quantity=n,
+                buy_order=buy_order, sell_order=lot.order_id, buyer=buyer, seller=seller,
+                serials=ranges, project=b.project, province=b.province, technology=b.technology,
+                production_month=b.production_month, subsidised=b.subsidised, beneficiary=beneficiary, agent=agent,
+            ))
         return quantity
 
     def withdraw_gec(self, order: Lot | Bid) -> int:
         """Take a lot or bid off the book and give back what it held; returns what was left of it."""
         self.lots.remove(order)
+        if isinstance(order, PooledLot):
+            self.pool_out(order)
+            return order.remaining
         if isinstance(order, Lot):
             holding = self.serials[order.account]
             for first, last in order.serials:
@@ -141,7 +160,8 @@ class GecDesk(Accounts):
             if batch.expired or batch.valid_through >= today:
                 continue
             batch.expired = True
-            for order in [o for o in self.lots.orders.values() if isinstance(o, Lot) and o.batch is batch]:
+            for order in [o for o in self.lots.orders.values()
+                          if isinstance(o, Lot) and any(b is batch for b in o.batches())]:
                 self.withdraw_gec(order)
             for account, holding in self.serials.items():
                 gone = holding.overlap(batch.first, batch.last)

@@ -1,7 +1,8 @@
 """The 24/7 match (issue 13, item 3): a buyer's hourly load met from the GEC book, in one command.
 
 The public lots the command's filter admits (G4), at no more than its price cap, cheapest then oldest (M4), become
-supply classes (`certx.hours.classes`): lots without a curve have no hours and are left out. `certx.hours.allocation`
+supply classes (`certx.hours.classes`): lots without a curve have no hours and are left out, and so are pooled lots,
+whose fills their pool's rule shares among owners. `certx.hours.allocation`
 chooses how many certificates to take of each class: the most matched energy, then the least cost, within the
 budget (the buyer's free cash when the command gives none). The engine takes them, the lowest serials of each
 class, pays each seller at its lot's price (A4, M4: the resting side's), and publishes one `gec.allocated` with a
@@ -16,7 +17,7 @@ import hashlib
 
 import msgspec
 
-from certx.books.gec import Eligibility, Lot
+from certx.books.gec import Eligibility, Lot, PooledLot
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.hours.allocation import MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate
@@ -85,6 +86,8 @@ class HourlyDesk(Accounts):
         runs: list[tuple[Lot, int]] = []
         entries = 0
         for lot in self.lots.lots.crossing(eligibility, _NO_CAP if cap is None else cap, self.today_month()):
+            if isinstance(lot, PooledLot):       # its fills are its rule's, not the hours' a match chooses
+                continue
             batch = lot.batch
             curve = self.curves.curve_of(batch.project, batch.month)
             if curve is None:

@@ -267,10 +267,29 @@ class Hours(msgspec.Struct, array_like=True):
     bids: list[tuple[str, HourFilter]]
 
 
+class PoolPart(msgspec.Struct, array_like=True):
+    """What is left of one owner's share in a pooled lot; its batch is the one holding its serials."""
+
+    owner: str
+    serials: list[Range]
+
+
+class PooledLot(msgspec.Struct, array_like=True):
+    """A pooled lot's rule and parts, in the order listed. Its price, agent, seq and place in the GEC book are its
+    `Lot` in `Engine.gec_orders`, which names its first part's lowest range."""
+
+    order_id: str
+    rule: str
+    parts: list[PoolPart]
+
+
 class Pools(msgspec.Struct, array_like=True):
-    """What the aggregators add (issue 13): the agents' mandates, by (agent, project) in granting order."""
+    """What the aggregators add (issue 13): the agents' mandates, by (agent, project) in granting order; the pooled
+    lots, in the GEC book's order (`Engine.gec_orders`), written only when there is any, so that a state with
+    mandates and no pooled lot keeps the bytes it had before pooled lots."""
 
     mandates: list[Mandate]
+    lots: list[PooledLot] = []
 
 
 class State(msgspec.Struct, array_like=True):

@@ -26,7 +26,7 @@ import msgspec
 from certx.accounts import Wallet
 from certx.books.auction import Auction, SealedBid
 from certx.books.block import Offer
-from certx.books.gec import Bid, Eligibility, Lot
+from certx.books.gec import Bid, Eligibility, Lot, Part, PooledLot, bucket_of
 from certx.books.listing import ListingBook, Resting
 from certx.engine import image
 from certx.engine.compliance import HeldLeg
@@ -165,15 +165,48 @@ def _capture(engine: Engine, other_ids: list[str] | None = None) -> image.Engine
     )
 
 
-def _pools_of(engine: Engine) -> image.Pools | None:
-    """What the aggregators add, None if nothing."""
+def _pools_of(engine: Engine) -> image.Pools | tuple | None:
+    """What the aggregators add, None if nothing; without pooled lots, the mandates alone (as `Pools` was
+    written before them: an array-like struct writes its defaults)."""
     mandates = [_fields(m, image.Mandate) for m in engine.mandates.by_pair.values()]
-    return image.Pools(mandates) if mandates else None
+    lots = [image.PooledLot(o.order_id, o.rule, [image.PoolPart(p.owner, list(p.serials)) for p in o.parts])
+            for o in engine.lots.orders.values() if isinstance(o, PooledLot)]
+    if lots:
+        return image.Pools(mandates, lots)
+    return (mandates,) if mandates else None
 
 
 def _pools_again(engine: Engine, pools: image.Pools) -> None:
     for m in pools.mandates:
         engine.mandates.grant(Mandate(m.agent, m.owner, m.project, m.filing_code, m.valid_from, m.valid_to))
+    book, issuance = engine.lots, engine.issuance
+    for saved in pools.lots:
+        # The lot as `gec_orders` rested it: a plain lot of the first part's lowest range, replaced in its place
+        # in the book's order (a dict keeps a key's place when its value changes).
+        standing = book.orders.get(saved.order_id)
+        if type(standing) is not Lot or standing.counterparty is not None or len(standing.serials) != 1 \
+                or not saved.parts:
+            raise SnapshotError(f"pooled lot {saved.order_id} is not one lot of one range in the GEC book")
+        if saved.rule not in ("fifo", "pro_rata"):
+            raise SnapshotError(f"pooled lot {saved.order_id}: no rule {saved.rule!r}")
+        parts = []
+        for p in saved.parts:
+            serials = _ranges(p.serials)
+            if not serials or p.owner not in engine.wallets or list(serials) != [tuple(r) for r in p.serials]:
+                raise SnapshotError(f"pooled lot {saved.order_id}: {p.owner}'s part is not ranges in order, apart")
+            first, last = serials.span()
+            batch = issuance.batch_of(first, first)
+            if batch is None or last > batch.last or bucket_of(batch) != standing.bucket:
+                raise SnapshotError(f"pooled lot {saved.order_id}: {p.owner}'s part is not in one batch of its "
+                                    f"attributes")
+            parts.append(Part(p.owner, batch, serials))
+        if list(parts[0].serials)[0] != next(iter(standing.serials)):
+            raise SnapshotError(f"pooled lot {saved.order_id}: its first part does not begin its lot")
+        lot = PooledLot(standing.order_id, standing.account, standing.price, saved.rule, parts, standing.seq,
+                        standing.partial)
+        book.lots.remove(standing)
+        book.orders[lot.order_id] = lot
+        book.lots.add(lot)
 
 
 def _hours_of(engine: Engine) -> image.Hours | None:
@@ -182,7 +215,7 @@ def _hours_of(engine: Engine) -> image.Hours | None:
     lots, bids = [], []
     for o in engine.lots.orders.values():
         if isinstance(o, Lot):
-            if len(o.serials) > 1:
+            if len(o.serials) > 1 and not isinstance(o, PooledLot):       # a pooled lot's are the pools'
                 lots.append((o.order_id, list(o.serials)[1:]))
         elif o.eligibility.hours is not None:
             h = o.eligibility.hours
@@ -198,8 +231,9 @@ def _fields(obj: object, kind: type[msgspec.Struct]) -> msgspec.Struct:
 
 
 def _lot(lot: Lot) -> image.Lot:
-    """A lot with its first range; any others are in the hours' part (`_hours_of`)."""
-    first, last = next(iter(lot.serials))
+    """A lot with its first range; any others are in the hours' part (`_hours_of`). A pooled lot with its first
+    part's first range, the rest in the pools' part (`_pools_of`)."""
+    first, last = next(iter(lot.parts[0].serials if isinstance(lot, PooledLot) else lot.serials))
     return image.Lot(lot.order_id, lot.account, lot.price, first, last, lot.seq, lot.counterparty, lot.partial)
 
 

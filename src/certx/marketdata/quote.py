@@ -130,7 +130,7 @@ def _gec_sides(engine: Engine) -> tuple[list[Level], list[Level], list[Cheapest]
     bids: dict[int, list[int]] = {}
     cheapest: dict[tuple[str, str], list[int]] = {}
     for order in engine.lots.orders.values():
-        if type(order) is Lot:
+        if isinstance(order, Lot):       # a pooled lot too (issue 13): a public lot
             if order.counterparty is not None:
                 continue
             price, quantity = order.price, order.remaining

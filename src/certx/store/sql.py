@@ -222,26 +222,34 @@ class Store:
                 "gec": {"serials": gec, "certificates": sum(b - a + 1 for a, b in gec)}}
 
     def certificate(self, serial: int) -> dict | None:
-        """The full provenance of one GEC, each step with its event position."""
+        """The full provenance of one GEC, each step with its event position. The project is the issuance's, so a
+        certificate sold in an aggregator's pooled lot still names its own; its trade names the agent, who listed
+        it (the last listing before the trade, when not the seller's own: issue 13)."""
         issued = self.query("SELECT account, project, province, technology, production_month, subsidised, seq, "
                             "origin_offset, first, last FROM gec_issued WHERE first <= ? AND last >= ? ", (serial, serial))
         if not issued:
             return None
         i = issued[0]
         history: list[dict] = [{"step": "issued", "account": i[0], "batch": [i[8], i[9]], "seq": i[6], "origin_offset": i[7]}]
+        listers: list[tuple[int, str]] = []
         for order_id, account, price, seq, off, first, last in self.query(
                 "SELECT order_id, account, price, seq, origin_offset, first, last FROM gec_listed "
                 "WHERE first <= ? AND last >= ? ORDER BY seq", (serial, serial)):
             history.append({"step": "listed", "order_id": order_id, "account": account, "price": money.text(price),
                             "lot": [first, last], "seq": seq, "origin_offset": off})
+            listers.append((seq, account))
         for kind, owner, beneficiary, trade_id, seq, first, last in self.query(
                 "SELECT kind, owner, beneficiary, trade_id, seq, first, last FROM gec_cancellations "
                 "WHERE first <= ? AND last >= ?", (serial, serial)):
             if trade_id:
                 t = self.query("SELECT price, quantity, buyer, seller, seq, origin_offset FROM trades WHERE trade_id = ?",
                                (trade_id,))[0]
-                history.append({"step": "traded", "trade_id": trade_id, "seller": t[3], "buyer": t[2],
-                                "price": money.text(t[0]), "seq": t[4], "origin_offset": t[5]})
+                traded = {"step": "traded", "trade_id": trade_id, "seller": t[3], "buyer": t[2],
+                          "price": money.text(t[0]), "seq": t[4], "origin_offset": t[5]}
+                lister = next((a for s, a in reversed(listers) if s < t[4]), None)
+                if lister is not None and lister != t[3]:
+                    traded["agent"] = lister
+                history.append(traded)
             history.append({"step": "cancelled" if kind == "trade" else "retired", "owner": owner,
                             "beneficiary": beneficiary, "serials": [first, last], "reason": kind, "seq": seq})
         attrs = dict(zip(("project", "province", "technology", "production_month"), i[1:5]), subsidised=bool(i[5]))
