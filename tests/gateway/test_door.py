@@ -94,3 +94,17 @@ def test_a_refusal_encodes_as_the_command_log_expects():
 
     admitted: Admitted = Door().admit(new_order(actor="registry"), "B1", NOW)
     assert decode_logged(encode(admitted.command)) == admitted.command
+
+
+def test_a_malformed_gec_match_is_answered_by_the_gec_market():
+    # Red team: a gec.match over the 64 kB record limit (8,784 hours of 7-digit loads) was answered on CEA's
+    # stream, where the GEC sender watching its market's events would not find it.
+    line = raw(type="gec.match", order_id="m1", account="A", start="2025-01-01T00:00:00+08:00",
+               loads=[9_999_999] * 8_784, price_cap="5.00")
+    assert len(line) > 65_536
+    admitted = Door().admit(line, "B1", NOW)
+    assert isinstance(admitted.command, c.Refusal) and admitted.command.reason == "malformed"
+    assert admitted.command.ref == "m1" and admitted.markets == ("GEC",)
+    curve = Door().admit(raw(type="curve.attach", id="k1", project="P", production_month="2025-05", kwh=[-1]),
+                         "registry", NOW)
+    assert isinstance(curve.command, c.Refusal) and curve.markets == ("GEC",)

@@ -46,3 +46,38 @@ def test_a_period_with_no_match_or_a_bad_period_is_an_error_not_a_report(tmp_pat
                               capture_output=True, text=True)
         assert done.returncode == 2 and "certx match-report" in done.stderr, (period, done.stderr)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_hostile_events_file_is_an_error_not_a_crash(tmp_path, capsys, restored_logging):
+    # Red team: a curve.attached with a negative or huge kWh, or a trade without serials or production month, made
+    # match-report raise (OverflowError, StopIteration, TypeError) with a traceback instead of saying what is wrong.
+    import copy
+
+    from certx import cli
+    from certx.wire.codec import encode
+    from ledger.test_allocation import allocation, desk
+
+    d = desk()
+    allocation(d)
+    lines = [msgspec.json.decode(encode(ev)) for ev in d.events]
+
+    def curve(ls):
+        return next(x for x in ls if x["type"] == "curve.attached")
+
+    def trade(ls):
+        return next(x for x in ls if x["type"] == "gec.allocated")["trades"][0]
+
+    hostile = {
+        "negative kWh": lambda ls: curve(ls)["kwh"].__setitem__(0, -5),
+        "huge kWh": lambda ls: curve(ls)["kwh"].__setitem__(0, 10**19),
+        "no production month": lambda ls: trade(ls).pop("production_month"),
+        "no serials": lambda ls: trade(ls).__setitem__("serials", None),
+    }
+    for what, change in hostile.items():
+        ls = copy.deepcopy(lines)
+        change(ls)
+        path = tmp_path / "events.jsonl"
+        path.write_bytes(b"\n".join(msgspec.json.encode(x) for x in ls) + b"\n")
+        code = cli.main(["match-report", "A", "2025-05", str(path), "--out", str(tmp_path / "x")])
+        assert code == 2 and "certx match-report" in capsys.readouterr().err, what
+    assert not (tmp_path / "x.json").exists()

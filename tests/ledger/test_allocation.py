@@ -87,3 +87,33 @@ def test_g1_a_serial_twice_in_one_allocation_is_refused():
         msgspec.structs.replace(a.trades[0], trade_id="GEC-z1", serials=[(70, 70)], quantity=1),
         msgspec.structs.replace(a.trades[0], trade_id="GEC-z2", serials=[(70, 70)], quantity=1)])
     assert refused(d, twice) == "malformed"
+
+
+def test_a4_g1_a_forged_price_market_or_product_moves_nothing():
+    # Red team: the ledger took a negative price (the seller paid the buyer, the seller's cash went below zero,
+    # the serials were cancelled), settled GEC serials with CEA cash when the allocation named CEA's market, and
+    # took a trade of product CEA21 or of no certificate at all. Settlement refuses forgeries and moves nothing.
+    d = desk()
+    a = allocation(d)
+    d.deposit("A", "CEA", "1000")
+    one = msgspec.structs.replace(a.trades[0], serials=[(50, 50)], quantity=1)
+    forgeries = {
+        "negative price": d.forge(a, allocation_id="n1", trades=[
+            msgspec.structs.replace(one, trade_id="GEC-n1", price=-10_000_000)]),
+        "CEA's market": d.forge(a, allocation_id="n2", market="CEA", trades=[
+            msgspec.structs.replace(one, trade_id="GEC-n2")]),
+        "product": d.forge(a, allocation_id="n3", trades=[
+            msgspec.structs.replace(one, trade_id="GEC-n3", product="CEA21")]),
+        "no certificate": d.forge(a, allocation_id="n4", trades=[
+            msgspec.structs.replace(one, trade_id="GEC-n4", serials=[], quantity=0)]),
+    }
+    for what, forged in forgeries.items():
+        assert refused(d, forged) == "malformed", what
+    # the same checks hold for a lone GEC trade
+    lone = msgspec.structs.replace(one, trade_id="GEC-n5", price=-10_000_000, market="GEC", seq=a.seq + 10_000,
+                                   origin=e.Origin(a.origin.partition, a.origin.offset + 10_000, 0))
+    before = state(d.ledger)
+    assert kinds(d.settle(lone)) == ["settlement.rejected"] and state(d.ledger) == before
+    cea = msgspec.structs.replace(lone, trade_id="GEC-n6", price=300, market="CEA",
+                                  origin=e.Origin(0, 10**6, 0))
+    assert kinds(d.settle(cea)) == ["settlement.rejected"] and state(d.ledger) == before

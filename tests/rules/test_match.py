@@ -129,3 +129,23 @@ def test_a_match_whose_one_event_would_pass_the_record_limit_is_refused_and_chan
     assert rejected(match(desk, day_one(h10=1000))) == "allocation_too_large"
     assert engine_state(desk.engines["GEC"]) == before
     assert desk.engines["GEC"].trades == 0                     # no trade id was used up
+
+
+def test_a1_d1_a_matchs_loads_are_judged_the_same_whether_or_not_any_lot_has_hours():
+    # Red team: with no lot that has a curve, the loads went unchecked: all-zero loads and loads past MAX_LOAD
+    # were accepted (an allocation with a zero load, whose score divides by zero), though refused as malformed
+    # the moment one lot had a curve. A bad command is answered and changes nothing, whatever the book holds.
+    desk = hours_desk()                                         # curves attached, but no lot listed
+    before = engine_state(desk.engines["GEC"])
+    assert rejected(match(desk, [0] * 48)) == "malformed"
+    assert rejected(match(desk, [10**12] * 48, order_id="m2")) == "malformed"
+    assert engine_state(desk.engines["GEC"]) == before
+
+
+def test_a_match_that_names_another_market_is_refused():
+    # Red team: `market: "CEA"` on a gec.match was ignored and the match ran in GEC's market.
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    before = engine_state(desk.engines["GEC"])
+    assert rejected(match(desk, day_one(h10=1000), market="CEA")) == "wrong_market"
+    assert engine_state(desk.engines["GEC"]) == before

@@ -20,7 +20,8 @@ import msgspec
 from certx.books.gec import Eligibility, Lot, PooledLot
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
-from certx.hours.allocation import MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate
+from certx.hours.allocation import (MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate,
+                                    check_loads)
 from certx.hours.classes import classes
 from certx.hours.clock import hour_at, on_the_hour
 from certx.money import Fen
@@ -38,11 +39,17 @@ Range = tuple[int, int]
 
 class HourlyDesk(Accounts):
     def on_gec_match(self, cmd: c.GecMatch, at: int) -> None:
+        if cmd.market not in (None, "GEC"):
+            raise Rejected(Reason.wrong_market, f"a match is for the GEC market, not {cmd.market}")
         self.in_window(self.listing_windows, at)
         wallet = self.broker_wallet(cmd)
         self.new_order_id(cmd.order_id)
         if not on_the_hour(cmd.start):
             raise Rejected(Reason.malformed, "`start` is a whole hour")
+        try:
+            check_loads(cmd.loads)          # whether or not any lot has hours: the answer must not depend on the book
+        except AllocationError as err:
+            raise Rejected(Reason.malformed, str(err)) from None
         if cmd.filter is not None and cmd.filter.by_hours:
             raise Rejected(Reason.malformed, "a match's hours are its loads': its filter names no hours")
         budget = wallet.cash if cmd.budget is None else int(cmd.budget)

@@ -27,6 +27,8 @@ from certx.wire.routing import market_of_product, markets
 
 # A refusal that names no market it could be routed by is answered by this one.
 ANSWERING = "CEA"
+# Commands whose type alone names their market (certx.wire.routing.markets): a malformed one is answered there.
+_MARKET_OF_TYPE = {"gec.match": "GEC", "curve.attach": "GEC", "mandate.grant": "GEC"}
 
 
 class Admitted(NamedTuple):
@@ -53,7 +55,7 @@ class Door:
         at = self.last_at if at is None else at
         if isinstance(cmd, Malformed):
             return self._refuse(sender or cmd.fields.get("actor", ""), cmd.ref, cmd.command, cmd.account,
-                                Reason.malformed, cmd.detail, at, self._hinted(cmd.fields))
+                                Reason.malformed, cmd.detail, at, self._hinted(cmd.fields, cmd.command))
         refusal = self._identify(cmd, sender)
         if refusal:
             return self._refuse(sender or cmd.actor, cmd.ref, cmd.__struct_config__.tag,
@@ -104,10 +106,12 @@ class Door:
             return mine[0]
         return self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd) or "")
 
-    def _hinted(self, fields: dict[str, str]) -> str:
-        """Where to answer a malformed command: the market its readable fields point to."""
+    def _hinted(self, fields: dict[str, str], command: str = "") -> str:
+        """Where to answer a malformed command: the market its readable fields or its type point to."""
         if fields.get("market") in ("CEA", "CCER", "GEC"):
             return fields["market"]
+        if command in _MARKET_OF_TYPE:
+            return _MARKET_OF_TYPE[command]
         by_product = market_of_product(fields.get("product", ""))
         if by_product:
             return by_product

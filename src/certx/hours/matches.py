@@ -13,6 +13,7 @@ import datetime as dt
 from collections import Counter
 
 from certx.hours.clock import hour_at, month_start
+from certx.hours.curve import TYPECODES, cumulative
 from certx.hours.evidence import Inputs, Leg
 from certx.hours.overlay import Overlay
 from certx.registry.issuance import month_index
@@ -26,9 +27,12 @@ class Matches:
 
     def add(self, event: e.Event) -> None:
         if isinstance(event, e.CurveAttached):
-            month = month_index(event.production_month)
-            self.overlay.add(self.overlay.curve(event.project, month, event.kwh,
-                                                [tuple(r) for r in event.serials]))
+            # A file's curve is checked as a snapshot's is (`Overlay.restore`): ValueError if it breaks a rule.
+            month, total = month_index(event.production_month), sum(event.kwh)
+            if any(kwh < 0 for kwh in event.kwh) or total > TYPECODES[-1][1]:
+                raise ValueError(f"the curve of {event.project} {event.production_month} has kWh out of range")
+            self.overlay.restore(event.project, month, event.carry_in, [tuple(r) for r in event.serials],
+                                 cumulative(event.kwh, total))
         elif isinstance(event, e.Allocated):
             self.allocations.append(event)
 
@@ -46,6 +50,8 @@ class Matches:
                       beneficiary=allocation.beneficiary)
 
     def _leg(self, trade: e.Trade) -> Leg:
+        if trade.serials is None or trade.project is None or trade.production_month is None:
+            raise ValueError(f"trade {trade.trade_id} is not a GEC trade: no serials, project or production month")
         hours: Counter[int] = Counter()
         month = month_index(trade.production_month)
         for first, last in trade.serials:

@@ -133,7 +133,8 @@ class Ledger:
         for all of them and no serial in two of them, before any moves."""
         value = 0
         for trade in ev.trades:
-            if trade.buyer != ev.account or trade.serials is None or trade.beneficiary != ev.beneficiary:
+            if (trade.buyer != ev.account or trade.serials is None or trade.beneficiary != ev.beneficiary
+                    or trade.product != "GEC"):
                 raise Refused(SettlementReason.malformed, f"{trade.trade_id} is not a GEC trade of {ev.account}")
             trade.market = ev.market            # a nested trade's market is its allocation's, left out on the wire
             self._check(trade)
@@ -146,6 +147,10 @@ class Ledger:
         return [out for trade in ev.trades for out in self._move(trade)]
 
     def _check(self, ev: e.Trade) -> None:
+        if ev.price < 1 or ev.quantity < 1:
+            raise Refused(SettlementReason.malformed, f"a price of {ev.price} fen for {ev.quantity}")
+        if (ev.serials is not None) != (ev.market == "GEC"):
+            raise Refused(SettlementReason.malformed, f"GEC serials are settled in GEC's market, not {ev.market}")
         if ev.serials is not None:
             self._check_serials(ev)
         elif self.units.get((ev.seller, ev.product), 0) < ev.quantity:
