@@ -62,3 +62,19 @@ def test_G1_U3_a_data_centres_year_matched_and_settled_through_kafka(as_, topics
     from_kafka = report(decode_event(raw) for raw in got[2])
     assert from_kafka == report(embedded)
     assert evidence.verify(from_kafka)
+
+
+def test_a_match_longer_than_the_session_timeout_keeps_the_matcher_in_its_group(as_, topics, gateway, matchers):
+    """A 24/7 match may take the solver seconds (certx.hours.allocation): longer than the matcher's session timeout
+    (2 s here). The matcher applies a batch off its event loop, so it keeps heart-beating: it is never evicted, its
+    partitions never move, and the events are the embedded replay's."""
+    lines = year(projects=12, load_kw=400)              # 5,659 classes over several hours each: the LP path
+    want = expected_events(lines)
+    matcher = matchers()
+    matcher.wait_assigned()
+    replay(as_("operator"), topics, lines)
+    got = asyncio.run(committed_events(as_("operator"), topics, counts(want)))
+    for p in want:
+        assert got[p] == want[p], f"partition {p}: events differ from certx replay"
+    assigned = [line for line in matcher.text().splitlines() if '"matcher.assigned"' in line]
+    assert len(assigned) == 1, f"the matcher's partitions moved: {assigned}"

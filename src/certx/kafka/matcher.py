@@ -164,7 +164,10 @@ class Matcher(ConsumerRebalanceListener):
         """Apply a batch now, and commit it once the partition's previous transaction has committed. The
         snapshot is taken here, before the next batch moves the engine, so it matches its position."""
         changes = Changes() if self.s.marketdata else None
-        out = batch.run(part.engine, records, self.s.topics.commands, changes=changes)
+        # Off the event loop: a batch may hold a 24/7 match the solver takes seconds over (certx.hours), and the
+        # loop must keep the consumer's heartbeats going meanwhile, or the group evicts the matcher and its
+        # partitions move. One batch at a time, so nothing else touches the engine while it runs.
+        out = await asyncio.to_thread(batch.run, part.engine, records, self.s.topics.commands, changes=changes)
         # the quotes once per batch, conflated: one per product the batch changed, as the engine now stands
         quoted = list(map(encode, quotes(part.engine, changes))) if changes is not None else []
         metrics.BATCH.labels("matcher").observe(len(records))
