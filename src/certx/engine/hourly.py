@@ -57,7 +57,7 @@ class HourlyDesk(Accounts):
             raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < the budget {budget} fen")
         cap = None if cmd.price_cap is None else int(cmd.price_cap)
         start = hour_at(cmd.start)
-        supply, runs = self._supply(Eligibility(cmd.filter), cap, start)
+        supply, runs = self._supply(Eligibility(cmd.filter), cap, start, len(cmd.loads))
         try:
             allocation = allocate(cmd.loads, supply, cap, budget) if supply else _nothing(cmd.loads)
         except AllocationError as err:
@@ -86,9 +86,11 @@ class HourlyDesk(Accounts):
         self.order_ids.add(cmd.order_id)
         self.out.append(event)
 
-    def _supply(self, eligibility: Eligibility, cap: int | None, start: int) -> tuple[list[Supply], list]:
-        """The classes of the lots the filter admits, in the book's order, and where each begins (its lot and
-        first serial): as many of the cheapest as the solver takes (MAX_CLASSES, MAX_MIX_ENTRIES)."""
+    def _supply(self, eligibility: Eligibility, cap: int | None, start: int,
+                hours: int) -> tuple[list[Supply], list]:
+        """The classes of the lots the filter admits with energy in the load's `hours` from `start`, in the book's
+        order, and where each begins (its lot and first serial): as many of the cheapest as the solver takes
+        (MAX_CLASSES, MAX_MIX_ENTRIES)."""
         supply: list[Supply] = []
         runs: list[tuple[Lot, int]] = []
         entries = 0
@@ -101,6 +103,8 @@ class HourlyDesk(Accounts):
                 continue
             for first, last in lot.serials:
                 for f, l, mix in classes(curve, first, last):
+                    if mix[-1][0] < start or mix[0][0] >= start + hours:
+                        continue                 # none of its energy is in the load's hours: it can match nothing
                     entries += len(mix)
                     if len(supply) == MAX_CLASSES or entries > MAX_MIX_ENTRIES:
                         return supply, runs
