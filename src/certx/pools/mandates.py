@@ -23,7 +23,9 @@ class Mandate:
 
 
 class Mandates:
-    """The mandates in force or not, by agent and project: one owner per project, one mandate per pair."""
+    """The mandates in force or not, by agent and project: one mandate per pair, a later grant replacing it. The
+    owner a mandate names is checked where it matters, at a pooled lot's listing: the share's serials must be that
+    owner's, held free (certx.engine.pools)."""
 
     __slots__ = ("by_pair",)
 
