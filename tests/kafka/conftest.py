@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -217,6 +218,30 @@ class ServiceProcess:
                 self.proc.wait(10)
         return self.proc.returncode
 
+
+
+def through_a_restore(operator: Connection, topics: Topics, matchers, before: list[bytes],
+                      after: list[bytes]) -> dict[int, list[bytes]]:
+    """`before` through a matcher that is then killed (-9), `after` through a new one that must have restored the
+    GEC market from a snapshot; returns the committed events, per partition, once all of them are there."""
+    first = matchers(snapshot_every=2)
+    first.wait_assigned()
+    replay(operator, topics, before)
+    asyncio.run(committed_events(operator, topics, counts(expected_events(before))))
+    first.kill9()
+    second = matchers(snapshot_every=2)
+    second.wait_assigned()
+    restored = []
+    for text in second.text().splitlines():
+        try:
+            record = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "matcher.restored" and record.get("partition") == 2:
+            restored.append(record)
+    assert restored and restored[-1]["snapshot_position"] > 0, "the GEC market was not restored from a snapshot"
+    replay(operator, topics, after)
+    return asyncio.run(committed_events(operator, topics, counts(expected_events(before + after))))
 
 @pytest.fixture
 def services(as_, topics, tmp_path):

@@ -4,7 +4,6 @@ hours, and restored from them; the committed events equal the embedded replay's 
 projector cancels in PostgreSQL exactly the serials each trade took, in the buyer's beneficiary's name (G1)."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import msgspec
@@ -13,7 +12,7 @@ import pytest
 from certx.store import open_store
 from certx.wire import events as e
 from certx.wire.codec import decode_event
-from tests.kafka.conftest import committed_events, counts, expected_events, replay
+from tests.kafka.conftest import expected_events, through_a_restore
 from tests.kafka.test_projector import engine_events, wait_settled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -35,13 +34,6 @@ def gec_order(at: str, order_id: str, account: str, side: str, quantity: int, pr
     broker = {"S": "B2", "A": "B1", "C": "B3"}[account]
     return line(at, type="order.new", order_id=order_id, actor=broker, account=account, product="GEC", side=side,
                 quantity=quantity, price=price, **terms)
-
-
-def _json(text: str) -> dict:
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return {}
 
 
 def first_half() -> list[bytes]:
@@ -76,19 +68,7 @@ def test_G1_G4_M4_hours_through_kafka_a_matcher_restored_from_snapshots_with_hou
         as_, topics, gateway, matchers, pg_dsn, projectors):
     operator, lines = as_("operator"), first_half() + second_half()
     want = expected_events(lines)
-    first = matchers(snapshot_every=2)
-    first.wait_assigned()
-    replay(operator, topics, first_half())
-    head = expected_events(first_half())
-    asyncio.run(committed_events(operator, topics, counts(head)))
-    first.kill9()
-    second = matchers(snapshot_every=2)
-    second.wait_assigned()
-    restored = [r for r in map(_json, second.text().splitlines())
-                if r.get("event") == "matcher.restored" and r.get("partition") == 2]
-    assert restored and restored[-1]["snapshot_position"] > 0, "the GEC market was not restored from a snapshot"
-    replay(operator, topics, second_half())
-    got = asyncio.run(committed_events(operator, topics, counts(want)))
+    got = through_a_restore(operator, topics, matchers, first_half(), second_half())
     for p in want:
         assert got[p] == want[p], f"partition {p}: events differ from certx replay"
 

@@ -5,7 +5,6 @@ its owners' trades, so PostgreSQL shows each owner paid its part (A4) and the ca
 the buyers' beneficiaries' names (G1), and a certificate's provenance names its project and the agent."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import msgspec
@@ -13,7 +12,7 @@ import pytest
 
 from certx.store import open_store
 from certx.wire import events as e
-from tests.kafka.conftest import committed_events, counts, expected_events, replay
+from tests.kafka.conftest import expected_events, through_a_restore
 from tests.kafka.test_projector import engine_events, wait_settled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -65,29 +64,11 @@ def second_half() -> list[bytes]:
             line("15:30", type="session.close", id="s-close", actor="operator", market="GEC", date="2025-06-16")]
 
 
-def _json(text: str) -> dict:
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return {}
-
-
 def test_A4_G1_M4_a_pooled_lot_through_kafka_allocated_back_to_its_projects_owners(
         as_, topics, gateway, matchers, pg_dsn, projectors):
     operator, lines = as_("operator"), first_half() + second_half()
     want = expected_events(lines)
-    first = matchers(snapshot_every=2)
-    first.wait_assigned()
-    replay(operator, topics, first_half())
-    asyncio.run(committed_events(operator, topics, counts(expected_events(first_half()))))
-    first.kill9()
-    second = matchers(snapshot_every=2)
-    second.wait_assigned()
-    restored = [r for r in map(_json, second.text().splitlines())
-                if r.get("event") == "matcher.restored" and r.get("partition") == 2]
-    assert restored and restored[-1]["snapshot_position"] > 0, "the GEC market was not restored from a snapshot"
-    replay(operator, topics, second_half())
-    got = asyncio.run(committed_events(operator, topics, counts(want)))
+    got = through_a_restore(operator, topics, matchers, first_half(), second_half())
     for p in want:
         assert got[p] == want[p], f"partition {p}: events differ from certx replay"
 
