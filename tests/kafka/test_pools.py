@@ -5,26 +5,18 @@ its owners' trades, so PostgreSQL shows each owner paid its part (A4) and the ca
 the buyers' beneficiaries' names (G1), and a certificate's provenance names its project and the agent."""
 from __future__ import annotations
 
-import datetime as dt
-
-import msgspec
 import pytest
 
 from certx.store import open_store
 from certx.wire import events as e
 from tests.kafka.conftest import expected_events, through_a_restore
+from tests.kafka.test_hours import line
 from tests.kafka.test_projector import engine_events, wait_settled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-CST = dt.timezone(dt.timedelta(hours=8))
 BROKER = {"O1": "B2", "O2": "B2", "O3": "B2", "AG": "B9", "A": "B1", "C": "B3"}
 PROJECT = {"O1": "PV-1", "O2": "PV-2", "O3": "PV-3"}
-
-
-def line(at: str, **command) -> bytes:
-    return msgspec.json.encode({"at": dt.datetime.fromisoformat(f"2025-06-16T{at}:00").replace(tzinfo=CST).isoformat(),
-                                **command})
 
 
 def order(at: str, order_id: str, account: str, side: str, quantity: int, price: str, **terms) -> bytes:

@@ -141,6 +141,23 @@ def check_loads(loads: Sequence[int]) -> None:
         raise AllocationError("the load is zero in every hour: nothing to match")
 
 
+def mix_kwh(pairs: object, lowest: int, what: str, error: type[AllocationError] = AllocationError) -> int:
+    """The kWh of (hour, kWh) pairs, checked: hours whole, increasing and in lowest..MAX_HOUR - 1, kWh whole and
+    positive; else `error`, naming `what` (a class's mix here, a leg's hours in the evidence)."""
+    total, previous = 0, lowest - 1
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise error(f"{what}: hours are (hour, kWh) pairs")
+        hour, kwh = pair
+        if type(hour) is not int or not previous < hour < MAX_HOUR:
+            raise error(f"{what}: hours must be whole, increasing and in {lowest}..{MAX_HOUR - 1}")
+        if type(kwh) is not int or kwh < 1:
+            raise error(f"{what}: an hour's kWh must be whole and positive")
+        total += kwh
+        previous = hour
+    return total
+
+
 def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None) -> None:
     check_loads(loads)
     if not 1 <= len(supply) <= MAX_CLASSES:
@@ -161,17 +178,7 @@ def _check(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budg
         entries += len(s.mix)
         if entries > MAX_MIX_ENTRIES:
             raise AllocationError(f"the mixes have more than {MAX_MIX_ENTRIES} (hour, kWh) pairs in all")
-        total, previous = 0, -MAX_HOUR - 1
-        for pair in s.mix:
-            if type(pair) is not tuple or len(pair) != 2:
-                raise AllocationError(f"class {i}: a mix is (hour, kWh) pairs")
-            hour, kwh = pair
-            if type(hour) is not int or not previous < hour < MAX_HOUR:
-                raise AllocationError(f"class {i}: mix hours must be whole, increasing and within ±{MAX_HOUR}")
-            if type(kwh) is not int or kwh < 1:
-                raise AllocationError(f"class {i}: a mix's kWh must be whole and positive")
-            total += kwh
-            previous = hour
+        total = mix_kwh(s.mix, -MAX_HOUR, f"class {i}")
         if total != KWH:
             raise AllocationError(f"class {i}: one certificate's mix must sum to {KWH} kWh, got {total}")
 

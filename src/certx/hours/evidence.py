@@ -36,7 +36,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from certx.hours.allocation import KWH, MAX_CLASSES, MAX_HOUR, MAX_MIX_ENTRIES, AllocationError, check_loads
+from certx.hours.allocation import KWH, MAX_CLASSES, MAX_HOUR, MAX_MIX_ENTRIES, AllocationError, check_loads, mix_kwh
 from certx.money import Price
 from certx.wire.commands import MAX_QUANTITY
 
@@ -249,15 +249,7 @@ def _check(inputs: Inputs) -> None:
         entries += len(leg.hours)
         if entries > MAX_MIX_ENTRIES:
             raise EvidenceError(f"the legs have more than {MAX_MIX_ENTRIES} (hour, kWh) pairs in all")
-        total, previous = 0, -1
-        for pair in leg.hours:
-            hour, kwh = pair
-            if type(hour) is not int or not previous < hour < MAX_HOUR:
-                raise EvidenceError(f"leg {n}: hours must be whole, increasing and in 0..{MAX_HOUR - 1}")
-            if type(kwh) is not int or kwh < 1:
-                raise EvidenceError(f"leg {n}: an hour's kWh must be whole and positive")
-            total += kwh
-            previous = hour
+        total = mix_kwh(leg.hours, 0, f"leg {n}", EvidenceError)
         if total != leg.certificates * KWH:
             raise EvidenceError(f"leg {n}: its hours hold {total} kWh, not {leg.certificates} × {KWH}")
 
