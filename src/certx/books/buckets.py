@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedKeyList
 
-from certx.hours.curve import NOTHING
+from certx.hours.curve import KINDS, NOTHING
 
 if TYPE_CHECKING:
     from certx.books.gec import Eligibility, Lot
@@ -40,7 +40,7 @@ _bounds = attrgetter("bounds")
 
 _EMPTY: Priority = (float("inf"), 0)      # the floor of nothing: above every price
 _NO_MONTHS = (float("inf"), float("-inf"))  # the oldest and newest month of nothing: outside every window
-NO_HOURS = NOTHING                          # the bounds of nothing: no kWh from any hour, for no bid with hours
+NO_HOURS = NOTHING * KINDS                     # the bounds of nothing: no kWh from any hour, for no bid with hours
 
 
 def top(bounds: Iterable[tuple[int, ...]]) -> tuple[int, ...]:

@@ -31,7 +31,8 @@ from certx.hours.clock import hour_of_day, month_start
 KWH = 1000                              # one GEC: 1 MWh
 Range = tuple[int, int]                 # serials, both ends included
 
-NOTHING = (0,) * 48                     # the bounds (`Curve.bounds`) of no certificate
+NOTHING = (0,) * 48                     # the bounds (`Curve.bounds`) of no certificate, of one kind
+KINDS = 2
 
 # The typecodes a curve may use, narrowest first, with the largest total each holds.
 TYPECODES = tuple((code, 2 ** (8 * array(code).itemsize - (code == "q")) - 1) for code in ("H", "I", "q"))
@@ -129,8 +130,13 @@ class Curve:
         (`certx.hours.mask.HourFilter.may_meet`): 48 values, for each hour of the day (0-23, China time) the most
         kWh one certificate was produced in that hour of any day, then for each hour of the day how far the least
         one certificate was produced in it falls short of 1000 kWh. Each value is a most, so the bounds of a lot, a
-        bucket, the book, are the most of their parts' (`certx.books.buckets`): looser than each part's, since the
-        most of one curve and the least of another pair up into bounds that neither has.
+        bucket, the book, are the most of their parts' (`certx.books.buckets`).
+
+        They come twice (`KINDS` x 48 values), with zeros (nothing) in the other 48: in the first 48 for a curve of
+        short certificates, in the next for one of long ones, whose least from the hours of the day adds up to
+        half a certificate or more (each has a day's production, or most of it). Kept apart, the bounds of many
+        curves stay tight: a short certificate's most (what a mask may get of one day) and a long one's least
+        (what the other hours give every one) would pair up into bounds that neither has.
 
         Worked out the first time they are asked for (a lot of the month rests), not at attach, which they would
         slow several times over; then kept, since a curve never changes."""
@@ -165,7 +171,8 @@ class Curve:
                 k = k1
                 mine[h] = e1 - KWH * k1
             settle()
-            self._bounds = (*most, *(KWH - kwh for kwh in least))
+            kind = (*most, *(KWH - kwh for kwh in least))
+            self._bounds = (*NOTHING, *kind) if 2 * sum(least) >= KWH else (*kind, *NOTHING)
         return self._bounds
 
     def hours(self, first: int, last: int) -> list[tuple[int, int]]:
