@@ -68,7 +68,7 @@ class Lot:
         self.bucket = bucket_of(batch)
         self.counterparty = counterparty
         self.partial = partial
-        self.bounds: tuple[int, ...] | None = None     # its curve's bounds once it rests (None: no hours)
+        self.bounds: tuple[int, ...] | None = None     # its curve's, once it rests public (None: no hours)
 
     def batches(self) -> list[Batch]:
         """The batches its certificates are of."""
@@ -203,12 +203,13 @@ class GecBook:
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
+        # Only a public lot has bounds, for the bids that walk the buckets: a curve may attach under an addressed
+        # one (`certx.engine.registry`), which no bid walks to.
         if isinstance(order, Bid):
             self.bids.add(order)
-        else:
+        elif order.counterparty is None:
             order.bounds = self.bounds_of(order)
-            if order.counterparty is None:
-                self.lots.add(order)
+            self.lots.add(order)
         self.orders[order.order_id] = order
 
     def remove(self, order: Lot | Bid) -> None:
@@ -347,7 +348,8 @@ class GecBook:
                 held = list(order.serials)
                 assert held and order.remaining == count(held), \
                     f"lot {order_id} counts {order.remaining} in {held}"
-                assert order.bounds == self.bounds_of(order), f"lot {order_id} rests with the bounds of another curve"
+                assert order.bounds == (self.bounds_of(order) if order.counterparty is None else None), \
+                    f"lot {order_id} rests with the bounds of another curve"
                 if isinstance(order, PooledLot):
                     _check_pool(order)
                 else:
