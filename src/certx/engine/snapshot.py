@@ -294,7 +294,7 @@ def _rebuild(saved: image.Engine, books: list[image.Book], hours: image.Hours | 
     engine.schedule_next_close()
     _reissue(engine, saved)
     if hours is not None:
-        _curves_again(engine, hours)        # before the lots, which rest with their curves' peaks
+        _curves_again(engine, hours)        # before the lots, which rest with their curves' bounds
     _rest(engine, saved)
     if hours is not None:
         _hours_again(engine, hours)
