@@ -2,7 +2,7 @@
 
 A bucket holds the lots of one bucket key (see `certx.books.gec.bucket_of`: province, technology, subsidy,
 production month), cheapest then oldest. The buckets are the leaves of a tree with one level per attribute.
-Three things keep a filtered bid cheap whatever the size of the book:
+Four things keep a filtered bid cheap whatever the size of the book:
 - where its filter names keys (its provinces, say), the bid looks them up instead of scanning the branches, and
   it opens only the buckets its filter admits, so a filter that admits nothing resting costs a few look-ups;
 - every branch knows the oldest and newest production month under it (the last level, the one ordered
@@ -11,9 +11,11 @@ Three things keep a filtered bid cheap whatever the size of the book:
   tree best-first (a heap of branches by floor), never opening a branch above its price: a bid may admit
   hundreds of buckets and cross the price of few of them;
 - every branch knows its `bounds`, for each hour of the day the most kWh any certificate under it has from that
-  hour and how far the least falls short of 1000 (issue 13: each lot's are its curve's,
-  `certx.hours.curve.Curve.bounds`; a lot without hours has none), and a bid with hours skips a branch where they
-  prove that no certificate meets its filter (`HourFilter.may_meet`), without reading a curve.
+  hour and how far the least falls short of 1000, for curves of short and of long certificates apart (issue 13:
+  each lot's are its curve's, `certx.hours.curve.Curve.bounds`; a lot without hours has none), and a bid with
+  hours skips a branch where they prove that no certificate meets its filter (`HourFilter.may_meet`), without
+  reading a curve. A lot leaving takes its bounds out: a bucket counts the lots of each bounds, and works out its
+  own again when the last of some bounds goes, from the distinct bounds left.
 So a bid's work grows with the lots it takes and the branches on their way, not with the lots resting. (A bid with
 hours still reads the curve of every lot in a branch its bound cannot rule out, each lot asked the bound first.)
 """
@@ -80,7 +82,8 @@ class Bucket:
 
 class Branch:
     """Every lot whose bucket key starts with one prefix: the branches (or, a level above the lots, the buckets)
-    under it by their next key, their floor, and the oldest and newest production month among them."""
+    under it by their next key, their floor, the oldest and newest production month among them, and the most of
+    their bounds."""
 
     __slots__ = ("floor", "oldest", "newest", "bounds", "children")
 
