@@ -19,7 +19,12 @@ day rolls) and plays it through `Desk`. After each command it checks:
 
 Issue 13: the registry attaches hourly curves (usually ones that add up with what is issued, sometimes not), and
 some bids filter on hours (an hour-of-day mask, a window, a minimum share or strict), so lots are taken from their
-middle and rest as several ranges.
+middle and rest as several ranges. And aggregators: the registry grants mandates (in force, lapsing, from the wrong
+owner, not the registry's), and an agent lists pooled lots of its owners' shares (usually theirs and of one
+bucket's attributes, sometimes not; fifo or pro rata), which bids, lifts, cancels, the close and expiry meet. Then
+also: a holding, a lot's or a pool part's serials, and a trade's seller's, are only ever serials issued to that
+account (GEC is single-transfer, so a serial never changes owner but to be cancelled); the seller of a pooled
+lot's trade is the part's owner and names the agent that listed the lot.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from support import Desk, engine_state
-from certx.books.gec import Bid, Lot
+from certx.books.gec import Bid, Lot, PooledLot
 from certx.hours.clock import month_hours
 from certx.hours.curve import KWH
 from certx.registry.issuance import month_index
@@ -66,7 +71,9 @@ def setup_ops() -> list[dict]:
     for a, project, province, tech, month, sub, first in (
             ("S", "P1", "Gansu", "wind", "2023-06", False, 1),       # legacy: valid through 2025-12
             ("T", "P2", "Qinghai", "solar", "2024-01", False, 101),  # valid through 2025-12
-            ("S", "P3", "Yunnan", "hydro", "2025-06", True, 201)):
+            ("S", "P3", "Yunnan", "hydro", "2025-06", True, 201),
+            # issue 13: P3's attributes, for pooled lots of several owners (outside the blocks `issue_gec` draws)
+            ("T", "P5", "Yunnan", "hydro", "2025-06", True, 801), ("A", "P6", "Yunnan", "hydro", "2025-06", True, 901)):
         ops.append({"type": "issue.gec", "actor": "registry", "account": a, "project": project,
                     "province": province, "technology": tech, "production_month": month, "subsidised": sub,
                     "first_serial": first, "last_serial": first + 99})
@@ -75,6 +82,11 @@ def setup_ops() -> list[dict]:
                 "_fit": 0, "_shape": "flat"})
     ops.append({"type": "curve.attach", "actor": "registry", "project": "P3", "production_month": "2025-06",
                 "_fit": 250, "_shape": "day"})
+    # agent B's mandates: from S, T and A for their Yunnan projects and P1; from T for P2 until the year's end
+    for owner, project, until in (("S", "P3", "2026-12-31"), ("T", "P5", "2026-12-31"), ("A", "P6", "2026-12-31"),
+                                  ("S", "P1", "2026-12-31"), ("T", "P2", "2025-12-31")):
+        ops.append({"type": "mandate.grant", "actor": "registry", "agent": "B", "owner": owner, "project": project,
+                    "filing_code": f"F-{project}", "valid_from": "2025-12-01", "valid_to": until})
     ops += [{"type": "session.open", "actor": "operator", "market": m, "_date": True} for m in MARKETS]
     return ops
 
@@ -248,7 +260,7 @@ def curve_attach(draw):
     return op
 
 
-HOLDER = {0: "S", 1: "T", 2: "S"}   # the set-up's batches
+HOLDER = {0: "S", 1: "T", 2: "S", 8: "T", 9: "A"}   # the set-up's batches
 
 
 @st.composite
@@ -270,6 +282,39 @@ def gec_lot(draw):
         lot["counterparty"] = draw(st.sampled_from(sorted(ACCOUNTS)))
         lot["partial"] = draw(st.booleans())
     return lot
+
+
+@st.composite
+def mandate(draw):
+    """Issue 13: usually the registry's, for an owner's own project, sometimes lapsed or not yet in force."""
+    return {"type": "mandate.grant", "actor": draw(st.sampled_from(["registry"] * 5 + ["B1"])),
+            "agent": draw(st.sampled_from(["B", "B", "A", "T"])), "owner": draw(st.sampled_from(sorted(ACCOUNTS))),
+            "project": draw(st.sampled_from(["P1", "P2", "P3", "P4", "P5", "P6"])), "filing_code": "F",
+            "valid_from": draw(st.sampled_from(["2025-01-01", "2026-01-05"])),
+            "valid_to": draw(st.sampled_from(["2025-12-30", "2026-12-31"]))}
+
+
+@st.composite
+def pooled_lot(draw):
+    """Issue 13: an agent's pooled lot, usually agent B's of its owners' Yunnan ranges (blocks 2, 8, 9: one bucket),
+    sometimes of ranges of other attributes, someone else's, overlapping, listed, sold; the quantity sometimes
+    not the shares' total, sometimes addressed (refused: a pool is public)."""
+    account, broker = ("B", "B1") if draw(st.integers(0, 4)) else draw(who())
+    shares = []
+    for block in draw(st.lists(st.sampled_from([2, 2, 8, 8, 9, 9, 0, 1]), min_size=1, max_size=3)):
+        owner = HOLDER[block] if draw(st.integers(0, 7)) else draw(st.sampled_from(sorted(ACCOUNTS)))
+        offset = draw(st.integers(0, 99))
+        first = block * 100 + 1 + offset
+        shares.append({"owner": owner, "first_serial": first,
+                       "last_serial": first + draw(st.integers(0, min(30, 99 - offset)))})
+    total = sum(x["last_serial"] - x["first_serial"] + 1 for x in shares)
+    op = {"type": "order.new", "time": draw(times), "order_id": draw(new_ids), "actor": broker, "account": account,
+          "product": "GEC", "side": "sell", "quantity": total + (draw(st.integers(0, 9)) == 0),
+          "price": yuan(draw(st.integers(100, 800))),
+          "pool": {"rule": draw(st.sampled_from(["fifo", "pro_rata"])), "shares": shares}}
+    if draw(st.integers(0, 9)) == 0:
+        op["counterparty"] = "A"
+    return op
 
 
 @st.composite
@@ -370,16 +415,17 @@ STEPS = {
     "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
     "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
     "auction": auction_open(), "auction_bid": auction_bid(), "curve": curve_attach(),
+    "mandate": mandate(), "pool": pooled_lot(),
 }
 mixed = st.lists(weighted(
     (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
     (1, STEPS["issue_gec"]), (4, STEPS["lot"]), (3, STEPS["bid"]), (1, STEPS["gec_lift"]),
     (1, STEPS["funds"]), (1, STEPS["issue"]), (1, STEPS["surrender"]), (1, STEPS["operator"]),
-    (1, STEPS["auction"]), (1, STEPS["auction_bid"]), (1, STEPS["curve"]),
+    (1, STEPS["auction"]), (1, STEPS["auction_bid"]), (1, STEPS["curve"]), (1, STEPS["pool"]),
 ), min_size=30, max_size=80)
 gec_heavy = st.lists(weighted(
     (2, STEPS["issue_gec"]), (8, STEPS["lot"]), (6, STEPS["bid"]), (3, STEPS["gec_lift"]), (2, STEPS["cancel"]),
-    (1, STEPS["funds"]), (1, STEPS["operator"]), (2, STEPS["curve"]),
+    (1, STEPS["funds"]), (1, STEPS["operator"]), (2, STEPS["curve"]), (4, STEPS["pool"]), (1, STEPS["mandate"]),
 ), min_size=30, max_size=80)
 
 
@@ -499,6 +545,8 @@ class Ledger:
         self.cash: Counter = Counter()          # market -> deposited - withdrawn (fen)
         self.gec_issued = 0
         self.traded = RangeSet()                # every GEC serial that changed hands
+        self.issued_to: dict[str, RangeSet] = defaultdict(RangeSet)     # account -> the GEC serials issued to it
+        self.listed_by: dict[str, str] = {}     # GEC sell order -> the account that listed it
         self.seq = Counter()                    # market -> next event seq
         self.auctions: dict[tuple[str, str], dict] = {}   # (market, auction id) -> what was offered, bid, sold
 
@@ -511,6 +559,8 @@ class Ledger:
                     assert ev.product == "GEC" and ev.serials
                     self.gec_issued += ev.quantity
                     assert ev.quantity == sum(b - a + 1 for a, b in ev.serials)
+                    for a, b in ev.serials:
+                        self.issued_to[ev.account].add(a, b)
                 else:
                     self.units[ev.market, ev.product] += ev.quantity
             elif isinstance(ev, e.Surrendered):
@@ -526,6 +576,8 @@ class Ledger:
             elif isinstance(ev, e.AuctionOpened):
                 self.auctions[ev.market, ev.auction_id] = {"quantity": ev.quantity, "reserve": int(ev.reserve_price),
                                                            "bids": [], "fills": []}
+            elif isinstance(ev, e.OrderAccepted) and ev.market == "GEC" and ev.side == "sell":
+                self.listed_by[ev.order_id] = ev.account
             elif isinstance(ev, e.OrderAccepted) and ev.auction_id is not None:
                 auction = self.auctions[ev.market, ev.auction_id]
                 assert int(ev.price) >= auction["reserve"] and ev.quantity <= auction["quantity"], ev
@@ -540,7 +592,11 @@ class Ledger:
             assert sum(b - a + 1 for a, b in t.serials) == t.quantity, t
             for a, b in t.serials:
                 assert not self.traded.overlaps(a, b), f"serials [{a}, {b}] traded twice: {t}"
+                assert self.issued_to[t.seller].contains(a, b), f"{t.seller} sold [{a}, {b}], not issued to it: {t}"
                 self.traded.add(a, b)
+            # a lot's trade names who listed it: the seller, or for a pooled lot the agent (its seller the owner)
+            if t.mode == "lot":
+                assert self.listed_by[t.sell_order] == (t.seller if t.agent is None else t.agent), t
             return
         if t.mode == "auction":
             self.auctions[t.market, t.sell_order]["fills"].append((t.buy_order, int(t.price), t.quantity))
@@ -625,11 +681,19 @@ class Ledger:
         public = [lot for lot in lots if lot.counterparty is None]      # an addressed lot is no bid's (M5)
         assert len(public) == len(gec.lots.lots) and len(gec.lots.orders) == len(lots) + len(gec.lots.bids)
         gec.lots.lots.check()
+        for account, serials in gec.serials.items():
+            for a, b in serials:
+                assert self.issued_to[account].contains(a, b), f"{account} holds [{a}, {b}], not issued to it"
         for lot in lots:
             assert lot.remaining == lot.serials.count() > 0, f"empty lot {lot.order_id} rests"
             for first, last in lot.serials:
-                assert lot.batch.first <= first and last <= lot.batch.last
+                assert any(b.first <= first and last <= b.last for b in lot.batches())
                 places.append((first, last, f"lot {lot.order_id}"))
+            # each owner's serials in the lot: a pool part's its owner's, a lot's its seller's
+            for owner, serials in ([(p.owner, p.serials) for p in lot.parts] if isinstance(lot, PooledLot)
+                                   else [(lot.account, lot.serials)]):
+                for a, b in serials:
+                    assert self.issued_to[owner].contains(a, b), f"lot {lot.order_id}: [{a}, {b}] is not {owner}'s"
         places += [(a, b, "cancelled") for a, b in gec.cancelled]
         places += [(a, b, "retired") for a, b in gec.retired]
         places.sort()
@@ -645,6 +709,8 @@ class Ledger:
             month = gec.today_month()
             for bid in gec.lots.bids:
                 for lot in public:
+                    if isinstance(lot, PooledLot) and bid.eligibility.hours is not None:
+                        continue            # bids with hours pass pooled lots by: a pool's fill is its rule's
                     assert lot.price > bid.price or not bid.eligibility.accepts(lot.batch, month) or \
                         not gec.lots.accepted(lot.serials, lot.batch, bid.eligibility, 1), \
                         (bid.order_id, lot.order_id, "cross")

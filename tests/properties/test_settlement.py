@@ -2,13 +2,14 @@
 
 The command sequences are test_invariants.py's (right and wrong brokers, orders in and out of band, cancels, lifts,
 block offers and accepts, GEC issuance, lots, filtered bids, cash in and out, surrenders, day rolls with G2
-expiry), plus deals that trade for sure (a block offer and its accept, a CCER sell and a buy that meets it), which
-the random steps alone rarely produce. Every event the engines publish is settled by a Ledger at once, and after every command:
+expiry; issue 13's curves, bids with hours, mandates and pooled lots), plus deals that trade for sure (a block
+offer and its accept, a CCER sell and a buy that meets it), which the random steps alone rarely produce. Every
+event the engines publish is settled by a Ledger at once, and after every command:
 
 - A4: for each market and account, settled cash == the engine's cash + cash_held (what a reservation holds is
   still the account's until it trades); settled units == free + held + locked;
-- G1/G2: an account's settled GEC serials == what the engine says it holds plus its resting lots; the ledger's
-  cancelled and retired serials == the engine's;
+- G1/G2: an account's settled GEC serials == what the engine says it holds plus its resting lots (and, an owner's,
+  its parts of pooled lots); the ledger's cancelled and retired serials == the engine's;
 - the ledger refuses no genuine engine event (no `settlement.rejected`);
 - every book checks its own invariants (test_invariants.check_books);
 and at the end the whole stream delivered again settles nothing.
@@ -20,7 +21,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from certx.books.gec import Lot
+from certx.books.gec import Lot, PooledLot
 from certx.ledger import Ledger
 from certx.registry.serials import RangeSet
 from certx.wire import settlements as s
@@ -94,9 +95,12 @@ def check(desk: Desk, ledger: Ledger) -> None:
         for a, b in serials:
             r.add(a, b)
     for lot in gec.lots.orders.values():        # every resting lot, public or addressed (M5)
-        if isinstance(lot, Lot):
-            for first, last in lot.serials:
-                engine_gec.setdefault(lot.account, RangeSet()).add(first, last)
+        # a pooled lot's serials are still its owners' (issue 13), each part's its owner's, not the agent's
+        owned = [(p.owner, p.serials) for p in lot.parts] if isinstance(lot, PooledLot) else \
+            [(lot.account, lot.serials)] if isinstance(lot, Lot) else []
+        for owner, serials in owned:
+            for first, last in serials:
+                engine_gec.setdefault(owner, RangeSet()).add(first, last)
     assert {a: list(r) for a, r in ledger.gec.items() if len(r)} == \
         {a: list(r) for a, r in engine_gec.items() if len(r)}, "GEC holdings"
     assert list(ledger.cancelled) == list(gec.cancelled), "cancelled"

@@ -16,9 +16,13 @@ import msgspec
 import pytest
 
 from support import engine_state, only, rejected
+from certx.engine import snapshot
 from certx.hours.clock import month_hours
+from certx.hours.mask import HourFilter
 from certx.registry.issuance import month_index
 from certx.wire import events as e
+from certx.wire.commands import GecFilter
+from certx.wire.codec import encode
 from rules.test_gec import bid, cash, fills, gec_desk, held, issue, lift, lot, trades
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -164,6 +168,56 @@ def test_M4_a_curve_is_attached_before_its_certificates_rest_in_a_lot_so_no_rest
     desk.send("order.cancel", order_id="L1", actor="B2", account="S", market="GEC")
     assert only(attach(desk, "SUN", "2025-05", sun()), e.CurveAttached)
     assert fills(lot(desk, "L3", "S", 1, 10, "2.00")) == [("L3", "b1", 300, [(1, 2)])]
+
+
+def test_M5_a_curve_attached_under_an_addressed_lot_leaves_it_to_its_counterparty_and_the_book_checking_itself():
+    """An addressed lot is no bid's (M5), so a curve may attach under it; it rests without the bounds that bids
+    with hours read (only public lots have them), and its counterparty still lifts it."""
+    desk = gec_desk()
+    issue(desk, "S", 1, 124, project="SUN", technology="solar", month="2025-05")
+    desk.open_day("GEC")
+    desk.order("L", "S", "B2", "GEC", "sell", 10, "2.00", first_serial=1, last_serial=10, counterparty="C")
+    assert only(attach(desk, "SUN", "2025-05", sun()), e.CurveAttached)
+    desk.engines["GEC"].lots.check()
+    assert not trades(bid(desk, "b1", "A", 2, "3.00", filter={"hours": [[10, 12]], "strict": True}))
+    assert fills(lift(desk, "x", "C", "L", 10)) == [("L", "x", 200, [(1, 10)])]
+
+
+def test_G4_bids_with_hours_pass_by_the_lots_their_bounds_rule_out_and_take_the_same_as_before():
+    """SUN's certificates are each inside one hour of 10:00-14:00, WIND's span two hours of any: a bid for the night
+    rules SUN's lots out unread and takes WIND's 00:00-02:00 certificates, though SUN's lot is cheaper; one for
+    10:00-11:00 strict rules WIND's out (half of each certificate at most) and takes SUN's."""
+    desk = hours_desk()
+    lot(desk, "L1", "S", 1, 124, "2.00")
+    lot(desk, "L2", "S", 1001, 1372, "3.00")
+    book = desk.engines["GEC"].lots
+    night = bid(desk, "b1", "A", 2, "3.00", filter={"hours": [[0, 2]], "strict": True})
+    assert fills(night) == [("L2", "b1", 300, [(1001, 1001), (1013, 1013)])]
+    assert fills(bid(desk, "b2", "A", 2, "3.00", filter={"hours": [[10, 11]], "strict": True})) == \
+        [("L1", "b2", 200, [(1, 1), (5, 5)])]
+    at_night = HourFilter.of(GecFilter(hours=[[0, 2]], strict=True))
+    ten = HourFilter.of(GecFilter(hours=[[10, 11]], strict=True))
+    l1, l2 = book.orders["L1"], book.orders["L2"]
+    assert (at_night.may_meet(l1.bounds), at_night.may_meet(l2.bounds)) == (False, True)
+    assert (ten.may_meet(l1.bounds), ten.may_meet(l2.bounds)) == (True, False)
+    book.check()
+
+
+def test_a_restored_engine_rests_its_lots_with_their_curves_bounds():
+    """A snapshot holds no bounds (they follow from the curves): the curves come back before the lots, which rest
+    with theirs, and a bid with hours takes what it takes from the engine that was saved."""
+    desk = hours_desk()
+    lot(desk, "L1", "S", 1, 124, "2.00")
+    engine = desk.engines["GEC"]
+    restored, _ = snapshot.load(snapshot.dump(engine, 1))
+    restored.lots.check()
+    assert restored.lots.orders["L1"].bounds == engine.lots.orders["L1"].bounds is not None
+    twin = gec_desk()
+    twin.replay.engines["GEC"] = restored
+    twin._ids = desk._ids
+    terms = {"hours": [[12, 13]], "strict": True}
+    assert [encode(x) for x in bid(desk, "b", "A", 3, "2.00", filter=terms)] == \
+        [encode(x) for x in bid(twin, "b", "A", 3, "2.00", filter=terms)]
 
 
 def test_a_resent_curve_is_refused_duplicate_command():

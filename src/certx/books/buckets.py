@@ -2,24 +2,33 @@
 
 A bucket holds the lots of one bucket key (see `certx.books.gec.bucket_of`: province, technology, subsidy,
 production month), cheapest then oldest. The buckets are the leaves of a tree with one level per attribute.
-Three things keep a filtered bid cheap whatever the size of the book:
+Four things keep a filtered bid cheap whatever the size of the book:
 - where its filter names keys (its provinces, say), the bid looks them up instead of scanning the branches, and
   it opens only the buckets its filter admits, so a filter that admits nothing resting costs a few look-ups;
 - every branch knows the oldest and newest production month under it (the last level, the one ordered
   attribute), so a bid skips whole branches outside its production window or maximum age;
 - every branch knows its floor, the priority (price, seq) of the cheapest lot under it, and the bid walks the
   tree best-first (a heap of branches by floor), never opening a branch above its price: a bid may admit
-  hundreds of buckets and cross the price of few of them.
-So a bid's work grows with the lots it takes and the branches on their way, not with the lots resting.
+  hundreds of buckets and cross the price of few of them;
+- every branch knows its `bounds`, for each hour of the day the most kWh any certificate under it has from that
+  hour and how far the least falls short of 1000, for curves of short and of long certificates apart (issue 13:
+  each lot's are its curve's, `certx.hours.curve.Curve.bounds`; a lot without hours has none), and a bid with
+  hours skips a branch where they prove that no certificate meets its filter (`HourFilter.may_meet`), without
+  reading a curve. A lot leaving takes its bounds out: a bucket counts the lots of each bounds, and works out its
+  own again when the last of some bounds goes, from the distinct bounds left.
+So a bid's work grows with the lots it takes and the branches on their way, not with the lots resting. (A bid with
+hours still reads the curve of every lot in a branch its bound cannot rule out, each lot asked the bound first.)
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterable, Iterator
 from heapq import heappop, heappush, heappushpop
-from operator import attrgetter
+from operator import attrgetter, le
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedKeyList
+
+from certx.hours.curve import KINDS, NOTHING
 
 if TYPE_CHECKING:
     from certx.books.gec import Eligibility, Lot
@@ -29,8 +38,20 @@ Named = tuple[Collection[Hashable] | None, ...]     # per level, the keys a filt
 _floor = attrgetter("floor")
 _oldest, _newest = attrgetter("oldest"), attrgetter("newest")
 
+_bounds = attrgetter("bounds")
+
 _EMPTY: Priority = (float("inf"), 0)      # the floor of nothing: above every price
 _NO_MONTHS = (float("inf"), float("-inf"))  # the oldest and newest month of nothing: outside every window
+NO_HOURS = NOTHING * KINDS                     # the bounds of nothing: no kWh from any hour, for no bid with hours
+
+
+def top(bounds: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    """The bounds of all of them: each the most of any (`Curve.bounds`)."""
+    out = NO_HOURS
+    for p in bounds:
+        if not all(map(le, p, out)):
+            out = tuple(map(max, out, p))
+    return out
 
 
 def priority(lot: Lot) -> Priority:
@@ -38,36 +59,50 @@ def priority(lot: Lot) -> Priority:
 
 
 class Bucket:
-    """The lots of one bucket key, cheapest then oldest. Never empty while in the tree."""
+    """The lots of one bucket key, cheapest then oldest, and how many of them have each lot's bounds (lots of one
+    curve share them). Never empty while in the tree."""
 
-    __slots__ = ("key", "floor", "oldest", "newest", "lots")
+    __slots__ = ("key", "floor", "oldest", "newest", "bounds", "lots", "profiles")
 
     def __init__(self, key: tuple) -> None:
         self.key = key
         self.floor: Priority = _EMPTY
         self.oldest = self.newest = key[-1]
+        self.bounds = NO_HOURS
         self.lots: SortedKeyList = SortedKeyList(key=priority)
+        self.profiles: dict[tuple[int, ...], int] = {}
+
+    def take_in(self, bounds: tuple[int, ...] | None) -> None:
+        """Count in a lot's bounds (None: it has no hours)."""
+        if bounds is not None:
+            self.profiles[bounds] = self.profiles.get(bounds, 0) + 1
+            if not all(map(le, bounds, self.bounds)):
+                self.bounds = tuple(map(max, self.bounds, bounds))
 
 
 class Branch:
     """Every lot whose bucket key starts with one prefix: the branches (or, a level above the lots, the buckets)
-    under it by their next key, their floor, and the oldest and newest production month among them."""
+    under it by their next key, their floor, the oldest and newest production month among them, and the most of
+    their bounds."""
 
-    __slots__ = ("floor", "oldest", "newest", "children")
+    __slots__ = ("floor", "oldest", "newest", "bounds", "children")
 
     def __init__(self) -> None:
         self.floor: Priority = _EMPTY
         self.oldest, self.newest = _NO_MONTHS
+        self.bounds = NO_HOURS
         self.children: dict[Hashable, Branch | Bucket] = {}
 
-    def widen(self, p: Priority, month: int) -> None:
-        """Take in a lot of priority `p` produced in `month`."""
+    def widen(self, p: Priority, month: int, bounds: tuple[int, ...] | None) -> None:
+        """Take in a lot of priority `p` produced in `month`, with `bounds` (None: no hours)."""
         if p < self.floor:
             self.floor = p
         if month < self.oldest:
             self.oldest = month
         if month > self.newest:
             self.newest = month
+        if bounds is not None and not all(map(le, bounds, self.bounds)):
+            self.bounds = tuple(map(max, self.bounds, bounds))
 
 
 class Buckets:
@@ -98,45 +133,56 @@ class Buckets:
                     branches.append(child)
 
     def add(self, lot: Lot) -> None:
-        p, month = priority(lot), lot.bucket[-1]
+        p, month, bounds = priority(lot), lot.bucket[-1], lot.bounds
         self.count += 1
         bucket = self.index.get(lot.bucket)
-        if bucket is not None and p > bucket.floor:     # changes neither a floor nor the months of a branch
-            bucket.lots.add(lot)
+        if bucket is not None and p > bucket.floor and (bounds is None or all(map(le, bounds, bucket.bounds))):
+            bucket.lots.add(lot)        # changes no floor, months or bounds of a branch
+            bucket.take_in(bounds)
             return
         node: Branch = self.root
         *path, last = lot.bucket
         for key in path:
-            node.widen(p, month)
+            node.widen(p, month, bounds)
             child = node.children.get(key)
             if child is None:
                 child = node.children[key] = Branch()
             node = child
-        node.widen(p, month)
+        node.widen(p, month, bounds)
         if bucket is None:
             bucket = node.children[last] = self.index[lot.bucket] = Bucket(lot.bucket)
         bucket.lots.add(lot)
+        bucket.take_in(bounds)
         if p < bucket.floor:
             bucket.floor = p
 
     def remove(self, lot: Lot) -> None:
-        p, month = priority(lot), lot.bucket[-1]
+        p, month, bounds = priority(lot), lot.bucket[-1], lot.bounds
         bucket = self.index[lot.bucket]
         bucket.lots.remove(lot)
         self.count -= 1
-        if bucket.floor != p:          # not the bucket's cheapest, so no floor above was this lot's either
+        bounds_moved = False
+        if bounds is not None:
+            left = bucket.profiles.pop(bounds) - 1
+            if left:
+                bucket.profiles[bounds] = left
+            else:                     # the last lot with these bounds: what the others have may be less
+                before, bucket.bounds = bucket.bounds, top(bucket.profiles)
+                bounds_moved = bucket.bounds != before
+        if bucket.floor == p:
+            if bucket.lots:
+                bucket.floor = priority(bucket.lots[0])
+            else:
+                bucket.floor = _EMPTY
+                del self.index[lot.bucket]
+        elif not bounds_moved:           # not the bucket's cheapest, so no floor above was this lot's either
             return
-        if bucket.lots:
-            bucket.floor = priority(bucket.lots[0])
-        else:
-            bucket.floor = _EMPTY
-            del self.index[lot.bucket]
         path: list = [self.root]
         for key in lot.bucket[:-1]:
             path.append(path[-1].children[key])
         path.append(bucket)
         # Climb while something changes: drop what the lot left empty, take the floor from what is left where it
-        # was this lot's, and the months where a bucket of an edge month went.
+        # was this lot's, the months where a bucket of an edge month went, and the bounds where the bucket's fell.
         months_gone = not bucket.lots
         for depth in range(len(path) - 2, -1, -1):
             node, key = path[depth], lot.bucket[depth]
@@ -153,14 +199,19 @@ class Buckets:
                 months_gone = (node.oldest, node.newest) != span
             else:
                 months_gone = False
-            if not floor_moved and not months_gone:
+            if bounds_moved:
+                before, node.bounds = node.bounds, top(map(_bounds, children.values()))
+                bounds_moved = node.bounds != before
+            if not floor_moved and not months_gone and not bounds_moved:
                 return
 
     def crossing(self, eligibility: Eligibility, price: int, today_month: int) -> Iterator[Lot]:
-        """The lots at `price` or cheaper in the buckets `eligibility` admits, cheapest then oldest (M4)."""
+        """The lots at `price` or cheaper in the buckets `eligibility` admits, cheapest then oldest (M4); for a bid
+        with hours, only in the branches whose bounds may meet them."""
         limit = (price, float("inf"))
-        if self.root.floor > limit:           # most bids in a busy book: asked before any walk is set up
-            return iter(())
+        hours = eligibility.hours
+        if self.root.floor > limit or hours is not None and not hours.may_meet(self.root.bounds):
+            return iter(())                   # most bids in a busy book: asked before any walk is set up
         return self._walk(eligibility, limit, today_month)
 
     def _walk(self, eligibility: Eligibility, limit: tuple[int, float], today_month: int) -> Iterator[Lot]:
@@ -170,6 +221,7 @@ class Buckets:
         root = self.root
         named, admits = eligibility.named(), eligibility.admits
         oldest, newest = eligibility.window(today_month)
+        may = None if eligibility.hours is None else eligibility.hours.may_meet
         leaves = len(named)                   # the depth of the buckets
         heap: list = []
         entry = (root.floor, 0, root, None)
@@ -185,7 +237,7 @@ class Buckets:
                 best = None
                 for child in below:
                     if child.floor <= limit and child.newest >= oldest and child.oldest <= newest and (
-                            depth < leaves or admits(child.key, today_month)):
+                            may is None or may(child.bounds)) and (depth < leaves or admits(child.key, today_month)):
                         if best is None:
                             best = (child.floor, depth, child, None)
                         else:
@@ -215,11 +267,12 @@ class Buckets:
 
     def check(self) -> None:
         """The tree's invariants (a book that checks itself): every floor is the priority of the cheapest lot
-        under it and every span the oldest and newest month of the buckets under it, no branch or bucket is empty
-        but the root, every lot sits under its own bucket key, and `count` counts them."""
+        under it, every span the oldest and newest month of the buckets under it and the bounds the most of the
+        lots' under it (a bucket counting each lot's), no branch or bucket is empty but the
+        root, every lot sits under its own bucket key, and `count` counts them."""
         count = 0
 
-        def check(node: Branch | Bucket, prefix: tuple) -> tuple[Priority, tuple]:
+        def check(node: Branch | Bucket, prefix: tuple) -> tuple[Priority, tuple, tuple]:
             nonlocal count
             if isinstance(node, Bucket):
                 assert node.lots, f"empty bucket {prefix}"
@@ -227,14 +280,22 @@ class Buckets:
                 assert self.index.get(prefix) is node, f"{prefix} is not indexed"
                 count += len(node.lots)
                 floor, span = priority(node.lots[0]), (prefix[-1], prefix[-1])
+                profiles: dict = {}
+                for lot in node.lots:
+                    if lot.bounds is not None:
+                        profiles[lot.bounds] = profiles.get(lot.bounds, 0) + 1
+                assert node.profiles == profiles, f"bounds counted in {prefix}: {node.profiles}, lots' {profiles}"
+                bounds = top(profiles)
             else:
                 assert node.children or not prefix, f"empty branch {prefix}"
                 below = [check(child, (*prefix, key)) for key, child in node.children.items()]
-                floor = min((f for f, _ in below), default=_EMPTY)
-                span = (min(s[0] for _, s in below), max(s[1] for _, s in below)) if below else _NO_MONTHS
+                floor = min((f for f, _, _ in below), default=_EMPTY)
+                span = (min(s[0] for _, s, _ in below), max(s[1] for _, s, _ in below)) if below else _NO_MONTHS
+                bounds = top(p for _, _, p in below)
             assert node.floor == floor, f"floor of {prefix}: {node.floor}, cheapest {floor}"
             assert (node.oldest, node.newest) == span, f"months of {prefix}: {node.oldest, node.newest}, {span}"
-            return floor, span
+            assert node.bounds == bounds, f"bounds of {prefix}: {node.bounds}, the lots' {bounds}"
+            return floor, span, bounds
 
         check(self.root, ())
         assert count == self.count, f"{self.count} lots counted, {count} in the buckets"

@@ -7,6 +7,13 @@ them; a new lot walks the bids. A fill takes the lowest serials of a lot that th
 bid without hours, so its lowest serials; for a bid with hours (issue 13) those whose production hours meet its
 hour filter, which may be in the middle of the lot. Either way a fill splits the lot's ranges.
 
+Finding those hours reads the lot's curve, a step an hour. So a lot rests with its curve's `bounds` (for each hour
+of the day, the most and the least kWh any of the month's certificates has from it), the buckets keep the widest
+under each branch, and a bid with hours passes by, unread, every branch and lot whose bounds prove that none of
+its certificates meets the filter (`certx.hours.mask.HourFilter.may_meet`). They bound every certificate of the
+month, so they hold for whatever fills leave of a lot; and a lot's curve cannot change while it rests (a curve
+attaches only to certificates not listed), so neither do they.
+
 An aggregator's pooled lot (issue 13, `PooledLot`) is many owners' shares under one price: the book files it as any
 public lot, by its uniform attributes, and counts what a bid takes of it; which serials a fill takes, and from whom,
 is the pool's rule's (`PooledLot.allot`), not the lowest of the lot. Bids with hours pass pooled lots by.
@@ -17,6 +24,7 @@ from sortedcontainers import SortedKeyList
 
 from certx.books.buckets import Buckets, Named
 from certx.hours.mask import HourFilter, eligible
+from certx.hours.curve import Curve
 from certx.hours.overlay import Overlay
 from certx.pools.allocation import Rule, shares
 from certx.registry.issuance import Batch, month_index
@@ -46,7 +54,7 @@ class Lot:
     batches: `PooledLot`)."""
 
     __slots__ = ("order_id", "account", "price", "serials", "remaining", "batch", "seq", "bucket", "counterparty",
-                 "partial")
+                 "partial", "bounds")
 
     def __init__(self, order_id: str, account: str, price: int, first: int, last: int, batch: Batch, seq: int,
                  counterparty: str | None = None, partial: bool = True) -> None:
@@ -60,6 +68,7 @@ class Lot:
         self.bucket = bucket_of(batch)
         self.counterparty = counterparty
         self.partial = partial
+        self.bounds: tuple[int, ...] | None = None     # its curve's, once it rests public (None: no hours)
 
     def batches(self) -> list[Batch]:
         """The batches its certificates are of."""
@@ -194,9 +203,12 @@ class GecBook:
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
+        # Only a public lot has bounds, for the bids that walk the buckets: a curve may attach under an addressed
+        # one (`certx.engine.registry`), which no bid walks to.
         if isinstance(order, Bid):
             self.bids.add(order)
         elif order.counterparty is None:
+            order.bounds = self.bounds_of(order)
             self.lots.add(order)
         self.orders[order.order_id] = order
 
@@ -212,6 +224,19 @@ class GecBook:
         bucket = self.lots.index.get(bucket_of(batch))
         return bucket is not None and any(b is batch for lot in bucket.lots for b in lot.batches())
 
+    def curve_for(self, batch: Batch) -> Curve | None:
+        """The curve that gives a batch's certificates their hours, if any (issue 13)."""
+        curve = self.overlay.curve_of(batch.project, batch.month)
+        if curve is None or not curve.covers(batch.first, batch.last):     # a batch issued after its month's curve
+            return None
+        return curve
+
+    def bounds_of(self, lot: Lot) -> tuple[int, ...] | None:
+        """What a lot's certificates may offer a bid with hours (`Curve.bounds`): None for one without a curve,
+        which offers none, and for a pooled lot, which such bids pass by (`lots_for`)."""
+        curve = None if isinstance(lot, PooledLot) else self.curve_for(lot.batch)
+        return None if curve is None else curve.bounds()
+
     def accepted(self, serials: RangeSet, batch: Batch, eligibility: Eligibility, quantity: int) -> list[Range]:
         """The lowest serials of `serials` (of `batch`) that a bid with `eligibility` accepts, at most `quantity`:
         the lowest of all for a bid without hours; for one with hours those whose hours meet them, and none
@@ -219,23 +244,26 @@ class GecBook:
         hours = eligibility.hours
         if hours is None:
             return serials.lowest(quantity)
-        curve = self.overlay.curve_of(batch.project, batch.month)
-        if curve is None or not curve.covers(batch.first, batch.last):     # a batch issued after its month's curve
-            return []
-        return eligible(curve, serials, hours, quantity)
+        curve = self.curve_for(batch)
+        return [] if curve is None else eligible(curve, serials, hours, quantity)
 
     def lots_for(self, bid: Bid, quantity: int, today_month: int) -> list[tuple[Lot, list[Range]]]:
         """The fills a bid would get: eligible lots it crosses, cheapest then oldest, with the serials it would
         take of each. Mutates nothing."""
         fills = []
-        accepted, eligibility = self.accepted, bid.eligibility
+        accepted, eligibility, hours = self.accepted, bid.eligibility, bid.eligibility.hours
         for lot in self.lots.crossing(eligibility, bid.price, today_month):
-            if eligibility.hours is None:
+            if hours is None:
                 take = lot.serials.lowest(quantity)
                 quantity -= min(quantity, lot.remaining)
             else:
-                # a pooled lot's fill is its rule's, not the serials whose hours meet a filter: passed by
-                take = [] if isinstance(lot, PooledLot) else accepted(lot.serials, lot.batch, eligibility, quantity)
+                # Its bounds first: they rule out a lot without hours and, unread, one whose certificates cannot
+                # meet the filter. A pooled lot has none: its fill is its rule's, not the serials whose hours meet
+                # a filter, so it is passed by.
+                bounds = lot.bounds
+                if bounds is None or not hours.may_meet(bounds):
+                    continue
+                take = accepted(lot.serials, lot.batch, eligibility, quantity)
                 if not take:
                     continue
                 quantity -= count(take)
@@ -251,9 +279,11 @@ class GecBook:
         first, last = lot.serials.span()
         left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
         taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
-        pooled = isinstance(lot, PooledLot)     # bids with hours pass it by (see `lots_for`)
+        bounds = self.bounds_of(lot)      # bids with hours pass by a lot they prove useless, and a pooled lot
         for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            if not bid.eligibility.admits(lot.bucket, today_month) or pooled and bid.eligibility.hours is not None:
+            hours = bid.eligibility.hours
+            if not bid.eligibility.admits(lot.bucket, today_month) or hours is not None and (
+                    bounds is None or not hours.may_meet(bounds)):
                 continue
             want = min(quantity, bid.remaining)
             if left is None:
@@ -318,6 +348,8 @@ class GecBook:
                 held = list(order.serials)
                 assert held and order.remaining == count(held), \
                     f"lot {order_id} counts {order.remaining} in {held}"
+                assert order.bounds == (self.bounds_of(order) if order.counterparty is None else None), \
+                    f"lot {order_id} rests with the bounds of another curve"
                 if isinstance(order, PooledLot):
                     _check_pool(order)
                 else:

@@ -294,6 +294,9 @@ def _rebuild(saved: image.Engine, books: list[image.Book], hours: image.Hours | 
     engine.schedule_next_close()
     _reissue(engine, saved)
     if hours is not None:
+        _curves_again(engine, hours)        # before the lots, which rest with their curves' bounds
+    _rest(engine, saved)
+    if hours is not None:
         _hours_again(engine, hours)
     _order_ids(engine, saved.order_ids)
     engine.command_ids = {actor: set(ids) for actor, ids in saved.command_ids.items()}
@@ -302,8 +305,8 @@ def _rebuild(saved: image.Engine, books: list[image.Book], hours: image.Hours | 
 
 
 def _reissue(engine: Engine, saved: image.Engine) -> None:
-    """The registry's record and the GEC book. Recording the batches again rebuilds what follows from them (the
-    issued ranges, the GEC years); a lot's batch is the one holding its serials, the same object (`is`)."""
+    """The registry's record and the holdings. Recording the batches again rebuilds what follows from them (the
+    issued ranges, the GEC years)."""
     issuance = engine.issuance
     for b in saved.batches:
         batch = Batch(b.project, b.province, b.technology, b.production_month, b.subsidised, b.first, b.last,
@@ -316,6 +319,11 @@ def _reissue(engine: Engine, saved: image.Engine) -> None:
     engine.surrendered = saved.surrendered
     engine.surrenders = {h.ref: HeldLeg(h.account, h.compliance_year, h.units, h.legs) for h in saved.surrenders}
     engine.decided = set(saved.decided)
+
+
+def _rest(engine: Engine, saved: image.Engine) -> None:
+    """The GEC book's lots and bids: a lot's batch is the one holding its serials, the same object (`is`)."""
+    issuance = engine.issuance
     for o in saved.gec_orders:
         if isinstance(o, image.Lot):
             batch = issuance.batch_of(o.first, o.last)
@@ -328,9 +336,8 @@ def _reissue(engine: Engine, saved: image.Engine) -> None:
                                  o.seq))
 
 
-def _hours_again(engine: Engine, hours: image.Hours) -> None:
-    """The curves (each on whole batches of its project-month, under the overlay's rules), the lots' other ranges
-    (after the first, in order and apart, in its batch) and the bids' hours (issue 13)."""
+def _curves_again(engine: Engine, hours: image.Hours) -> None:
+    """The curves (issue 13), each on whole batches of its project-month, under the overlay's rules."""
     issuance = engine.issuance
     for c in hours.curves:
         ranges = [(first, last) for first, last in c.serials]
@@ -339,6 +346,11 @@ def _hours_again(engine: Engine, hours: image.Hours) -> None:
             if b is None or (b.project, b.month, b.first, b.last) != (c.project, c.month, first, last):
                 raise SnapshotError(f"the curve of {c.project} {c.month}: [{first}, {last}] is not one of its batches")
         engine.curves.restore(c.project, c.month, c.carry_in, ranges, from_bytes(c.cum, month_hours(c.month)))
+
+
+def _hours_again(engine: Engine, hours: image.Hours) -> None:
+    """The lots' other ranges (after the first, in order and apart, in its batch) and the bids' hours (issue 13)."""
+    issuance = engine.issuance
     book = engine.lots
     for order_id, more in hours.lots:
         lot = book.orders[order_id]

@@ -26,10 +26,13 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import accumulate
 
-from certx.hours.clock import month_start
+from certx.hours.clock import hour_of_day, month_start
 
 KWH = 1000                              # one GEC: 1 MWh
 Range = tuple[int, int]                 # serials, both ends included
+
+NOTHING = (0,) * 48                     # the bounds (`Curve.bounds`) of no certificate, of one kind
+KINDS = 2
 
 # The typecodes a curve may use, narrowest first, with the largest total each holds.
 TYPECODES = tuple((code, 2 ** (8 * array(code).itemsize - (code == "q")) - 1) for code in ("H", "I", "q"))
@@ -43,7 +46,7 @@ def typecode(total: int) -> str:
 class Curve:
     """One project-month's production by hour (cumulative), the certificates it covers, and its carries."""
 
-    __slots__ = ("project", "month", "start", "carry_in", "issued", "ranges", "cum", "previous")
+    __slots__ = ("project", "month", "start", "carry_in", "issued", "ranges", "cum", "previous", "_bounds")
 
     def __init__(self, project: str, month: int, carry_in: int, ranges: tuple[Range, ...], cum: array,
                  previous: Curve | None) -> None:
@@ -55,6 +58,7 @@ class Curve:
         self.ranges = ranges                # the certificates covered, in serial (= production) order
         self.cum = cum
         self.previous = previous            # the curve of the month before, where the carry in was produced
+        self._bounds: tuple[int, ...] | None = None    # `bounds`, once asked for
 
     @property
     def total(self) -> int:
@@ -120,6 +124,56 @@ class Curve:
         if b > carry:
             for hour, p0, p1 in self.produced(max(a, carry) - carry, b - carry):
                 yield hour, p0 + carry, p1 + carry
+
+    def bounds(self) -> tuple[int, ...]:
+        """What any of the curve's certificates, or any set of them, may offer an hour filter
+        (`certx.hours.mask.HourFilter.may_meet`): 48 values, for each hour of the day (0-23, China time) the most
+        kWh one certificate was produced in that hour of any day, then for each hour of the day how far the least
+        one certificate was produced in it falls short of 1000 kWh. Each value is a most, so the bounds of a lot, a
+        bucket, the book, are the most of their parts' (`certx.books.buckets`).
+
+        They come twice (`KINDS` x 48 values), with zeros (nothing) in the other 48: in the first 48 for a curve of
+        short certificates, in the next for one of long ones, whose least from the hours of the day adds up to
+        half a certificate or more (each has a day's production, or most of it). Kept apart, the bounds of many
+        curves stay tight: a short certificate's most (what a mask may get of one day) and a long one's least
+        (what the other hours give every one) would pair up into bounds that neither has.
+
+        Worked out the first time they are asked for (a lot of the month rests), not at attach, which they would
+        slow several times over; then kept, since a curve never changes."""
+        if self._bounds is None:
+            most, least = [0] * 24, [KWH] * 24
+            mine: dict[int, int] = {}       # certificate k's kWh so far, by hour of the day
+            k = 0
+
+            def settle() -> None:
+                for h in range(24):
+                    kwh = mine.get(h, 0)
+                    if kwh > most[h]:
+                        most[h] = kwh
+                    if kwh < least[h]:
+                        least[h] = kwh
+                mine.clear()
+
+            for hour, e0, e1 in self.segments(0, KWH * self.issued):
+                h = hour_of_day(hour)
+                k0, k1 = e0 // KWH, (e1 - 1) // KWH
+                if k0 != k:
+                    settle()
+                    k = k0
+                if k1 == k:
+                    mine[h] = mine.get(h, 0) + e1 - e0
+                    continue
+                mine[h] = mine.get(h, 0) + KWH * (k + 1) - e0
+                settle()
+                if k1 > k + 1:              # certificates wholly inside the hour: all of theirs from it, none else
+                    mine[h] = KWH
+                    settle()
+                k = k1
+                mine[h] = e1 - KWH * k1
+            settle()
+            kind = (*most, *(KWH - kwh for kwh in least))
+            self._bounds = (*NOTHING, *kind) if 2 * sum(least) >= KWH else (*kind, *NOTHING)
+        return self._bounds
 
     def hours(self, first: int, last: int) -> list[tuple[int, int]]:
         """(hour, kWh) of the certificates [first, last] (one run, see `energy`), in hour order; the kWh sum to

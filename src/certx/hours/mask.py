@@ -8,13 +8,17 @@ Which certificates of a run meet it follows from one walk over the hours the run
 certificate: the hours inside make intervals of energy; a certificate wholly inside an interval matches, and only
 the certificates where an interval begins or ends are counted kWh by kWh. The result is the run's matching
 serials as ranges, lowest first: a bid may take serials from the middle of a lot.
+
+That walk costs a step an hour of the run. Before it, `may_meet` asks bounds on every certificate of a curve, the
+most and the least kWh any has from each hour of the day (`certx.hours.curve.Curve.bounds`), whether any could meet
+the filter at all: the book skips what cannot without a step (`certx.books.buckets`).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from certx.hours.clock import CHINA, hour_at, month_of
-from certx.hours.curve import KWH, Curve, Range
+from certx.hours.clock import CHINA, hour_at, hour_of_day, month_of
+from certx.hours.curve import KINDS, KWH, Curve, Range
 from certx.wire.commands import GecFilter
 
 EVERY_HOUR = (1 << 24) - 1
@@ -23,13 +27,20 @@ EVERY_HOUR = (1 << 24) - 1
 class HourFilter:
     """An hour filter compiled: `mask` of hours of the day, window [start, end) (None: unbounded), `need` kWh."""
 
-    __slots__ = ("mask", "start", "end", "need")
+    __slots__ = ("mask", "start", "end", "need", "day", "kinds")
 
     def __init__(self, mask: int, start: int | None, end: int | None, need: int) -> None:
         self.mask = mask
         self.start = start
         self.end = end
         self.need = need
+        # The hours of the day inside the mask and, for a window shorter than a day, the window too.
+        within = range(24) if start is None or end is None or end - start >= 24 else \
+            {hour_of_day(hour) for hour in range(start, end)}
+        self.day = tuple(h for h in sorted(within) if mask >> h & 1)
+        rest = [h for h in range(24) if h not in self.day]
+        # where `may_meet` reads them in bounds of each kind: the most from `day`, the least from the rest
+        self.kinds = [([at + h for h in self.day], [at + 24 + h for h in rest]) for at in range(0, 48 * KINDS, 48)]
 
     @classmethod
     def of(cls, f: GecFilter) -> HourFilter | None:
@@ -47,6 +58,22 @@ class HourFilter:
         """Whether an hour is inside the mask and the window."""
         return (self.mask >> ((hour + CHINA) % 24) & 1 == 1 and (self.start is None or self.start <= hour)
                 and (self.end is None or hour < self.end))
+
+    def may_meet(self, bounds: tuple[int, ...]) -> bool:
+        """Whether a certificate within `bounds` (`Curve.bounds`: of either kind, at most bounds[h] kWh from hour
+        of the day h, at least 1000 - bounds[24 + h]) may meet the filter: False proves none does. The kWh inside
+        the filter were all produced in the hours of the day `day` names, so they are at most the most from those
+        hours, and at most 1000 less the least from the others. (A filter needs 10 kWh or more; one restored
+        needing none, which `runs` would let match with nothing inside, is never ruled out.)"""
+        need = self.need
+        if need <= 0:
+            return True
+        at = bounds.__getitem__
+        for day, rest in self.kinds:
+            # what the filter's hours may give one, and 1000 less the least the others give it
+            if sum(map(at, day)) >= need and KWH * (1 - len(rest)) + sum(map(at, rest)) >= need:
+                return True
+        return False
 
     def months(self) -> tuple[float, float]:
         """The oldest and newest production month whose certificates may have an hour in the window. A month's
