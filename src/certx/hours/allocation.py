@@ -52,14 +52,13 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-import highspy
 import msgspec
-import numpy as np
 
+from certx.hours.curve import KWH
+from certx.hours.program import MIP_REL_GAP, Program
 from certx.money import Amount, Price
 from certx.wire.commands import MAX_QUANTITY
 
-KWH = 1_000                     # one certificate: 1 MWh, never split
 MAX_HOURS = 8_784               # a leap year of hourly loads
 MAX_LOAD = 10**9                # kWh in one hour of one buyer: 1 TWh, China's whole consumption in an hour
 MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
@@ -68,8 +67,6 @@ MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
 # 3,000 over 133 hours: 180 s on the whole MIP's path), so the limit is low.
 MAX_MIX_ENTRIES = 400_000
 MAX_HOUR = 2**31                # a mix's hours lie in [-MAX_HOUR, MAX_HOUR): past that it is not an hour
-MIP_REL_GAP = 0.001             # "optimal or within a 0.1% gap" (issue 13)
-MIP_MAX_NODES = 2_000           # branch-and-bound nodes per solve: a bound on the work that does not read a clock
 
 Method = Literal["greedy", "lp"]
 Status = Literal["optimal", "within_gap", "bounded", "heuristic"]
@@ -226,17 +223,6 @@ def _answer(method: Method, status: Status, gap: float | None, cost_gap: float |
 
 # ---- the LP path -------------------------------------------------------------------------------------------------
 
-_OPTIONS: dict[str, object] = {
-    "output_flag": False,
-    "threads": 1,
-    "parallel": "off",
-    "random_seed": 0,
-    "presolve": "on",
-    "simplex_strategy": 1,             # dual simplex, serial
-    "mip_rel_gap": MIP_REL_GAP,
-    "mip_max_nodes": MIP_MAX_NODES,
-}
-_STOPPED = {highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kIterationLimit}   # the node limit
 # Eligible classes up to which the whole MIP is solved (see the docstring). Its time depends on the instance more
 # than on its size: 0.5 s for the benchmark's 10,000 classes, but 133 s for the 5,659 classes of
 # certx.sample.hourly.year(projects=12, load_kw=400) (each certificate over several hours), where the relaxation
@@ -245,88 +231,6 @@ _STOPPED = {highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kI
 FULL_MIP = 3_000
 SWEEPS = 1                             # sweeps of the windows, each offset by WINDOW / SWEEPS hours
 WINDOW = 6                             # hours a neighbourhood spans
-
-
-class _Program:
-    """One HiGHS program over `members` (supply indices), with the rest of the supply fixed, which only lowers
-    the loads to `room` (kWh each hour can still match). Energy in MWh and money in yuan, so that the
-    coefficients sit near 1. Columns x_c (certificates; integer when `integral`) then y_h (MWh matched in each
-    hour that a member reaches); rows y_h - Σ_c m_c,h·x_c ≤ 0, then the budget's."""
-
-    def __init__(self, supply: Sequence[Supply], members: list[int], upper: list[int], room: dict[int, int],
-                 budget: int | None, integral: bool) -> None:
-        self.members, self.integral = members, integral
-        self.prices = [supply[i].price / 100 for i in members]
-        rows: dict[int, int] = {}
-        starts, index, value = [0], [], []
-        for i in members:
-            for h, kwh in supply[i].mix:
-                if room.get(h, 0) > 0:
-                    index.append(rows.setdefault(h, len(rows)))
-                    value.append(-kwh / KWH)
-            if budget is not None:
-                index.append(-1)                              # the budget row, numbered once the rows are known
-                value.append(supply[i].price / 100)
-            starts.append(len(index))
-        n, m = len(members), len(rows)
-        index = [m if r < 0 else r for r in index]
-        for r in range(m):
-            index.append(r)
-            value.append(1.0)
-            starts.append(len(index))
-        self.columns = n + m
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n + m, m + (budget is not None)
-        lp.col_cost_ = np.array([0.0] * n + [1.0] * m)
-        lp.col_lower_ = np.zeros(n + m)
-        lp.col_upper_ = np.array([float(u) for u in upper] + [room[h] / KWH for h in rows])
-        lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
-        lp.row_upper_ = np.array([0.0] * m + ([budget / 100] if budget is not None else []))
-        lp.sense_ = highspy.ObjSense.kMaximize
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(value)
-        if integral:
-            lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
-        self.h = highspy._Highs()  # the core class: the public wrapper prints a banner before options can stop it
-        for name, option in _OPTIONS.items():
-            self.h.setOptionValue(name, option)
-        self.h.setOptionValue("solver", "choose" if integral else "simplex")
-        self.h.passModel(lp)
-        self.energy_row: int | None = None
-
-    def most_energy(self) -> tuple[list[float] | None, float | None]:
-        """The first solve: the members' values and the bound on the energy they add (kWh)."""
-        return self._run(KWH)
-
-    def least_cost(self, energy: float) -> tuple[list[float] | None, float | None]:
-        """The second solve, again with another `energy` (kWh) as often as asked: the members' values and the
-        bound on their cost (fen) when they add at least `energy`."""
-        h, n = self.h, len(self.members)
-        if self.energy_row is None:
-            h.changeObjectiveSense(highspy.ObjSense.kMinimize)
-            h.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32),
-                             np.array(self.prices + [0.0] * (self.columns - n)))
-            h.addRow(energy / KWH, highspy.kHighsInf, self.columns - n,
-                     np.arange(n, self.columns, dtype=np.int32), np.ones(self.columns - n))
-            self.energy_row = h.getNumRow() - 1
-        else:
-            h.changeRowBounds(self.energy_row, energy / KWH, highspy.kHighsInf)
-        return self._run(100)
-
-    def _run(self, unit: int) -> tuple[list[float] | None, float | None]:
-        h = self.h
-        h.run()
-        status, info = h.getModelStatus(), h.getInfo()
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        # a MIP's dual bound holds wherever its search stopped; an LP's objective is a bound only when optimal
-        bound = info.mip_dual_bound * unit if self.integral else info.objective_function_value * unit
-        if not (optimal or self.integral and status in _STOPPED):
-            bound = math.nan
-        found = optimal or (self.integral and info.primal_solution_status == 2)   # 2: a feasible incumbent
-        values = list(h.getSolution().col_value[:len(self.members)]) if found else None
-        return values, bound if math.isfinite(bound) else None
 
 
 def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
@@ -345,7 +249,7 @@ def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget:
     if not members:
         return _answer("lp", "optimal", 0.0, 0.0, loads, supply, [0] * len(supply))
     integral = len(members) <= full_mip
-    program = _Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
+    program = Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
     values, energy_bound = program.most_energy()
     taken = _whole(loads, supply, members, upper, budget, values, integral)
     # the second solve asks for the energy a whole answer reached (the MIP's) or the LP's optimum, whichever is known
@@ -456,7 +360,7 @@ def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int],
             now = [taken[i] for i in window]
             best = (_gain(supply, window, now, room), -sum(n * p for n, p in zip(now, prices)), now)
             left = None if budget is None else budget - spent - best[1]
-            program = _Program(supply, window, bounds, room, left, integral=True)
+            program = Program(supply, window, bounds, room, left, integral=True)
             need = best[0]
             if need < sum(room.values()):                     # some hour still lacks: try to match more first
                 values, _ = program.most_energy()
