@@ -54,6 +54,7 @@ from typing import Literal
 
 import msgspec
 
+from certx.hours.covering import cover
 from certx.hours.curve import KWH
 from certx.hours.program import MIP_REL_GAP, Program
 from certx.money import Amount, Price
@@ -236,16 +237,9 @@ WINDOW = 6                             # hours a neighbourhood spans
 def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
         full_mip: int = FULL_MIP) -> Allocation:
     """The LP path: the MIP over every eligible class when they are at most `full_mip`; beyond, its LP
-    relaxation for the bounds and a first answer, made whole, then improved a day at a time by small MIPs."""
-    hours = len(loads)
-    top = Price.MAX if cap is None else cap
-    members, upper = [], []
-    for i in sorted(range(len(supply)), key=lambda i: supply[i].price):   # stable: cheapest, then the caller's
-        s = supply[i]
-        useful = max((-(-loads[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and loads[h]), default=0)
-        if s.price <= top and useful:
-            members.append(i)
-            upper.append(min(s.available, useful))   # more would saturate every hour of the class on its own
+    relaxation for the bounds and a first answer, made whole, then bounded and improved set by set of hours
+    (`cover`) when it fills every hour as far as the supply can, else improved window by window by small MIPs."""
+    members, upper = _eligible(loads, supply, cap)
     if not members:
         return _answer("lp", "optimal", 0.0, 0.0, loads, supply, [0] * len(supply))
     integral = len(members) <= full_mip
@@ -261,7 +255,12 @@ def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget:
     if _rank(loads, supply, again) > _rank(loads, supply, taken):
         taken = again
     if not integral:
-        _improve(loads, supply, members, upper, budget, taken)
+        full = cover(loads, supply, members, upper, taken)     # None unless every hour is as full as it can be
+        if full is None:
+            _improve(loads, supply, members, upper, budget, taken)
+        else:
+            _finish(loads, supply, members, upper, budget, taken)
+            cost_bound = full if cost_bound is None else max(cost_bound, full)
     answer = _answer("lp", "optimal", None, None, loads, supply, taken)
     if answer.matched_total < need - 0.5 and cost_bound is not None:   # that bound holds for more energy than this
         _, cost_bound = program.least_cost(answer.matched_total - 0.5)
@@ -270,6 +269,21 @@ def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget:
     status: Status = ("heuristic" if gap is None or cost_gap is None else "optimal" if gap == cost_gap == 0.0
                       else "within_gap" if max(gap, cost_gap) <= MIP_REL_GAP else "bounded")
     return msgspec.structs.replace(answer, status=status, gap=gap, cost_gap=cost_gap)
+
+
+def _eligible(loads: Sequence[int], supply: Sequence[Supply], cap: int | None) -> tuple[list[int], list[int]]:
+    """The classes the LP path offers the solver (supply indices, cheapest, then the caller's order: a stable sort),
+    those within the cap with energy in the load's hours, and the most of each worth taking."""
+    hours = len(loads)
+    top = Price.MAX if cap is None else cap
+    members, upper = [], []
+    for i in sorted(range(len(supply)), key=lambda i: supply[i].price):
+        s = supply[i]
+        useful = max((-(-loads[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and loads[h]), default=0)
+        if s.price <= top and useful:
+            members.append(i)
+            upper.append(min(s.available, useful))   # more would saturate every hour of the class on its own
+    return members, upper
 
 
 def _rank(loads: Sequence[int], supply: Sequence[Supply], taken: list[int]) -> tuple[int, int]:

@@ -36,10 +36,11 @@ class Program:
     """One HiGHS program over `members` (supply indices), with the rest of the supply fixed, which only lowers
     the loads to `room` (kWh each hour can still match). Energy in MWh and money in yuan, so that the
     coefficients sit near 1. Columns x_c (certificates; integer when `integral`) then y_h (MWh matched in each
-    hour that a member reaches); rows y_h - Σ_c m_c,h·x_c ≤ 0, then the budget's."""
+    hour that a member reaches); rows y_h - Σ_c m_c,h·x_c ≤ 0, then the budget's. `settings` change some of OPTIONS
+    for this program."""
 
     def __init__(self, supply: Sequence[Supply], members: list[int], upper: list[int], room: dict[int, int],
-                 budget: int | None, integral: bool) -> None:
+                 budget: int | None, integral: bool, settings: dict[str, object] | None = None) -> None:
         self.members, self.integral = members, integral
         self.prices = [supply[i].price / 100 for i in members]
         rows: dict[int, int] = {}
@@ -75,7 +76,7 @@ class Program:
         if integral:
             lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
         self.h = highspy._Highs()  # the core class: the public wrapper prints a banner before options can stop it
-        for name, option in OPTIONS.items():
+        for name, option in (OPTIONS | (settings or {})).items():
             self.h.setOptionValue(name, option)
         self.h.setOptionValue("solver", "choose" if integral else "simplex")
         self.h.passModel(lp)
