@@ -37,14 +37,15 @@ answer depend on the machine's speed), so the same input gives the same answer.
     matching as much must cover each hour's most, and the problem splits into sets of hours joined by the classes
     spanning them, each a covering MIP solved at its root node (certx.hours.covering, whose docstring proves it):
     their bounds' sum bounds the cost, and a set's solution replaces the answer's classes there when cheaper.
-    On the benchmark (38 sets, the largest 1,856 hours and 13,712 classes): about 35 s in all, the energy the
-    LP's bound (gap 0), the cost 0.09% below the whole MIP's answer and proved within 0.33% of the optimum
-    (cost_gap). The issue's 0.1% is not proved: the sets' root bounds stop there and branching hardly moves them
-    (one set of 338 hours, given 300 s of nodes, gained 0.08% of its cost and still lay 0.39% below its best answer).
+    On the benchmark (38 sets, the largest 1,856 hours and 13,712 classes): 35 s of CPU in all, the energy the
+    LP's bound (gap 0), the cost 0.10% below the whole MIP's answer and proved within 0.32% of the optimum
+    (cost_gap; the LP relaxation's bound said 2.5%). The issue's 0.1% is not proved: the sets' root bounds stop
+    there and branching hardly moves them (one set of 338 hours, given 300 s of nodes, gained 0.08% of its cost
+    and still lay 0.39% below its best answer).
   - Otherwise a large-neighbourhood search solves again, window by window of WINDOW hours, the classes that reach
     the window as a small MIP with the rest fixed, and keeps each answer that matches more or as much for less,
     until the windows' MIPs have held SEARCH_PAIRS (hour, kWh) pairs in all; its cost bound stays the LP
-    relaxation's. (On the benchmark without the sets it took about 35 s, for a cost 0.02% above the sets'.)
+    relaxation's. (On the benchmark, in place of the sets, it took about 35 s, for a cost 0.03% above theirs.)
 Whatever a solver returns is made exact in integers: rounded, cut back to the budget if a tolerance let it over,
 filled (cheapest first, each class as long as one more certificate matches more) and trimmed (dearest first, every
 certificate whose removal matches no less). The gaps are measured on that final answer against the solver's
@@ -72,8 +73,8 @@ MAX_LOAD = 10**9                # kWh in one hour of one buyer: 1 TWh, China's w
 MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
 # (hour, kWh) pairs over all classes. The benchmark's 10^5 classes have 182,695; the solver's time grows with them,
 # and adversarial shapes within the limit are slow still on the whole MIP's path (3,000 classes of certificates
-# over 133 hours each: 180 s; on the LP path 15 s, its cost bounded at 1.25%), so the limit is low. (4,000 over 100
-# hours, on the LP path: 1.6 s, or 15 s under a binding budget, which leaves it to the window search.)
+# over 133 hours each: 180 s; on the LP path 13 s, its cost bounded at 1.25%), so the limit is low. (4,000 over 100
+# hours, on the LP path: 1.5 s, or 16 s under a binding budget, which leaves it to the window search.)
 MAX_MIX_ENTRIES = 400_000
 MAX_HOUR = 2**31                # a mix's hours lie in [-MAX_HOUR, MAX_HOUR): past that it is not an hour
 
@@ -242,7 +243,7 @@ SWEEPS = 1                             # sweeps of the windows, each offset by W
 WINDOW = 6                             # hours a neighbourhood spans
 # (hour, kWh) pairs the windows' MIPs may hold in all; the search skips the windows past that, a bound on its work
 # that reads no clock. Classes over many hours put each in many windows' MIPs: 4,000 over 100 hours of a month's
-# load under a binding budget took 212 s without it.
+# load under a binding budget took 212 s without it, 16 s with it, for the same answer.
 SEARCH_PAIRS = 1_000_000
 
 
