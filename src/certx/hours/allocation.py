@@ -29,7 +29,7 @@ answer depend on the machine's speed), so the same input gives the same answer.
   gap"), its gaps from HiGHS's bounds.
 - Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py, results in
   loadtest/results/allocation.json: 10^5 classes, half of them across two or more hours): the whole MIP takes
-  344 s and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s); 40,000
+  306 s of CPU and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s); 40,000
   classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
   bounds and a first answer, rounded down and filled. Its cost bound is weak (it pays for fractions of
   certificates, about half of one an hour: 2.5% below the answer on the benchmark), so a second stage follows.
@@ -236,8 +236,8 @@ def _answer(method: Method, status: Status, gap: float | None, cost_gap: float |
 # Eligible classes up to which the whole MIP is solved (see the docstring). Its time depends on the instance more
 # than on its size: 0.5 s for the benchmark's 10,000 classes, but 133 s for the 5,659 classes of
 # certx.sample.hourly.year(projects=12, load_kw=400) (each certificate over several hours), where the relaxation
-# path takes 4.3 s for the same energy; 2,889 of year()'s take 1.1 s. The matcher stops for a match, so the bound is
-# low.
+# path takes 9.3 s of CPU for the same energy (its cost bounded at 0.59%); 2,889 of year()'s take 1.1 s. The matcher
+# stops for a match, so the bound is low.
 FULL_MIP = 3_000
 SWEEPS = 1                             # sweeps of the windows, each offset by WINDOW / SWEEPS hours
 WINDOW = 6                             # hours a neighbourhood spans
