@@ -29,8 +29,8 @@ answer depend on the machine's speed), so the same input gives the same answer.
   gap"), its gaps from HiGHS's bounds.
 - Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py, results in
   loadtest/results/allocation.json: 10^5 classes, half of them across two or more hours): the whole MIP takes
-  306 s of CPU and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s); 40,000
-  classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
+  306 s of CPU and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s);
+  40,000 classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
   bounds and a first answer, rounded down and filled. Its cost bound is weak (it pays for fractions of
   certificates, about half of one an hour: 2.5% below the answer on the benchmark), so a second stage follows.
   - When that answer fills every hour as far as the supply can (always, unless a budget binds), every allocation

@@ -5,8 +5,8 @@ Why it holds. Hour h can match at most D_h = min(L_h, S_h) kWh, S_h being what e
 at its most (`upper`). An answer whose energy is Σ_h D_h, as the LP path's is without a binding budget, matches D_h
 in every hour, so every allocation that matches as much must cover each hour: Σ_c m_c,h·x_c ≥ D_h. Cutting such
 an allocation's counts down to `upper` keeps it covering (a class is cut only where `upper` is fewer than all of
-it, and then as many as fill each of its hours alone) and costs no more, so the least cost is reached within `upper`; a budget only
-narrows the allocations, so what bounds them without it bounds them with it. Then:
+it, and then as many as fill each of its hours alone) and costs no more, so the least cost is reached within
+`upper`; a budget only narrows the allocations, so what bounds them without it bounds them with it. Then:
 - an hour that needs all its supply (S_h ≤ L_h) takes every class reaching it at its most: those are fixed, and
   what they bring lowers the other hours' needs;
 - the other classes and the hours that still need energy fall into sets joined by the classes that span them;
