@@ -95,3 +95,14 @@ def test_the_lp_path_reports_the_sets_bound():
     assert relaxed.least_cost(1_500 - 0.5)[1] < 15 + 1e-6
     answer = lp(loads, supply, 100, None, full_mip=0)
     assert (answer.matched_total, answer.cost, answer.status, answer.cost_gap) == (1_500, 20, "optimal", 0.0)
+
+
+def test_a_set_past_the_mip_size_is_bounded_by_its_relaxation(monkeypatch):
+    """A set with more (hour, kWh) pairs than MIP_PAIRS is not solved as a MIP (its root's work has no other
+    bound): its bound is its LP relaxation's, 15 fen for 1,500 kWh, and the answer's classes stay."""
+    monkeypatch.setattr(covering, "MIP_PAIRS", 0)
+    loads, supply = [1_500], [Supply("a", 3, 10, ((0, KWH),))]
+    members, upper, taken = full(loads, supply, 100)
+    assert abs(covering.cover(loads, supply, members, upper, taken) - 15) < 1e-6 and taken == [2]
+    answer = lp(loads, supply, 100, None, full_mip=0)
+    assert (answer.cost, answer.status, answer.cost_gap) == (20, "bounded", 0.25)

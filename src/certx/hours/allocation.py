@@ -25,8 +25,9 @@ A weighted single objective is not exact: one kWh must outweigh every cost the c
 4·10^9 fen on the benchmark), so over 10^8 kWh it spans 10^17, past a double's 2^53 and the solver's tolerances. HiGHS runs single-threaded
 with a fixed seed, fixed presolve and dual simplex, a node limit and no time limit (a time limit would make the
 answer depend on the machine's speed), so the same input gives the same answer.
-- Up to FULL_MIP eligible classes: the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or within a 0.1%
-  gap"), its gaps from HiGHS's bounds.
+- Up to FULL_MIP eligible classes with at most MIP_PAIRS (hour, kWh) pairs (certx.hours.program's measures say
+  why; the covering sets below keep to it too): the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or
+  within a 0.1% gap"), its gaps from HiGHS's bounds.
 - Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py, results in
   loadtest/results/allocation.json: 10^5 classes, half of them across two or more hours): the whole MIP takes
   306 s of CPU and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s);
@@ -64,7 +65,7 @@ import msgspec
 
 from certx.hours.covering import cover
 from certx.hours.curve import KWH
-from certx.hours.program import MIP_REL_GAP, Program
+from certx.hours.program import MIP_PAIRS, MIP_REL_GAP, Program
 from certx.money import Amount, Price
 from certx.wire.commands import MAX_QUANTITY
 
@@ -72,9 +73,10 @@ MAX_HOURS = 8_784               # a leap year of hourly loads
 MAX_LOAD = 10**9                # kWh in one hour of one buyer: 1 TWh, China's whole consumption in an hour
 MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
 # (hour, kWh) pairs over all classes. The benchmark's 10^5 classes have 182,695; the solver's time grows with them,
-# and adversarial shapes within the limit are slow still on the whole MIP's path (3,000 classes of certificates
-# over 133 hours each: 180 s; on the LP path 13 s, its cost bounded at 1.25%), so the limit is low. (4,000 over 100
-# hours, on the LP path: 1.5 s, or 16 s under a binding budget, which leaves it to the window search.)
+# so the limit is low. The red team's shapes within it, a month's load against classes of one certificate over
+# many hours, as measured now (CPU): 3,000 over 133 hours 1.2 s (180 s before MIP_PAIRS sent them from the whole
+# MIP to the LP path), over 66 hours 0.6 s (over 300 s), 4,000 over 100 hours 1.1 s, or 16 s under a binding budget
+# (212 s before SEARCH_PAIRS); the answers' gaps say how far from optimal (3.4-5.0% on the cost for the first two).
 MAX_MIX_ENTRIES = 400_000
 MAX_HOUR = 2**31                # a mix's hours lie in [-MAX_HOUR, MAX_HOUR): past that it is not an hour
 
@@ -248,14 +250,15 @@ SEARCH_PAIRS = 1_000_000
 
 
 def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
-        full_mip: int = FULL_MIP) -> Allocation:
-    """The LP path: the MIP over every eligible class when they are at most `full_mip`; beyond, its LP
-    relaxation for the bounds and a first answer, made whole, then bounded and improved set by set of hours
-    (`cover`) when it fills every hour as far as the supply can, else improved window by window by small MIPs."""
+        full_mip: int = FULL_MIP, full_pairs: int = MIP_PAIRS) -> Allocation:
+    """The LP path: the MIP over every eligible class when they are at most `full_mip` with at most `full_pairs`
+    (hour, kWh) pairs; beyond, its LP relaxation for the bounds and a first answer, made whole, then bounded and
+    improved set by set of hours (`cover`) when it fills every hour as far as the supply can, else improved window
+    by window by small MIPs."""
     members, upper = _eligible(loads, supply, cap)
     if not members:
         return _answer("lp", "optimal", 0.0, 0.0, loads, supply, [0] * len(supply))
-    integral = len(members) <= full_mip
+    integral = len(members) <= full_mip and sum(len(supply[i].mix) for i in members) <= full_pairs
     program = Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
     values, energy_bound = program.most_energy()
     taken = _whole(loads, supply, members, upper, budget, values, integral)

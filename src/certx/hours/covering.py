@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from certx.hours.program import Program
+from certx.hours.program import MIP_PAIRS, Program
 
 if TYPE_CHECKING:
     from certx.hours.allocation import Supply
@@ -89,14 +89,15 @@ def _joined(free: list[int], reach: list[list[tuple[int, int]]], need: list[int]
 def _cheaper(supply: Sequence[Supply], classes: list[int], upper: list[int], need: list[int],
              taken: list[int]) -> float | None:
     """One set solved as the least cost covering its hours' needs: its bound (fen), and `taken` changed on its
-    classes when the solve covers them, checked in integers, for less."""
+    classes when the solve, a MIP up to MIP_PAIRS, covers them, checked in integers, for less."""
     room = {h: need[h] for i in classes for h, _ in supply[i].mix if h in range(len(need)) and need[h] > 0}
     # the needs' exact total, which with each hour at most its need forces every hour to it: presolve then leaves
     # the rows Σ_c m_c,h·x_c ≥ need_h, whose cuts are sharper (asking 0.5 kWh less, as the whole path does, left
     # the hours' columns free and gave 0.38% on the benchmark, against 0.33%)
-    program = Program(supply, classes, upper, room, None, integral=True, settings=SETTINGS)
+    integral = sum(len(supply[i].mix) for i in classes) <= MIP_PAIRS      # a larger set: its LP relaxation's bound
+    program = Program(supply, classes, upper, room, None, integral, SETTINGS if integral else None)
     values, least = program.least_cost(sum(room.values()))
-    if values is not None:
+    if values is not None and integral:
         counts = [min(u, max(0, round(v))) for u, v in zip(upper, values)]     # a MIP's values, whole
         into = dict.fromkeys(room, 0)
         for i, n in zip(classes, counts):

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 MIP_REL_GAP = 0.001             # "optimal or within a 0.1% gap" (issue 13)
 MIP_MAX_NODES = 2_000           # branch-and-bound nodes per solve: a bound on the work that does not read a clock
+# (hour, kWh) pairs up to which a program over many classes is solved as a MIP; beyond, its LP relaxation alone. A
+# MIP's root node has no bound on its work but the MIP's size, and dense ones are slow: 3,000 classes over 66 hours
+# each of a month (198,000 pairs) took over 300 s as the whole MIP and 76 s as one covering set; 3,000 over 33 hours
+# took 0.9 s, 1,500 over 66 0.3 s, year()'s 2,889 classes (44,843 pairs) 1.1 s; the benchmark's largest covering set
+# has 25,007. The time is not monotone in the size (3,000 over 100 hours: 0.6 s), so this bounds what was measured.
+MIP_PAIRS = 100_000
 
 OPTIONS: dict[str, object] = {
     "output_flag": False,
