@@ -247,3 +247,19 @@ def test_larger_instances_keep_every_rule_on_both_lp_ways(loads, supply, limit):
         check_answer(answer, loads, supply, cap, budget)
     assert windowed.matched_total <= whole.matched_total / (1 - allocation.MIP_REL_GAP) + 1
     assert whole.matched_total <= windowed.matched_total * (1 + windowed.gap) + 1
+
+
+def test_the_window_search_skips_the_windows_past_its_work_bound(monkeypatch):
+    """Under a binding budget the rounded LP answer takes two of c (34 fen, mostly in hour 1, which one fills) and
+    one single of a; the window search finds that one c and two singles match more. With no (hour, kWh) pairs
+    allowed it solves no window: the rounded answer stands, and its gap says how far it may be from the most."""
+    loads = [1_917, 669, 985, 719]
+    supply = [Supply("a", 3, 39, ((0, KWH),)), Supply("b", 1, 29, ((0, 474), (2, 526))),
+              Supply("c", 3, 34, ((0, 35), (1, 965)))]
+    searched = lp(loads, supply, None, 145, full_mip=0)
+    assert (searched.matched_total, searched.cost) == (3_112, 141) == brute(loads, supply, None, 145)
+    monkeypatch.setattr(allocation, "SEARCH_PAIRS", 0)
+    stopped = lp(loads, supply, None, 145, full_mip=0)
+    check_answer(stopped, loads, supply, None, 145)
+    assert stopped.matched_total < 3_112 and stopped.status != "optimal"
+    assert stopped.matched_total * (1 + stopped.gap) >= 3_112

@@ -14,6 +14,9 @@ certificate or per hour as an object: a curve is one compact array of cumulative
   certificate's kWh inside), and which certificates of a range meet it;
 - `classes`: a lot's certificates grouped by the hours of their energy, the 24/7 match's supply classes;
 - `allocation`: the 24/7 match's problem, solved (greedy per hour where that is optimal, else HiGHS);
+- `program`: one HiGHS program of that problem, with the fixed settings that make its answer a function of the input;
+- `covering`: when an answer fills every hour as far as the supply can, its cost bounded and lowered set by set of
+  hours;
 - `evidence`: the buyer's evidence of a match, per hour, with its scores and the hash of its inputs.
 
 The overlay is not an official certificate, and certx trusts the curve's data: it checks only that it adds up.

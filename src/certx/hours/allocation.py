@@ -25,19 +25,28 @@ A weighted single objective is not exact: one kWh must outweigh every cost the c
 4·10^9 fen on the benchmark), so over 10^8 kWh it spans 10^17, past a double's 2^53 and the solver's tolerances. HiGHS runs single-threaded
 with a fixed seed, fixed presolve and dual simplex, a node limit and no time limit (a time limit would make the
 answer depend on the machine's speed), so the same input gives the same answer.
-- Up to FULL_MIP eligible classes: the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or within a 0.1%
-  gap"), its gaps from HiGHS's bounds.
+- Up to FULL_MIP eligible classes with at most MIP_PAIRS (hour, kWh) pairs (certx.hours.program's measures say
+  why; the covering sets below keep to it too): the whole MIP, each solve within mip_rel_gap 0.001 ("optimal or
+  within a 0.1% gap"), its gaps from HiGHS's bounds.
 - Beyond: the MIP is too slow. Measured on the benchmark's year (loadtest/allocation_bench.py, results in
   loadtest/results/allocation.json: 10^5 classes, half of them across two or more hours): the whole MIP takes
-  344 s and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s); 40,000
-  classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
-  bounds and a first answer, rounded down and filled; then a large-neighbourhood search solves again, window by
-  window of WINDOW hours, the classes that reach the window as a small MIP with the rest fixed, and keeps each
-  answer that matches more or as much for less (about 35 s in all). On the benchmark it matches exactly the LP's
-  bound on the energy, at a cost 0.08% below the whole MIP's answer (0.47% below the rounded LP's), so within
-  0.39% of the optimum by the MIP's bound. Its own cost bound is only the LP relaxation's, which is weak (it pays
-  for fractions of certificates), so the cost gap it reports (2.5% there) is that bound's, not its distance from
-  the optimum.
+  306 s of CPU and stops at its node limit 0.47% from its bound on the cost (its root node alone takes 77-200 s);
+  40,000 classes take 55 s, 10,000 take 0.5 s. So beyond FULL_MIP the LP relaxation (two solves, about 1.5 s) gives the
+  bounds and a first answer, rounded down and filled. Its cost bound is weak (it pays for fractions of
+  certificates, about half of one an hour: 2.5% below the answer on the benchmark), so a second stage follows.
+  - When that answer fills every hour as far as the supply can (always, unless a budget binds), every allocation
+    matching as much must cover each hour's most, and the problem splits into sets of hours joined by the classes
+    spanning them, each a covering MIP solved at its root node (certx.hours.covering, whose docstring proves it):
+    their bounds' sum bounds the cost, and a set's solution replaces the answer's classes there when cheaper.
+    On the benchmark (38 sets, the largest 1,856 hours and 13,712 classes): 35 s of CPU in all, the energy the
+    LP's bound (gap 0), the cost 0.10% below the whole MIP's answer and proved within 0.32% of the optimum
+    (cost_gap; the LP relaxation's bound said 2.5%). The issue's 0.1% is not proved: the sets' root bounds stop
+    there and branching hardly moves them (one set of 338 hours, given 300 s of nodes, gained 0.08% of its cost
+    and still lay 0.39% below its best answer).
+  - Otherwise a large-neighbourhood search solves again, window by window of WINDOW hours, the classes that reach
+    the window as a small MIP with the rest fixed, and keeps each answer that matches more or as much for less,
+    until the windows' MIPs have held SEARCH_PAIRS (hour, kWh) pairs in all; its cost bound stays the LP
+    relaxation's. (On the benchmark, in place of the sets, it took about 35 s, for a cost 0.03% above theirs.)
 Whatever a solver returns is made exact in integers: rounded, cut back to the budget if a tolerance let it over,
 filled (cheapest first, each class as long as one more certificate matches more) and trimmed (dearest first, every
 certificate whose removal matches no less). The gaps are measured on that final answer against the solver's
@@ -52,24 +61,24 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-import highspy
 import msgspec
-import numpy as np
 
+from certx.hours.covering import cover
+from certx.hours.curve import KWH
+from certx.hours.program import MIP_PAIRS, MIP_REL_GAP, Program
 from certx.money import Amount, Price
 from certx.wire.commands import MAX_QUANTITY
 
-KWH = 1_000                     # one certificate: 1 MWh, never split
 MAX_HOURS = 8_784               # a leap year of hourly loads
 MAX_LOAD = 10**9                # kWh in one hour of one buyer: 1 TWh, China's whole consumption in an hour
 MAX_CLASSES = 200_000           # twice the benchmark's 10^5 classes
 # (hour, kWh) pairs over all classes. The benchmark's 10^5 classes have 182,695; the solver's time grows with them,
-# and adversarial shapes within the limit are slow still (4,000 classes of certificates over 100 hours each: 64 s;
-# 3,000 over 133 hours: 180 s on the whole MIP's path), so the limit is low.
+# so the limit is low. The red team's shapes within it, a month's load against classes of one certificate over
+# many hours, as measured now (CPU): 3,000 over 133 hours 1.2 s (180 s before MIP_PAIRS sent them from the whole
+# MIP to the LP path), over 66 hours 0.6 s (over 300 s), 4,000 over 100 hours 1.1 s, or 16 s under a binding budget
+# (212 s before SEARCH_PAIRS); the answers' gaps say how far from optimal (3.4-5.0% on the cost for the first two).
 MAX_MIX_ENTRIES = 400_000
 MAX_HOUR = 2**31                # a mix's hours lie in [-MAX_HOUR, MAX_HOUR): past that it is not an hour
-MIP_REL_GAP = 0.001             # "optimal or within a 0.1% gap" (issue 13)
-MIP_MAX_NODES = 2_000           # branch-and-bound nodes per solve: a bound on the work that does not read a clock
 
 Method = Literal["greedy", "lp"]
 Status = Literal["optimal", "within_gap", "bounded", "heuristic"]
@@ -226,126 +235,31 @@ def _answer(method: Method, status: Status, gap: float | None, cost_gap: float |
 
 # ---- the LP path -------------------------------------------------------------------------------------------------
 
-_OPTIONS: dict[str, object] = {
-    "output_flag": False,
-    "threads": 1,
-    "parallel": "off",
-    "random_seed": 0,
-    "presolve": "on",
-    "simplex_strategy": 1,             # dual simplex, serial
-    "mip_rel_gap": MIP_REL_GAP,
-    "mip_max_nodes": MIP_MAX_NODES,
-}
-_STOPPED = {highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kIterationLimit}   # the node limit
 # Eligible classes up to which the whole MIP is solved (see the docstring). Its time depends on the instance more
 # than on its size: 0.5 s for the benchmark's 10,000 classes, but 133 s for the 5,659 classes of
 # certx.sample.hourly.year(projects=12, load_kw=400) (each certificate over several hours), where the relaxation
-# path takes 4.3 s for the same energy; 2,889 of year()'s take 1.1 s. The matcher stops for a match, so the bound is
-# low.
+# path takes 9.3 s of CPU for the same energy (its cost bounded at 0.59%); 2,889 of year()'s take 1.1 s. The matcher
+# stops for a match, so the bound is low.
 FULL_MIP = 3_000
 SWEEPS = 1                             # sweeps of the windows, each offset by WINDOW / SWEEPS hours
 WINDOW = 6                             # hours a neighbourhood spans
-
-
-class _Program:
-    """One HiGHS program over `members` (supply indices), with the rest of the supply fixed, which only lowers
-    the loads to `room` (kWh each hour can still match). Energy in MWh and money in yuan, so that the
-    coefficients sit near 1. Columns x_c (certificates; integer when `integral`) then y_h (MWh matched in each
-    hour that a member reaches); rows y_h - Σ_c m_c,h·x_c ≤ 0, then the budget's."""
-
-    def __init__(self, supply: Sequence[Supply], members: list[int], upper: list[int], room: dict[int, int],
-                 budget: int | None, integral: bool) -> None:
-        self.members, self.integral = members, integral
-        self.prices = [supply[i].price / 100 for i in members]
-        rows: dict[int, int] = {}
-        starts, index, value = [0], [], []
-        for i in members:
-            for h, kwh in supply[i].mix:
-                if room.get(h, 0) > 0:
-                    index.append(rows.setdefault(h, len(rows)))
-                    value.append(-kwh / KWH)
-            if budget is not None:
-                index.append(-1)                              # the budget row, numbered once the rows are known
-                value.append(supply[i].price / 100)
-            starts.append(len(index))
-        n, m = len(members), len(rows)
-        index = [m if r < 0 else r for r in index]
-        for r in range(m):
-            index.append(r)
-            value.append(1.0)
-            starts.append(len(index))
-        self.columns = n + m
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n + m, m + (budget is not None)
-        lp.col_cost_ = np.array([0.0] * n + [1.0] * m)
-        lp.col_lower_ = np.zeros(n + m)
-        lp.col_upper_ = np.array([float(u) for u in upper] + [room[h] / KWH for h in rows])
-        lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
-        lp.row_upper_ = np.array([0.0] * m + ([budget / 100] if budget is not None else []))
-        lp.sense_ = highspy.ObjSense.kMaximize
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(value)
-        if integral:
-            lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
-        self.h = highspy._Highs()  # the core class: the public wrapper prints a banner before options can stop it
-        for name, option in _OPTIONS.items():
-            self.h.setOptionValue(name, option)
-        self.h.setOptionValue("solver", "choose" if integral else "simplex")
-        self.h.passModel(lp)
-        self.energy_row: int | None = None
-
-    def most_energy(self) -> tuple[list[float] | None, float | None]:
-        """The first solve: the members' values and the bound on the energy they add (kWh)."""
-        return self._run(KWH)
-
-    def least_cost(self, energy: float) -> tuple[list[float] | None, float | None]:
-        """The second solve, again with another `energy` (kWh) as often as asked: the members' values and the
-        bound on their cost (fen) when they add at least `energy`."""
-        h, n = self.h, len(self.members)
-        if self.energy_row is None:
-            h.changeObjectiveSense(highspy.ObjSense.kMinimize)
-            h.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32),
-                             np.array(self.prices + [0.0] * (self.columns - n)))
-            h.addRow(energy / KWH, highspy.kHighsInf, self.columns - n,
-                     np.arange(n, self.columns, dtype=np.int32), np.ones(self.columns - n))
-            self.energy_row = h.getNumRow() - 1
-        else:
-            h.changeRowBounds(self.energy_row, energy / KWH, highspy.kHighsInf)
-        return self._run(100)
-
-    def _run(self, unit: int) -> tuple[list[float] | None, float | None]:
-        h = self.h
-        h.run()
-        status, info = h.getModelStatus(), h.getInfo()
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        # a MIP's dual bound holds wherever its search stopped; an LP's objective is a bound only when optimal
-        bound = info.mip_dual_bound * unit if self.integral else info.objective_function_value * unit
-        if not (optimal or self.integral and status in _STOPPED):
-            bound = math.nan
-        found = optimal or (self.integral and info.primal_solution_status == 2)   # 2: a feasible incumbent
-        values = list(h.getSolution().col_value[:len(self.members)]) if found else None
-        return values, bound if math.isfinite(bound) else None
+# (hour, kWh) pairs the windows' MIPs may hold in all; the search skips the windows past that, a bound on its work
+# that reads no clock. Classes over many hours put each in many windows' MIPs: 4,000 over 100 hours of a month's
+# load under a binding budget took 212 s without it, 16 s with it, for the same answer.
+SEARCH_PAIRS = 1_000_000
 
 
 def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
-        full_mip: int = FULL_MIP) -> Allocation:
-    """The LP path: the MIP over every eligible class when they are at most `full_mip`; beyond, its LP
-    relaxation for the bounds and a first answer, made whole, then improved a day at a time by small MIPs."""
-    hours = len(loads)
-    top = Price.MAX if cap is None else cap
-    members, upper = [], []
-    for i in sorted(range(len(supply)), key=lambda i: supply[i].price):   # stable: cheapest, then the caller's
-        s = supply[i]
-        useful = max((-(-loads[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and loads[h]), default=0)
-        if s.price <= top and useful:
-            members.append(i)
-            upper.append(min(s.available, useful))   # more would saturate every hour of the class on its own
+        full_mip: int = FULL_MIP, full_pairs: int = MIP_PAIRS) -> Allocation:
+    """The LP path: the MIP over every eligible class when they are at most `full_mip` with at most `full_pairs`
+    (hour, kWh) pairs; beyond, its LP relaxation for the bounds and a first answer, made whole, then bounded and
+    improved set by set of hours (`cover`) when it fills every hour as far as the supply can, else improved window
+    by window by small MIPs."""
+    members, upper = _eligible(loads, supply, cap)
     if not members:
         return _answer("lp", "optimal", 0.0, 0.0, loads, supply, [0] * len(supply))
-    integral = len(members) <= full_mip
-    program = _Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
+    integral = len(members) <= full_mip and sum(len(supply[i].mix) for i in members) <= full_pairs
+    program = Program(supply, members, upper, dict(enumerate(loads)), budget, integral)
     values, energy_bound = program.most_energy()
     taken = _whole(loads, supply, members, upper, budget, values, integral)
     # the second solve asks for the energy a whole answer reached (the MIP's) or the LP's optimum, whichever is known
@@ -357,7 +271,12 @@ def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget:
     if _rank(loads, supply, again) > _rank(loads, supply, taken):
         taken = again
     if not integral:
-        _improve(loads, supply, members, upper, budget, taken)
+        full = cover(loads, supply, members, upper, taken)     # None unless every hour is as full as it can be
+        if full is None:
+            _improve(loads, supply, members, upper, budget, taken)
+        else:
+            _finish(loads, supply, members, upper, budget, taken)
+            cost_bound = full if cost_bound is None else max(cost_bound, full)
     answer = _answer("lp", "optimal", None, None, loads, supply, taken)
     if answer.matched_total < need - 0.5 and cost_bound is not None:   # that bound holds for more energy than this
         _, cost_bound = program.least_cost(answer.matched_total - 0.5)
@@ -366,6 +285,21 @@ def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget:
     status: Status = ("heuristic" if gap is None or cost_gap is None else "optimal" if gap == cost_gap == 0.0
                       else "within_gap" if max(gap, cost_gap) <= MIP_REL_GAP else "bounded")
     return msgspec.structs.replace(answer, status=status, gap=gap, cost_gap=cost_gap)
+
+
+def _eligible(loads: Sequence[int], supply: Sequence[Supply], cap: int | None) -> tuple[list[int], list[int]]:
+    """The classes the LP path offers the solver (supply indices, cheapest, then the caller's order: a stable sort),
+    those within the cap with energy in the load's hours, and the most of each worth taking."""
+    hours = len(loads)
+    top = Price.MAX if cap is None else cap
+    members, upper = [], []
+    for i in sorted(range(len(supply)), key=lambda i: supply[i].price):
+        s = supply[i]
+        useful = max((-(-loads[h] // kwh) for h, kwh in s.mix if 0 <= h < hours and loads[h]), default=0)
+        if s.price <= top and useful:
+            members.append(i)
+            upper.append(min(s.available, useful))   # more would saturate every hour of the class on its own
+    return members, upper
 
 
 def _rank(loads: Sequence[int], supply: Sequence[Supply], taken: list[int]) -> tuple[int, int]:
@@ -440,10 +374,12 @@ def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int],
                 reaching[h].append(k)
     supplied = _supplied(loads, supply, taken)
     spent = sum(n * s.price for n, s in zip(taken, supply))
+    work = 0
     for offset in range(0, WINDOW, WINDOW // SWEEPS):
         for first in range(-offset, hours, WINDOW):
             ks = sorted({k for h in range(max(first, 0), min(first + WINDOW, hours)) for k in reaching[h]})
-            if not ks:
+            work += sum(len(supply[members[k]].mix) for k in ks)
+            if not ks or work > SEARCH_PAIRS:
                 continue
             window, bounds = [members[k] for k in ks], [upper[k] for k in ks]
             prices = [supply[i].price for i in window]
@@ -456,7 +392,7 @@ def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int],
             now = [taken[i] for i in window]
             best = (_gain(supply, window, now, room), -sum(n * p for n, p in zip(now, prices)), now)
             left = None if budget is None else budget - spent - best[1]
-            program = _Program(supply, window, bounds, room, left, integral=True)
+            program = Program(supply, window, bounds, room, left, integral=True)
             need = best[0]
             if need < sum(room.values()):                     # some hour still lacks: try to match more first
                 values, _ = program.most_energy()
