@@ -1,6 +1,6 @@
-"""The ordered, overlapping transactions the gateway and the matcher write with (certx.kafka.transactions, DESIGN 3),
-on the real broker as the gateway: two transactions overlap, yet the log keeps the batches in their order, the
-group's position follows the last commit, and no transaction commits past one that aborted."""
+"""The ordered transactions the gateway and the matcher write with (certx.kafka.transactions, DESIGN 3), on the
+real broker as the gateway: the log keeps the batches in their order, the group's position follows the last
+commit, and no transaction commits past one that aborted."""
 from __future__ import annotations
 
 import asyncio
@@ -9,20 +9,23 @@ import pytest
 from aiokafka import TopicPartition
 
 from certx.kafka.topics import send_batched
-from certx.kafka.transactions import IDS, Transactions, transactional_producers
+from certx.kafka.transactions import Transactions, transactional_producers
 from tests.kafka.conftest import read_topic
 
 pytestmark = pytest.mark.kafka
 
 
 def _transactions(kafka, topics) -> Transactions:
-    ids = tuple(topics.transactional_id("gateway", f"t-{suffix}") for suffix in IDS)
+    ids = tuple(topics.transactional_id("gateway", f"t-{suffix}") for suffix in "ab")
     return Transactions(transactional_producers(kafka, ids, 1024 * 1024), "test")
 
 
-def _filler(topic: str, values: list[bytes]):
+def _filler(topic: str, values: list[bytes], offsets: dict[TopicPartition, int], group: str):
+    """A batch as the services write one: its records, then the consumed offsets."""
     async def fill(producer) -> list[asyncio.Future]:
-        return await send_batched(producer, topic, 0, None, values)
+        sent = await send_batched(producer, topic, 0, None, values)
+        await producer.send_offsets_to_transaction(offsets, group)
+        return sent
     return fill
 
 
@@ -49,7 +52,7 @@ def test_overlapping_transactions_keep_the_batches_order_and_the_last_position(a
         await txns.start()
         try:
             for i, values in enumerate(batches):
-                await txns.submit(_filler(topics.commands, values), {source: i + 1}, topics.group("gateway"))
+                await txns.submit(_filler(topics.commands, values, {source: i + 1}, topics.group("gateway")))
             await txns.settle()
             return txns.committed
         finally:
@@ -64,7 +67,7 @@ def test_overlapping_transactions_keep_the_batches_order_and_the_last_position(a
 
 def test_a_transaction_never_commits_past_one_that_aborted(as_, topics):
     """DESIGN 3, crash-only: batch 5 fails after its records were sent (its offsets are refused: they name the
-    matcher's group, which the gateway may not use), while batch 6 is already under way. Neither commits, nor anything after; the
+    matcher's group, which the gateway may not use), while batch 6 waits behind it. Neither commits, nor anything after; the
     stream fails, and a restart (the same ids, which fences and aborts what was left open) goes on from batch 4."""
     gateway = as_("gateway")
     source = TopicPartition(topics.replay, 0)
@@ -76,8 +79,8 @@ def test_a_transaction_never_commits_past_one_that_aborted(as_, topics):
         try:
             for i in range(10):
                 try:
-                    await txns.submit(_filler(topics.commands, [f"{i}".encode()]), {source: i + 1},
-                                      topics.group("matcher") if i == 5 else group)
+                    await txns.submit(_filler(topics.commands, [f"{i}".encode()], {source: i + 1},
+                                              topics.group("matcher") if i == 5 else group))
                 except Exception:       # noqa: BLE001 - the stream has failed: later batches are refused
                     break
             try:
@@ -95,7 +98,7 @@ def test_a_transaction_never_commits_past_one_that_aborted(as_, topics):
         txns = _transactions(gateway, topics)
         await txns.start()          # fences the failed run's ids: their open transactions abort
         try:
-            await txns.submit(_filler(topics.commands, [b"after"]), {source: 5}, group)
+            await txns.submit(_filler(topics.commands, [b"after"], {source: 5}, group))
             await txns.settle()
         finally:
             await txns.stop()

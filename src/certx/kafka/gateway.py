@@ -14,7 +14,7 @@ The exchange's time is the broker's append time of the inbound record (the inbou
 same time; were a topic misconfigured with `CreateTime`, the gateway's clock is used instead, never the
 sender's. Recorded days on the replay topic keep their recorded times.
 
-The gateway is a sequencer: one runs at a time. Its transactional ids are fixed, so a new instance fences
+The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
 the old one, whose next transaction fails and ends it (crash-only); the new one resumes from the committed
 positions. On start it rebuilds the door's memory of which market each recent order is in from the tail of
 `certx.commands`.
@@ -37,7 +37,7 @@ from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
-from certx.kafka.transactions import IDS, Transactions, transactional_producers
+from certx.kafka.transactions import Transactions, transactional_producers
 from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
 from certx.wire.dead_letter import dead_letter
 from certx.wire.reasons import DeadLetterReason
@@ -82,7 +82,7 @@ class Gateway:
     async def start(self) -> None:
         t = self.s.topics
         await require_topics(self.s.kafka, [t.commands, t.events, t.replay, t.dlq])
-        ids = tuple(t.transactional_id("gateway", suffix) for suffix in IDS)
+        ids = (t.transactional_id("gateway", "a"), t.transactional_id("gateway", "b"))
         self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024), "gateway")
         await self.transactions.start()       # fences a previous gateway
         self.consumer = AIOKafkaConsumer(
@@ -226,6 +226,7 @@ class Gateway:
                 sent += await send_batched(producer, t.commands, p, MARKET_OF[p].encode(), values, stamps[p])
             if dead:
                 sent += await send_batched(producer, t.dlq, 0, None, dead)
+            await producer.send_offsets_to_transaction(offsets, self.s.group)
             return sent
 
         def committed() -> None:
@@ -239,7 +240,7 @@ class Gateway:
                 metrics.DEAD_LETTERS.labels("gateway").inc(len(dead))
                 log.warning("gateway.dead_letters", count=len(dead))
 
-        await self.transactions.submit(fill, offsets, self.s.group, committed)
+        await self.transactions.submit(fill, committed)
 
     async def stop(self) -> None:
         self._stopping.set()
