@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+# How long the broker holds a service's fetch that finds nothing. It answers as soon as data is committed, so this
+# costs no latency; it sets how often an idle service asks: at 5 ms the idle gateway took 6% of a core and the
+# matcher 4%, at 100 ms 1.5% and 1.2%, and their p99 at 2,000 commands/s was no worse (loadtest.kafka_latency).
+IDLE_FETCH_WAIT_MS = 100
 _JAAS = re.compile(r'(username|password)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from certx import metrics
 from certx.gateway import Door
 from certx.gateway.relay import may_call_for_commands, relay
-from certx.kafka.connection import Connection
+from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
@@ -54,7 +54,7 @@ class GatewaySettings:
     kafka: Connection
     topics: Topics = field(default_factory=Topics)
     max_records: int = 10_000
-    fetch_wait_ms: int = 5
+    fetch_wait_ms: int = IDLE_FETCH_WAIT_MS
     remember: int = 1_000_000          # orders whose market the door remembers, for routing by target
     discover_every_s: float = 2.0      # how often to look for new senders' inbound topics
 

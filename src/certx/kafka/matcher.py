@@ -36,7 +36,7 @@ from certx import metrics
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch, snapshots
-from certx.kafka.connection import Connection
+from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
@@ -57,7 +57,7 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     rules: Rules = DEFAULT
     max_records: int = 10_000          # per fetch
-    fetch_wait_ms: int = 5             # how long a fetch waits for data: latency vs batch size
+    fetch_wait_ms: int = IDLE_FETCH_WAIT_MS
     snapshot_every: int = 200_000      # commands between snapshots of a partition's engine
     session_timeout_ms: int = 10_000   # how soon a dead matcher's partitions go to another instance
     marketdata: bool = True            # publish quotes on certx.marketdata (off: to measure what the feed costs)
