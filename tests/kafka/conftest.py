@@ -223,7 +223,8 @@ class ServiceProcess:
 def through_a_restore(operator: Connection, topics: Topics, matchers, before: list[bytes],
                       after: list[bytes]) -> dict[int, list[bytes]]:
     """`before` through a matcher that is then killed (-9), `after` through a new one that must have restored the
-    GEC market from a snapshot; returns the committed events, per partition, once all of them are there."""
+    GEC market from a snapshot; checks that the committed events equal, byte for byte, those of one uninterrupted
+    embedded replay, and returns them, per partition."""
     first = matchers(snapshot_every=2)
     first.wait_assigned()
     replay(operator, topics, before)
@@ -241,7 +242,12 @@ def through_a_restore(operator: Connection, topics: Topics, matchers, before: li
             restored.append(record)
     assert restored and restored[-1]["snapshot_position"] > 0, "the GEC market was not restored from a snapshot"
     replay(operator, topics, after)
-    return asyncio.run(committed_events(operator, topics, counts(expected_events(before + after))))
+    want = expected_events(before + after)
+    got = asyncio.run(committed_events(operator, topics, counts(want)))
+    for p in want:
+        assert got[p] == want[p], f"partition {p}: events differ from certx replay"
+    return got
+
 
 @pytest.fixture
 def services(as_, topics, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx.kafka.topics import send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
@@ -30,8 +30,6 @@ def _filler(topic: str, values: list[bytes], offsets: dict[TopicPartition, int],
 
 
 async def _committed_position(kafka, group: str, tp: TopicPartition) -> int | None:
-    from aiokafka import AIOKafkaConsumer
-
     consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **kafka.aiokafka())
     await consumer.start()
     try:
