@@ -70,6 +70,20 @@ def test_a_duplicate_key_is_malformed_whichever_comes_last():
     assert "duplicate key `provinces`" in decode_command(nested).detail
 
 
+def test_a_duplicate_key_is_found_behind_escapes_and_colons_in_strings():
+    """The gateway counts colons to skip the slow exact check: neither an escaped colon nor a colon in a value
+    may hide a repeated key from it."""
+    raw = msgspec.json.encode(order())[:-1]
+    escaped_colon = raw + b',"actor":"B2","note":"\\u003a"}'          # one colon fewer in the bytes than read
+    assert "duplicate key `actor`" in decode_command(escaped_colon).detail
+    escaped_key = raw + b',"\\u0061ctor":"B2"}'                        # the same key, spelt with an escape
+    assert "duplicate key `actor`" in decode_command(escaped_key).detail
+    colon_in_value = raw + b',"actor":"B2","note":"10:00"}'
+    assert "duplicate key `actor`" in decode_command(colon_in_value).detail
+    with_colons = msgspec.json.encode(order(order_id="o:1"))                # no repeat: read as it is
+    assert decode_command(with_colons).order_id == "o:1"
+
+
 @pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, ""])
 def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
     """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it)."""
