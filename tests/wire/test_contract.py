@@ -134,6 +134,19 @@ def test_deep_nesting_inside_an_object_is_answered_and_outside_one_is_not_an_obj
     assert isinstance(decode_command(b"[" * 100_000), NotAnObject)
 
 
+@pytest.mark.parametrize("kind", [[], {}, {"a": 1}, ["order.new"]])
+def test_a_type_that_is_an_array_or_an_object_is_answered_malformed_not_raised(kind):
+    """PROTOCOL: a record that is a JSON object is answered `malformed` with its `ref`. A `type` that is not a
+    string once raised (an unhashable value looked up among the contract's types): the gateway stopped, and read
+    the same record again on its restart, so one 13-byte record from any broker stopped the exchange's intake."""
+    desk = cea_day()
+    before = engines_state(desk)
+    ev = answer(desk, msgspec.json.encode(order(type=kind)))
+    assert ev.reason == "malformed" and ev.ref == "o1"
+    assert isinstance(decode_command(b'{"type":[]}'), Malformed)
+    assert engines_state(desk) == before
+
+
 @pytest.mark.parametrize("raw", [b"", b"null", b"[1]", b'"order.new"', b"\xff\xfe", b"{", b"1e999999"])
 def test_bytes_that_are_not_a_json_object_get_no_answer_but_are_counted(raw):
     desk = cea_day()

@@ -151,7 +151,7 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
         hints = {k: v for k in ("actor", "market", "product", "target", "auction_id", "order_id")
                  if (v := _name(obj.get(k)))}
         return Malformed(_say(detail), ref=_name(obj.get("order_id", obj.get("id"))),
-                         command=kind if kind in COMMAND_TYPES else "",
+                         command=kind if type(kind) is str and kind in COMMAND_TYPES else "",
                          account=_name(obj.get("account")), fields=hints)
 
     if len(raw) > MAX_RECORD:
