@@ -147,6 +147,24 @@ def test_a_type_that_is_an_array_or_an_object_is_answered_malformed_not_raised(k
     assert engines_state(desk) == before
 
 
+@pytest.mark.parametrize("field, number", [("quantity", b"1e999"), ("price", b"-1e400"), ("quantity", b"9" * 4301),
+                                           ("note", b"1e999")])
+def test_a_number_too_large_to_read_is_answered_malformed_naming_its_field_not_dead_lettered(field, number):
+    """PROTOCOL: a record that is a JSON object is answered `malformed`, with its `ref` and a `detail` naming the
+    field; only bytes that are not a JSON object go to the dead letters alone. `1e999` and a 4,301-digit integer
+    are JSON, but beyond what the reader holds (a float, 4,300 digits): such an order once went to the dead
+    letters unanswered, its sender never told."""
+    desk = cea_day()
+    before = engines_state(desk)
+    fields = msgspec.json.encode(order(**{field: 0}))
+    ev = answer(desk, fields.replace(f'"{field}":0'.encode(), f'"{field}":'.encode() + number))
+    assert isinstance(ev, e.OrderRejected) and ev.reason == "malformed" and ev.ref == "o1" and ev.account == "A"
+    assert f"`{field}`" in ev.detail or f"$.{field}" in ev.detail
+    assert engines_state(desk) == before
+    assert isinstance(decode_command(b"[1e999]"), NotAnObject) and isinstance(decode_command(b'{"a":1e999'),
+                                                                                NotAnObject)
+
+
 @pytest.mark.parametrize("raw", [b"", b"null", b"[1]", b'"order.new"', b"\xff\xfe", b"{", b"1e999999"])
 def test_bytes_that_are_not_a_json_object_get_no_answer_but_are_counted(raw):
     desk = cea_day()

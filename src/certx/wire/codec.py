@@ -118,6 +118,27 @@ def _keys_all_read(raw: bytes, obj: dict[str, Any]) -> bool:
     return b"\\" not in raw and raw.count(b":") == _plain.encode(obj).count(b":")
 
 
+# What a refusal reads of a record (`malformed` in decode_command), each value kept as it was written.
+_HEADS = ("type", "order_id", "id", "account", "actor", "market", "product", "target", "auction_id")
+_heads = msgspec.json.Decoder(msgspec.defstruct("Heads", [(k, msgspec.Raw, msgspec.Raw(b"null")) for k in _HEADS]))
+
+
+def _heads_of(raw: bytes) -> dict[str, Any] | None:
+    """The fields a refusal reads, of a JSON object whose other values msgspec cannot hold (a number beyond a
+    float, or of over 4,300 digits: JSON all the same), which it skips unread; None if `raw` is not an object."""
+    try:
+        heads = _heads.decode(raw)
+    except Exception:  # noqa: BLE001 - not an object, or not JSON
+        return None
+    obj = {}
+    for key in _HEADS:
+        try:
+            obj[key] = _loose.decode(getattr(heads, key))
+        except msgspec.DecodeError:
+            pass
+    return obj
+
+
 def _name(value: Any) -> str:
     """`value` if it is a name the contract allows (safe to echo in an answer), else ''."""
     return value if type(value) is str and 0 < len(value) <= 128 and _NAME.match(value) else ""
@@ -139,6 +160,10 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
             found = _ID.search(raw[:4096])
             return Malformed("nested too deeply to read", ref=_name(found.group(2).decode("utf-8", "replace")) if found else "")
         return NotAnObject("not a JSON object: nested too deeply to read")
+    except msgspec.ValidationError as exc:
+        obj = _heads_of(raw)          # a number out of range (the typed decode below names its field)
+        if obj is None:
+            return NotAnObject(_say(f"not JSON: {exc}"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return NotAnObject(_say(f"not JSON: {exc}"))
     except Exception as exc:  # noqa: BLE001 - a decoder must never stop a service
