@@ -4,6 +4,8 @@ go to the dead letters alone. Every answer carries `ref`; a resent command never
 and U2 (money and quantities), A1 (who may act) and A2 (cash per market)."""
 from __future__ import annotations
 
+import tracemalloc
+
 import msgspec
 import pytest
 
@@ -125,6 +127,24 @@ def test_a_megabyte_record_is_answered_malformed_with_its_ref():
     assert len(raw) > MAX_RECORD
     ev = answer(desk, raw)
     assert ev.reason == "malformed" and ev.ref == "huge" and "bytes" in ev.detail
+
+
+def test_a_megabyte_record_is_refused_without_being_read_whole():
+    """MAX_RECORD (an attack, not a command): a megabyte of empty objects, read whole before its size was checked,
+    built 24 MB and cost 40 ms, ten thousand listing orders' worth of the door's time, only to be refused. It is
+    refused having read only what its answer needs (memory stands for the time here: a test asserts no time)."""
+    raw = msgspec.json.encode(order(order_id="huge", padding=[{}] * 330_000))
+    assert len(raw) > 2**20 - 2**16
+    tracemalloc.start()
+    try:
+        bad = decode_command(raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(bad, Malformed) and bad.ref == "huge" and bad.account == "A" and "bytes" in bad.detail
+    assert peak < len(raw) // 4
+    assert isinstance(decode_command(b"[" + b"{}," * 400_000 + b"{}]"), NotAnObject)
+    assert isinstance(decode_command(raw[:-1]), NotAnObject)
 
 
 def test_deep_nesting_inside_an_object_is_answered_and_outside_one_is_not_an_object():
