@@ -46,7 +46,8 @@ def pattern(kind: type[Price] | type[Amount]) -> str:
     return rf"^\d{{1,{kind.DIGITS}}}(\.\d{{1,2}})?$"
 
 
-_WIRE = {Fen: re.compile(r"-?\d{1,30}(?:\.\d{1,2})?\Z")}
+# re.ASCII: `\d` as the schema's (ECMA) reads it, the digits 0-9 alone (Python's also takes "５０" or "٥٠").
+_WIRE = {Fen: re.compile(r"-?\d{1,30}(?:\.\d{1,2})?\Z", re.ASCII)}
 
 
 def parse(value: object, kind: type[Fen] = Fen) -> Fen:
@@ -59,7 +60,7 @@ def parse(value: object, kind: type[Fen] = Fen) -> Fen:
     elif isinstance(value, str):
         wire = _WIRE.get(kind)
         if wire is None:
-            wire = _WIRE[kind] = re.compile(pattern(kind)[1:-1] + r"\Z")
+            wire = _WIRE[kind] = re.compile(pattern(kind)[1:-1] + r"\Z", re.ASCII)
         if not wire.match(value):
             digits = f"at most {kind.DIGITS} digits and " if kind is not Fen else ""
             raise ValueError(f"money must be a decimal with {digits}at most 2 decimal places, got {value[:40]!r}")

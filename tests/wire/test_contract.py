@@ -108,6 +108,32 @@ def test_U1_U2_numbers_beyond_their_bounds_are_malformed(field, value):
     assert ev.reason == "malformed" and field in ev.detail
 
 
+GEC_ISSUE = {"type": "issue.gec", "at": AT, "actor": "registry", "id": "i1", "account": "A", "project": "P",
+             "province": "Gansu", "technology": "wind", "production_month": "2025-06", "subsidised": False,
+             "first_serial": 1, "last_serial": 10}
+BAND = {"type": "band.set", "at": AT, "actor": "operator", "id": "b1", "product": "CEA21", "mode": "listing",
+        "ratio": "0.2"}
+
+
+@pytest.mark.parametrize("line, field, value", [
+    (BAND, "ratio", "0.2\n"), (BAND, "ratio", "1.0\n"), (BAND, "ratio", "0.\uff12"),
+    (GEC_ISSUE, "production_month", "2025-06\n"), (GEC_ISSUE, "production_month", "\uff12\uff10\uff12\uff15-06"),
+    (order(), "price", "\uff15\uff10.\uff10\uff10"), (order(), "price", "\u0665\u0660"),
+    ({"type": "funds.deposit", "at": AT, "actor": "bank", "id": "d1", "account": "A", "market": "CEA"}, "amount",
+     "\uff11\uff10\uff10"),
+])
+def test_a_pattern_reads_as_the_published_schema_says_ascii_digits_and_no_final_newline(line, field, value):
+    """PROTOCOL: money is a decimal string ("54.22"), months "2025-06"; the schema's patterns (JSON Schema, ECMA
+    regular expressions) mean ASCII digits, and `$` the end. Python's `\\d` also matches fullwidth or Arabic-Indic
+    digits and its `$` a final newline: the door admitted `"ratio": "0.2\\n"`, which then stopped the engine
+    (ValueError reading it), and prices, amounts, months and ratios any other reader of the schema refuses."""
+    desk = cea_day()
+    before = engines_state(desk)
+    ev = answer(desk, msgspec.json.encode({**line, field: value}))
+    assert ev.reason == "malformed" and field in ev.detail and ev.ref in ("o1", "b1", "i1", "d1")
+    assert engines_state(desk) == before
+
+
 def test_U1_a_deposit_beyond_its_bound_is_malformed_and_a_market_never_holds_more_than_2_62_fen():
     desk = cea_day()
     line = {"type": "funds.deposit", "at": AT, "actor": "bank", "id": "d1", "account": "A", "market": "CEA"}

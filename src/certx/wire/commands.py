@@ -24,8 +24,11 @@ MAX_QUANTITY = 10**10
 Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
 Count = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
 Serial = Annotated[int, Meta(ge=1, le=10**15)]
-Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-Ratio = Annotated[str, Meta(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$")]
+# Patterns read alike by Python (the door) and ECMA (the published schema): `[0-9]`, since Python's `\d` also
+# takes fullwidth or Arabic-Indic digits, and `$(?!\n)`, since Python's `$` also matches before a final newline
+# (a ratio "0.2\n" once stopped an engine).
+Month = Annotated[str, Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$(?!\n)")]
+Ratio = Annotated[str, Meta(pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$(?!\n)")]
 # A name (account, broker, product, id, …): printable, so it can never break a log line, a terminal or a
 # database column (a NUL byte once stopped settlement), and short.
 # (`(?!\n)`: Python's `$` also matches before a final newline; ECMA's does not, and there it is a no-op.)
