@@ -86,6 +86,18 @@ def test_a_duplicate_key_is_found_behind_escapes_and_colons_in_strings():
     assert decode_command(with_colons).order_id == "o:1"
 
 
+def test_a_refused_command_is_answered_with_its_own_id_not_a_stray_order_id():
+    """PROTOCOL: `ref` is the command's `id` (`order_id` for orders). A deposit carrying a stray `order_id` was
+    answered with that as its ref, telling the sender that some order of that id was refused."""
+    desk = cea_day()
+    deposit = {"type": "funds.deposit", "at": AT, "actor": "bank", "id": "d1", "account": "A", "market": "CEA",
+               "amount": "1", "order_id": "o7"}
+    ev = answer(desk, msgspec.json.encode(deposit))
+    assert ev.reason == "malformed" and "`order_id`" in ev.detail and ev.ref == "d1"
+    ev = answer(desk, msgspec.json.encode(order(id="x7")))
+    assert ev.reason == "malformed" and "`id`" in ev.detail and ev.ref == "o1"
+
+
 @pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, ""])
 def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
     """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it)."""

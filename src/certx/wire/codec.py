@@ -173,11 +173,12 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
 
     def malformed(detail: str) -> Malformed:
         kind = obj.get("type")
+        kind = kind if type(kind) is str and kind in COMMAND_TYPES else ""
         hints = {k: v for k in ("actor", "market", "product", "target", "auction_id", "order_id")
                  if (v := _name(obj.get(k)))}
-        return Malformed(_say(detail), ref=_name(obj.get("order_id", obj.get("id"))),
-                         command=kind if type(kind) is str and kind in COMMAND_TYPES else "",
-                         account=_name(obj.get("account")), fields=hints)
+        # The command's id: `order_id` for an order, `id` for any other (a stray `order_id` is not its ref).
+        ref = obj.get("id") if kind and kind not in ORDER_TYPES else obj.get("order_id", obj.get("id"))
+        return Malformed(_say(detail), ref=_name(ref), command=kind, account=_name(obj.get("account")), fields=hints)
 
     if len(raw) > MAX_RECORD:
         return malformed(f"a record of {len(raw):,} bytes is over the {MAX_RECORD:,}-byte limit")
