@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from certx.gateway import Admitted, Door
+from certx.money import Price
 from certx.wire import commands as c
 from certx.wire.codec import NotAnObject
 
@@ -56,6 +57,33 @@ def test_routing_a_cancel_or_lift_by_the_order_it_targets_and_refusing_an_unknow
     assert lift.markets == ("GEC",)
     unknown = door.admit(raw(type="order.cancel", order_id="nope", account="A"), "B1", NOW)
     assert unknown.command.reason == "unknown_order" and "market" in unknown.command.detail
+
+
+def test_A1_another_sender_reusing_an_order_id_routes_neither_the_owners_cancel_nor_the_takers_of_the_order():
+    """PROTOCOL: ids are unique per sender, so two senders may use one. The door once remembered the last order of
+    an id: B2 sending `o1` for a GEC lot sent B1's cancels of its CEA order `o1`, and every lift of it, to GEC,
+    where they were refused (a denial of service on any order whose id another broker can guess)."""
+    door = Door()
+    door.admit(new_order("o1"), "B1", NOW)                            # B1's CEA order
+    door.admit(new_order("o1", product="GEC"), "B2", NOW)             # B2 reuses the id in another market
+    cancel = door.admit(raw(type="order.cancel", order_id="o1", account="A"), "B1", NOW)
+    assert isinstance(cancel.command, c.OrderCancel) and cancel.markets == ("CEA",)
+    lift = door.admit(raw(type="order.lift", order_id="l1", account="B", target="o1", quantity=1), "B3", NOW)
+    assert lift.markets == ("CEA",)
+    own = door.admit(raw(type="order.cancel", order_id="o1", account="A"), "B2", NOW)
+    assert own.markets == ("GEC",), "B2 cancels its own order where it is"
+    stranger = door.admit(raw(type="order.cancel", order_id="o1", account="A"), "B4", NOW)
+    assert stranger.command.reason == "unknown_order", "a cancel follows only the sender's own orders"
+
+
+def test_a_restarted_door_reading_the_log_a_market_at_a_time_keeps_the_earliest_order_of_an_id():
+    door = Door()
+    for market, product, at in (("CEA", "CEA21", NOW + 5), ("GEC", "GEC", NOW)):    # CEA's partition read first
+        door.learn(c.OrderNew(order_id="o1", actor="B1" if market == "CEA" else "B2", account="A", product=product,
+                              side="buy", quantity=1, price=Price(100)), market, at)
+    lift = door.admit(raw(type="order.lift", order_id="l1", account="B", target="o1", quantity=1), "B3", NOW)
+    assert lift.markets == ("GEC",)
+    assert door.admit(raw(type="order.cancel", order_id="o1", account="A"), "B1", NOW).markets == ("CEA",)
 
 
 def test_the_multi_market_registry_commands_go_to_each_of_their_markets():

@@ -13,7 +13,10 @@ topic; a JSON object that breaks the contract becomes a `Refusal`, which the mar
 
 Where: routed from the command itself (certx.wire.routing): its market, product, or the multi-market registry
 commands. A lift, accept, cancel or bid that does not name its market goes to the market of the order it
-targets, which the door remembers from the orders it let through (the most recent `remember` of them).
+targets, which the door remembers from the orders it let through (the most recent `remember` of them). Order ids
+are unique per sender (PROTOCOL), so another sender may use the same id: a cancel looks up the sender's own order
+only, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
+broker could send its cancels or its takers to another market by reusing its ids).
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ class Admitted(NamedTuple):
 class Door:
     def __init__(self, remember: int = 1_000_000) -> None:
         self.remember = remember
-        self.targets: OrderedDict[str, str] = OrderedDict()   # order or auction id -> its market
+        self.targets: OrderedDict[str, tuple[int, str]] = OrderedDict()  # order or auction id -> first (at, market)
+        self.own: OrderedDict[tuple[str, str], str] = OrderedDict()       # (sender, order id) -> its market
         self.last_at = 0
 
     def admit(self, raw: bytes, sender: str | None, at: int | None = None) -> Admitted | NotAnObject:
@@ -62,7 +66,8 @@ class Door:
                                 getattr(cmd, "account", ""), *refusal, at, self._routed(cmd) or ANSWERING)
         routed = markets(cmd)
         if routed is None:
-            target = self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
+            target = (self.own.get((cmd.actor, cmd.order_id)) if isinstance(cmd, c.OrderCancel) else
+                      self._first(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd)))
             if target is None:
                 return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, cmd.account, Reason.unknown_order,
                                     f"no order {_target(cmd)!r} is known to the gateway: name its `market`", at,
@@ -73,20 +78,21 @@ class Door:
                                 Reason.unknown_product, f"{getattr(cmd, 'product', '')!r} names no market", at,
                                 ANSWERING)
         if isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
-            self.learn(cmd, routed[0])
+            self.learn(cmd, routed[0], at)
         self.last_at = at
         return Admitted(cmd, routed, at)
 
-    def learn(self, cmd: c.LoggedCommand, market: str) -> None:
-        """Remember which market an order or auction is in (also fed from `certx.commands` on a restart)."""
+    def learn(self, cmd: c.LoggedCommand, market: str, at: int) -> None:
+        """Remember which market an order or auction is in, received at `at` (also fed from `certx.commands` on a
+        restart, a partition at a time: the earliest of an id is kept, as it was first seen)."""
         key = cmd.auction_id if isinstance(cmd, c.AuctionOpen) else getattr(cmd, "order_id", None)
         if key is None or not isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
             return
-        targets = self.targets
-        targets[key] = market
-        targets.move_to_end(key)
-        if len(targets) > self.remember:
-            targets.popitem(last=False)
+        first = self.targets.get(key)
+        if first is None or at < first[0]:
+            _remember(self.targets, key, (at, market), self.remember)
+        if isinstance(cmd, c.OrderNew):
+            _remember(self.own, (cmd.actor, key), market, self.remember)
 
     def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[Reason, str] | None:
         """Stamp the sender as the actor; a refusal (reason, detail) if the command says otherwise."""
@@ -104,7 +110,12 @@ class Door:
         mine = markets(cmd)
         if mine:
             return mine[0]
-        return self.targets.get(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd) or "")
+        return self._first(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
+
+    def _first(self, key: str | None) -> str | None:
+        """The market of the first order or auction of that id the door saw."""
+        first = self.targets.get(key or "")
+        return first[1] if first is not None else None
 
     def _hinted(self, fields: dict[str, str], command: str = "") -> str:
         """Where to answer a malformed command: the market its readable fields or its type point to."""
@@ -116,8 +127,9 @@ class Door:
         if by_product:
             return by_product
         for key in ("target", "auction_id", "order_id"):
-            if fields.get(key) in self.targets:
-                return self.targets[fields[key]]
+            market = self._first(fields.get(key))
+            if market is not None:
+                return market
         return ANSWERING
 
     def _refuse(self, actor: str, ref: str, command: str, account: str, reason: Reason, detail: str, at: int,
@@ -127,6 +139,13 @@ class Door:
         refusal = c.Refusal(actor=actor, ref=ref, command=command, account=account,
                             order=command in ORDER_TYPES, reason=reason, detail=detail)
         return Admitted(refusal, (market,), at)
+
+
+def _remember(known: OrderedDict, key: object, value: object, most: int) -> None:
+    known[key] = value
+    known.move_to_end(key)
+    if len(known) > most:
+        known.popitem(last=False)
 
 
 def _target(cmd: c.AnyCommand) -> str | None:
