@@ -17,7 +17,8 @@ def test_the_match_report_of_a_data_centres_year_agrees_with_the_allocation_and_
     log, events = tmp_path / "year.jsonl", tmp_path / "events.jsonl"
     log.write_bytes(b"\n".join(year()) + b"\n")
     cli = [sys.executable, "-m", "certx.cli"]
-    subprocess.run([*cli, "replay", str(log), "--events", str(events)], check=True, capture_output=True)
+    subprocess.run([*cli, "replay", str(log), "--events", str(events), "--db", ":memory:"], check=True,
+                   capture_output=True)
     done = subprocess.run([*cli, "match-report", BUYER, "2025", str(events), "--out", str(tmp_path / "dc")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -40,7 +41,8 @@ def test_a_period_with_no_match_or_a_bad_period_is_an_error_not_a_report(tmp_pat
     log, events = tmp_path / "year.jsonl", tmp_path / "events.jsonl"
     log.write_bytes(b"\n".join(year(projects=2)) + b"\n")
     cli = [sys.executable, "-m", "certx.cli"]
-    subprocess.run([*cli, "replay", str(log), "--events", str(events)], check=True, capture_output=True)
+    subprocess.run([*cli, "replay", str(log), "--events", str(events), "--db", ":memory:"], check=True,
+                   capture_output=True)
     for period in ("2024", "2025-13", "last year"):
         done = subprocess.run([*cli, "match-report", BUYER, period, str(events), "--out", str(tmp_path / "x")],
                               capture_output=True, text=True)

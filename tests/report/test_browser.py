@@ -133,7 +133,7 @@ def test_a_24_7_match_is_charted_day_by_day_with_its_scores(chromium, tmp_path):
 
     log, events, page = tmp_path / "year.jsonl", tmp_path / "events.jsonl", tmp_path / "report.html"
     log.write_bytes(b"\n".join(year()) + b"\n")
-    assert cli.main(["replay", str(log), "--events", str(events), "--quiet"]) == 0
+    assert cli.main(["replay", str(log), "--events", str(events), "--db", ":memory:", "--quiet"]) == 0
     assert cli.main(["report", str(events), "--out", str(page)]) == 0
     figures = json.loads((tmp_path / "report.json").read_text())
     [match] = figures["matches"]
