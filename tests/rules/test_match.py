@@ -89,6 +89,19 @@ def test_a_lot_without_a_curve_has_no_hours_and_is_never_taken():
     assert desk.engines["GEC"].lots.orders["flat"].remaining == 100
 
 
+def test_a_lot_issued_for_a_month_after_its_curve_has_no_hours_and_is_never_taken():
+    # Overlay: a curve covers the certificates its project-month has when attached; a batch issued for that month
+    # afterwards has no hours. Its lot, the cheapest, is left out and the match takes SUN's (before: ValueError,
+    # serial 200 is not one of the curve's: the matcher stopped on the record, and on it again after each restart).
+    desk = hours_desk()
+    issue(desk, "S", 200, 210, project="SUN", technology="solar", month="2025-05")
+    lot(desk, "late", "S", 200, 210, "1.00")
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    a = allocated(match(desk, day_one(h10=1000)))
+    assert [(t.sell_order, t.serials) for t in a.trades] == [("sun", [(1, 1)])] and a.matched_kwh == 1_000
+    assert desk.engines["GEC"].lots.orders["late"].remaining == 11
+
+
 def test_a1_d1_a_refused_match_changes_nothing():
     desk = hours_desk()
     lot(desk, "sun", "S", 1, 124, "5.00")

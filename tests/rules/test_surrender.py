@@ -220,6 +220,22 @@ def test_c1_when_the_home_leg_is_refused_the_held_ccer_leg_is_released():
     assert units(desk, "CCER", "CCER") == 1_000 and desk.engines["CCER"].wallets["E"].positions["CCER"].free == 1_000
 
 
+def test_c1_a_leg_that_has_seen_the_surrenders_id_refuses_it_aloud_and_the_held_leg_is_released():
+    """The registry's ids are per sender, and each market knows those of the commands it saw: here CCER saw `X` (an
+    issue.ccer) and CEA did not. CCER refuses its leg as a duplicate, and must say so, or CEA's leg stays held with no
+    decision coming (before: CEA held the 9,500 t for good, and the surrender was never answered as a whole)."""
+    desk = compliance_desk()
+    desk.send("issue.ccer", id="X", actor="registry", account="E", product="CCER", project="P2", vintage=2022,
+              quantity=100)
+    ev = desk.send("surrender", id="X", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 9_500},
+                   ccer=500)
+    assert kinds(ev) == [("CEA", "surrender.held"), ("CCER", "command.rejected"), ("CEA", "surrender.decided"),
+                         ("CEA", "surrender.released")]
+    assert only(ev, e.CommandRejected)[0].reason == "duplicate_command"
+    assert not desk.engines["CEA"].surrenders and desk.engines["CEA"].wallets["E"].positions["CEA21"].free == 10_000
+    assert units(desk, "CCER", "CCER") == 1_100
+
+
 def test_c1_a_held_surrender_survives_a_snapshot_and_is_decided_after_it():
     from certx.engine import snapshot
     from certx.wire import commands as c

@@ -124,7 +124,10 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         def once(cmd: c.Control, at: int) -> None:
             used = self.command_ids.get(cmd.actor)
             if used is not None and cmd.id in used:
-                raise Rejected(Reason.duplicate_command, f"{cmd.actor!r} already sent {cmd.id!r}")
+                # Each market knows the ids of the commands it saw, so a surrender's legs may disagree here: a leg
+                # says its refusal aloud, as for its holdings, so that the held one is decided (C1).
+                raise Rejected(Reason.duplicate_command, f"{cmd.actor!r} already sent {cmd.id!r}",
+                               leg=type(cmd) is c.Surrender)
             handler(cmd, at)
             if used is None:
                 used = self.command_ids[cmd.actor] = set()

@@ -97,8 +97,8 @@ class HourlyDesk(Accounts):
         for lot in self.lots.lots.crossing(eligibility, _NO_CAP if cap is None else cap, self.today_month()):
             if isinstance(lot, PooledLot):       # its fills are its rule's, not the hours' a match chooses
                 continue
-            batch = lot.batch
-            curve = self.curves.curve_of(batch.project, batch.month)
+            # its month's curve, if it covers the lot's batch (one issued after the curve has no hours)
+            curve = self.lots.curve_for(lot.batch)
             if curve is None:
                 continue
             for first, last in lot.serials:
