@@ -114,6 +114,26 @@ def test_a1_d1_a_refused_match_changes_nothing():
     assert engine_state(desk.engines["GEC"]) == before
 
 
+def test_a_match_without_a_budget_spends_the_free_cash_none_is_insufficient_funds_whatever_the_book():
+    # Red team: without a budget the free cash is one, but no cash was refused `malformed` when some lot had hours
+    # and answered with an empty allocation when none had (the answer hung on the book), and cash past 10^12 yuan
+    # was refused `malformed` too (past a budget's bound).
+    def match_for(desk, account, broker, order_id):
+        return desk.send("gec.match", order_id=order_id, actor=broker, account=account, start=MAY_1ST.isoformat(),
+                         loads=day_one(h10=1000))
+    empty = hours_desk()
+    assert rejected(match_for(empty, "T", "B2", "m1")) == "insufficient_funds"
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    before = engine_state(desk.engines["GEC"])
+    assert rejected(match_for(desk, "T", "B2", "m1")) == "insufficient_funds"
+    assert engine_state(desk.engines["GEC"]) == before
+    for n in range(3):
+        desk.deposit("T", "GEC", "1000000000000")                   # 3 x 10^12 yuan, past a budget's bound
+    a = allocated(match_for(desk, "T", "B2", "m2"))
+    assert [(t.sell_order, t.serials) for t in a.trades] == [("sun", [(1, 1)])] and int(a.cost) == 500
+
+
 def test_a_match_id_is_an_order_id_once_a_day():
     desk = hours_desk()
     lot(desk, "sun", "S", 1, 124, "5.00")

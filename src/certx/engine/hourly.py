@@ -24,7 +24,7 @@ from certx.hours.allocation import (MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, Al
                                     check_loads)
 from certx.hours.classes import classes
 from certx.hours.clock import hour_at, on_the_hour
-from certx.money import Fen
+from certx.money import Amount, Fen
 from certx.wire import commands as c
 from certx.wire import events as e
 from certx.wire.codec import encode
@@ -52,9 +52,10 @@ class HourlyDesk(Accounts):
             raise Rejected(Reason.malformed, str(err)) from None
         if cmd.filter is not None and cmd.filter.by_hours:
             raise Rejected(Reason.malformed, "a match's hours are its loads': its filter names no hours")
-        budget = wallet.cash if cmd.budget is None else int(cmd.budget)
-        if budget > wallet.cash:
-            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen < the budget {budget} fen")
+        # Without a budget, the free cash is one, as far as a budget may go (over 10^12 yuan binds nothing real).
+        budget = min(wallet.cash, Amount.MAX) if cmd.budget is None else int(cmd.budget)
+        if budget > wallet.cash or budget == 0:
+            raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen, the budget {budget} fen")
         cap = None if cmd.price_cap is None else int(cmd.price_cap)
         start = hour_at(cmd.start)
         supply, runs = self._supply(Eligibility(cmd.filter), cap, start, len(cmd.loads))
