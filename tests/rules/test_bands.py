@@ -91,6 +91,13 @@ def test_B3_block_band_change_leaves_the_listing_band_alone():
     assert rejected(buy(desk, "b2", "55.01")) == "price_out_of_band"
 
 
+def test_B3_a_band_for_gec_is_refused_as_gec_has_none():
+    # Red team: band.set on the GEC product was scheduled and answered `band.scheduled`, yet no GEC order is ever
+    # held to a band (bands are CEA's and CCER's): an operator was told a rule took effect that never would.
+    desk = Desk(date="2025-06-16")
+    assert rejected(band_set(desk, "GEC", "listing", "0.05")) == "mode_not_allowed"
+
+
 def test_B3_band_change_is_per_product():
     desk = cea_day("50.00")
     desk.list_product("CEA22", "50.00")

@@ -112,6 +112,9 @@ class SessionDesk(Accounts):
     def on_band_set(self, cmd: c.BandSet, at: int) -> None:
         """B3: a new band ratio for one product and mode, effective from the next trading day."""
         self.require(cmd.actor, "operator")
+        if self.market == "GEC":
+            # B1-B3 band CEA and CCER; a GEC band was scheduled and answered, then never applied to any order
+            raise Rejected(Reason.mode_not_allowed, "GEC has no price band")
         if cmd.product not in self.products:
             raise Rejected(Reason.unknown_product, cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
