@@ -17,6 +17,7 @@ behind is lost (the log and the transactions see to that).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -138,6 +139,10 @@ class Service:
 
     async def _work(self) -> None:
         await self.worker.start()
+        # Everything built so far (the modules, the clients, the gateway's targets) lives as long as the process:
+        # out of the cyclic collector's way, whose full passes over it paused a matcher 50 ms (certx.kafka.matcher
+        # does the same after each restore).
+        gc.freeze()
         await self.worker.run()
 
     def _ended(self, task: asyncio.Task) -> None:
