@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
 
 from certx.engine import Engine
+from certx.engine.rejection import Fault
 from certx.gateway import Door
 from certx.gateway.relay import relay
 from certx.marketdata import Changes, quotes
@@ -86,7 +87,10 @@ class Replay:
         queue = [(market, cmd) for market in admitted.markets]
         while queue:
             market, command = queue.pop(0)
-            events = self.engines[market].apply(command, admitted.at)
+            try:
+                events = self.engines[market].apply(command, admitted.at)
+            except Exception as error:
+                raise Fault(market, f"line {self.lines}", command.__struct_config__.tag, command.ref, error) from error
             for event in events:
                 queue += relay(event)
             out += events

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Protocol, Sequence
 
 from certx.engine import Engine
+from certx.engine.rejection import Fault
 from certx.marketdata import Changes
 from certx.wire import events as e
 from certx.wire.codec import decode_logged, encode
@@ -58,7 +59,11 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
                                                    source, r.partition, r.offset, r.timestamp, "matcher")))
             continue
         out.commands += 1
-        produced = apply(cmd, r.timestamp)
+        try:
+            produced = apply(cmd, r.timestamp)
+        except Exception as error:
+            raise Fault(engine.market, f"{source}[{r.partition}] offset {r.offset}", cmd.__struct_config__.tag,
+                        cmd.ref, error) from error
         if publish:
             events += map(encode, produced)
             stamps += [r.timestamp] * len(produced)
