@@ -153,7 +153,6 @@ def test_c1_a_two_leg_surrender_is_held_in_both_markets_then_decided_by_its_home
 
 def engines_with_a_held_surrender():
     """The two engines after phase one of a surrender of 9,500 CEA21 and 500 CCER, before any decision."""
-    from certx.engine import Engine
     from certx.wire import commands as c
 
     desk = compliance_desk()
