@@ -15,8 +15,8 @@ Where: routed from the command itself (certx.wire.routing): its market, product,
 commands. A lift, accept, cancel or bid that does not name its market goes to the market of the order it
 targets, which the door remembers from the orders it let through (the most recent `remember` of them). Order ids
 are unique per sender (PROTOCOL), so another sender may use the same id: a cancel looks up the sender's own order
-only, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
-broker could send its cancels or its takers to another market by reusing its ids).
+first, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
+broker could send another's cancels or takers to another market by reusing their ids).
 """
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ class Door:
                                 getattr(cmd, "account", ""), *refusal, at, self._routed(cmd) or ANSWERING)
         routed = markets(cmd)
         if routed is None:
-            target = (self.own.get((cmd.actor, cmd.order_id)) if isinstance(cmd, c.OrderCancel) else
-                      self._first(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd)))
+            target = self.own.get((cmd.actor, cmd.order_id)) if isinstance(cmd, c.OrderCancel) else None
+            if target is None:      # (a cancel of an order not the sender's: its market answers not_authorised)
+                target = self._first(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
             if target is None:
                 return self._refuse(cmd.actor, cmd.ref, cmd.__struct_config__.tag, cmd.account, Reason.unknown_order,
                                     f"no order {_target(cmd)!r} is known to the gateway: name its `market`", at,
