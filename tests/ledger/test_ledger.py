@@ -294,6 +294,26 @@ def test_g2_an_expiry_naming_serials_not_held_is_rejected_and_moves_nothing():
     assert refused(desk, desk.forge(expired[0])) == "not_held"
 
 
+def forged_expiry(desk: SettlingDesk, account: str, serials: list[tuple[int, int]]) -> e.CertificatesExpired:
+    """An expiry of `serials` in `account`'s name that the engine never published, at a new origin."""
+    [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == account]
+    return desk.forge(e.CertificatesExpired(account=account, serials=[], seq=issued.seq, origin=issued.origin,
+                                            market="GEC"), serials=serials)
+
+
+@pytest.mark.parametrize("serials", [
+    [(1, 10), (5, 15)],                 # two ranges that overlap, each held
+    [(20, 30), (20, 30)],               # the same range twice
+    [(50, 40)],                         # a range backwards
+])
+def test_g2_an_expiry_whose_ranges_overlap_or_run_backwards_is_rejected_malformed_and_moves_nothing(serials):
+    """Raised ValueError out of the ledger (overlap: the projector stopped on it at every restart, half of the
+    expiry applied in memory), or retired serials 40..50 twice over and left S holding 41..49 twice (backwards)."""
+    desk = gec_desk()
+    assert refused(desk, forged_expiry(desk, "S", serials)) == "malformed"
+    assert held(desk.ledger, "S") == [(1, 100)] and list(desk.ledger.retired) == []
+
+
 # --- C1: surrendered units are cancelled ----------------------------------------------------------------------
 
 def surrender_desk() -> SettlingDesk:

@@ -196,6 +196,8 @@ class Ledger:
             raise Refused(SettlementReason.malformed, f"{count} serials for a quantity of {ev.quantity}")
 
     def _expired(self, ev: e.CertificatesExpired) -> list:
+        if any(first > last for first, last in ev.serials) or _overlapping(ev.serials):
+            raise Refused(SettlementReason.malformed, "serial ranges backwards or overlapping")
         held = self.gec.get(ev.account)
         for first, last in ev.serials:
             if held is None or not held.contains(first, last):
