@@ -145,6 +145,26 @@ def test_a4_a_duplicate_cea_trade_with_a_new_origin_is_rejected_as_duplicate_tra
     assert refused(desk, desk.forge(trade)) == "duplicate_trade"
 
 
+def funds_event(desk: SettlingDesk, type_: type, amount: int) -> e.Event:
+    [deposit] = [ev for ev in desk.events if isinstance(ev, e.FundsDeposited) and ev.account == "A"]
+    return desk.forge(type_(account="A", amount=0, seq=deposit.seq, origin=deposit.origin, market="CEA"),
+                      amount=amount)
+
+
+@pytest.mark.parametrize("forge", [
+    lambda desk: funds_event(desk, e.FundsWithdrawn, -500 * YUAN),      # a withdrawal that pays A 500 yuan
+    lambda desk: funds_event(desk, e.FundsDeposited, -20_000_000 * YUAN),  # a deposit that leaves A below zero
+    lambda desk: desk.forge(only(desk.events, e.Issued)[0], quantity=-1_000),  # an issuance that takes 1,000 t
+    lambda desk: desk.forge(only(desk.events, e.Issued)[0], quantity=0),
+], ids=["withdrawal", "deposit", "issuance", "issuance-of-nothing"])
+def test_a2_a_cash_or_unit_event_with_an_amount_below_one_is_rejected_malformed_and_moves_nothing(forge):
+    """Cash and units come only from deposits and issuance and go only by withdrawals, trades and surrenders:
+    a negative amount would invent or destroy them (it was settled, with nothing said)."""
+    desk = cea_desk()
+    assert refused(desk, forge(desk)) == "malformed"
+    assert desk.ledger.cash[("A", "CEA")] == 10_000_000 * YUAN and desk.ledger.units[("S", "CEA21")] == 1_000_000
+
+
 # --- G1: a GEC is traded once, cancelled in the buyer's name --------------------------------------------------
 
 def test_g1_a_gec_trade_cancels_exactly_its_serials_in_the_buyers_name_with_the_beneficiary():
@@ -343,6 +363,15 @@ def test_c1_a_surrender_of_more_than_is_held_is_rejected_and_moves_nothing():
     # the same surrender again at a new origin: E holds only 1,000 t more
     assert refused(desk, desk.forge(done)) == "insufficient_holdings"
     assert desk.ledger.units[("E", "CEA21")] == 1_000
+
+
+def test_c1_a_surrender_of_a_negative_quantity_is_rejected_malformed_and_moves_nothing():
+    """{"CEA21": -5000}: E held more than -5,000 t, so it was settled, and E was given 5,000 t."""
+    desk = surrender_desk()
+    ev = desk.send("surrender", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 100}, ccer=0)
+    [done] = only(ev, e.Surrendered)
+    assert refused(desk, desk.forge(done, units={"CEA21": -5_000})) == "malformed"
+    assert desk.ledger.units[("E", "CEA21")] == 10_000 - 100
 
 
 # --- determinism and idempotency of a whole day ----------------------------------------------------------------

@@ -92,16 +92,19 @@ class Ledger:
         self.dirty_units.add(key)
 
     def _deposited(self, ev: e.FundsDeposited) -> list:
+        _positive(ev.amount)
         self._credit((ev.account, ev.market), ev.amount)
         return []
 
     def _withdrawn(self, ev: e.FundsWithdrawn) -> list:
+        _positive(ev.amount)
         if self.cash.get((ev.account, ev.market), 0) < ev.amount:
             raise Refused(SettlementReason.insufficient_funds, f"{ev.account} withdraws more than it holds")
         self._credit((ev.account, ev.market), -ev.amount)
         return []
 
     def _issued(self, ev: e.Issued) -> list:
+        _positive(ev.quantity)
         if ev.serials:
             if _overlapping(ev.serials):
                 raise Refused(SettlementReason.malformed, "overlapping serial ranges")
@@ -209,6 +212,7 @@ class Ledger:
 
     def _surrendered(self, ev: e.Surrendered) -> list:
         for product, quantity in ev.units.items():
+            _positive(quantity)
             if self.units.get((ev.account, product), 0) < quantity:
                 raise Refused(SettlementReason.insufficient_holdings,
                               f"{ev.account} holds less than {quantity} {product}")
@@ -220,6 +224,13 @@ class Ledger:
 def _rejection(event: e.Event, refused: Refused) -> s.SettlementRejected:
     ref = getattr(event, "trade_id", None) or getattr(event, "allocation_id", "")
     return s.SettlementRejected(trade_id=ref, reason=refused.reason, detail=refused.detail)
+
+
+def _positive(amount: int) -> None:
+    """Cash and units come from deposits and issuance and leave by withdrawals, trades and surrenders: an amount
+    below one would invent or destroy them."""
+    if amount < 1:
+        raise Refused(SettlementReason.malformed, f"an amount of {amount}")
 
 
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:
