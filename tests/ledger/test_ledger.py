@@ -278,6 +278,21 @@ def test_g1_an_issuance_of_serials_already_traded_is_refused():
     assert held(desk.ledger, "A") == [] and list(desk.ledger.cancelled) == [(11, 30)]
 
 
+@pytest.mark.parametrize("serials,quantity", [
+    ([(1_000, 901)], 100),              # a range backwards
+    ([(2_000, 2_999)], 1),              # a thousand serials for a quantity of one
+    ([(2_000, 2_009), (3_000, 3_009)], 10),
+])
+def test_g1_an_issuance_whose_serials_run_backwards_or_do_not_match_its_quantity_is_rejected_malformed(serials,
+                                                                                                       quantity):
+    """Both were settled: the ledger's issued set kept [1000, 901], and the read model a GEC issuance of one
+    certificate holding a thousand."""
+    desk = gec_desk()
+    [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == "S"]
+    assert refused(desk, desk.forge(issued, serials=serials, quantity=quantity)) == "malformed"
+    assert list(desk.ledger.issued) == [(1, 200)]
+
+
 # --- G2: expired certificates are retired -------------------------------------------------------------------
 
 def expiring_desk() -> tuple[SettlingDesk, list[e.CertificatesExpired]]:

@@ -106,8 +106,9 @@ class Ledger:
     def _issued(self, ev: e.Issued) -> list:
         _positive(ev.quantity)
         if ev.serials:
-            if _overlapping(ev.serials):
-                raise Refused(SettlementReason.malformed, "overlapping serial ranges")
+            if (_overlapping(ev.serials) or any(first > last for first, last in ev.serials)
+                    or sum(last - first + 1 for first, last in ev.serials) != ev.quantity):
+                raise Refused(SettlementReason.malformed, f"serial ranges overlapping, backwards or not {ev.quantity}")
             for first, last in ev.serials:
                 if self.issued.overlaps(first, last):
                     raise Refused(SettlementReason.double_issuance, f"[{first}, {last}] was issued before")
