@@ -127,6 +127,19 @@ def test_replay_never_settles_over_a_read_model_it_was_not_told_to_replace(tmp_p
     assert fresh.returncode == 0 and f"({db}, replaced (--fresh))" in fresh.stdout
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "day.jsonl"])
+def test_replay_fresh_never_replaces_a_file_that_is_not_a_read_model(tmp_path, name):
+    """--fresh replaces a read model; a --db naming another file by mistake (here even the command file itself)
+    was deleted and a read model written in its place."""
+    db = tmp_path / name
+    db.write_bytes(sample_path().read_bytes() if name == "day.jsonl" else b"precious\n")
+    before = db.read_bytes()
+    commands = str(db) if name == "day.jsonl" else str(sample_path())
+    assert_one_line(certx("replay", commands, "--quiet", "--db", str(db), "--fresh"), mistakes.BadFile.code,
+                    "not a read model", str(db))
+    assert db.read_bytes() == before, "untouched"
+
+
 def test_replay_json_is_the_summary_as_json(tmp_path):
     run = certx("replay", "--quiet", "--json", "--db", ":memory:")
     assert run.returncode == 0, run.stderr
