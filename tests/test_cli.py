@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from certx import mistakes
 from certx.cli import sample_path
+from certx.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +52,34 @@ def test_a_missing_command_file(tmp_path):
 
 def test_a_missing_read_model_for_a_query(tmp_path):
     assert_one_line(certx("holdings", "re-01", "--db", str(tmp_path / "nope.db")), mistakes.MissingFile.code)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database\n", "another app's SQLite database"])
+def test_a_query_of_a_file_that_is_not_a_read_model(tmp_path, content):
+    """Each was a traceback (sqlite3: file is not a database, no such table: cash); the file is left as it was."""
+    db = tmp_path / "other.db"
+    if isinstance(content, bytes):
+        db.write_bytes(content)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE notes (body TEXT)")
+    before = db.read_bytes()
+    assert_one_line(certx("holdings", "re-01", "--db", str(db)), mistakes.BadFile.code, "not a read model", str(db))
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("query,answer", [
+    (["certificate", str(10**23)], "null"),
+    (["certificate", str(-2**64)], "null"),
+    (["compliance", "re-01", str(10**23)], '"total": 0'),
+])
+def test_a_query_for_a_number_past_64_bits_is_answered(tmp_path, query, answer):
+    """A serial or a year no 64-bit column holds: there is no such certificate, nothing surrendered that year
+    (it was an OverflowError traceback)."""
+    db = tmp_path / "empty.db"
+    open_store(str(db)).close()
+    run = certx(*query, "--db", str(db))
+    assert "Traceback" not in run.stderr and answer in run.stdout, run.stderr
 
 
 def test_a_dsn_that_does_not_parse():
@@ -95,6 +125,19 @@ def test_replay_never_settles_over_a_read_model_it_was_not_told_to_replace(tmp_p
     assert db.read_bytes() == before, "untouched"
     fresh = certx("replay", "--quiet", "--db", str(db), "--fresh")
     assert fresh.returncode == 0 and f"({db}, replaced (--fresh))" in fresh.stdout
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "day.jsonl"])
+def test_replay_fresh_never_replaces_a_file_that_is_not_a_read_model(tmp_path, name):
+    """--fresh replaces a read model; a --db naming another file by mistake (here even the command file itself)
+    was deleted and a read model written in its place."""
+    db = tmp_path / name
+    db.write_bytes(sample_path().read_bytes() if name == "day.jsonl" else b"precious\n")
+    before = db.read_bytes()
+    commands = str(db) if name == "day.jsonl" else str(sample_path())
+    assert_one_line(certx("replay", commands, "--quiet", "--db", str(db), "--fresh"), mistakes.BadFile.code,
+                    "not a read model", str(db))
+    assert db.read_bytes() == before, "untouched"
 
 
 def test_replay_json_is_the_summary_as_json(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from certx import logs, money
-from certx.mistakes import INTERRUPTED, MissingFile, explain
+from certx.mistakes import INTERRUPTED, BadFile, MissingFile, explain
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 from certx.wire.events import Event
@@ -194,10 +194,25 @@ def _query(args: argparse.Namespace, ask) -> int:
     store = open_store(args.db, read_only=True, timeout_s=args.timeout)   # the reader's role may read, nothing more
     try:
         answer = ask(store)
+    except Exception as exc:
+        if not not_a_read_model(exc):
+            raise
+        raise BadFile(f"{args.db.split('@')[-1]} is not a read model ({' '.join(str(exc).split())[:200]}): give "
+                      f"--db a file `certx replay` wrote, or the projector's database") from None
     finally:
         store.close()
     print(json.dumps(answer, indent=2, ensure_ascii=False))
     return 0 if answer is not None else 1
+
+
+def not_a_read_model(exc: BaseException) -> bool:
+    """A database that answers but holds no read model: not SQLite at all, or without the tables."""
+    import sqlite3
+
+    psycopg = sys.modules.get("psycopg")
+    return type(exc) is sqlite3.DatabaseError \
+        or isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc) \
+        or psycopg is not None and isinstance(exc, psycopg.errors.UndefinedTable)
 
 
 def load_rules(path: str | None):
@@ -205,8 +220,6 @@ def load_rules(path: str | None):
     import msgspec
 
     from certx.rules import DEFAULT, Rules
-
-    from certx.mistakes import BadFile
 
     if path is None:
         return DEFAULT

@@ -145,6 +145,26 @@ def test_a4_a_duplicate_cea_trade_with_a_new_origin_is_rejected_as_duplicate_tra
     assert refused(desk, desk.forge(trade)) == "duplicate_trade"
 
 
+def funds_event(desk: SettlingDesk, type_: type, amount: int) -> e.Event:
+    [deposit] = [ev for ev in desk.events if isinstance(ev, e.FundsDeposited) and ev.account == "A"]
+    return desk.forge(type_(account="A", amount=0, seq=deposit.seq, origin=deposit.origin, market="CEA"),
+                      amount=amount)
+
+
+@pytest.mark.parametrize("forge", [
+    lambda desk: funds_event(desk, e.FundsWithdrawn, -500 * YUAN),      # a withdrawal that pays A 500 yuan
+    lambda desk: funds_event(desk, e.FundsDeposited, -20_000_000 * YUAN),  # a deposit that leaves A below zero
+    lambda desk: desk.forge(only(desk.events, e.Issued)[0], quantity=-1_000),  # an issuance that takes 1,000 t
+    lambda desk: desk.forge(only(desk.events, e.Issued)[0], quantity=0),
+], ids=["withdrawal", "deposit", "issuance", "issuance-of-nothing"])
+def test_a2_a_cash_or_unit_event_with_an_amount_below_one_is_rejected_malformed_and_moves_nothing(forge):
+    """Cash and units come only from deposits and issuance and go only by withdrawals, trades and surrenders:
+    a negative amount would invent or destroy them (it was settled, with nothing said)."""
+    desk = cea_desk()
+    assert refused(desk, forge(desk)) == "malformed"
+    assert desk.ledger.cash[("A", "CEA")] == 10_000_000 * YUAN and desk.ledger.units[("S", "CEA21")] == 1_000_000
+
+
 # --- G1: a GEC is traded once, cancelled in the buyer's name --------------------------------------------------
 
 def test_g1_a_gec_trade_cancels_exactly_its_serials_in_the_buyers_name_with_the_beneficiary():
@@ -258,6 +278,21 @@ def test_g1_an_issuance_of_serials_already_traded_is_refused():
     assert held(desk.ledger, "A") == [] and list(desk.ledger.cancelled) == [(11, 30)]
 
 
+@pytest.mark.parametrize("serials,quantity", [
+    ([(1_000, 901)], 100),              # a range backwards
+    ([(2_000, 2_999)], 1),              # a thousand serials for a quantity of one
+    ([(2_000, 2_009), (3_000, 3_009)], 10),
+])
+def test_g1_an_issuance_whose_serials_run_backwards_or_do_not_match_its_quantity_is_rejected_malformed(serials,
+                                                                                                       quantity):
+    """Both were settled: the ledger's issued set kept [1000, 901], and the read model a GEC issuance of one
+    certificate holding a thousand."""
+    desk = gec_desk()
+    [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == "S"]
+    assert refused(desk, desk.forge(issued, serials=serials, quantity=quantity)) == "malformed"
+    assert list(desk.ledger.issued) == [(1, 200)]
+
+
 # --- G2: expired certificates are retired -------------------------------------------------------------------
 
 def expiring_desk() -> tuple[SettlingDesk, list[e.CertificatesExpired]]:
@@ -294,6 +329,26 @@ def test_g2_an_expiry_naming_serials_not_held_is_rejected_and_moves_nothing():
     assert refused(desk, desk.forge(expired[0])) == "not_held"
 
 
+def forged_expiry(desk: SettlingDesk, account: str, serials: list[tuple[int, int]]) -> e.CertificatesExpired:
+    """An expiry of `serials` in `account`'s name that the engine never published, at a new origin."""
+    [issued] = [ev for ev in desk.events if isinstance(ev, e.Issued) and ev.account == account]
+    return desk.forge(e.CertificatesExpired(account=account, serials=[], seq=issued.seq, origin=issued.origin,
+                                            market="GEC"), serials=serials)
+
+
+@pytest.mark.parametrize("serials", [
+    [(1, 10), (5, 15)],                 # two ranges that overlap, each held
+    [(20, 30), (20, 30)],               # the same range twice
+    [(50, 40)],                         # a range backwards
+])
+def test_g2_an_expiry_whose_ranges_overlap_or_run_backwards_is_rejected_malformed_and_moves_nothing(serials):
+    """Raised ValueError out of the ledger (overlap: the projector stopped on it at every restart, half of the
+    expiry applied in memory), or retired serials 40..50 twice over and left S holding 41..49 twice (backwards)."""
+    desk = gec_desk()
+    assert refused(desk, forged_expiry(desk, "S", serials)) == "malformed"
+    assert held(desk.ledger, "S") == [(1, 100)] and list(desk.ledger.retired) == []
+
+
 # --- C1: surrendered units are cancelled ----------------------------------------------------------------------
 
 def surrender_desk() -> SettlingDesk:
@@ -323,6 +378,15 @@ def test_c1_a_surrender_of_more_than_is_held_is_rejected_and_moves_nothing():
     # the same surrender again at a new origin: E holds only 1,000 t more
     assert refused(desk, desk.forge(done)) == "insufficient_holdings"
     assert desk.ledger.units[("E", "CEA21")] == 1_000
+
+
+def test_c1_a_surrender_of_a_negative_quantity_is_rejected_malformed_and_moves_nothing():
+    """{"CEA21": -5000}: E held more than -5,000 t, so it was settled, and E was given 5,000 t."""
+    desk = surrender_desk()
+    ev = desk.send("surrender", actor="registry", account="E", compliance_year=2024, cea={"CEA21": 100}, ccer=0)
+    [done] = only(ev, e.Surrendered)
+    assert refused(desk, desk.forge(done, units={"CEA21": -5_000})) == "malformed"
+    assert desk.ledger.units[("E", "CEA21")] == 10_000 - 100
 
 
 # --- determinism and idempotency of a whole day ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import psycopg
 import pytest
+from aiokafka import TopicPartition
 
 from certx import money
 from certx.kafka.connection import Connection
@@ -317,6 +318,57 @@ def test_a_batch_the_database_refuses_is_settled_event_by_event_and_only_the_ref
     assert store.retirements("plant-1") == []
     # its offset is stored: it is never read again
     assert store.topic_offsets() == {p: o + 1 for p, o, _, _ in records}
+
+
+class Record(msgspec.Struct):
+    """The fields of a `certx.events` record the projector reads."""
+
+    offset: int
+    value: bytes | None
+    timestamp: int = 1_639_620_000_000
+
+
+def misplaced(ev: e.Event, **changes) -> bytes:
+    """`ev`'s JSON with fields changed (None: left out)."""
+    fields = msgspec.json.decode(encode(ev))
+    fields.update(changes)
+    return msgspec.json.encode({k: v for k, v in fields.items() if v is not None})
+
+
+@pytest.mark.parametrize("partition,value", [
+    (2, None),                                                  # a tombstone: TypeError out of the decoder
+    (2, "origin"),                                              # no origin: AttributeError out of the ledger
+    (2, "market"),                                              # no market: KeyError out of the journal
+    (2, "XYZ"),                                                 # a market that is none
+    (0, "GEC"),                                                 # a GEC event on CEA's partition
+], ids=["null", "no-origin", "no-market", "unknown-market", "other-partition"])
+def test_an_event_without_its_place_or_away_from_its_partition_is_a_dead_letter_and_settlement_goes_on(
+        db: Database, partition, value):
+    """The first four stopped the projector, at every restart on the same record. The fifth was settled under
+    its market's partition: its CEA offset was stored as the GEC partition's, where a restart would have resumed
+    (skipping GEC events, or reading them again), and CEA's own mark did not move."""
+    events = gec_events()
+    [trade] = [ev for ev in events if isinstance(ev, e.Trade) and ev.beneficiary == "plant-1"]
+    records: dict[int, list[Record]] = {}
+    for ev in events:
+        on = records.setdefault(PARTITION[ev.market], [])
+        on.append(Record(len(on), encode(ev)))
+    bad = {None: None, "origin": misplaced(trade, origin=None), "market": misplaced(trade, market=None),
+           "XYZ": misplaced(trade, market="XYZ"), "GEC": encode(trade)}[value]
+    on = records.setdefault(partition, [])
+    on.append(Record(len(on), bad))
+    projector = projector_on(db)
+
+    consumed, dead = projector._decode({TopicPartition("certx.events", p): r for p, r in records.items()})
+    projector.settle(consumed)
+
+    assert [(d.partition, d.offset, d.reason) for d in dead] == [(partition, len(records[partition]) - 1, "malformed")]
+    want = Ledger()
+    for ev in events:
+        want.apply(ev)
+    store = db.open()
+    assert view(store.load_ledger()) == view(want)
+    assert store.topic_offsets() == {p: len(r) for p, r in records.items()}
 
 
 # --- queries -----------------------------------------------------------------------------------------------

@@ -92,19 +92,23 @@ class Ledger:
         self.dirty_units.add(key)
 
     def _deposited(self, ev: e.FundsDeposited) -> list:
+        _positive(ev.amount)
         self._credit((ev.account, ev.market), ev.amount)
         return []
 
     def _withdrawn(self, ev: e.FundsWithdrawn) -> list:
+        _positive(ev.amount)
         if self.cash.get((ev.account, ev.market), 0) < ev.amount:
             raise Refused(SettlementReason.insufficient_funds, f"{ev.account} withdraws more than it holds")
         self._credit((ev.account, ev.market), -ev.amount)
         return []
 
     def _issued(self, ev: e.Issued) -> list:
+        _positive(ev.quantity)
         if ev.serials:
-            if _overlapping(ev.serials):
-                raise Refused(SettlementReason.malformed, "overlapping serial ranges")
+            if (_overlapping(ev.serials) or any(first > last for first, last in ev.serials)
+                    or sum(last - first + 1 for first, last in ev.serials) != ev.quantity):
+                raise Refused(SettlementReason.malformed, f"serial ranges overlapping, backwards or not {ev.quantity}")
             for first, last in ev.serials:
                 if self.issued.overlaps(first, last):
                     raise Refused(SettlementReason.double_issuance, f"[{first}, {last}] was issued before")
@@ -196,6 +200,8 @@ class Ledger:
             raise Refused(SettlementReason.malformed, f"{count} serials for a quantity of {ev.quantity}")
 
     def _expired(self, ev: e.CertificatesExpired) -> list:
+        if any(first > last for first, last in ev.serials) or _overlapping(ev.serials):
+            raise Refused(SettlementReason.malformed, "serial ranges backwards or overlapping")
         held = self.gec.get(ev.account)
         for first, last in ev.serials:
             if held is None or not held.contains(first, last):
@@ -207,6 +213,7 @@ class Ledger:
 
     def _surrendered(self, ev: e.Surrendered) -> list:
         for product, quantity in ev.units.items():
+            _positive(quantity)
             if self.units.get((ev.account, product), 0) < quantity:
                 raise Refused(SettlementReason.insufficient_holdings,
                               f"{ev.account} holds less than {quantity} {product}")
@@ -218,6 +225,13 @@ class Ledger:
 def _rejection(event: e.Event, refused: Refused) -> s.SettlementRejected:
     ref = getattr(event, "trade_id", None) or getattr(event, "allocation_id", "")
     return s.SettlementRejected(trade_id=ref, reason=refused.reason, detail=refused.detail)
+
+
+def _positive(amount: int) -> None:
+    """Cash and units come from deposits and issuance and leave by withdrawals, trades and surrenders: an amount
+    below one would invent or destroy them."""
+    if amount < 1:
+        raise Refused(SettlementReason.malformed, f"an amount of {amount}")
 
 
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:

@@ -225,6 +225,8 @@ class Store:
         """The full provenance of one GEC, each step with its event position. The project is the issuance's, so a
         certificate sold in an aggregator's pooled lot still names its own; its trade names the agent, who listed
         it (the last listing before the trade, when not the seller's own: issue 13)."""
+        if not _int64(serial):
+            return None                 # no column holds it: never issued
         issued = self.query("SELECT account, project, province, technology, production_month, subsidised, seq, "
                             "origin_offset, first, last FROM gec_issued WHERE first <= ? AND last >= ? ", (serial, serial))
         if not issued:
@@ -261,7 +263,7 @@ class Store:
         total, and each surrender with its command's id and time and the positions of its events."""
         rows = self.query("SELECT ref, market, product, quantity, at, seq, origin_offset FROM surrenders "
                           "WHERE account = ? AND compliance_year = ? ORDER BY at, ref, market, seq, product",
-                          (account, year))
+                          (account, year)) if _int64(year) else []
         cea: dict[str, int] = {}
         ccer = 0
         surrenders: dict[str, dict] = {}
@@ -287,6 +289,11 @@ class Store:
                           "WHERE c.beneficiary = ? ORDER BY c.first", (beneficiary,))
         return [{"serials": [a, b], "certificates": b - a + 1, "owner": owner, "trade_id": t, "seq": seq,
                  "project": project, "production_month": month} for a, b, owner, t, seq, project, month in rows]
+
+
+def _int64(n: int) -> bool:
+    """Whether a BIGINT column can hold `n` (a query for anything else is answered from no rows)."""
+    return -2**63 <= n < 2**63
 
 
 def _iso(at: int | None) -> str | None:

@@ -4,15 +4,18 @@
   the README's main command can run any number of times, and each run's read model stays there to be queried;
 - `--db FILE` or `--db postgresql://…` that holds no read model yet: settled there;
 - one that already holds a read model: refused (WouldOverwrite), unless `--fresh`, which replaces it and says so;
+  a file that is not a read model is never replaced (BadFile);
 - `--db :memory:`: nothing kept.
 """
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 from typing import NamedTuple
 
-from certx.mistakes import WouldOverwrite
+from certx.mistakes import BadFile, WouldOverwrite
 from certx.store.sql import Store, open_store
 
 
@@ -59,9 +62,21 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
     if not fresh:
         raise WouldOverwrite(f"{db} already exists: give --fresh to replace it, or another --db (without --db, "
                              f"each run settles into a new file)")
+    if not _read_model(db):
+        raise BadFile(f"{db} is not a read model: --fresh replaces only a read model, give another --db")
     for leftover in (path, Path(f"{db}-wal"), Path(f"{db}-shm")):
         leftover.unlink(missing_ok=True)
     return Target(open_store(db), db, "replaced (--fresh)")
+
+
+def _read_model(path: str) -> bool:
+    """Whether a file is a SQLite read model (it has the marks table), looked at without writing to it."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            conn.execute("SELECT 1 FROM marks LIMIT 1")
+    except sqlite3.DatabaseError:
+        return False
+    return True
 
 
 def _shown(dsn: str) -> str:
