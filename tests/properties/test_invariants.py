@@ -25,6 +25,11 @@ bucket's attributes, sometimes not; fifo or pro rata), which bids, lifts, cancel
 also: a holding, a lot's or a pool part's serials, and a trade's seller's, are only ever serials issued to that
 account (GEC is single-transfer, so a serial never changes owner but to be cancelled); the seller of a pooled
 lot's trade is the part's owner and names the agent that listed the lot.
+
+And the 24/7 match (`gec.match`, issue 13): short hourly loads, most started near the hours of a resting lot's
+certificates (`aim`), over hours with curves and without, under caps, budgets, filters and beneficiaries, some
+refused. Its one `gec.allocated` is checked against the command and the curves (`Ledger.check_allocation`), and its
+trades count as any trade's: their serials cancelled once (G1), the cash moved, nothing left reserved.
 """
 from __future__ import annotations
 
@@ -35,13 +40,17 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from support import Desk, engine_state
-from certx.books.gec import Bid, Lot, PooledLot
-from certx.hours.clock import month_hours
+import msgspec
+
+from certx.books.gec import Bid, Eligibility, Lot, PooledLot
+from certx.hours.clock import EPOCH, hour_at, month_hours
 from certx.hours.curve import KWH
 from certx.registry.issuance import month_index
 from certx.registry.serials import RangeSet
+from certx.money import parse
 from certx.wire import events as e
 from certx.wire.codec import encode
+from certx.wire.commands import GecFilter
 
 ACCOUNTS = {"A": "B1", "B": "B1", "S": "B2", "T": "B3"}
 DATES = ["2025-12-29", "2025-12-30", "2025-12-31", "2026-01-02", "2026-01-05", "2026-01-06", "2026-01-07"]
@@ -73,7 +82,9 @@ def setup_ops() -> list[dict]:
             ("T", "P2", "Qinghai", "solar", "2024-01", False, 101),  # valid through 2025-12
             ("S", "P3", "Yunnan", "hydro", "2025-06", True, 201),
             # issue 13: P3's attributes, for pooled lots of several owners (outside the blocks `issue_gec` draws)
-            ("T", "P5", "Yunnan", "hydro", "2025-06", True, 801), ("A", "P6", "Yunnan", "hydro", "2025-06", True, 901)):
+            ("T", "P5", "Yunnan", "hydro", "2025-06", True, 801), ("A", "P6", "Yunnan", "hydro", "2025-06", True, 901),
+            # issue 13: a month whose certificates each sit in one hour, for the 24/7 match's greedy path
+            ("T", "P7", "Hebei", "biomass", "2025-06", False, 1001)):
         ops.append({"type": "issue.gec", "actor": "registry", "account": a, "project": project,
                     "province": province, "technology": tech, "production_month": month, "subsidised": sub,
                     "first_serial": first, "last_serial": first + 99})
@@ -82,6 +93,8 @@ def setup_ops() -> list[dict]:
                 "_fit": 0, "_shape": "flat"})
     ops.append({"type": "curve.attach", "actor": "registry", "project": "P3", "production_month": "2025-06",
                 "_fit": 250, "_shape": "day"})
+    ops.append({"type": "curve.attach", "actor": "registry", "project": "P7", "production_month": "2025-06",
+                "_fit": 0, "_shape": "whole"})
     # agent B's mandates: from S, T and A for their Yunnan projects and P1; from T for P2 until the year's end
     for owner, project, until in (("S", "P3", "2026-12-31"), ("T", "P5", "2026-12-31"), ("A", "P6", "2026-12-31"),
                                   ("S", "P1", "2026-12-31"), ("T", "P2", "2025-12-31")):
@@ -92,7 +105,14 @@ def setup_ops() -> list[dict]:
 
 
 def production(hours: int, total: int, shape: str) -> list[int]:
-    """`total` kWh over a month's hours: by day (06:00-18:00 China time), flat, or all in one hour."""
+    """`total` kWh over a month's hours: by day (06:00-18:00 China time), flat, all in one hour, or a whole
+    certificate's 1,000 kWh an hour every seventh hour (the rest in the last: every certificate in one hour)."""
+    if shape == "whole":
+        kwh = [0] * hours
+        for h in range(3, hours, 7):
+            kwh[h] = min(KWH, total - sum(kwh))
+        kwh[-1] += total - sum(kwh)
+        return kwh
     producing = [h for h in range(hours) if shape == "flat" or (shape == "day" and 6 <= h % 24 < 18)] or [hours - 9]
     kwh = [0] * hours
     each, extra = divmod(total, len(producing))
@@ -111,6 +131,25 @@ def curve_of(desk: Desk, op: dict) -> dict:
     total = max(0, KWH * issued + op.pop("_fit") - (0 if previous is None else previous.carry_out))
     op["kwh"] = production(month_hours(month) + op.pop("_longer", 0), total, op.pop("_shape"))
     return op
+
+
+def aim(desk: Desk, op: dict) -> None:
+    """A `gec.match` drawn to meet the book: when a public lot with hours rests (the `_aim`th of them from the
+    newest, counting round), its start moves to a few hours from the first hour of its middle certificate's energy (mostly
+    so that the load holds that hour). In place: the
+    ledger checks the allocation against the command sent (`expand` gave this match a dict of its own)."""
+    k, shift = op.pop("_aim")
+    gec = desk.engines["GEC"]
+    lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot) and not isinstance(o, PooledLot)
+            and o.counterparty is None and gec.lots.curve_for(o.batch) is not None]
+    if lots:
+        lot = lots[-1 - k % len(lots)]
+        ranges = list(lot.serials)
+        first, last = ranges[len(ranges) // 2]
+        middle = (first + last) // 2
+        hour = gec.lots.curve_for(lot.batch).hours(middle, middle)[0][0] + max(shift, 1 - len(op["loads"]))
+        start = dt.datetime.fromisoformat(op["start"])
+        op["start"] = (EPOCH + dt.timedelta(hours=hour, minutes=start.minute)).astimezone(CHINA).isoformat()
 
 
 # --- strategies: one wire command (or a day roll) each ---------------------------------------------------------
@@ -260,14 +299,14 @@ def curve_attach(draw):
     return op
 
 
-HOLDER = {0: "S", 1: "T", 2: "S", 8: "T", 9: "A"}   # the set-up's batches
+HOLDER = {0: "S", 1: "T", 2: "S", 8: "T", 9: "A", 10: "T"}   # the set-up's batches
 
 
 @st.composite
 def gec_lot(draw):
     """Usually a part of a batch its seller holds (or held: sold or listed serials); sometimes anything."""
     account, broker = draw(who())
-    block = draw(st.sampled_from([0, 0, 1, 1, 2, 2, 3, 4]))
+    block = draw(st.sampled_from([0, 0, 1, 1, 2, 2, 3, 4, 10]))
     if block in HOLDER and draw(st.integers(0, 3)) > 0:
         account = HOLDER[block]
         broker = ACCOUNTS[account]
@@ -380,6 +419,55 @@ def gec_lift(draw):
             "account": account, "market": "GEC", "target": draw(refs), "quantity": draw(st.integers(1, 80))}
 
 
+# Issue 13, the 24/7 match: the months the loads start in. Curves are P3's June 2025 (by day, with 250 kWh carried
+# to July, which has no curve), P1's June 2023 (flat), P2's January 2024 once attached; none in May 2025.
+CHINA = dt.timezone(dt.timedelta(hours=8))
+MATCH_MONTHS = [dt.datetime(y, m, 1, tzinfo=CHINA) for y, m in [(2025, 6)] * 4 + [(2023, 6)] * 2 +
+                [(2024, 1), (2025, 5), (2025, 7)]]
+MAX_LOAD = 10**9                # kWh in an hour the allocation takes; the contract admits up to 10^12
+
+
+@st.composite
+def gec_match(draw):
+    """Issue 13: a short hourly load over hours with curves or without, loads of zero up to past what the allocation
+    takes (within the contract), sometimes a cap, a budget (binding or past the free cash), a filter (without hours;
+    sometimes with: refused), a beneficiary, a start off the hour or another market (refused)."""
+    account, broker = draw(who())
+    start = draw(st.sampled_from(MATCH_MONTHS)) + dt.timedelta(hours=draw(st.integers(-12, 30 * 24)))
+    if draw(st.integers(0, 19)) == 0:
+        start += dt.timedelta(minutes=30)
+    loads = draw(st.lists(st.sampled_from([0, 0, 1, 278, 999, 1_000, 1_500, 4_000, MAX_LOAD]), min_size=1, max_size=48))
+    if draw(st.integers(0, 14)) == 0:
+        loads[draw(st.integers(0, len(loads) - 1))] = draw(st.sampled_from([MAX_LOAD + 1, 10**12]))
+    op = {"type": "gec.match", "time": draw(times), "order_id": draw(new_ids), "actor": broker, "account": account,
+          "start": start.isoformat(), "loads": loads}
+    if draw(st.booleans()):
+        op["price_cap"] = yuan(draw(st.integers(100, 900)))
+    if draw(st.integers(0, 2)) == 0:
+        op["budget"] = yuan(draw(st.sampled_from([1, 150, 499, 500, 1_000, 2_500, 10_000, 500_000, 10**9])))
+    if draw(st.integers(0, 2)) == 0:
+        f = draw(gec_filter())
+        if draw(st.integers(0, 5)):
+            for k in ("hours", "hours_from", "hours_to", "min_share", "strict"):
+                f.pop(k, None)
+        op["filter"] = f
+    if draw(st.integers(0, 3)) == 0:
+        op["beneficiary"] = draw(st.sampled_from(["plant-1", "plant-2"]))
+    if draw(st.integers(0, 19)) == 0:
+        op["market"] = draw(st.sampled_from(["GEC", "CEA"]))
+    if draw(st.integers(0, 2)):
+        op["_aim"] = (draw(st.sampled_from([0, 0, 0, 1, 2, 7])), draw(st.integers(-6, 2)))    # see `aim`
+    if draw(st.booleans()):             # a lot with hours listed right before it by its holder (P1, P3 or P7)
+        block = draw(st.sampled_from([0, 2, 10]))
+        first = block * 100 + 1 + draw(st.integers(0, 99))
+        op["_lots"] = [{"type": "order.new", "time": op["time"], "order_id": "@new", "actor": ACCOUNTS[HOLDER[block]],
+                        "account": HOLDER[block], "product": "GEC", "side": "sell", "quantity": 0,
+                        "price": yuan(draw(st.integers(100, 800))), "first_serial": first,
+                        "last_serial": draw(st.integers(first, block * 100 + 100))}]
+        op["_lots"][0]["quantity"] = op["_lots"][0]["last_serial"] - first + 1
+    return op
+
+
 @st.composite
 def funds(draw):
     return {"type": draw(st.sampled_from(["funds.deposit", "funds.withdraw"])),
@@ -415,23 +503,27 @@ STEPS = {
     "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
     "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
     "auction": auction_open(), "auction_bid": auction_bid(), "curve": curve_attach(),
-    "mandate": mandate(), "pool": pooled_lot(),
+    "mandate": mandate(), "pool": pooled_lot(), "match": gec_match(),
 }
 mixed = st.lists(weighted(
     (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
     (1, STEPS["issue_gec"]), (4, STEPS["lot"]), (3, STEPS["bid"]), (1, STEPS["gec_lift"]),
     (1, STEPS["funds"]), (1, STEPS["issue"]), (1, STEPS["surrender"]), (1, STEPS["operator"]),
     (1, STEPS["auction"]), (1, STEPS["auction_bid"]), (1, STEPS["curve"]), (1, STEPS["pool"]),
+    (2, STEPS["match"]),
 ), min_size=30, max_size=80)
 gec_heavy = st.lists(weighted(
     (2, STEPS["issue_gec"]), (8, STEPS["lot"]), (6, STEPS["bid"]), (3, STEPS["gec_lift"]), (2, STEPS["cancel"]),
     (1, STEPS["funds"]), (1, STEPS["operator"]), (2, STEPS["curve"]), (4, STEPS["pool"]), (1, STEPS["mandate"]),
+    (4, STEPS["match"]),
 ), min_size=30, max_size=80)
 
 
 # --- playing a sequence ----------------------------------------------------------------------------------------
 
 def market_of(op: dict) -> str:
+    if op["type"] == "gec.match":
+        return "GEC"                        # whatever market it names (another is refused there, wrong_market)
     if "market" in op:
         return op["market"]
     return "GEC" if op["product"] == "GEC" else "CCER" if op["product"].startswith("CCER") else "CEA"
@@ -517,8 +609,9 @@ def expand(ops: list[dict]) -> list[tuple[str, dict]]:
         elif kind == "reopen" or op.get("_date"):
             out.append((date, {"type": "session.open", "actor": "operator", "market": op["market"], "date": date,
                                "time": "09:00"}))
-        elif kind.startswith(("order.", "auction.")):
-            out.append((date, ids.resolve({k: v for k, v in op.items() if k != "_bids"})))
+        elif kind.startswith(("order.", "auction.")) or kind == "gec.match":
+            out += [(date, ids.resolve(lot)) for lot in op.get("_lots", ())]
+            out.append((date, ids.resolve({k: v for k, v in op.items() if k not in ("_bids", "_lots")})))
             out += [(date, ids.resolve(bid)) for bid in op.get("_bids", ())]
         else:
             out.append((date, op))
@@ -526,6 +619,8 @@ def expand(ops: list[dict]) -> list[tuple[str, dict]]:
 
 
 def send(desk: Desk, date: str, op: dict) -> list[e.Event]:
+    if "_aim" in op:
+        aim(desk, op)
     fields = dict(op)
     type_ = fields.pop("type")
     time = fields.pop("time", "10:00")
@@ -547,10 +642,12 @@ class Ledger:
         self.traded = RangeSet()                # every GEC serial that changed hands
         self.issued_to: dict[str, RangeSet] = defaultdict(RangeSet)     # account -> the GEC serials issued to it
         self.listed_by: dict[str, str] = {}     # GEC sell order -> the account that listed it
+        self.listed_at: dict[str, int] = {}     # GEC sell order -> its price (fen)
+        self.gec_cash: dict[str, tuple[int, int]] = {}  # GEC account -> (cash, cash_held) after the last command
         self.seq = Counter()                    # market -> next event seq
         self.auctions: dict[tuple[str, str], dict] = {}   # (market, auction id) -> what was offered, bid, sold
 
-    def record(self, desk: Desk, events: list[e.Event]) -> None:
+    def record(self, desk: Desk, events: list[e.Event], op: dict | None = None) -> None:
         for ev in events:
             assert ev.seq == self.seq[ev.market], f"event seq gap in {ev.market}: {ev}"
             self.seq[ev.market] += 1
@@ -578,6 +675,9 @@ class Ledger:
                                                            "bids": [], "fills": []}
             elif isinstance(ev, e.OrderAccepted) and ev.market == "GEC" and ev.side == "sell":
                 self.listed_by[ev.order_id] = ev.account
+                self.listed_at[ev.order_id] = int(ev.price)
+            elif isinstance(ev, e.Allocated):
+                self.check_allocation(desk, ev, op)
             elif isinstance(ev, e.OrderAccepted) and ev.auction_id is not None:
                 auction = self.auctions[ev.market, ev.auction_id]
                 assert int(ev.price) >= auction["reserve"] and ev.quantity <= auction["quantity"], ev
@@ -588,15 +688,14 @@ class Ledger:
     def check_trade(self, desk: Desk, t: e.Trade) -> None:
         assert t.quantity >= 1 and int(t.price) >= 1
         if t.market == "GEC":
-            assert t.mode == "lot" and t.serials, t
+            assert t.mode in ("lot", "match") and t.serials, t
             assert sum(b - a + 1 for a, b in t.serials) == t.quantity, t
             for a, b in t.serials:
                 assert not self.traded.overlaps(a, b), f"serials [{a}, {b}] traded twice: {t}"
                 assert self.issued_to[t.seller].contains(a, b), f"{t.seller} sold [{a}, {b}], not issued to it: {t}"
                 self.traded.add(a, b)
             # a lot's trade names who listed it: the seller, or for a pooled lot the agent (its seller the owner)
-            if t.mode == "lot":
-                assert self.listed_by[t.sell_order] == (t.seller if t.agent is None else t.agent), t
+            assert self.listed_by[t.sell_order] == (t.seller if t.agent is None else t.agent), t
             return
         if t.mode == "auction":
             self.auctions[t.market, t.sell_order]["fills"].append((t.buy_order, int(t.price), t.quantity))
@@ -604,6 +703,55 @@ class Ledger:
         product = desk.engines[t.market].products[t.product]
         lo, hi = product.listing_limits if t.mode == "listing" else product.block_limits
         assert lo <= int(t.price) <= hi, f"{t.mode} trade outside its band [{lo}, {hi}]: {t}"
+
+    def check_allocation(self, desk: Desk, a: e.Allocated, op: dict | None) -> None:
+        """Issue 13, a 24/7 match: the allocation is the command's; each trade takes from a public lot at its price
+        (M4), within the cap and the filter (G4), in the beneficiary's name (G1: `check_trade` then counts its
+        serials traded, so cancelled, once); every certificate taken has hours (its batch's curve covers it) and
+        brings energy the load lacks without it; the matched kWh are what the curves give the loads; the cost is
+        within the budget; the buyer paid it and each seller got its trades' worth, nothing left reserved."""
+        gec = desk.engines["GEC"]
+        assert op is not None and op["type"] == "gec.match", (op, a)
+        beneficiary = op.get("beneficiary", op["account"])
+        assert (a.allocation_id, a.account, a.beneficiary, a.loads) == (op["order_id"], op["account"], beneficiary,
+                                                                       op["loads"]), a
+        assert a.start == dt.datetime.fromisoformat(op["start"]) and a.load_kwh == sum(a.loads), a
+        eligibility = Eligibility(msgspec.json.decode(msgspec.json.encode(op["filter"]), type=GecFilter)
+                                  if "filter" in op else None)
+        cap = int(parse(op["price_cap"])) if "price_cap" in op else None
+        start, month = hour_at(a.start), gec.today_month()
+        supplied: Counter = Counter()
+        taken: list[list[tuple[int, int]]] = []
+        flows: Counter = Counter()
+        for t in a.trades:
+            assert t.market in ("", "GEC"), t           # a trade inside the allocation: its market is the allocation's
+            self.check_trade(desk, msgspec.structs.replace(t, market="GEC"))
+            assert (t.mode, t.buyer, t.buy_order, t.beneficiary, t.agent) == \
+                ("match", a.account, a.allocation_id, beneficiary, None), t
+            assert int(t.price) == self.listed_at[t.sell_order] and (cap is None or int(t.price) <= cap), t
+            flows[t.seller] += int(t.price) * t.quantity
+            for first, last in t.serials:
+                batch = gec.issuance.batch_of(first, last)
+                assert batch is not None and (t.project, t.province, t.technology, t.production_month, t.subsidised) \
+                    == (batch.project, batch.province, batch.technology, batch.production_month, batch.subsidised), t
+                assert eligibility.accepts(batch, month), f"G4: [{first}, {last}] is not what the filter admits: {t}"
+                curve = gec.lots.curve_for(batch)
+                assert curve is not None, f"[{first}, {last}] taken without hours: {t}"
+                for serial in range(first, last + 1):
+                    taken.append(curve.hours(serial, serial))
+                    for hour, kwh in taken[-1]:
+                        supplied[hour] += kwh
+        load = {start + h: kwh for h, kwh in enumerate(a.loads)}
+        assert a.matched_kwh == sum(min(kwh, supplied[h]) for h, kwh in load.items()), a
+        for mix in taken:            # its removal would match less: it brings kWh to an hour that lacks them
+            assert any(supplied[h] - kwh < load.get(h, 0) for h, kwh in mix), f"a certificate matches nothing: {a}"
+        cost = sum(flows.values())
+        assert int(a.cost) == cost and cost <= self.gec_cash[a.account][0], a
+        assert "budget" not in op or cost <= int(parse(op["budget"])), a
+        flows[a.account] -= cost
+        for account, w in gec.wallets.items():
+            cash, held = self.gec_cash.get(account, (0, 0))
+            assert (w.cash, w.cash_held) == (cash + flows[account], held), (account, cash, held, flows, a)
 
     @staticmethod
     def check_auction(auction: dict, closed: e.AuctionClosed) -> None:
@@ -636,6 +784,7 @@ class Ledger:
         assert held_units == owed_units, f"units {held_units} != issued - surrendered {owed_units}"
         self.check_reservations(desk)
         self.check_gec(desk)
+        self.gec_cash = {account: (w.cash, w.cash_held) for account, w in engines["GEC"].wallets.items()}
 
     def check_reservations(self, desk: Desk) -> None:
         """A2: what each account has reserved is exactly what its resting orders, offers and bids hold."""
@@ -752,7 +901,7 @@ def play(ops: list[dict]) -> list[bytes]:
             assert not refused or own_events == 1, f"a refusal is the only output: {events}"
         else:
             check_surrender(desk, events)
-        ledger.record(desk, events)
+        ledger.record(desk, events, op)
         ledger.check(desk)
         check_books(desk)
         encoded += [encode(x) for x in events]
