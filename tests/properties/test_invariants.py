@@ -95,6 +95,10 @@ def setup_ops() -> list[dict]:
                 "_fit": 250, "_shape": "day"})
     ops.append({"type": "curve.attach", "actor": "registry", "project": "P7", "production_month": "2025-06",
                 "_fit": 0, "_shape": "whole"})
+    # and a batch of P3's June issued after its curve: it has no hours (README, "Hours on GECs")
+    ops.append({"type": "issue.gec", "actor": "registry", "account": "S", "project": "P3", "province": "Yunnan",
+                "technology": "hydro", "production_month": "2025-06", "subsidised": True, "first_serial": 1101,
+                "last_serial": 1150})
     # agent B's mandates: from S, T and A for their Yunnan projects and P1; from T for P2 until the year's end
     for owner, project, until in (("S", "P3", "2026-12-31"), ("T", "P5", "2026-12-31"), ("A", "P6", "2026-12-31"),
                                   ("S", "P1", "2026-12-31"), ("T", "P2", "2025-12-31")):
@@ -299,14 +303,14 @@ def curve_attach(draw):
     return op
 
 
-HOLDER = {0: "S", 1: "T", 2: "S", 8: "T", 9: "A", 10: "T"}   # the set-up's batches
+HOLDER = {0: "S", 1: "T", 2: "S", 8: "T", 9: "A", 10: "T", 11: "S"}   # the set-up's batches
 
 
 @st.composite
 def gec_lot(draw):
     """Usually a part of a batch its seller holds (or held: sold or listed serials); sometimes anything."""
     account, broker = draw(who())
-    block = draw(st.sampled_from([0, 0, 1, 1, 2, 2, 3, 4, 10]))
+    block = draw(st.sampled_from([0, 0, 1, 1, 2, 2, 3, 4, 10, 11]))
     if block in HOLDER and draw(st.integers(0, 3)) > 0:
         account = HOLDER[block]
         broker = ACCOUNTS[account]
@@ -436,7 +440,7 @@ def gec_match(draw):
     start = draw(st.sampled_from(MATCH_MONTHS)) + dt.timedelta(hours=draw(st.integers(-12, 30 * 24)))
     if draw(st.integers(0, 19)) == 0:
         start += dt.timedelta(minutes=30)
-    loads = draw(st.lists(st.sampled_from([0, 0, 1, 278, 999, 1_000, 1_500, 4_000, MAX_LOAD]), min_size=1, max_size=48))
+    loads = draw(st.lists(st.sampled_from([0, 0, 1, 278, 999, 1_000, 1_500, 4_000, MAX_LOAD]), min_size=1, max_size=24))
     if draw(st.integers(0, 14)) == 0:
         loads[draw(st.integers(0, len(loads) - 1))] = draw(st.sampled_from([MAX_LOAD + 1, 10**12]))
     op = {"type": "gec.match", "time": draw(times), "order_id": draw(new_ids), "actor": broker, "account": account,
@@ -457,13 +461,14 @@ def gec_match(draw):
         op["market"] = draw(st.sampled_from(["GEC", "CEA"]))
     if draw(st.integers(0, 2)):
         op["_aim"] = (draw(st.sampled_from([0, 0, 0, 1, 2, 7])), draw(st.integers(-6, 2)))    # see `aim`
-    if draw(st.booleans()):             # a lot with hours listed right before it by its holder (P1, P3 or P7)
-        block = draw(st.sampled_from([0, 2, 10]))
-        first = block * 100 + 1 + draw(st.integers(0, 99))
+    if draw(st.booleans()):         # a lot listed right before it by its holder: P1's, P3's or P7's, or P3's late one
+        block = draw(st.sampled_from([0, 2, 10, 0, 2, 10, 11]))
+        size = 50 if block == 11 else 100
+        first = block * 100 + 1 + draw(st.integers(0, size - 1))
         op["_lots"] = [{"type": "order.new", "time": op["time"], "order_id": "@new", "actor": ACCOUNTS[HOLDER[block]],
                         "account": HOLDER[block], "product": "GEC", "side": "sell", "quantity": 0,
                         "price": yuan(draw(st.integers(100, 800))), "first_serial": first,
-                        "last_serial": draw(st.integers(first, block * 100 + 100))}]
+                        "last_serial": draw(st.integers(first, block * 100 + size))}]
         op["_lots"][0]["quantity"] = op["_lots"][0]["last_serial"] - first + 1
     return op
 
