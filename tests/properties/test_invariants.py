@@ -36,18 +36,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
+import msgspec
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from support import Desk, engine_state
-import msgspec
-
 from certx.books.gec import Bid, Eligibility, Lot, PooledLot
 from certx.hours.clock import EPOCH, hour_at, month_hours
 from certx.hours.curve import KWH
+from certx.money import parse
 from certx.registry.issuance import month_index
 from certx.registry.serials import RangeSet
-from certx.money import parse
 from certx.wire import events as e
 from certx.wire.codec import encode
 from certx.wire.commands import GecFilter
@@ -55,6 +54,7 @@ from certx.wire.commands import GecFilter
 ACCOUNTS = {"A": "B1", "B": "B1", "S": "B2", "T": "B3"}
 DATES = ["2025-12-29", "2025-12-30", "2025-12-31", "2026-01-02", "2026-01-05", "2026-01-06", "2026-01-07"]
 MARKETS = ("CEA", "CCER", "GEC")
+CHINA = dt.timezone(dt.timedelta(hours=8))
 MULTI_LEG = {"account.open", "issue.gec", "issue.ccer", "surrender"}
 
 
@@ -139,9 +139,9 @@ def curve_of(desk: Desk, op: dict) -> dict:
 
 def aim(desk: Desk, op: dict) -> None:
     """A `gec.match` drawn to meet the book: when a public lot with hours rests (the `_aim`th of them from the
-    newest, counting round), its start moves to a few hours from the first hour of its middle certificate's energy (mostly
-    so that the load holds that hour). In place: the
-    ledger checks the allocation against the command sent (`expand` gave this match a dict of its own)."""
+    newest, counting round), its start moves to a few hours from the first hour of its middle certificate's energy,
+    mostly so that the load holds that hour. In place: the ledger checks the allocation against the command sent
+    (`expand` gave this match a dict of its own)."""
     k, shift = op.pop("_aim")
     gec = desk.engines["GEC"]
     lots = [o for o in gec.lots.orders.values() if isinstance(o, Lot) and not isinstance(o, PooledLot)
@@ -423,9 +423,9 @@ def gec_lift(draw):
             "account": account, "market": "GEC", "target": draw(refs), "quantity": draw(st.integers(1, 80))}
 
 
-# Issue 13, the 24/7 match: the months the loads start in. Curves are P3's June 2025 (by day, with 250 kWh carried
-# to July, which has no curve), P1's June 2023 (flat), P2's January 2024 once attached; none in May 2025.
-CHINA = dt.timezone(dt.timedelta(hours=8))
+# Issue 13, the 24/7 match: the months the loads start in, when `aim` does not move them. Curves are P3's and P7's
+# June 2025 (P3's by day, with 250 kWh carried to July, which has no curve; P7's a certificate an hour), P1's June
+# 2023 (flat), P2's January 2024 once attached; none in May 2025.
 MATCH_MONTHS = [dt.datetime(y, m, 1, tzinfo=CHINA) for y, m in [(2025, 6)] * 4 + [(2023, 6)] * 2 +
                 [(2024, 1), (2025, 5), (2025, 7)]]
 MAX_LOAD = 10**9                # kWh in an hour the allocation takes; the contract admits up to 10^12
@@ -440,7 +440,8 @@ def gec_match(draw):
     start = draw(st.sampled_from(MATCH_MONTHS)) + dt.timedelta(hours=draw(st.integers(-12, 30 * 24)))
     if draw(st.integers(0, 19)) == 0:
         start += dt.timedelta(minutes=30)
-    loads = draw(st.lists(st.sampled_from([0, 0, 1, 278, 999, 1_000, 1_500, 4_000, MAX_LOAD]), min_size=1, max_size=24))
+    loads = draw(st.lists(st.sampled_from([0, 0, 1, 278, 999, 1_000, 1_500, 4_000, MAX_LOAD]), min_size=1,
+                          max_size=24))
     if draw(st.integers(0, 14)) == 0:
         loads[draw(st.integers(0, len(loads) - 1))] = draw(st.sampled_from([MAX_LOAD + 1, 10**12]))
     op = {"type": "gec.match", "time": draw(times), "order_id": draw(new_ids), "actor": broker, "account": account,
