@@ -182,3 +182,19 @@ def test_a_match_that_names_another_market_is_refused():
     before = engine_state(desk.engines["GEC"])
     assert rejected(match(desk, day_one(h10=1000), market="CEA")) == "wrong_market"
     assert engine_state(desk.engines["GEC"]) == before
+
+
+def test_m4_a_match_that_takes_from_a_lot_is_quoted():
+    # Found by the property test's matches (tests/marketdata/test_quotes.py plays its strategies): the market-data
+    # feed took no note of `gec.allocated`, so a match that took certificates from a lot published no quote, and
+    # the GEC quote kept the lot's old quantity and the day's old last trade until some other event came.
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    events = match(desk, day_one(h10=1000, h11=1000))
+    assert [t.quantity for t in allocated(events).trades] == [2]
+    [quote] = desk.replay.quotes_of(events)
+    assert (quote.product, quote.seq) == ("GEC", allocated(events).seq)
+    assert [list(level) for level in quote.asks] == [[500, 122, 1]]
+    assert (quote.last, quote.last_quantity, quote.listing_volume) == (500, 2, 2)
+    # nothing taken, nothing changed: no quote
+    assert desk.replay.quotes_of(match(desk, day_one(h12=1000), order_id="m2", price_cap="4.00")) == []
