@@ -1,10 +1,11 @@
 """Quotes from the engine's state: which products a batch changed, and each one's quote after it. Pure.
 
-A batch's events say which products it changed. An event that names a product changes that product; an event that
-names none but can move every book or band of the market changes them all: a cancel or an expiry (whose order
-could be in any book), a session opening or closing (a new day, new bands, books emptied), GEC certificates
-expiring (their lots withdrawn, G2). An issuance may list a new product (CCER, P2), so it counts too. Refusals
-change nothing (DOMAIN: a refused command changes no state), nor do accounts and cash, which no quote shows.
+A batch's events say which products it changed. An event that names a product changes that product, and a 24/7
+match's `gec.allocated` those of its trades (if any); an event that names none but can move every book or band of
+the market changes them all: a cancel or an expiry (whose order could be in any book), a session opening or closing
+(a new day, new bands, books emptied), GEC certificates expiring (their lots withdrawn, G2). An issuance may list a
+new product (CCER, P2), so it counts too. Refusals change nothing (DOMAIN: a refused command changes no state), nor
+do accounts and cash, which no quote shows.
 
 Each changed product gets one quote, conflated over the batch, with the `seq` of the last event of the batch that
 changed it. Since every change to what a quote shows comes with such an event, the quote equals the one a batch
@@ -51,6 +52,9 @@ class Changes:
                 self.last[event.product] = event.seq
             elif kind in _EVERY:
                 self.every = event.seq
+            elif kind is e.Allocated:           # a 24/7 match: its trades take from the book like any other's
+                for trade in event.trades:
+                    self.last[trade.product] = event.seq
 
     def seqs(self, products: Iterable[str]) -> list[tuple[int, str]]:
         """(seq, product) of each changed product among `products`, in stream order."""
