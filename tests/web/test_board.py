@@ -78,6 +78,21 @@ def test_a_tape_print_names_no_account_and_no_order():
     assert set(Print.__struct_fields__) == {"at", "trade_id", "product", "mode", "price", "quantity"}
 
 
+def test_a_24_7_matchs_trades_are_on_the_tape():
+    """Issue 13: a match's trades come inside its `gec.allocated`, not as `trade` events: the tape printed none."""
+    from rules.test_gec import lot
+    from rules.test_hours import hours_desk
+    from rules.test_match import allocated, day_one, match
+
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    allocation = allocated(match(desk, day_one(h10=1000, h11=1000)))
+    market = Market()
+    market.event(allocation, 0)
+    assert [(p.trade_id, p.mode, p.quantity) for p in market.board.prints["GEC"]] == \
+        [(t.trade_id, t.mode, t.quantity) for t in allocation.trades] != []
+
+
 def test_the_day_summaries_are_the_closes():
     """D4: after the close, each product's day summary (its close) is on the board, and every quote reads closed."""
     board = fold(FEED).board

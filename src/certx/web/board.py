@@ -166,8 +166,9 @@ class Market:
             return []
         match event:
             case e.Trade():
-                return self._put([Print(at=at, trade_id=event.trade_id, product=event.product, mode=event.mode,
-                                        price=event.price, quantity=event.quantity)])
+                return self._put([_print(event, at)])
+            case e.Allocated():         # a 24/7 match: its trades are in it
+                return self._put([_print(trade, at) for trade in event.trades])
             case e.DaySummary():
                 return self._put([event])
         return []
@@ -182,3 +183,8 @@ class Market:
         for fact in facts:
             self.board.put(fact)
         return facts
+
+
+def _print(trade: e.Trade, at: int) -> Print:
+    return Print(at=at, trade_id=trade.trade_id, product=trade.product, mode=trade.mode, price=trade.price,
+                 quantity=trade.quantity)
