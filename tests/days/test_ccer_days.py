@@ -52,6 +52,15 @@ def test_P2_ccer_is_issued_from_the_registered_projects_within_their_crediting_p
     assert sellers <= {ccer.account(p) for p in projects.values()}
 
 
+def test_P2_a_day_whose_mean_is_a_whole_fen_is_exact_whatever_marks_are_drawn():
+    # Found by the property below: 2025-05-30 traded 10,000 units for exactly 85.50 each, and seed 65535 drew a
+    # low of 85.50 under an open and a high above it, which no trades can meet (the builder raised).
+    b = built("2025-05-30", markets=("CCER",), seed=65535)
+    [day] = b.days("CCER")
+    assert (day.listing_volume, int(day.listing_value)) == (10_000, 85_500_000)
+    assert b.replay.summary.rejections == Counter()
+
+
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(ccer_rows())), st.integers(0, 2**16))
 def test_P2_any_official_ccer_day_with_any_seed_is_exact(date, seed):

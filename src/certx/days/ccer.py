@@ -65,7 +65,12 @@ def marks(rng: random.Random, volume: int, value: int) -> tuple[int, int, int, i
     s = max(1, round(mean * rng.uniform(0.005, 0.03)))
     low = max(1, math.floor(mean) - rng.randint(0, s))
     high = math.ceil(mean) + rng.randint(0, s)
-    return rng.randint(low, high), high, low, round(mean)
+    open_ = rng.randint(low, high)
+    if not exact.marks_fit(volume, value, open_, high, low):
+        # the mean on a mark with the others beyond it: the two fen prices around the mean, opening at the lower
+        low, high = math.floor(mean), math.ceil(mean)
+        open_ = low
+    return open_, high, low, round(mean)
 
 
 def day(rng: random.Random, script: Script, official: CcerDay, reference: int, budget: Budget,

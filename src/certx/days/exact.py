@@ -167,10 +167,23 @@ def listing_trades(rng: random.Random, volume: int, value: int, *, open_: int, h
         out = _with_tail(rng, head, volume, value, low, high, maximum)
         if out is not None:
             return out
-    out = _with_tail(rng, [[open_, 1]] + [[m, 1] for m in marks], volume, value, low, high, maximum)
+    out = _with_tail(rng, _marks_alone(open_, high, low), volume, value, low, high, maximum)
     if out is None:
         raise ValueError(f"no listing trades give {volume} units for {value} fen within [{low}, {high}]")
     return out
+
+
+def marks_fit(volume: int, value: int, open_: int, high: int, low: int) -> bool:
+    """Whether `listing_trades` can meet these marks: the open, high and low traded a unit each leave the rest a
+    mean within [low, high] (its last try). Not so when the day's mean sits on a mark with the others beyond it:
+    10,000 units worth 85,500,000 fen cannot open at 85.60 with a low of 85.50."""
+    head = _marks_alone(open_, high, low)
+    rest_volume, rest_value = volume - sum(q for _, q in head), value - sum(p * q for p, q in head)
+    return rest_value == 0 if rest_volume == 0 else low * rest_volume <= rest_value <= high * rest_volume
+
+
+def _marks_alone(open_: int, high: int, low: int) -> list[list[int]]:
+    return [[open_, 1]] + [[m, 1] for m in dict.fromkeys((high, low)) if m != open_]
 
 
 def _with_tail(rng: random.Random, head: list[list[int]], volume: int, value: int, low: int, high: int,
