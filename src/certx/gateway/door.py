@@ -16,10 +16,12 @@ commands. A lift, accept, cancel or bid that does not name its market goes to th
 targets, which the door remembers from the orders it let through (the most recent `remember` of them). Order ids
 are unique per sender (PROTOCOL), so another sender may use the same id: a cancel looks up the sender's own order
 first, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
-broker could send another's cancels or takers to another market by reusing their ids).
+broker could send another's cancels or takers to another market by reusing their ids). Only an id a second sender
+reuses costs a second entry; a restarted door, reading the log a partition at a time, takes the first it reads.
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -45,8 +47,9 @@ class Admitted(NamedTuple):
 class Door:
     def __init__(self, remember: int = 1_000_000) -> None:
         self.remember = remember
-        self.targets: OrderedDict[str, tuple[int, str]] = OrderedDict()  # order or auction id -> first (at, market)
-        self.own: OrderedDict[tuple[str, str], str] = OrderedDict()       # (sender, order id) -> its market
+        self.targets: OrderedDict[str, str] = OrderedDict()     # order or auction id -> its first order's market
+        self.owners: dict[str, str] = {}                         # order id -> the sender of its first order
+        self.reused: OrderedDict[tuple[str, str], str] = OrderedDict()  # (sender, id another sent first) -> market
         self.last_at = 0
 
     def admit(self, raw: bytes, sender: str | None, at: int | None = None) -> Admitted | NotAnObject:
@@ -66,7 +69,9 @@ class Door:
                                 getattr(cmd, "account", ""), *refusal, at, self._routed(cmd) or ANSWERING)
         routed = markets(cmd)
         if routed is None:
-            target = self.own.get((cmd.actor, cmd.order_id)) if isinstance(cmd, c.OrderCancel) else None
+            target = None
+            if isinstance(cmd, c.OrderCancel) and self.owners.get(cmd.order_id) != cmd.actor:
+                target = self.reused.get((cmd.actor, cmd.order_id))
             if target is None:      # (a cancel of an order not the sender's: its market answers not_authorised)
                 target = self._first(cmd.auction_id if isinstance(cmd, c.AuctionBid) else _target(cmd))
             if target is None:
@@ -79,21 +84,23 @@ class Door:
                                 Reason.unknown_product, f"{getattr(cmd, 'product', '')!r} names no market", at,
                                 ANSWERING)
         if isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
-            self.learn(cmd, routed[0], at)
+            self.learn(cmd, routed[0])
         self.last_at = at
         return Admitted(cmd, routed, at)
 
-    def learn(self, cmd: c.LoggedCommand, market: str, at: int) -> None:
-        """Remember which market an order or auction is in, received at `at` (also fed from `certx.commands` on a
-        restart, a partition at a time: the earliest of an id is kept, as it was first seen)."""
+    def learn(self, cmd: c.LoggedCommand, market: str) -> None:
+        """Remember which market an order or auction is in (also fed from `certx.commands` on a restart)."""
         key = cmd.auction_id if isinstance(cmd, c.AuctionOpen) else getattr(cmd, "order_id", None)
         if key is None or not isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
             return
-        first = self.targets.get(key)
-        if first is None or at < first[0]:
-            _remember(self.targets, key, (at, market), self.remember)
-        if isinstance(cmd, c.OrderNew):
-            _remember(self.own, (cmd.actor, key), market, self.remember)
+        if key not in self.targets:
+            gone = _remember(self.targets, key, market, self.remember)
+            if gone is not None:
+                self.owners.pop(gone, None)
+            if isinstance(cmd, c.OrderNew):
+                self.owners[key] = sys.intern(cmd.actor)    # a few senders: one string each, not one per order
+        elif isinstance(cmd, c.OrderNew) and self.owners.get(key) != cmd.actor:
+            _remember(self.reused, (cmd.actor, key), market, self.remember)
 
     def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[Reason, str] | None:
         """Stamp the sender as the actor; a refusal (reason, detail) if the command says otherwise."""
@@ -115,8 +122,7 @@ class Door:
 
     def _first(self, key: str | None) -> str | None:
         """The market of the first order or auction of that id the door saw."""
-        first = self.targets.get(key or "")
-        return first[1] if first is not None else None
+        return self.targets.get(key or "")
 
     def _hinted(self, fields: dict[str, str], command: str = "") -> str:
         """Where to answer a malformed command: the market its readable fields or its type point to."""
@@ -142,11 +148,11 @@ class Door:
         return Admitted(refusal, (market,), at)
 
 
-def _remember(known: OrderedDict, key: object, value: object, most: int) -> None:
+def _remember(known: OrderedDict, key: object, value: str, most: int) -> object | None:
+    """Keep `value` under `key` as the newest; returns the key of the oldest if that had to go."""
     known[key] = value
     known.move_to_end(key)
-    if len(known) > most:
-        known.popitem(last=False)
+    return known.popitem(last=False)[0] if len(known) > most else None
 
 
 def _target(cmd: c.AnyCommand) -> str | None:

@@ -116,7 +116,7 @@ class Gateway:
                     for r in records:
                         cmd = decode_logged(r.value or b"")
                         if cmd is not None:
-                            self.door.learn(cmd, MARKET_OF[tp.partition], r.timestamp)
+                            self.door.learn(cmd, MARKET_OF[tp.partition])
         finally:
             await reader.stop()
 
