@@ -187,6 +187,7 @@ def _query(args: argparse.Namespace, ask) -> int:
     import json
 
     from certx.store import open_store
+    from certx.store.target import shown
 
     if not args.db.startswith("postgres") and not Path(args.db).exists():
         raise MissingFile(f"no read model at {args.db}: give --db (a file `certx replay` wrote, or the projector's "
@@ -197,7 +198,7 @@ def _query(args: argparse.Namespace, ask) -> int:
     except Exception as exc:
         if not not_a_read_model(exc):
             raise
-        raise BadFile(f"{args.db.split('@')[-1]} is not a read model ({' '.join(str(exc).split())[:200]}): give "
+        raise BadFile(f"{shown(args.db)} is not a read model ({' '.join(str(exc).split())[:200]}): give "
                       f"--db a file `certx replay` wrote, or the projector's database") from None
     finally:
         store.close()

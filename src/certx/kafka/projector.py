@@ -35,6 +35,7 @@ from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
 from certx.store.sql import RowsRefused, unavailable
+from certx.store.target import shown
 from certx.wire import events as e
 from certx.wire.codec import decode_event, encode
 from certx.wire.dead_letter import DeadLetter, dead_letter
@@ -113,7 +114,7 @@ class Projector:
         await self.producer.start()
         await self._publish()   # whatever a previous run committed but did not get to publish
         self.started = True
-        log.info("projector.started", db=self.s.db.split("@")[-1], offsets=offsets, group=self.s.group)
+        log.info("projector.started", db=shown(self.s.db), offsets=offsets, group=self.s.group)
 
     def open(self) -> dict[int, int]:
         """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""

@@ -106,8 +106,7 @@ class Ledger:
     def _issued(self, ev: e.Issued) -> list:
         _positive(ev.quantity)
         if ev.serials:
-            if (_overlapping(ev.serials) or any(first > last for first, last in ev.serials)
-                    or sum(last - first + 1 for first, last in ev.serials) != ev.quantity):
+            if not _disjoint(ev.serials) or sum(last - first + 1 for first, last in ev.serials) != ev.quantity:
                 raise Refused(SettlementReason.malformed, f"serial ranges overlapping, backwards or not {ev.quantity}")
             for first, last in ev.serials:
                 if self.issued.overlaps(first, last):
@@ -200,7 +199,7 @@ class Ledger:
             raise Refused(SettlementReason.malformed, f"{count} serials for a quantity of {ev.quantity}")
 
     def _expired(self, ev: e.CertificatesExpired) -> list:
-        if any(first > last for first, last in ev.serials) or _overlapping(ev.serials):
+        if not _disjoint(ev.serials):
             raise Refused(SettlementReason.malformed, "serial ranges backwards or overlapping")
         held = self.gec.get(ev.account)
         for first, last in ev.serials:
@@ -232,6 +231,11 @@ def _positive(amount: int) -> None:
     below one would invent or destroy them."""
     if amount < 1:
         raise Refused(SettlementReason.malformed, f"an amount of {amount}")
+
+
+def _disjoint(ranges: list[tuple[int, int]]) -> bool:
+    """Every range runs forwards and none meets another."""
+    return all(first <= last for first, last in ranges) and not _overlapping(ranges)
 
 
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:

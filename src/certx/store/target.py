@@ -51,7 +51,7 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
             return Target(store, db, "new")
         if not fresh:
             store.close()
-            raise WouldOverwrite(f"the database {_shown(db)} already holds a read model: give --fresh to replace "
+            raise WouldOverwrite(f"the database {shown(db)} already holds a read model: give --fresh to replace "
                                  f"it, or another --db")
         store.drop()
         store.close()
@@ -79,6 +79,6 @@ def _read_model(path: str) -> bool:
     return True
 
 
-def _shown(dsn: str) -> str:
+def shown(dsn: str) -> str:
     """A DSN without its password."""
     return dsn.split("@")[-1]
