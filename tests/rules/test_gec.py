@@ -334,6 +334,36 @@ def test_g2_expiry_retires_from_every_holder():
     assert held(desk, "S") == [] and held(desk, "T") == []
 
 
+def test_g2_a_month_of_distributed_pv_batches_expires_in_one_pass_over_the_holdings(monkeypatch):
+    """G2 at the scale of issue 13's aggregators: a production month is some 64,000 distributed-PV batches, each
+    held by its own owner, and they all expire at the same open. Each holding is read once, not once per expiring
+    batch (that read every holding for every batch: 64,000 x 64,000 reads, some half an hour of a stopped GEC
+    market). The events are as before: one per batch and holder, in serial order, then the holders' order."""
+    from certx.registry.serials import RangeSet
+    desk = gec_desk(date="2025-12-30")
+    holders = [f"O{i}" for i in range(40)]
+    for i, owner in enumerate(holders):
+        desk.open_account(owner, "B2")
+        issue(desk, owner, 100 * i + 1, 100 * i + 50, project=f"PV-{i}", month="2024-01")    # expires
+        issue(desk, owner, 100 * i + 51, 100 * i + 100, project=f"PV-{i}", month="2024-02")  # stays
+    desk.open_day("GEC")
+    desk.order("L", "O3", "B2", "GEC", "sell", 10, "2.00", first_serial=311, last_serial=320)
+    assert len(trades(bid(desk, "b", "A", 4, "2.00"))) == 1                # 311-314 cancelled, 315-320 rest
+    desk.close_day("GEC")
+    reads = []
+    for name in ("overlap", "__iter__"):
+        real = getattr(RangeSet, name)
+        monkeypatch.setattr(RangeSet, name, lambda self, *a, real=real, name=name: reads.append(name) or real(self, *a))
+    ev = desk.open_day("GEC", "2026-01-02")
+    monkeypatch.undo()
+    assert len(reads) <= len(holders), f"{len(reads)} reads of {len(holders)} holdings"
+    gone = [(x.account, [tuple(r) for r in x.serials]) for x in only(ev, e.CertificatesExpired)]
+    assert gone == [(o, [(100 * i + 1, 100 * i + 50)] if o != "O3" else [(301, 310), (315, 350)])
+                    for i, o in enumerate(holders)]
+    assert all(held(desk, o) == [(100 * i + 51, 100 * i + 100)] for i, o in enumerate(holders))
+    assert list(desk.engines["GEC"].cancelled) == [(311, 314)]
+
+
 def test_g2_a_batch_issued_after_its_validity_cannot_be_listed_even_before_the_next_open():
     # G2: a GEC is valid for 24 months from its production month; a lot of expired certificates is refused with
     # `expired_certificate`. Here the registry issues a 2024-01 batch (valid through 2025-12) while the GEC day of

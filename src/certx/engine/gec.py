@@ -9,6 +9,8 @@ agent's pooled lot (`certx.engine.pools`) trades here too, each fill shared amon
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from certx.books.gec import Bid, Eligibility, Lot, PooledLot, Range, count
 from certx.engine.pools import PoolDesk
 from certx.engine.rejection import Rejected
@@ -154,19 +156,38 @@ class GecDesk(PoolDesk):
         return months(self.date.year, self.date.month)      # asked for by every GEC order: no date formatting
 
     def retire_expired(self, today: int) -> None:
-        """G2: at the open, certificates past their validity leave every holding (and any lot) for good."""
-        out = self.out
-        for batch in self.issuance.batches():
-            if batch.expired or batch.valid_through >= today:
-                continue
+        """G2: at the open, certificates past their validity leave every holding (and any lot) for good: one event
+        per batch and holder, batches in serial order, then holders in their order.
+
+        One pass over the lots and one over the holdings, however many batches expire: a production month is some
+        64,000 distributed-PV batches (issue 13), each its owner's, and they expire at the same open; a pass over
+        every holding for each batch took some half an hour there. Batches are apart and in serial order, so each
+        range held finds the expiring batches it meets by binary search."""
+        expired = [b for b in self.issuance.batches() if not b.expired and b.valid_through < today]
+        if not expired:
+            return
+        for batch in expired:
             batch.expired = True
-            for order in [o for o in self.lots.orders.values()
-                          if isinstance(o, Lot) and any(b is batch for b in o.batches())]:
-                self.withdraw_gec(order)
-            for account, holding in self.serials.items():
-                gone = holding.overlap(batch.first, batch.last)
+        gone_batches = {id(batch) for batch in expired}
+        for order in [o for o in self.lots.orders.values()
+                      if isinstance(o, Lot) and any(id(b) in gone_batches for b in o.batches())]:
+            self.withdraw_gec(order)
+        lasts = [batch.last for batch in expired]
+        found: list[list[tuple[str, list[Range]]]] = [[] for _ in expired]    # by batch: (holder, its serials)
+        for account, holding in self.serials.items():
+            mine: dict[int, list[Range]] = {}
+            for first, last in holding:
+                i = bisect_left(lasts, first)           # the first expiring batch that ends at or after `first`
+                while i < len(expired) and expired[i].first <= last:
+                    mine.setdefault(i, []).append((max(first, expired[i].first), min(last, expired[i].last)))
+                    i += 1
+            for i, ranges in mine.items():
+                found[i].append((account, ranges))
+        out = self.out
+        for holders in found:
+            for account, gone in holders:
+                holding = self.serials[account]
                 for first, last in gone:
                     holding.remove(first, last)
                     self.retired.add(first, last)
-                if gone:
-                    out.append(e.CertificatesExpired(account=account, serials=gone))
+                out.append(e.CertificatesExpired(account=account, serials=gone))
