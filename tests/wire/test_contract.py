@@ -98,15 +98,26 @@ def test_a_refused_command_is_answered_with_its_own_id_not_a_stray_order_id():
     assert ev.reason == "malformed" and "`id`" in ev.detail and ev.ref == "o1"
 
 
-@pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, ""])
+@pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, "",
+                                  "B1\u200b", "A\u202e1B", "A\u2028", "\ufeffA", "A\u2066B", "A\u00adB"])
 def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
-    """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it)."""
+    """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it). A zero-width space
+    ("B1\u200b" looks like "B1"), a bidi override or isolate, a line separator, a BOM or a soft hyphen print as
+    nothing or reorder what follows on an operator's screen: refused alike."""
     desk = cea_day()
     ev = answer(desk, msgspec.json.encode(order(account=name)))
     assert ev.reason == "malformed" and "`$.account`" in ev.detail
     assert ev.account == "", "a name the contract refuses is never published"
     ev = answer(desk, msgspec.json.encode(order(order_id=name)))
     assert ev.reason == "malformed" and ev.ref == ""
+
+
+@pytest.mark.parametrize("name", ["碳排放权交易", "Ä-Ölmühle", "B1 (Shanghai)", "A😀", "a" * 128])
+def test_a_printable_name_in_any_script_is_admitted(name):
+    """The names refused above are refused for what they hide, not for being outside ASCII."""
+    desk = cea_day()
+    ev = answer(desk, msgspec.json.encode(order(order_id=name)))
+    assert getattr(ev, "reason", None) != "malformed" and ev.ref == name
 
 
 @pytest.mark.parametrize("field, value", [

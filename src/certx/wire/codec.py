@@ -90,7 +90,7 @@ _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
 _plain = msgspec.json.Encoder()
 _NAME = re.compile(c.NAME_PATTERN)
-_UNSAFE = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+_UNSAFE = re.compile(f"[{c.UNSAFE}]")
 _ID = re.compile(rb'"(order_id|id)"\s*:\s*"([^"\\]{1,128})"')
 
 

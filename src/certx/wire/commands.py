@@ -30,9 +30,16 @@ Serial = Annotated[int, Meta(ge=1, le=10**15)]
 Month = Annotated[str, Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$(?!\n)")]
 Ratio = Annotated[str, Meta(pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$(?!\n)")]
 # A name (account, broker, product, id, …): printable, so it can never break a log line, a terminal or a
-# database column (a NUL byte once stopped settlement), and short.
+# database column (a NUL byte once stopped settlement), and short. Nor may it hold what prints as nothing or
+# reorders what follows: a zero-width space makes "B1\u200b" look like "B1" on every screen, and a bidi override
+# or a line separator rewrites the rest of a log line or a report row. UNSAFE is every control (Cc), format (Cf),
+# line (Zl) and paragraph (Zp) separator of the Basic Multilingual Plane, as Unicode 14 lists them (Python 3.11's
+# unicodedata); the astral format characters (the tag block U+E0000-E007F, a few others) are left to the renderer,
+# since Python and ECMA patterns write an astral range differently.
 # (`(?!\n)`: Python's `$` also matches before a final newline; ECMA's does not, and there it is a no-op.)
-NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$(?!\n)"
+UNSAFE = (r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+          r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb")
+NAME_PATTERN = rf"^[^{UNSAFE}]*$(?!\n)"
 Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NAME_PATTERN)]
 Names = Annotated[list[Name], Meta(max_length=64)]
 Market = Literal["CEA", "CCER", "GEC"]
