@@ -376,6 +376,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if figures_path == out:
         print(f"--out {out}: the page needs a name of its own beside its figures (report.html)", file=sys.stderr)
         return 2
+    clash = read_by(out, figures_path, inputs=[args.events, args.measures, args.rules, *(args.official or ())])
+    if clash:
+        print(f"certx report: --out {out} would write over {clash}, which it reads: give the page another name",
+              file=sys.stderr)
+        return 2
     try:
         given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
         rows = None
@@ -394,6 +399,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {out} and {figures_path}")
     return 0
+
+
+def read_by(*outputs: Path, inputs: Iterable[str | None]) -> str | None:
+    """The input an output would write over (the same file, by whatever name), if any: DESIGN 8, an output
+    named after another (the figures beside the page, STEM.json) must not replace a file the command reads."""
+    for source in filter(None, inputs):
+        if any(out.exists() and Path(source).exists() and os.path.samefile(out, source) for out in outputs):
+            return source
+    return None
 
 
 def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
@@ -421,6 +435,12 @@ def cmd_match_report(args: argparse.Namespace) -> int:
         print(f"certx match-report: a period is a year (2025) or a month (2025-06), not {args.period!r}",
               file=sys.stderr)
         return 2
+    stem = Path(args.out or f"match-{args.account}-{args.period}")
+    clash = read_by(stem.with_suffix(".json"), stem.with_suffix(".csv"), inputs=[args.events])
+    if clash:
+        print(f"certx match-report: --out {stem} would write over {clash}, which it reads: give another stem",
+              file=sys.stderr)
+        return 2
     matches = Matches()
     try:
         with open(args.events, "rb") as lines:
@@ -433,7 +453,6 @@ def cmd_match_report(args: argparse.Namespace) -> int:
                   f"name one with --match", file=sys.stderr)
             return 2
         report = evidence.evidence(matches.inputs(found[0], first, end))
-        stem = Path(args.out or f"match-{args.account}-{args.period}")
         stem.with_suffix(".json").write_bytes(evidence.to_json(report))
         stem.with_suffix(".csv").write_text(evidence.to_csv(report), encoding="utf-8")
     except (OSError, ValueError) as exc:
