@@ -82,7 +82,8 @@ def test_a_bad_input_is_one_line_and_exit_2(events, tmp_path, capsys):
 def test_DESIGN_8_the_report_never_writes_over_a_file_it_reads(events, tmp_path, capsys):
     """DESIGN 8: the CLI never deletes data it was not told to. The figures go beside the page as .json, so
     `--measures dec.json --out dec.html` once replaced the measures with the figures (and events kept as
-    `ev.json`, with `--out ev.html`, the events; or the page named as the events): each is refused, in one line, and nothing is written."""
+    `ev.json`, with `--out ev.html`, the events; or the page named as the events): each is refused, in one
+    line, and nothing is written."""
     measures = tmp_path / "dec.json"
     measures.write_text('{"format": "certx.measures/1", "samples": []}')
     kept = tmp_path / "ev.json"
