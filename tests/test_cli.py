@@ -152,3 +152,34 @@ def test_replay_json_is_the_summary_as_json(tmp_path):
 
 def test_a_bug_is_not_a_mistake():
     assert mistakes.explain(KeyError("x")) is None
+
+
+@pytest.mark.parametrize("output", ["--events", "--quotes"])
+def test_replay_never_writes_its_output_over_the_command_file(tmp_path, output):
+    """DESIGN 8: `certx replay day.jsonl --events day.jsonl` truncated the command file it had just read, and wrote
+    the events in its place; now refused in one line, the file as it was, and no read model made."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes())
+    run = certx("replay", str(day), "--quiet", output, str(day), cwd=tmp_path)
+    assert_one_line(run, mistakes.WouldOverwrite.code, output, str(day))
+    assert day.read_bytes() == sample_path().read_bytes()
+    assert not list(tmp_path.glob("certx-replay-*.db"))
+
+
+def test_replay_reads_a_command_file_from_a_pipe(tmp_path):
+    """`certx replay <(zcat days.jsonl.gz)`: the file is a pipe, which replay said was not there."""
+    fifo = tmp_path / "commands"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["cp", str(sample_path()), str(fifo)])
+    try:
+        run = certx("replay", str(fifo), "--quiet", "--json", "--db", ":memory:")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["commands"] == sum(1 for line in sample_path().read_bytes().splitlines()
+                                                     if line.strip())
+
+
+def test_replay_of_a_directory_is_a_bad_file(tmp_path):
+    assert_one_line(certx("replay", str(tmp_path), "--quiet"), mistakes.BadFile.code, "directory", str(tmp_path))

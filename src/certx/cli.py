@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from certx import logs, money
-from certx.mistakes import INTERRUPTED, BadFile, MissingFile, explain
+from certx.mistakes import INTERRUPTED, BadFile, MissingFile, WouldOverwrite, explain
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 from certx.wire.events import Event
@@ -36,9 +36,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from certx.store.target import open_target
 
     path = Path(args.commands) if args.commands else sample_path()
-    if not path.is_file():
-        raise MissingFile(f"no command file {path}")
-    lines = path.read_bytes().splitlines(keepends=True)
+    for option, name in (("--events", args.events), ("--quotes", args.quotes)):
+        if name and read_by(Path(name), inputs=[str(path)]):
+            raise WouldOverwrite(f"{option} {name} is the command file it reads: give the output another name")
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)     # a pipe too: `certx replay <(zcat days.gz)`
+    except FileNotFoundError:
+        raise MissingFile(f"no command file {path}") from None
     target = open_target(args.db, args.fresh, args.timeout)     # never over a read model it was not told to replace
     store = target.store
     journal = Journal(Ledger())
