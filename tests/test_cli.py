@@ -183,3 +183,19 @@ def test_replay_reads_a_command_file_from_a_pipe(tmp_path):
 
 def test_replay_of_a_directory_is_a_bad_file(tmp_path):
     assert_one_line(certx("replay", str(tmp_path), "--quiet"), mistakes.BadFile.code, "directory", str(tmp_path))
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://certx:S3CRET@db.example:5432/certx",
+                                 "postgresql:///certx?host=db.example&user=certx&password=S3CRET"])
+def test_replay_into_postgres_never_prints_the_password(dsn, monkeypatch, capsys):
+    """DESIGN 8 and deploy/postgres.sh: a password stays in the DSN it was given. `certx replay --db DSN` printed
+    the whole DSN, password and all, as where it settled (and in --json); the database here is SQLite in memory."""
+    from certx import cli
+    from certx.store import target
+
+    monkeypatch.setattr(target, "open_store", lambda _dsn, **_: open_store(":memory:"))
+    for json_out in ((), ("--json",)):
+        assert cli.main(["replay", "--quiet", "--db", dsn, *json_out]) == 0
+        out = capsys.readouterr()
+        assert "db.example" in out.out
+        assert "S3CRET" not in out.out + out.err
