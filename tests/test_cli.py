@@ -86,6 +86,15 @@ def test_a_dsn_that_does_not_parse():
     assert_one_line(certx("holdings", "re-01", "--db", "postgresql://u@h/x?&&&"), mistakes.BadSetting.code, "DSN")
 
 
+@pytest.mark.parametrize("dsn", ["postgresql://u:50%off@h/x", "postgresql://u@h/x?password=50%off"])
+def test_a_dsn_that_does_not_parse_is_said_without_its_password(dsn):
+    """A password with a bare `%` breaks the URI: libpq's answer quoted it (`invalid percent-encoded token:
+    "50%off"`), and that was the line on stderr (and the projector's log)."""
+    run = certx("holdings", "re-01", "--db", dsn)
+    assert_one_line(run, mistakes.BadSetting.code, "DSN", "percent")
+    assert "50%off" not in run.stderr
+
+
 def test_a_database_that_does_not_answer():
     dsn = f"postgresql://certx_reader:x@127.0.0.1:{closed_port()}/certx"
     assert_one_line(certx("holdings", "re-01", "--db", dsn), mistakes.Unreachable.code, "does not answer")

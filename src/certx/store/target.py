@@ -80,6 +80,17 @@ def _read_model(path: str) -> bool:
     return True
 
 
+def unsaid(text: str, dsn: str) -> str:
+    """`text` (a driver's error about `dsn`) without the DSN's passwords, which libpq quotes when it cannot parse
+    them (`invalid percent-encoded token: "50%off"`). Read as libpq reads a URI, but never raising."""
+    rest, _, query = dsn.partition("://")[2].partition("?")
+    found = [rest.split("/")[0].rpartition("@")[0].partition(":")[2]]
+    found += [v for k, _, v in (p.partition("=") for p in query.split("&")) if k.lower() == "password"]
+    for password in filter(None, found):
+        text = text.replace(password, "(password)")
+    return text
+
+
 def shown(dsn: str) -> str:
     """Where a DSN points, without its password: neither the address's (`user:password@`) nor a `password=`
     parameter (libpq takes both). A file's name as it is."""
