@@ -208,3 +208,15 @@ def test_replay_into_postgres_never_prints_the_password(dsn, monkeypatch, capsys
         out = capsys.readouterr()
         assert "db.example" in out.out
         assert "S3CRET" not in out.out + out.err
+
+
+@pytest.mark.parametrize("command", [["serve", "web", "--port", "PORT"], ["serve", "matcher", "--metrics-port", "PORT"]])
+def test_serve_on_a_port_something_else_holds(command):
+    """`certx serve web` on a port another process listens on: the supervised child's bind raised, a traceback,
+    exit 1, and the supervisor restarted it for ever. Now one line, before anything starts (the broker is not
+    even asked: here there is none)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        run = certx(*[port if word == "PORT" else word for word in command],
+                    "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "2")
+    assert_one_line(run, mistakes.BadSetting.code, port, "taken")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from certx import logs, money
-from certx.mistakes import INTERRUPTED, BadFile, MissingFile, WouldOverwrite, explain
+from certx.mistakes import INTERRUPTED, BadFile, BadSetting, MissingFile, WouldOverwrite, explain
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 from certx.wire.events import Event
@@ -249,6 +249,18 @@ def needs(args: argparse.Namespace, *names: str) -> None:
     asyncio.run(require_topics(kafka(args), list(names), args.timeout))
 
 
+def free_port(option: str, host: str, port: int) -> None:
+    """The service can listen there: a port another process holds is a mistake now, not a child that cannot
+    bind and is started again and again."""
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        raise BadSetting(f"{option} {port} on {host} is taken or cannot be used ({exc.strerror}): give another "
+                         f"{option}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -258,6 +270,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     topics = Topics(args.prefix)
     if not supervised():
         # Mistakes first, here, in one line each: a service would only log them and stop.
+        if args.service == "web":
+            free_port("--port", args.host, args.port)
+        elif args.metrics_port is not None:
+            free_port("--metrics-port", args.metrics_host, args.metrics_port)
         needs(args, *{"gateway": (topics.commands, topics.replay, topics.dlq),
                       "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq)
                       + ((topics.marketdata,) if args.marketdata else ()),
