@@ -35,7 +35,10 @@ class WebService:
         except Exception as exc:  # noqa: BLE001 - every failure ends the process with its exit code
             end(log, exc)
         # The socket is bound here, so that port 0 (any free port, as the tests ask) is known and logged.
-        sock = socket.create_server((self.s.host, self.s.port))
+        try:
+            sock = socket.create_server((self.s.host, self.s.port))
+        except OSError as exc:      # taken since `certx serve` found it free: stop for good, not a restart loop
+            end(log, exc)
         host, port = sock.getsockname()[:2]
         log.info("service.http", service="web", host=host, port=port,
                  endpoints=[*STATIC, "/stream", "/state", "/ready"])

@@ -86,6 +86,15 @@ def test_a_dsn_that_does_not_parse():
     assert_one_line(certx("holdings", "re-01", "--db", "postgresql://u@h/x?&&&"), mistakes.BadSetting.code, "DSN")
 
 
+@pytest.mark.parametrize("dsn", ["postgresql://u:50%off@h/x", "postgresql://u@h/x?password=50%off"])
+def test_a_dsn_that_does_not_parse_is_said_without_its_password(dsn):
+    """A password with a bare `%` breaks the URI: libpq's answer quoted it (`invalid percent-encoded token:
+    "50%off"`), and that was the line on stderr (and the projector's log)."""
+    run = certx("holdings", "re-01", "--db", dsn)
+    assert_one_line(run, mistakes.BadSetting.code, "DSN", "percent")
+    assert "50%off" not in run.stderr
+
+
 def test_a_database_that_does_not_answer():
     dsn = f"postgresql://certx_reader:x@127.0.0.1:{closed_port()}/certx"
     assert_one_line(certx("holdings", "re-01", "--db", dsn), mistakes.Unreachable.code, "does not answer")
@@ -152,3 +161,62 @@ def test_replay_json_is_the_summary_as_json(tmp_path):
 
 def test_a_bug_is_not_a_mistake():
     assert mistakes.explain(KeyError("x")) is None
+
+
+@pytest.mark.parametrize("output", ["--events", "--quotes"])
+def test_replay_never_writes_its_output_over_the_command_file(tmp_path, output):
+    """DESIGN 8: `certx replay day.jsonl --events day.jsonl` truncated the command file it had just read, and wrote
+    the events in its place; now refused in one line, the file as it was, and no read model made."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes())
+    run = certx("replay", str(day), "--quiet", output, str(day), cwd=tmp_path)
+    assert_one_line(run, mistakes.WouldOverwrite.code, output, str(day))
+    assert day.read_bytes() == sample_path().read_bytes()
+    assert not list(tmp_path.glob("certx-replay-*.db"))
+
+
+def test_replay_reads_a_command_file_from_a_pipe(tmp_path):
+    """`certx replay <(zcat days.jsonl.gz)`: the file is a pipe, which replay said was not there."""
+    fifo = tmp_path / "commands"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["cp", str(sample_path()), str(fifo)])
+    try:
+        run = certx("replay", str(fifo), "--quiet", "--json", "--db", ":memory:")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["commands"] == sum(1 for line in sample_path().read_bytes().splitlines()
+                                                     if line.strip())
+
+
+def test_replay_of_a_directory_is_a_bad_file(tmp_path):
+    assert_one_line(certx("replay", str(tmp_path), "--quiet"), mistakes.BadFile.code, "directory", str(tmp_path))
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://certx:S3CRET@db.example:5432/certx",
+                                 "postgresql:///certx?host=db.example&user=certx&password=S3CRET"])
+def test_replay_into_postgres_never_prints_the_password(dsn, monkeypatch, capsys):
+    """DESIGN 8 and deploy/postgres.sh: a password stays in the DSN it was given. `certx replay --db DSN` printed
+    the whole DSN, password and all, as where it settled (and in --json); the database here is SQLite in memory."""
+    from certx import cli
+    from certx.store import target
+
+    monkeypatch.setattr(target, "open_store", lambda _dsn, **_: open_store(":memory:"))
+    for json_out in ((), ("--json",)):
+        assert cli.main(["replay", "--quiet", "--db", dsn, *json_out]) == 0
+        out = capsys.readouterr()
+        assert "db.example" in out.out
+        assert "S3CRET" not in out.out + out.err
+
+
+@pytest.mark.parametrize("command", [["serve", "web", "--port", "PORT"], ["serve", "matcher", "--metrics-port", "PORT"]])
+def test_serve_on_a_port_something_else_holds(command):
+    """`certx serve web` on a port another process listens on: the supervised child's bind raised, a traceback,
+    exit 1, and the supervisor restarted it for ever. Now one line, before anything starts (the broker is not
+    even asked: here there is none)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        run = certx(*[port if word == "PORT" else word for word in command],
+                    "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "2")
+    assert_one_line(run, mistakes.BadSetting.code, port, "taken")

@@ -45,3 +45,26 @@ def test_the_level_holds(tmp_path, restored_logging):
 def test_read_skips_what_is_not_a_json_line():
     text = 'a stray print\n{"event": "gateway.started", "inputs": 3}\n{not json\n'
     assert list(logs.read(text)) == [{"event": "gateway.started", "inputs": 3}]
+
+
+def test_a_traceback_in_the_log_shows_no_frame_s_locals(tmp_path, restored_logging):
+    """A secret must not reach a log: a logged traceback (a library's exc_info, or ours) carried every frame's
+    locals (structlog's default), so a frame holding a Kafka login or a DSN wrote its password to the log."""
+    from certx.kafka.connection import Connection
+
+    secret = "".join(("S3", "CRET"))     # not in the source a traceback quotes around its lines
+
+    def connect(kafka: Connection, dsn: str) -> None:
+        raise ConnectionError("refused")
+
+    for fmt in ("json", "console"):
+        path = tmp_path / f"{fmt}.log"
+        with open(path, "w") as out:
+            logs.configure("info", fmt, stream=out)
+            try:
+                connect(Connection(username="matcher", password=secret), f"postgresql://p:{secret}@db/certx")
+            except ConnectionError:
+                logging.getLogger("aiokafka").error("Unexpected error", exc_info=True)
+        text = path.read_text()
+        assert "ConnectionError" in text and "refused" in text, fmt
+        assert secret not in text, fmt

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from certx import logs, money
-from certx.mistakes import INTERRUPTED, BadFile, MissingFile, explain
+from certx.mistakes import INTERRUPTED, BadFile, BadSetting, MissingFile, WouldOverwrite, explain
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 from certx.wire.events import Event
@@ -36,9 +36,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from certx.store.target import open_target
 
     path = Path(args.commands) if args.commands else sample_path()
-    if not path.is_file():
-        raise MissingFile(f"no command file {path}")
-    lines = path.read_bytes().splitlines(keepends=True)
+    for option, name in (("--events", args.events), ("--quotes", args.quotes)):
+        if name and read_by(Path(name), inputs=[str(path)]):
+            raise WouldOverwrite(f"{option} {name} is the command file it reads: give the output another name")
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)     # a pipe too: `certx replay <(zcat days.gz)`
+    except FileNotFoundError:
+        raise MissingFile(f"no command file {path}") from None
     target = open_target(args.db, args.fresh, args.timeout)     # never over a read model it was not told to replace
     store = target.store
     journal = Journal(Ledger())
@@ -245,6 +249,18 @@ def needs(args: argparse.Namespace, *names: str) -> None:
     asyncio.run(require_topics(kafka(args), list(names), args.timeout))
 
 
+def free_port(option: str, host: str, port: int) -> None:
+    """The service can listen there: a port another process holds is a mistake now, not a child that cannot
+    bind and is started again and again."""
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        raise BadSetting(f"{option} {port} on {host} is taken or cannot be used ({exc.strerror}): give another "
+                         f"{option}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -254,6 +270,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     topics = Topics(args.prefix)
     if not supervised():
         # Mistakes first, here, in one line each: a service would only log them and stop.
+        if args.service == "web":
+            free_port("--port", args.host, args.port)
+        elif args.metrics_port is not None:
+            free_port("--metrics-port", args.metrics_host, args.metrics_port)
         needs(args, *{"gateway": (topics.commands, topics.replay, topics.dlq),
                       "matcher": (topics.commands, topics.events, topics.snapshots, topics.dlq)
                       + ((topics.marketdata,) if args.marketdata else ()),
@@ -376,6 +396,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if figures_path == out:
         print(f"--out {out}: the page needs a name of its own beside its figures (report.html)", file=sys.stderr)
         return 2
+    clash = read_by(out, figures_path, inputs=[args.events, args.measures, args.rules, *(args.official or ())])
+    if clash:
+        print(f"certx report: --out {out} would write over {clash}, which it reads: give the page another name",
+              file=sys.stderr)
+        return 2
     try:
         given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
         rows = None
@@ -394,6 +419,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {out} and {figures_path}")
     return 0
+
+
+def read_by(*outputs: Path, inputs: Iterable[str | None]) -> str | None:
+    """The input an output would write over (the same file, by whatever name), if any: DESIGN 8, an output
+    named after another (the figures beside the page, STEM.json) must not replace a file the command reads."""
+    for source in filter(None, inputs):
+        if any(out.exists() and Path(source).exists() and os.path.samefile(out, source) for out in outputs):
+            return source
+    return None
 
 
 def _events(name: str, lines: Iterable[bytes]) -> Iterator[Event]:
@@ -421,6 +455,12 @@ def cmd_match_report(args: argparse.Namespace) -> int:
         print(f"certx match-report: a period is a year (2025) or a month (2025-06), not {args.period!r}",
               file=sys.stderr)
         return 2
+    stem = Path(args.out or f"match-{args.account}-{args.period}")
+    clash = read_by(stem.with_suffix(".json"), stem.with_suffix(".csv"), inputs=[args.events])
+    if clash:
+        print(f"certx match-report: --out {stem} would write over {clash}, which it reads: give another stem",
+              file=sys.stderr)
+        return 2
     matches = Matches()
     try:
         with open(args.events, "rb") as lines:
@@ -433,7 +473,6 @@ def cmd_match_report(args: argparse.Namespace) -> int:
                   f"name one with --match", file=sys.stderr)
             return 2
         report = evidence.evidence(matches.inputs(found[0], first, end))
-        stem = Path(args.out or f"match-{args.account}-{args.period}")
         stem.with_suffix(".json").write_bytes(evidence.to_json(report))
         stem.with_suffix(".csv").write_text(evidence.to_csv(report), encoding="utf-8")
     except (OSError, ValueError) as exc:

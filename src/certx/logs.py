@@ -37,11 +37,16 @@ def configure(level: str | None = None, fmt: str | None = None, stream: TextIO |
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # A traceback without its frames' locals (structlog shows them by default): a frame holding a login or a DSN
+    # would write its password to the log.
     if fmt == "json":
         renderer: Any = structlog.processors.JSONRenderer(default=str)
-        shared.append(structlog.processors.dict_tracebacks)
+        shared.append(structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)))
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=(
+            structlog.dev.RichTracebackFormatter(show_locals=False) if structlog.dev.rich else
+            structlog.dev.plain_traceback))
     structlog.configure(
         processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -48,6 +48,13 @@ def test_a_period_with_no_match_or_a_bad_period_is_an_error_not_a_report(tmp_pat
                               capture_output=True, text=True)
         assert done.returncode == 2 and "certx match-report" in done.stderr, (period, done.stderr)
     assert not (tmp_path / "x.json").exists()
+    # DESIGN 8: the report's STEM.json must not replace the events it reads (kept here as x.json).
+    kept = tmp_path / "x.json"
+    kept.write_bytes(events.read_bytes())
+    done = subprocess.run([*cli, "match-report", BUYER, "2025", str(kept), "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "would write over" in done.stderr, done.stderr
+    assert kept.read_bytes() == events.read_bytes()
 
 
 def test_a_hostile_events_file_is_an_error_not_a_crash(tmp_path, capsys, restored_logging):

@@ -77,3 +77,22 @@ def test_a_bad_input_is_one_line_and_exit_2(events, tmp_path, capsys):
     assert cli.main(["report", str(events), "--measures", str(measures), "--out", str(tmp_path / "r.html")]) == 2
     assert "has no UTC offset" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_DESIGN_8_the_report_never_writes_over_a_file_it_reads(events, tmp_path, capsys):
+    """DESIGN 8: the CLI never deletes data it was not told to. The figures go beside the page as .json, so
+    `--measures dec.json --out dec.html` once replaced the measures with the figures (and events kept as
+    `ev.json`, with `--out ev.html`, the events; or the page named as the events): each is refused, in one
+    line, and nothing is written."""
+    measures = tmp_path / "dec.json"
+    measures.write_text('{"format": "certx.measures/1", "samples": []}')
+    kept = tmp_path / "ev.json"
+    kept.write_bytes(events.read_bytes())
+    for args, read in ([str(events), "--measures", str(measures), "--out", str(tmp_path / "dec.html")], measures), \
+                      ([str(kept), "--out", str(tmp_path / "ev.html")], kept), \
+                      ([str(events), "--out", str(events)], events):
+        before = read.read_bytes()
+        assert cli.main(["report", *args]) == 2
+        assert re.fullmatch(rf"certx report: .*{re.escape(str(read))}.*\n", capsys.readouterr().err)
+        assert read.read_bytes() == before
+    assert not (tmp_path / "dec.html").exists() and not (tmp_path / "ev.html").exists()

@@ -6,10 +6,11 @@ prints N records and stops, `--follow` keeps waiting for new ones.
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import msgspec
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from certx import money
 from certx.kafka.connection import Connection
@@ -86,6 +87,19 @@ def topic_of(stream: str, topics: Topics) -> str:
             "marketdata": topics.marketdata}[stream]
 
 
+def _line(show: Callable[[bytes], str], r: ConsumerRecord) -> str | None:
+    """The record's line; None for one this certx cannot read (a later version's event, bytes that are not UTF-8,
+    no value), which is said on stderr, where it is, so that the tail goes on past it."""
+    try:
+        if r.value is None:
+            raise ValueError("no value")
+        return show(r.value)
+    except ValueError as exc:       # msgspec's DecodeError and UnicodeDecodeError are ValueErrors
+        print(f"certx tail: {r.topic}[{r.partition}]@{r.offset}: cannot read this record "
+              f"({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+        return None
+
+
 async def tail(kafka: Connection, topics: Topics = Topics(), stream: str = "events", follow: bool = False,
                limit: int | None = None, as_json: bool = False) -> int:
     """Print the stream's records; returns how many were printed."""
@@ -102,8 +116,10 @@ async def tail(kafka: Connection, topics: Topics = Topics(), stream: str = "even
                 break
             for records in batch.values():
                 for r in records[:want]:
-                    print(show(r.value), flush=True)
-                    shown += 1
+                    line = _line(show, r)
+                    if line is not None:
+                        print(line, flush=True)
+                        shown += 1
                 if want is not None:
                     want = limit - shown
                     if want <= 0:

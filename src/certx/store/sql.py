@@ -54,7 +54,9 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
         try:
             conn = psycopg.connect(dsn, autocommit=False, **extra)
         except psycopg.ProgrammingError as exc:       # raised for a DSN that does not parse, before any I/O
-            raise BadSetting(f"the database DSN does not parse: {exc}") from None
+            from certx.store.target import unsaid     # here: target imports this module
+
+            raise BadSetting(f"the database DSN does not parse: {unsaid(str(exc), dsn)}") from None
         conn.read_only = read_only
         return Store(conn, "postgres", read_only)
     if dsn.startswith("sqlite:///"):

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from certx.mistakes import BadFile, WouldOverwrite
 from certx.store.sql import Store, open_store
@@ -21,7 +22,7 @@ from certx.store.sql import Store, open_store
 
 class Target(NamedTuple):
     store: Store
-    db: str
+    db: str         # where, as it may be shown: a DSN without its password
     how: str        # what was done to get it: new, replaced, in memory
 
 
@@ -48,14 +49,14 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
     if _postgres(db):
         store = open_store(db, timeout_s=timeout_s)
         if not store.holds_read_model():
-            return Target(store, db, "new")
+            return Target(store, shown(db), "new")
         if not fresh:
             store.close()
             raise WouldOverwrite(f"the database {shown(db)} already holds a read model: give --fresh to replace "
                                  f"it, or another --db")
         store.drop()
         store.close()
-        return Target(open_store(db, timeout_s=timeout_s), db, "replaced (--fresh)")
+        return Target(open_store(db, timeout_s=timeout_s), shown(db), "replaced (--fresh)")
     path = Path(db)
     if not path.exists():
         return Target(open_store(db), db, "new")
@@ -79,6 +80,25 @@ def _read_model(path: str) -> bool:
     return True
 
 
+def unsaid(text: str, dsn: str) -> str:
+    """`text` (a driver's error about `dsn`) without the DSN's passwords, which libpq quotes when it cannot parse
+    them (`invalid percent-encoded token: "50%off"`). Read as libpq reads a URI, but never raising."""
+    rest, _, query = dsn.partition("://")[2].partition("?")
+    found = [rest.split("/")[0].rpartition("@")[0].partition(":")[2]]
+    found += [v for k, _, v in (p.partition("=") for p in query.split("&")) if k.lower() == "password"]
+    for password in filter(None, found):
+        text = text.replace(password, "(password)")
+    return text
+
+
 def shown(dsn: str) -> str:
-    """A DSN without its password."""
-    return dsn.split("@")[-1]
+    """Where a DSN points, without its password: neither the address's (`user:password@`) nor a `password=`
+    parameter (libpq takes both). A file's name as it is."""
+    if not _postgres(dsn):
+        return dsn
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:              # not even a URL: nothing of it is safe to show
+        return "a PostgreSQL DSN"
+    query = "&".join(p for p in parts.query.split("&") if p and p.partition("=")[0].lower() != "password")
+    return parts.netloc.rpartition("@")[2] + parts.path + (f"?{query}" if query else "")

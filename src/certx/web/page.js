@@ -14,8 +14,11 @@ const cards = new Map();               // product -> its card's parts
 const MARKETS = ["CEA", "CCER", "GEC"];  // the order of the cards: by market, then by product
 const place = product => MARKETS.indexOf(held.quotes[product].market);
 
+// Keyed by product (or market): objects with no prototype, so that a product called "constructor" or
+// "__proto__" (any printable name may be listed) is a key like any other, not Object's own property.
 function fresh(limits) {
-  return {limits, quotes: {}, closes: {}, prints: {}, points: {}, settlements: {}};
+  const table = () => Object.create(null);
+  return {limits, quotes: table(), closes: table(), prints: table(), points: table(), settlements: table()};
 }
 
 function keep(list, item, limit) {
