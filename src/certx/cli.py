@@ -400,7 +400,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if clash:
         print(f"certx report: --out {out} would write over {clash}, which it reads: give the page another name",
               file=sys.stderr)
-        return 2
+        return WouldOverwrite.code
     try:
         given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
         rows = None
@@ -415,10 +415,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         out.write_text(page.render(figures), encoding="utf-8")
         figures_path.write_bytes(page.figures_json(figures))
     except (OSError, ValueError) as exc:      # the bad file's name and line are in the message
-        print(f"certx report: {exc}", file=sys.stderr)
-        return 2
+        return unreadable("report", exc)
     print(f"wrote {out} and {figures_path}")
     return 0
+
+
+def unreadable(command: str, exc: OSError | ValueError) -> int:
+    """One line for a file the command could not read or write, and the code certx.mistakes gives it (these
+    commands name their own failures, so they say them here rather than through `main`)."""
+    print(f"certx {command}: {exc}", file=sys.stderr)
+    return (MissingFile if isinstance(exc, FileNotFoundError) else BadFile).code
 
 
 def read_by(*outputs: Path, inputs: Iterable[str | None]) -> str | None:
@@ -460,7 +466,7 @@ def cmd_match_report(args: argparse.Namespace) -> int:
     if clash:
         print(f"certx match-report: --out {stem} would write over {clash}, which it reads: give another stem",
               file=sys.stderr)
-        return 2
+        return WouldOverwrite.code
     matches = Matches()
     try:
         with open(args.events, "rb") as lines:
@@ -476,8 +482,7 @@ def cmd_match_report(args: argparse.Namespace) -> int:
         stem.with_suffix(".json").write_bytes(evidence.to_json(report))
         stem.with_suffix(".csv").write_text(evidence.to_csv(report), encoding="utf-8")
     except (OSError, ValueError) as exc:
-        print(f"certx match-report: {exc}", file=sys.stderr)
-        return 2
+        return unreadable("match-report", exc)
     s = report.scores
     print(f"{found[0].allocation_id}: {args.account} for {report.beneficiary}, {report.first_hour} to "
           f"{report.last_hour}: load {report.load:,} kWh, {report.certificates:,} certificates for "

@@ -5,12 +5,12 @@ an exit code, never a traceback). The codes follow sysexits.h, so that a script 
 |---|---|
 | 1  | `certx replay`: a line of the command file broke the contract (reported per line) |
 | 2  | a command line argparse refuses |
-| 65 | a file that is not what it should be (a rule table, a principals file) |
+| 65 | a file that is not what it should be (a rule table, a principals file, events `report` cannot read) |
 | 66 | a file that is not there |
 | 68 | the deployment's topics are not there (a wrong `--prefix`, or `certx topics create` never run) |
 | 69 | the broker or the database does not answer (a closed port, a wrong host, `--timeout` passed) |
 | 70 | a service stopped for good (a gap in the log, fenced by a newer instance, a bug: see its log) |
-| 73 | `certx replay`: a `--db` that holds a read model (`--fresh` replaces it), an output named as its input |
+| 73 | `certx replay`: a `--db` that holds a read model (`--fresh` replaces it); `replay`, `report`, `match-report`: an output that is an input |
 | 77 | the broker or the database refused the login (wrong user or password) or the right asked for |
 | 78 | a setting that cannot be used (a DSN that does not parse, a bad Kafka properties file) |
 | 130 | interrupted (Ctrl-C) |

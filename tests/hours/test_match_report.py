@@ -8,6 +8,7 @@ import sys
 import msgspec
 
 from certx.hours import evidence
+from certx.mistakes import BadFile, WouldOverwrite
 from certx.sample.hourly import BUYER, year
 from certx.wire import events as e
 from certx.wire.codec import decode_event
@@ -53,7 +54,7 @@ def test_a_period_with_no_match_or_a_bad_period_is_an_error_not_a_report(tmp_pat
     kept.write_bytes(events.read_bytes())
     done = subprocess.run([*cli, "match-report", BUYER, "2025", str(kept), "--out", str(tmp_path / "x")],
                           capture_output=True, text=True)
-    assert done.returncode == 2 and "would write over" in done.stderr, done.stderr
+    assert done.returncode == WouldOverwrite.code and "would write over" in done.stderr, done.stderr
     assert kept.read_bytes() == events.read_bytes()
 
 
@@ -88,5 +89,5 @@ def test_a_hostile_events_file_is_an_error_not_a_crash(tmp_path, capsys, restore
         path = tmp_path / "events.jsonl"
         path.write_bytes(b"\n".join(msgspec.json.encode(x) for x in ls) + b"\n")
         code = cli.main(["match-report", "A", "2025-05", str(path), "--out", str(tmp_path / "x")])
-        assert code == 2 and "certx match-report" in capsys.readouterr().err, what
+        assert code == BadFile.code and "certx match-report" in capsys.readouterr().err, what
     assert not (tmp_path / "x.json").exists()

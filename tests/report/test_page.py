@@ -10,6 +10,7 @@ import pytest
 
 from certx import cli
 from certx.days.official import data_dir
+from certx.mistakes import BadFile, MissingFile, WouldOverwrite
 from certx.report import page
 from certx.report.figures import build
 
@@ -67,15 +68,17 @@ def test_a_name_that_closes_a_script_stays_data():
     assert "&lt;/script&gt;&lt;script&gt;" in html               # the title, escaped as HTML
 
 
-def test_a_bad_input_is_one_line_and_exit_2(events, tmp_path, capsys):
+def test_a_bad_input_is_one_line_and_the_bad_file_code(events, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(events.read_bytes().splitlines(keepends=True)[0] + b'{"type": "no.such.event"}\n')
-    assert cli.main(["report", str(bad), "--out", str(tmp_path / "r.html")]) == 2
+    assert cli.main(["report", str(bad), "--out", str(tmp_path / "r.html")]) == BadFile.code
     assert re.fullmatch(rf"certx report: {re.escape(str(bad))}:2: not an event: .*\n", capsys.readouterr().err)
     measures = tmp_path / "m.json"
     measures.write_text('{"format": "certx.measures/1", "samples": [{"at": "2026-11-30T10:00:00"}]}')
-    assert cli.main(["report", str(events), "--measures", str(measures), "--out", str(tmp_path / "r.html")]) == 2
+    assert cli.main(["report", str(events), "--measures", str(measures), "--out", str(tmp_path / "r.html")]) == BadFile.code
     assert "has no UTC offset" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "gone.jsonl"), "--out", str(tmp_path / "r.html")]) == MissingFile.code
+    assert "gone.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
 
 
@@ -92,7 +95,7 @@ def test_DESIGN_8_the_report_never_writes_over_a_file_it_reads(events, tmp_path,
                       ([str(kept), "--out", str(tmp_path / "ev.html")], kept), \
                       ([str(events), "--out", str(events)], events):
         before = read.read_bytes()
-        assert cli.main(["report", *args]) == 2
+        assert cli.main(["report", *args]) == WouldOverwrite.code
         assert re.fullmatch(rf"certx report: .*{re.escape(str(read))}.*\n", capsys.readouterr().err)
         assert read.read_bytes() == before
     assert not (tmp_path / "dec.html").exists() and not (tmp_path / "ev.html").exists()
