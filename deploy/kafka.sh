@@ -16,7 +16,8 @@
 # Env: CERTX_KAFKA_PORT (default 9092), CERTX_KAFKA_CONTROLLER_PORT (default 9093),
 #      CERTX_KAFKA_STATE (the broker's state dir: config, log dir, pid, log; default .cache/kafka/run),
 #      CERTX_PRINCIPALS (default deploy/principals.dev),
-#      CERTX_KAFKA_START_TIMEOUT (seconds, default 120), CERTX_KAFKA_HEAP (default 512m).
+#      CERTX_KAFKA_START_TIMEOUT (seconds, default 120), CERTX_KAFKA_HEAP (default 512m),
+#      CERTX_KAFKA_GC (the JVM's collector options; default G1 with a 20 ms pause goal).
 # Jars come via Maven's default local repository (~/.m2, or whatever the user's
 # settings say), then are copied to .cache/kafka/libs.
 set -euo pipefail
@@ -37,6 +38,7 @@ PORT="${CERTX_KAFKA_PORT:-9092}"
 CPORT="${CERTX_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${CERTX_KAFKA_START_TIMEOUT:-120}"
 HEAP="${CERTX_KAFKA_HEAP:-512m}"
+GC="${CERTX_KAFKA_GC:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 
 log() { echo "kafka.sh: $*" >&2; }
 
@@ -210,7 +212,8 @@ cmd_start() {
             >"$RUN/format.out" 2>&1 || { cat "$RUN/format.out" >&2; log "storage format failed"; exit 1; }
         log "formatted a new log dir $logdir (cluster $cluster_id)"
     fi
-    nohup java -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    # shellcheck disable=SC2086 # GC is a list of options
+    nohup java -Xms"$HEAP" -Xmx"$HEAP" $GC \
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$RUN/log4j2.yaml" \
         -cp "$cp" kafka.Kafka "$RUN/server.properties" >"$LOGFILE" 2>&1 </dev/null &

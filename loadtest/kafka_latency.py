@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from certx.wire.codec import decode_logged, encode
 from certx.wire.events import Origin
 from loadtest import cea
-from loadtest.cluster import (Deployment, kind_of, last_data_offset, median, percentile, preload, service, spread,
-                              wait_committed)
+from loadtest.cluster import (Deployment, broker_gc, gc_between, kind_of, last_data_offset, median, percentile,
+                              preload, service, spread, wait_committed)
 from loadtest.engine_bench import listing_flow
 
 
@@ -262,8 +262,10 @@ async def command_index(kafka, tp: TopicPartition, start: int, end: int,
 async def both(bs: str, seconds: float, rate: int, rounds: int, rules_file: Path, logdir: Path) -> dict:
     alone, hop = [], []
     for i in range(rounds):
-        alone.append(await matcher_alone(bs, seconds, rate, rules_file, logdir, i))
-        hop.append(await through_gateway(bs, seconds, rate, rules_file, logdir, i))
+        for runs, run in ((alone, matcher_alone), (hop, through_gateway)):
+            before = broker_gc()
+            runs.append(await run(bs, seconds, rate, rules_file, logdir, i))
+            runs[-1]["broker_gc"] = gc_between(before, broker_gc())    # the whole run, its set-up included
 
     def summary(runs: list[dict]) -> dict:
         return {k: spread([r[k] for r in runs]) for k in ("p50_ms", "p99_ms", "p99_9_ms", "max_ms", "mean_ms")}
