@@ -417,6 +417,18 @@ def gec_bid(draw):
 
 
 @st.composite
+def take(draw):
+    """A buyer, through its broker, taking a few certificates at any lot's price: a bid without a filter, or a lift
+    of one of the latest lots (its cash, 50 yuan, pays for a few)."""
+    account = draw(st.sampled_from(["A", "S", "T"]))
+    op = {"time": draw(times), "order_id": "@new", "actor": ACCOUNTS[account], "account": account,
+          "quantity": draw(st.integers(1, 6))}
+    if draw(st.booleans()):
+        return {"type": "order.new", "product": "GEC", "side": "buy", "price": "8.00", **op}
+    return {"type": "order.lift", "market": "GEC", "target": draw(st.sampled_from([0, 0, 1, 2])), **op}
+
+
+@st.composite
 def gec_lift(draw):
     account, broker = draw(who())
     return {"type": "order.lift", "time": draw(times), "order_id": draw(new_ids), "actor": broker,
@@ -509,7 +521,7 @@ STEPS = {
     "issue_gec": issue_gec(), "lot": gec_lot(), "bid": gec_bid(), "gec_lift": gec_lift(),
     "funds": funds(), "issue": issue_other(), "surrender": surrender(), "operator": operator(),
     "auction": auction_open(), "auction_bid": auction_bid(), "curve": curve_attach(),
-    "mandate": mandate(), "pool": pooled_lot(), "match": gec_match(),
+    "mandate": mandate(), "pool": pooled_lot(), "match": gec_match(), "take": take(),
 }
 mixed = st.lists(weighted(
     (12, STEPS["listing"]), (3, STEPS["cancel"]), (3, STEPS["lift"]), (3, STEPS["block"]), (3, STEPS["accept"]),
@@ -523,6 +535,12 @@ gec_heavy = st.lists(weighted(
     (1, STEPS["funds"]), (1, STEPS["operator"]), (2, STEPS["curve"]), (4, STEPS["pool"]), (1, STEPS["mandate"]),
     (4, STEPS["match"]),
 ), min_size=30, max_size=80)
+# Aggregators' days (issue 13): pooled lots that buyers take a few certificates of at a time, so that a pool's rule
+# and what is left of each share matter while it rests; mandates granted again under them.
+pool_heavy = st.lists(weighted(
+    (6, STEPS["pool"]), (6, STEPS["take"]), (2, STEPS["bid"]), (2, STEPS["cancel"]), (2, STEPS["mandate"]),
+    (2, STEPS["lot"]), (1, STEPS["match"]), (1, STEPS["operator"]),
+), min_size=20, max_size=60)
 
 
 # --- playing a sequence ----------------------------------------------------------------------------------------
