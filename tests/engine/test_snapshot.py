@@ -24,7 +24,7 @@ from certx.engine import image, snapshot
 from certx.engine.snapshot import SnapshotError
 from certx.replay import Replay
 from certx.wire.codec import encode
-from properties.test_invariants import DATES, MARKETS, expand, gec_heavy, mixed, send
+from properties.test_invariants import DATES, MARKETS, expand, gec_heavy, mixed, pool_heavy, send
 from support import Desk
 
 
@@ -51,17 +51,20 @@ def test_the_sample_day_restored_at_every_25th_line_gives_the_same_events_and_st
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(mixed, gec_heavy), st.data())
-def test_an_engine_restored_anywhere_in_a_stream_gives_the_same_events_and_state(ops, data):
-    steps = expand(ops)
-    cuts = set(data.draw(st.lists(st.integers(0, len(steps)), min_size=1, max_size=4), label="restored before"))
+@given(st.one_of(mixed, gec_heavy, pool_heavy))
+def test_an_engine_restored_before_every_command_of_a_stream_gives_the_same_events_and_state(ops):
+    """DESIGN 2, on every state a stream passes through: each market's engine goes through a snapshot before every
+    command, so whatever rests then is restored (pooled lots and the mandates, lots in several ranges, bids with
+    hours, curves, open auctions and their sealed bids, held surrender legs, CEA locked until tomorrow). A part a
+    snapshot drops or rebuilds otherwise shows when a later command meets it: its events differ from those of the
+    engine never restored, byte for byte, or the final states do. (Restored at a few drawn points instead, a
+    resting pooled lot went through a snapshot in 6 of 60 streams, a lot in several ranges in 2.)"""
     whole, restored = Desk(date=DATES[0]), Desk(date=DATES[0])
+    steps = expand(ops)
     for n, (date, op) in enumerate(steps):
-        if n in cuts:
-            restore(restored.engines, n)
+        restore(restored.engines, n)
         assert [encode(x) for x in send(restored, date, op)] == [encode(x) for x in send(whole, date, op)], op
-    if len(steps) in cuts:
-        restore(restored.engines, len(steps))
+    restore(restored.engines, len(steps))
     for market in MARKETS:
         assert snapshot.state(restored.engines[market]) == snapshot.state(whole.engines[market])
 

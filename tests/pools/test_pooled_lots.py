@@ -251,6 +251,71 @@ def test_g2_expiry_gives_each_owner_back_what_is_left_and_retires_it():
     assert not held(d, "O1") and not held(d, "O2") and not held(d, "O3")
 
 
+# --- a mandate that stops being in force under a resting pool --------------------------------------------------
+
+def grant(d: Desk, owner: str, project: str, valid_from: str = "2025-01-01", valid_to: str = "2025-12-31",
+          agent: str = "AG") -> list[e.Event]:
+    return d.send("mandate.grant", actor="registry", agent=agent, owner=owner, project=project,
+                  filing_code=f"F-{owner}-2", valid_from=valid_from, valid_to=valid_to)
+
+
+@pytest.mark.parametrize("case, owner, valid_from, valid_to", [
+    ("to another owner", "O3", "2025-01-01", "2025-12-31"),
+    ("lapsed yesterday", "O2", "2025-01-01", "2025-06-15"),
+    ("in force from tomorrow", "O2", "2025-06-17", "2025-12-31"),
+])
+def test_a1_a_mandate_granted_again_out_of_force_withdraws_the_agents_resting_pools_of_its_project(
+        case, owner, valid_from, valid_to):
+    """Issue 13, A1: an agent sells an owner's certificates only under that owner's mandate in force. The registry
+    granting (AG, PV-2) again so that it no longer covers O2 today cancels AG's resting pools holding a share of
+    PV-2 (`order.cancelled`, to AG's broker), each owner given back what is left of its share (as a cancel, A2);
+    AG's pool without PV-2, and another agent's pool of PV-2 under its own mandate, rest on."""
+    d = pool_desk()
+    d.open_account("AH", "B8")
+    grant(d, "O2", "PV-2", agent="AH")
+    pooled(d, rule="pro_rata")                                              # O1 60, O2 30, O3 10
+    pooled(d, "Q", shares=[("O1", 61, 70)])
+    d.order("R", "AH", "B8", "GEC", "sell", 10, "2.00",
+            pool={"rule": "fifo", "shares": [{"owner": "O2", "first_serial": 131, "last_serial": 140}]})
+    bid(d, "b1", "A", 50)                                                  # P: 30, 15, 5 left
+    granted, cancelled = grant(d, owner, "PV-2", valid_from, valid_to)
+    assert isinstance(granted, e.MandateGranted)
+    assert isinstance(cancelled, e.OrderCancelled) and (cancelled.order_id, cancelled.account, cancelled.remaining) \
+        == ("P", "AG", 50)
+    assert set(d.engines["GEC"].lots.orders) == {"Q", "R"}
+    assert (held(d, "O1"), held(d, "O2"), held(d, "O3")) == \
+        ([(31, 60), (71, 100)], [(116, 130), (141, 200)], [(206, 400)])
+
+
+def test_a1_a_mandate_granted_again_still_in_force_leaves_the_pools_resting():
+    """Issue 13: the same owner, a new filing and days that still cover today: nothing to withdraw."""
+    d = pool_desk()
+    pooled(d)
+    assert [type(x) for x in grant(d, "O2", "PV-2", "2025-06-16", "2025-06-16")] == [e.MandateGranted]
+    assert set(d.engines["GEC"].lots.orders) == {"P"}
+
+
+def test_a1_a_pool_whose_share_of_the_project_is_sold_out_rests_on_when_its_mandate_changes():
+    """Issue 13: a share sold out leaves the pool (its part is dropped), so nothing of O2's is left to sell."""
+    d = pool_desk()
+    pooled(d, rule="fifo", shares=[("O2", 101, 110), ("O1", 1, 30)])
+    bid(d, "b1", "A", 15)                                                  # O2's 10, then 5 of O1's
+    assert [type(x) for x in grant(d, "O3", "PV-2")] == [e.MandateGranted]
+    assert d.engines["GEC"].lots.orders["P"].remaining == 25
+
+
+def test_d2_a_pool_never_outlives_the_last_day_of_its_mandate():
+    """Mandates run over whole days and pooled lots are day orders (D2): a pool listed on its mandate's last day
+    expires at that day's close, so no open finds a pool resting under a mandate that has lapsed."""
+    d = pool_desk()
+    grant(d, "O2", "PV-2", valid_to="2025-06-16")                         # its last day is today
+    pooled(d)
+    assert [(x.order_id, x.remaining) for x in only(d.close_day("GEC"), e.OrderExpired)] == [("P", 100)]
+    d.open_day("GEC", "2025-06-17")
+    assert not d.engines["GEC"].lots.orders
+    assert rejected(pooled(d, "P2")) == "not_authorised"
+
+
 # --- market data, snapshots, replay ------------------------------------------------------------------------------
 
 def test_market_data_quotes_a_pooled_lot_as_a_public_lot():

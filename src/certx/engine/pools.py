@@ -8,7 +8,9 @@ apart and of one bucket's attributes (province, technology, subsidy, production 
 and a bid's filter tests them, G4), and the quantity is their total (S2). A pooled lot is public: addressing one
 (M5) is refused as malformed, since a counterparty's lift would still be shared by the rule, which is no bilateral
 deal. Mandates run over whole days and lots are day orders (D2), so a mandate checked at the listing holds while
-the lot rests.
+the lot rests, unless the registry grants it again: to another owner, or over days that no longer cover today. Then
+the agent's resting pools with a share of that project are cancelled (`order.cancelled`, as a cancel of the agent's
+own would be), each owner given back what is left of its share.
 
 The serials leave the owners' holdings into the lot. A fill is the book's (`GecBook.take_pooled`): one trade per
 owner it takes from, that owner the seller and paid the proceeds, the agent named on it, the project and attributes
@@ -21,6 +23,7 @@ from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
 from certx.registry.serials import RangeSet
 from certx.wire import commands as c
+from certx.wire import events as e
 from certx.wire.reasons import Reason
 
 
@@ -76,3 +79,15 @@ class PoolDesk(Accounts):
             holding = self.serials[part.owner]
             for first, last in part.serials:
                 holding.add(first, last)
+
+    def unmandated(self, agent: str, project: str) -> None:
+        """After a grant of (agent, project): cancel the agent's resting pools with a share of the project that the
+        mandate no longer covers today (a share sold out has left its pool). Listing order, as the close's."""
+        today = self.date
+        if today is None:
+            return                  # the market is closed: nothing rests (D2)
+        for lot in [o for o in self.lots.orders.values() if isinstance(o, PooledLot) and o.account == agent]:
+            if any(part.batch.project == project and not self.mandates.allows(agent, part.owner, project, today)
+                   for part in lot.parts):
+                remaining = self.withdraw_gec(lot)
+                self.out.append(e.OrderCancelled(order_id=lot.order_id, account=agent, remaining=remaining))

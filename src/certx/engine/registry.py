@@ -80,7 +80,8 @@ class RegistryDesk(Accounts):
 
     def on_mandate_grant(self, cmd: c.MandateGrant, at: int) -> None:
         """An owner's mandate to an agent for one project (issue 13): the registry's to file, between accounts
-        that exist, over days in order; a later grant for the same agent and project replaces it."""
+        that exist, over days in order; a later grant for the same agent and project replaces it, and cancels the
+        agent's resting pools it no longer covers (certx.engine.pools)."""
         self.require(cmd.actor, "registry")
         self.wallet_of(cmd.agent)
         self.wallet_of(cmd.owner)
@@ -91,6 +92,7 @@ class RegistryDesk(Accounts):
         self.out.append(e.MandateGranted(agent=cmd.agent, owner=cmd.owner, project=cmd.project,
                                          filing_code=cmd.filing_code, valid_from=cmd.valid_from,
                                          valid_to=cmd.valid_to))
+        self.unmandated(cmd.agent, cmd.project)
 
     def on_curve_attach(self, cmd: c.CurveAttach, at: int) -> None:
         """Issue 13: the registry attaches a project-month's hourly production to the month's GECs (their batches,

@@ -73,6 +73,7 @@ class State:
         def close_all_auctions(self) -> None: ...                 # AuctionDesk
         def withdraw_offer(self, offer: Offer) -> None: ...       # BlockDesk
         def withdraw_gec(self, order: Lot | Bid) -> int: ...      # GecDesk
+        def unmandated(self, agent: str, project: str) -> None: ...  # PoolDesk
         def retire_expired(self, today: int) -> None: ...         # GecDesk
         def today_month(self) -> int: ...                         # GecDesk
 
