@@ -112,6 +112,19 @@ def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and
     assert ev.reason == "malformed" and ev.ref == ""
 
 
+def test_an_object_after_a_byte_order_mark_is_answered_with_its_ref_not_only_dead_lettered():
+    """PROTOCOL: a record that is a JSON object is answered (`malformed`, its `ref`); only bytes that are not one go
+    to the DLQ alone. A byte order mark before the object (RFC 8259 8.1: never sent; a Windows tool adds it) made
+    the record a dead letter, and the broker never heard of its order. Bytes after a mark that are no object stay a
+    dead letter."""
+    desk = cea_day()
+    marked = "\ufeff".encode() + msgspec.json.encode(order(order_id="o9"))
+    ev = answer(desk, marked)
+    assert ev.reason == "malformed" and ev.ref == "o9" and "byte order mark" in ev.detail
+    assert isinstance(decode_command("\ufeff".encode() + b"[1, 2]"), NotAnObject)
+    assert isinstance(decode_command("\ufeff".encode() + b"{not json"), NotAnObject)
+
+
 @pytest.mark.parametrize("name", ["碳排放权交易", "Ä-Ölmühle", "B1 (Shanghai)", "A😀", "a" * 128])
 def test_a_printable_name_in_any_script_is_admitted(name):
     """The names refused above are refused for what they hide, not for being outside ASCII."""

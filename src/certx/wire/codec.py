@@ -94,6 +94,19 @@ _UNSAFE = re.compile(f"[{c.UNSAFE}]")
 _ID = re.compile(rb'"(order_id|id)"\s*:\s*"([^"\\]{1,128})"')
 
 
+_MARK = "\ufeff".encode()
+
+
+def _after_mark(raw: bytes) -> object | None:
+    """What follows a byte order mark, read loosely, when the record starts with one and is within the limit."""
+    if raw[:3] != _MARK or len(raw) > MAX_RECORD:
+        return None
+    try:
+        return _loose.decode(raw[3:])
+    except Exception:  # noqa: BLE001 - not JSON after the mark either: a dead letter
+        return None
+
+
 class _DuplicateKey(Exception):
     pass
 
@@ -165,7 +178,11 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
         except Exception:  # noqa: BLE001 - not an object
             return NotAnObject(_say(f"not JSON: {exc}"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return NotAnObject(_say(f"not JSON: {exc}"))
+        # A byte order mark before an object (a Windows tool's habit) makes it no JSON text (RFC 8259, 8.1), but
+        # its sender still deserves an answer with its ref, not a dead letter alone.
+        obj = _after_mark(raw)
+        if obj is None:
+            return NotAnObject(_say(f"not JSON: {exc}"))
     except Exception as exc:  # noqa: BLE001 - a decoder must never stop a service
         return NotAnObject(_say(f"not JSON: {type(exc).__name__}"))
     if type(obj) is not dict:
@@ -182,6 +199,8 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
 
     if len(raw) > MAX_RECORD:
         return malformed(f"a record of {len(raw):,} bytes is over the {MAX_RECORD:,}-byte limit")
+    if raw[:3] == _MARK:
+        return malformed("a byte order mark (U+FEFF) before the object: send the JSON object alone (RFC 8259, 8.1)")
     if not _keys_all_read(raw, obj):
         try:
             json.loads(raw, object_pairs_hook=_unique_keys)
