@@ -3,7 +3,7 @@ an exit code, never a traceback). The codes follow sysexits.h, so that a script 
 
 | code | mistake |
 |---|---|
-| 1  | `certx replay`: a line of the command file broke the contract (reported per line) |
+| 1  | `certx replay`: a line of the command file broke the contract (reported per line); `certx submit --measures`: the stack did not catch up; `certx certificate`: a serial never issued |
 | 2  | a command line argparse refuses |
 | 65 | a file that is not what it should be (a rule table, a principals file, events `report` cannot read) |
 | 66 | a file that is not there |
