@@ -8,8 +8,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
-
 from certx import mistakes
 from certx.cli import parser
 from certx.wire.reasons import Reason, SettlementReason
