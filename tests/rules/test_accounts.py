@@ -72,6 +72,26 @@ def test_A1_only_the_registry_may_issue(actor):
     assert "CEA21" not in desk.engines["CEA"].wallets["A"].positions
 
 
+
+@pytest.mark.parametrize("actor", ["B1", "bank", "operator"])
+def test_A1_only_the_registry_may_issue_ccer_or_gec_and_a_refused_issuance_records_no_period(actor):
+    # Both reach the CCER and the GEC engines (G3); the home market answers, and neither records the period.
+    desk = cea_day("50.00")
+    ccer = desk.send("issue.ccer", actor=actor, account="A", product="CCER", project="P1", vintage=2024,
+                     quantity=100)
+    gec = desk.send("issue.gec", actor=actor, account="A", project="P2", province="Gansu", technology="wind",
+                    production_month="2024-05", subsidised=False, first_serial=1, last_serial=100)
+    assert [(x.market, x.reason) for x in ccer] == [("CCER", "not_authorised")]
+    assert [(x.market, x.reason) for x in gec] == [("GEC", "not_authorised")]
+    assert "CCER" not in desk.engines["CCER"].wallets["A"].positions
+    assert "A" not in desk.engines["GEC"].serials
+    assert rejected(desk.send("issue.gec", actor="registry", account="A", project="P1", province="Gansu",
+                              technology="wind", production_month="2024-05", subsidised=False, first_serial=1,
+                              last_serial=100)) is None
+    assert rejected(desk.send("issue.ccer", actor="registry", account="A", product="CCER", project="P2",
+                              vintage=2024, quantity=100)) is None
+
+
 @pytest.mark.parametrize("type_", ["funds.deposit", "funds.withdraw"])
 @pytest.mark.parametrize("actor", ["B1", "registry", "operator"])
 def test_A1_only_the_bank_may_deposit_or_withdraw(type_, actor):

@@ -1,6 +1,8 @@
 """B1 (listing band ±10%, half-up, inclusive), B3 (band ratio changes from the next day), B4 (reference price)."""
 from __future__ import annotations
 
+import pytest
+
 from certx.wire import events as e
 from support import Desk, cea_day, only, rejected
 
@@ -161,3 +163,13 @@ def test_B4_a_second_reference_price_is_refused_once_the_product_has_one():
     desk = cea_day("50.00")
     assert rejected(desk.list_product("CEA21", "60.00")) == "duplicate_product"
     assert desk.engines["CEA"].products["CEA21"].close == 5000
+
+
+@pytest.mark.parametrize("actor", ["B1", "registry", "bank"])
+def test_B4_only_the_operator_lists_a_product_or_gives_it_a_reference_price(actor):
+    desk = unreferenced()
+    listing = {"actor": actor, "market": "CEA", "reference_price": "60.00"}
+    assert rejected(desk.send("product.list", product="CEA23", **listing)) == "not_authorised"
+    assert rejected(desk.send("product.list", product="CEA24", **listing)) == "not_authorised"
+    assert "CEA24" not in desk.engines["CEA"].products
+    assert rejected(buy(desk, "b1", "50.00", product="CEA23")) == "no_reference_price"

@@ -116,6 +116,17 @@ def test_D1_session_close_must_name_the_open_date():
     assert rejected(buy(desk, "b1", 1, "50.00")) is None
 
 
+
+@pytest.mark.parametrize("actor", ["B1", "registry", "bank"])
+def test_D1_only_the_operator_closes_a_session(actor):
+    desk = cea_day("50.00")
+    buy(desk, "b1", 10, "49.00")
+    events = desk.send("session.close", actor=actor, market="CEA", date="2021-12-16", time="15:30")
+    assert rejected(events) == "not_authorised"
+    assert desk.engines["CEA"].date is not None
+    assert "b1" in desk.engines["CEA"].products["CEA21"].book.orders
+
+
 def test_D1_session_cannot_be_opened_twice_nor_for_a_past_date():
     desk = cea_day("50.00")
     again = desk.send("session.open", actor="operator", market="CEA", date="2021-12-17", time="09:10")

@@ -457,6 +457,28 @@ def test_g4_filters_combine_all_conditions():
     assert [f[0] for f in fills(ev)] == ["L1"]
 
 
+# --- D1: GEC trades in the listing windows, 09:30-11:30 and 13:00-15:00, as CEA and CCER do ---------------
+
+@pytest.mark.parametrize("time,ok", [
+    ("09:29", False), ("09:30", True), ("11:29", True), ("11:30", False), ("12:00", False), ("12:59", False),
+    ("13:00", True), ("14:59", True), ("15:00", False),
+])
+def test_d1_gec_lots_bids_and_lifts_only_inside_the_listing_windows_of_an_open_session(time, ok):
+    desk = gec_desk()
+    issue(desk, "S", 1, 200)
+    desk.open_day("GEC")
+    lot(desk, "L1", "S", 1, 100, "2.00")                         # at 10:00
+    want = None if ok else "market_closed"
+    assert rejected(desk.order("L2", "S", "B2", "GEC", "sell", 100, "2.00", first_serial=101, last_serial=200,
+                               time=time)) == want
+    assert rejected(bid(desk, "b1", "A", 10, "1.00", time=time)) == want      # below every lot: it would rest
+    assert rejected(lift(desk, "l1", "A", "L1", 10, time=time)) == want
+    if not ok:                                                    # and a refusal moves nothing
+        assert held(desk, "S") == [(101, 200)]
+        assert cash(desk, "A") == (100_000 * YUAN, 0)
+        assert desk.engines["GEC"].lots.orders["L1"].remaining == 100
+
+
 # --- S2: sizes: at least one certificate, never more than the lot or the holding -------------------------
 
 def test_s2_a_gec_order_is_at_least_one_certificate():

@@ -135,6 +135,19 @@ def test_c1_ccer_short_is_refused():
     assert units(desk2, "CCER", "CCER") == 1_000
 
 
+
+@pytest.mark.parametrize("actor", ["B1", "bank", "operator"])
+def test_c1_a1_a_surrender_is_the_registrys_command_not_even_the_accounts_brokers(actor):
+    # PROTOCOL lists `surrender` among the registry's commands (who may send what: DOMAIN A1); B1 is E's broker.
+    desk = compliance_desk()
+    ev = desk.send("surrender", actor=actor, account="E", compliance_year=2024, cea={"CEA21": 9_500}, ccer=500)
+    assert refusals(ev) == {"not_authorised"}
+    assert units(desk, "CEA", "CEA21") == 10_000
+    assert units(desk, "CCER", "CCER") == 1_000
+    assert not desk.engines["CEA"].surrenders and not desk.engines["CCER"].surrenders
+    assert not desk.engines["CEA"].surrendered and not desk.engines["CCER"].surrendered
+
+
 # --- C1 across two markets: all or nothing, in two phases through the log -------------------------------------
 
 def kinds(events: list[e.Event]) -> list[tuple[str, str]]:
