@@ -204,6 +204,26 @@ def test_D3_open_without_listing_trade_is_the_previous_close():
     assert summary(desk).open == 5000
 
 
+def test_D3_the_quoted_open_is_the_days_open_before_the_first_trade_and_after_the_close():
+    """D3 on the market-data feed: the quote's open was the first trade's or null, so after a close with no listing
+    trade the feed said null where the day summary said the previous close; and before the first trade D3 already
+    names the previous close. Now the quote and the summary give the same open at every step."""
+    from certx.marketdata import Changes, quotes
+
+    def quoted_open(desk: Desk) -> int | None:
+        every = Changes()
+        every.every = 0
+        return next(q.open for q in quotes(desk.engines["CEA"], every) if q.product == "CEA21")
+
+    desk = cea_day("50.00")
+    assert quoted_open(desk) == 5000                                 # the previous close, nothing traded yet
+    assert summary(desk).open == 5000 and quoted_open(desk) == 5000  # closed: as the day summary says
+    desk.open_day("CEA", "2021-12-17")
+    sell(desk, "s1", 100, "51.00")
+    buy(desk, "b1", 100, "51.00")
+    assert quoted_open(desk) == 5100
+
+
 def test_D3_a_block_trade_does_not_set_the_open():
     desk = cea_day("50.00")
     block(desk, "k1", 100_000, "45.00")

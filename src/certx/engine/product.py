@@ -75,6 +75,11 @@ class Product:
         self.rebuild_bands()
         self.day = Day()
 
+    def opening(self) -> int | None:
+        """D3: the open is the first listing trade's price, else the previous close. Right at any time: before the
+        close `close` is still the previous one, and after it, with no listing trade, it is carried over unchanged."""
+        return self.day.open if self.day.open is not None else self.close
+
     def end_day(self) -> int | None:
         """D4: today's close is the listing VWAP rounded half-up, else the previous close carries over."""
         day = self.day

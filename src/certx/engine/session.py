@@ -52,11 +52,11 @@ class SessionDesk(Accounts):
         out = self.out
         for product in self.products.values():
             day = product.day
-            previous = product.close
+            opening = product.opening()
             close = product.end_day()
             out.append(e.DaySummary(
                 product=product.name, date=cmd.date,
-                open=_fen(day.open if day.open is not None else previous),
+                open=_fen(opening),
                 high=_fen(day.high), low=_fen(day.low), close=_fen(close),
                 listing_volume=day.listing_volume, listing_value=Fen(day.listing_value),
                 block_volume=day.block_volume, block_value=Fen(day.block_value),

@@ -94,7 +94,7 @@ def _quote(engine: Engine, product: Product, seq: int, bids: list[Level], asks: 
         version=VERSION, market=engine.market, product=product.name, seq=seq,
         date=engine.date if is_open else engine.last_date, session="open" if is_open else "closed",
         bids=bids, asks=asks, last=_fen(day.last), last_quantity=day.last_quantity,
-        open=_fen(day.open), high=_fen(day.high), low=_fen(day.low),
+        open=_fen(product.opening()), high=_fen(day.high), low=_fen(day.low),
         listing_volume=day.listing_volume, block_volume=day.block_volume, auction_volume=day.auction_volume,
         listing_band=_band(product.listing_bps, product.listing_limits),
         block_band=_band(product.block_bps, product.block_limits),

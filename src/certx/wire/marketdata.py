@@ -40,7 +40,7 @@ class Quote(msgspec.Struct, tag_field="type", tag="quote", kw_only=True, forbid_
     asks: Depth
     last: Fen | None                # today's latest listing trade (block and auction trades never set it)
     last_quantity: int
-    open: Fen | None                # today's first listing trade (D3)
+    open: Fen | None                # D3: today's first listing trade, else the previous close
     high: Fen | None
     low: Fen | None
     listing_volume: int             # today's units traded, by mode (D5)
