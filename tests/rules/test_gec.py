@@ -337,7 +337,7 @@ def test_g2_expiry_retires_from_every_holder():
 def test_g2_a_month_of_distributed_pv_batches_expires_in_one_pass_over_the_holdings(monkeypatch):
     """G2 at the scale of issue 13's aggregators: a production month is some 64,000 distributed-PV batches, each
     held by its own owner, and they all expire at the same open. Each holding is read once, not once per expiring
-    batch (that read every holding for every batch: 64,000 x 64,000 reads, some half an hour of a stopped GEC
+    batch (that read every holding for every batch: 64,000 x 64,000 reads, some 13 minutes of a stopped GEC
     market). The events are as before: one per batch and holder, in serial order, then the holders' order."""
     from certx.registry.serials import RangeSet
     desk = gec_desk(date="2025-12-30")

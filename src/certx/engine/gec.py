@@ -161,8 +161,9 @@ class GecDesk(PoolDesk):
 
         One pass over the lots and one over the holdings, however many batches expire: a production month is some
         64,000 distributed-PV batches (issue 13), each its owner's, and they expire at the same open; a pass over
-        every holding for each batch took some half an hour there. Batches are apart and in serial order, so each
-        range held finds the expiring batches it meets by binary search."""
+        every holding for each batch would take some 13 minutes there (3.1 s for 4,000 x 4,000, growing as the
+        square). Batches are apart and in serial order, so each range held finds the expiring batches it meets by
+        binary search."""
         expired = [b for b in self.issuance.batches() if not b.expired and b.valid_through < today]
         if not expired:
             return
