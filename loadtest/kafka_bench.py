@@ -282,7 +282,7 @@ async def bench(args: argparse.Namespace) -> dict:
         if args.latency_seconds > 0:
             if args.commands <= 0:
                 # Nothing has run on the broker yet: its JIT is cold, and a fresh broker's first run was measured at
-                # p50 26-37 ms and p99 80-105 against 11-13 and 23-35 next. A short run first, its figures kept apart.
+                # p50 26-37 ms and p99 80-105 against 10-13 and 23-35 next. A short run first, its figures kept apart.
                 warm = await kafka_latency.matcher_alone(args.bootstrap, min(10.0, args.latency_seconds), args.rate,
                                                          rules_file, logdir, 99)
                 result["latency_warm_up"] = {k: warm[k] for k in ("p50_ms", "p99_ms", "broker_gc")}
