@@ -91,6 +91,9 @@ class Store:
             self.conn.executescript(script)
             return
         with self.conn.cursor() as cur:
+            # One at a time: CREATE TABLE IF NOT EXISTS beside a concurrent one fails (a duplicate key in pg_type),
+            # and two projectors may start at once. The lock ends with the transaction.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('certx read model tables'))")
             cur.execute(script)
         self.conn.commit()
 
