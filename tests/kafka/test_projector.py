@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from psycopg.conninfo import conninfo_to_dict
 
 from certx.ledger import Ledger
+from certx.money import Fen
 from certx.replay import Replay
 from certx.store import open_store
 from certx.wire import events as e
@@ -196,3 +197,39 @@ def test_duplicated_and_forged_fills_are_refused_and_move_nothing(as_, topics, p
     got = {(x.trade_id, x.reason) for x in asyncio.run(rejections())}
     assert got == {(g.trade_id, "already_cancelled"), (c.trade_id, "duplicate_trade"),
                    ("GEC-forged-1", "already_cancelled"), ("GEC-forged-2", "not_held")}
+
+
+
+def test_A4_two_projectors_on_one_read_model_settle_each_deposit_exactly_once(as_, topics, pg_dsn, projectors):
+    """A second projector started beside the first (nothing in Kafka keeps it out: the projector reads by
+    assignment) while deposits to many accounts arrive in small batches, so that the two read them in different
+    batches; each killed -9 at random moments and started again. The read model ends as one projector would have
+    written it: every deposit settled once (A4), none taken back by the one that was behind."""
+    rng = random.Random(5)
+    events = [e.FundsDeposited(market="CEA", seq=i, origin=e.Origin(0, i, 0), ref=f"d{i}",
+                               account=f"acct-{rng.randrange(1_500)}", amount=Fen(rng.randrange(1, 10_000)))
+              for i in range(4_000)]
+    records = as_records(events)
+
+    def feed() -> None:
+        async def paced() -> None:
+            for i in range(0, len(records), 40):
+                await produce_raw(as_("matcher"), topics.events, records[i:i + 40])
+                await asyncio.sleep(0.02)
+        asyncio.run(paced())
+
+    pair = [projectors(pg_dsn), projectors(pg_dsn)]
+    for p in pair:
+        p.wait_started()
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    while feeder.is_alive():
+        time.sleep(rng.uniform(0.3, 0.8))
+        killed = rng.randrange(2)
+        pair[killed].kill9()
+        pair[killed] = projectors(pg_dsn)
+        pair[killed].wait_started()
+    assert wait_settled(pg_dsn, {0: len(records)}) == {0: len(records)}, "the stored offsets reached the end"
+    for p in pair:
+        p.stop()
+    assert_read_model_is(pg_dsn, expected_ledger(events), 0)

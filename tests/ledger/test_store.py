@@ -4,6 +4,7 @@ ledger loads back exactly as it was settled; the queries answer from the tables.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import msgspec
@@ -510,3 +511,21 @@ def test_retirements_do_not_list_expired_certificates(store: Store):
     assert [r["serials"] for r in store.retirements("plant-1")] == [[11, 30]]
     assert [(r["serials"], r["owner"]) for r in store.retirements("C")] == [([101, 110], "C")]
     assert store.retirements("S") == []
+
+
+def test_stores_opened_at_once_on_a_new_database_each_open_it(db: Database):
+    """Two projectors started at the same moment on a PostgreSQL database that has no read model yet: each creates
+    the tables if they are missing, and none may fail because the other is creating them at that moment
+    (CREATE TABLE IF NOT EXISTS is not safe against a concurrent one: a duplicate key in pg_type)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if db.dsn.endswith(".db"):
+        pytest.skip("PostgreSQL only")
+    gate = threading.Barrier(6)
+
+    def open_one(_) -> dict[int, int]:
+        gate.wait()
+        return db.open().topic_offsets()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(open_one, range(6))) == [{}] * 6

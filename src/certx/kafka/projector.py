@@ -34,7 +34,7 @@ from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.store import open_store
-from certx.store.sql import RowsRefused, unavailable
+from certx.store.sql import RowsRefused, Superseded, unavailable
 from certx.store.target import shown
 from certx.wire import events as e
 from certx.wire.codec import decode_event, encode
@@ -91,6 +91,7 @@ class Projector:
         self.connected = False        # False while the database is away
         self.settled_events = 0
         self._written: dict[int, int] = {}      # events partition -> next offset, as the database holds it
+        self._outbox_end: int | None = None     # the outbox's last id at this projector's last commit
         self._group_committed_at = 0.0
 
     def ready(self) -> bool:
@@ -119,8 +120,8 @@ class Projector:
     def open(self) -> dict[int, int]:
         """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""
         self.store = open_store(self.s.db)
-        self.journal = Journal(self.store.load_ledger())
-        offsets = self.store.topic_offsets()
+        ledger, offsets = self.store.load()
+        self.journal = Journal(ledger)
         self._written = dict(offsets)
         self.connected = True
         return offsets
@@ -147,7 +148,15 @@ class Projector:
                 metrics.DEAD_LETTERS.labels("projector").inc(len(dead))
                 # What was just committed is in memory: publish it from there, then clear the outbox.
                 await self._send([row for b in batches for row in b.outbox])
-                self.store.published()
+                if self._outbox_end is not None:
+                    self.store.published(self._outbox_end)  # not past it: another writer's rows are its own
+            except Superseded as exc:
+                # Another projector settled into the same database (a second instance): the batch was not
+                # written. Take what the database holds, as after a restart, and carry on from there.
+                log.warning("projector.superseded", error=str(exc), offsets=self._written)
+                self.store.close()
+                await self._resume()
+                continue
             except Exception as exc:
                 if not unavailable(exc):
                     raise
@@ -236,7 +245,7 @@ class Projector:
     def _write(self, batch: Batch) -> None:
         """One database transaction: the batch's rows and the offsets they came from."""
         began = time.perf_counter()
-        self.store.write(batch)
+        self._outbox_end = self.store.write(batch, expected=self._written)
         metrics.DB_TRANSACTION.observe(time.perf_counter() - began)
         metrics.PROJECTOR_ROWS.inc(batch.rows())
         for partition, mark in batch.marks.items():
@@ -266,9 +275,7 @@ class Projector:
             if self._stopping.is_set():
                 return
             try:
-                offsets = self.open()
-                self._seek(offsets)
-                await self._publish()
+                offsets = await self._resume()
             except Exception as exc:
                 if not unavailable(exc):
                     raise
@@ -276,6 +283,14 @@ class Projector:
                 continue
             log.info("projector.db_back", offsets=offsets)
             return
+
+    async def _resume(self) -> dict[int, int]:
+        """Connect again, take the ledger and the offsets the database holds, read `certx.events` again from there
+        and publish what its outbox holds."""
+        offsets = self.open()
+        self._seek(offsets)
+        await self._publish()
+        return offsets
 
     async def _publish(self) -> None:
         """Publish what the outbox holds (after a restart: committed, maybe not yet published)."""

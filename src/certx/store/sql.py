@@ -37,6 +37,11 @@ class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
 
 
+class Superseded(Exception):
+    """Another writer settled into this read model since this one last read or wrote it (a second projector on
+    the same database): the batch was not written. What the database holds is the truth; read it again."""
+
+
 class RowsRefused(Exception):
     """The database refused a batch's rows for what they hold (not G1's constraint: that is CancelledTwice).
     Nothing of the batch was written."""
@@ -86,6 +91,9 @@ class Store:
             self.conn.executescript(script)
             return
         with self.conn.cursor() as cur:
+            # One at a time: CREATE TABLE IF NOT EXISTS beside a concurrent one fails (a duplicate key in pg_type),
+            # and two projectors may start at once. The lock ends with the transaction.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('certx read model tables'))")
             cur.execute(script)
         self.conn.commit()
 
@@ -114,14 +122,25 @@ class Store:
 
     # --- one batch, one transaction -------------------------------------------------------------------
 
-    def write(self, b: Batch) -> None:
-        """Everything the batch changed, and the offsets it consumed, atomically."""
+    def write(self, b: Batch, expected: dict[int, int] | None = None) -> int | None:
+        """Everything the batch changed, and the offsets it consumed, atomically. With `expected` (the
+        `certx.events` offsets this writer last read or wrote), only if the database still holds exactly those:
+        cash and units are written as the amounts a writer's ledger holds, so a writer whose ledger is behind
+        what another wrote would take those rows back while the other's offsets stay (Superseded). Returns the
+        outbox's last id as of this commit: what this writer may clear once it has published (`published`)."""
         conn = self.conn
         if self.dialect == "sqlite":
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE" if expected is not None else "BEGIN")    # the write lock, first
         cur = conn.cursor()
         try:
+            if expected is not None:
+                self._hold_marks(cur, expected)
             self._write(cur, b)
+            cur.execute("SELECT max(id) FROM outbox")
+            outbox_end = cur.fetchone()[0]
+        except Superseded:
+            conn.rollback()
+            raise
         except Exception as exc:
             conn.rollback()
             if "gec_cancelled_once" in str(exc):
@@ -132,6 +151,15 @@ class Store:
         finally:
             cur.close()
         conn.commit()
+        return outbox_end
+
+    def _hold_marks(self, cur: Any, expected: dict[int, int]) -> None:
+        """Take the writers' lock (held to the commit: writers one at a time) and check the offsets."""
+        if self.dialect == "postgres":
+            cur.execute("LOCK TABLE marks IN EXCLUSIVE MODE")     # readers still read; another writer waits
+        cur.execute("SELECT partition, topic_offset FROM marks")
+        if dict(cur.fetchall()) != expected:
+            raise Superseded("another writer settled into this read model")
 
     def _write(self, cur: Any, b: Batch) -> None:
         many = cur.executemany
@@ -174,7 +202,8 @@ class Store:
                 self.query("SELECT id, partition, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
 
     def published(self, up_to_id: int | None = None) -> None:
-        """Clear the outbox up to an id, or all of it (the projector is its only writer)."""
+        """Clear the outbox up to an id, or all of it (only with one writer: another's rows, committed after this
+        writer's and not yet published, would go too)."""
         cur = self.conn.cursor()
         if self.dialect == "sqlite":
             self.conn.execute("BEGIN")
@@ -189,6 +218,17 @@ class Store:
 
     def topic_offsets(self) -> dict[int, int]:
         return {p: o for p, o in self.query("SELECT partition, topic_offset FROM marks")}
+
+    def load(self) -> tuple[Ledger, dict[int, int]]:
+        """The ledger and the `certx.events` offsets, as of one moment: each query reads what is committed when
+        it runs, so another writer's commit between them would give the cash of before it with the offsets of
+        after it. Every commit moves the offsets on (writers check them: `write`), so offsets that read the same
+        before and after the ledger mean that nothing was committed in between."""
+        while True:
+            offsets = self.topic_offsets()
+            ledger = self.load_ledger()
+            if self.topic_offsets() == offsets:
+                return ledger, offsets
 
     def load_ledger(self) -> Ledger:
         ledger = Ledger()
