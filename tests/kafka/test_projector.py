@@ -21,7 +21,7 @@ from certx.replay import Replay
 from certx.store import open_store
 from certx.wire import events as e
 from certx.wire import settlements as st
-from certx.wire.codec import decode_event, decode_settlement, encode
+from certx.wire.codec import decode_settlement, encode
 from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
 from tests.kafka.conftest import produce_raw
