@@ -126,18 +126,20 @@ class Store:
         """Everything the batch changed, and the offsets it consumed, atomically. With `expected` (the
         `certx.events` offsets this writer last read or wrote), only if the database still holds exactly those:
         cash and units are written as the amounts a writer's ledger holds, so a writer whose ledger is behind
-        what another wrote would take those rows back while the other's offsets stay (Superseded). Returns the
-        outbox's last id as of this commit: what this writer may clear once it has published (`published`)."""
+        what another wrote would take those rows back while the other's offsets stay (Superseded); and then returns
+        the outbox's last id as of this commit: what this writer may clear once it has published (`published`)."""
         conn = self.conn
         if self.dialect == "sqlite":
             conn.execute("BEGIN IMMEDIATE" if expected is not None else "BEGIN")    # the write lock, first
         cur = conn.cursor()
+        outbox_end = None
         try:
             if expected is not None:
                 self._hold_marks(cur, expected)
             self._write(cur, b)
-            cur.execute("SELECT max(id) FROM outbox")
-            outbox_end = cur.fetchone()[0]
+            if expected is not None:            # a projector's write: it clears the outbox up to here
+                cur.execute("SELECT max(id) FROM outbox")
+                outbox_end = cur.fetchone()[0]
         except Superseded:
             conn.rollback()
             raise
