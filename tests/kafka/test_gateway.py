@@ -272,6 +272,39 @@ def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as
     assert PARTITION["CEA"] == answers(evs, "after")[0].origin.partition
 
 
+def test_U3_a_record_an_open_transaction_held_back_is_not_dated_before_the_exchange_could_read_it(as_, topics, day):
+    """B1 writes an order cancel in a transaction and holds it open; meanwhile B2's command reaches the exchange
+    and is answered; then B1 commits. Dated by its append time, B1's record would come into the market dated
+    before B2's, as if sent before a command the market had already answered: a broker could place an order at
+    11:29:59, watch the lunch break, and commit for a D1 window that has closed. It is dated no earlier than the
+    gateway last saw it held, so after B2's."""
+    b1, b2 = as_("B1"), as_("B2")
+
+    async def hold_then_commit() -> None:
+        producer = AIOKafkaProducer(transactional_id=f"{topics.prefix}B1-held", enable_idempotence=True,
+                                    **b1.aiokafka())
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            await (await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="held",
+                                                                  account="A1", market="CEA")))
+            await asyncio.sleep(1)
+            await send(b2, topics.inbound("B2"), [line(type="order.cancel", order_id="meanwhile", account="A2",
+                                                       market="CEA")])
+            got = await read_topic(as_("operator"), topics.events, [0, 1, 2], day + 1, timeout=60, settle=0.5)
+            assert any(decode_event(r.value).ref == "meanwhile" for rs in got.values() for r in rs)
+            await producer.commit_transaction()
+        finally:
+            await producer.stop()
+
+    asyncio.run(hold_then_commit())
+    evs = events(as_("operator"), topics, day + 2)
+    ((held, held_at),) = [(ev, at) for ev, at in evs if ev.ref == "held"]
+    ((meanwhile, meanwhile_at),) = [(ev, at) for ev, at in evs if ev.ref == "meanwhile"]
+    assert held.origin.offset > meanwhile.origin.offset
+    assert held_at >= meanwhile_at, "sent a second before B2's command, but readable only after its answer"
+
+
 def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):
     """A new member broker: the operator adds its principal, user, inbound topic and ACLs (certx.kafka.access);
     the running gateway finds the new inbound topic by itself and answers its commands."""

@@ -9,10 +9,12 @@ exchange's time, the strict contract, routing by the command), and each batch is
 commands it wrote to their markets' partitions, the dead letters, and the consumed positions (in the consumer
 group `certx-gateway`, where Kafka's tools show its lag).
 
-The exchange's time is the broker's append time of the inbound record (the inbound topics use
-`LogAppendTime`), so the sender's clock counts for nothing and a record read again after a crash gets the
-same time; were a topic misconfigured with `CreateTime`, the gateway's clock is used instead, never the
-sender's. Recorded days on the replay topic keep their recorded times.
+The exchange's time is when the inbound record reached the exchange: the broker's append time (the inbound
+topics use `LogAppendTime`), so the sender's clock counts for nothing and a record read again after a crash
+gets the same time; were a topic misconfigured with `CreateTime`, the gateway's clock is used instead, never the
+sender's. A record a sender's open transaction held back is dated no earlier than the gateway last saw it held
+(certx.gateway.arrival), and each batch is sequenced in the order its records arrived, across senders.
+Recorded days on the replay topic keep their recorded times.
 
 The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
 the old one, whose next transaction fails and ends it (crash-only); the new one resumes from the committed
@@ -31,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx import metrics
 from certx.gateway import Door
+from certx.gateway.arrival import Arrival, Held, arrivals, in_arrival_order
 from certx.gateway.relay import may_call_for_commands, relay
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
@@ -68,6 +71,8 @@ class Gateway:
         self.s = settings
         self.door = Door(settings.remember)
         self.positions: dict[TopicPartition, int] = {}
+        self.inbound: list[TopicPartition] = []       # the senders' inbound partitions among them
+        self.held = Held()
         self.processed = 0
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
@@ -141,6 +146,7 @@ class Gateway:
         for tp in new:
             self.positions[tp] = await self._committed(tp)
         self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
+        self.inbound = [tp for tp in self.positions if self.s.topics.sender_of(tp.topic)]
         for tp, position in self.positions.items():
             self.consumer.seek(tp, position)
         log.info("gateway.inputs", added=sorted(tp.topic for tp in new), inputs=len(self.positions))
@@ -166,6 +172,7 @@ class Gateway:
                     await self._discover()
                     looking = asyncio.create_task(self._look_for_inputs())
                 fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+                self._sight_held()
                 await liveness.check(fetched)
                 self.progress.tick(consumer, self.processed)
                 if any(fetched.values()):
@@ -173,6 +180,12 @@ class Gateway:
             await self.transactions.settle()
         finally:
             looking.cancel()
+
+    def _sight_held(self) -> None:
+        """Note which inbound records an open transaction holds back, as the latest fetches report it."""
+        c, held = self.consumer, self.held
+        for tp in self.inbound:
+            held.observe(tp, c.last_stable_offset(tp), c.highwater(tp), c.last_poll_timestamp(tp))
 
     async def _look_for_inputs(self) -> None:
         """Returns when a new input partition exists. Beside the loop, so that looking never holds a batch up."""
@@ -186,6 +199,8 @@ class Gateway:
         offsets: dict[TopicPartition, int] = {}
         count = 0
         oldest: int | None = None         # the earliest append time among the inbound records
+        batch: list[list[Arrival]] = []   # each inbound partition's records, as they reached the exchange
+        senders: dict[str, str | None] = {}
         for tp, records in fetched.items():
             if tp.topic == self.s.topics.events:
                 for r in records:
@@ -195,22 +210,26 @@ class Gateway:
                             stamps[PARTITION[market]].append(r.timestamp)
                 self.positions[tp] = await self.consumer.position(tp)
                 continue
-            sender = self.s.topics.sender_of(tp.topic)
             if records:
                 oldest = min(records[0].timestamp, oldest or records[0].timestamp)
-            for r in records:
-                count += 1
-                at = r.timestamp if r.timestamp_type == LOG_APPEND_TIME else int(time.time() * 1000)
-                admitted = self.door.admit(r.value or b"", sender, at)
-                if isinstance(admitted, NotAnObject):
-                    dead.append(encode(dead_letter(r.value, DeadLetterReason.malformed, admitted.detail, tp.topic,
-                                                   tp.partition, r.offset, r.timestamp, "gateway")))
-                    continue
-                record = encode(admitted.command)
-                for market in admitted.markets:
-                    commands[PARTITION[market]].append(record)
-                    stamps[PARTITION[market]].append(admitted.at)
+                now = int(time.time() * 1000)
+                times = [r.timestamp if r.timestamp_type == LOG_APPEND_TIME else now for r in records]
+                batch.append(arrivals(tp.topic, tp.partition, records, times, self.held.sighted(tp)))
+                senders[tp.topic] = self.s.topics.sender_of(tp.topic)
             offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
+            self.held.passed(tp, offsets[tp])
+        for a in in_arrival_order(batch):
+            r = a.record
+            count += 1
+            admitted = self.door.admit(r.value or b"", senders[a.topic], a.at)
+            if isinstance(admitted, NotAnObject):
+                dead.append(encode(dead_letter(r.value, DeadLetterReason.malformed, admitted.detail, a.topic,
+                                               a.partition, r.offset, r.timestamp, "gateway")))
+                continue
+            record = encode(admitted.command)
+            for market in admitted.markets:
+                commands[PARTITION[market]].append(record)
+                stamps[PARTITION[market]].append(admitted.at)
         if not commands and not dead and not offsets:
             # Only events that call for nothing (nearly all of them): no transaction. Their position is committed
             # with the next one; read again after a crash, they call for nothing again.
