@@ -5,8 +5,8 @@ the command's `actor` may be left out, and a command whose `actor` names anyone 
 (`not_authorised`). On the operator's replay path (the `certx.replay` topic, or a `.jsonl` file for `certx
 replay`), recorded days keep their recorded actors and times, and `at` is required.
 
-When: the exchange's time, given by the caller (the broker's append time of the inbound record); a sender's
-timestamps and `at` fields count for nothing.
+When: the exchange's time, given by the caller (when the inbound record reached the exchange:
+certx.gateway.arrival); a sender's timestamps and `at` fields count for nothing.
 
 What: the strict contract (certx.wire.codec). A record that is not a JSON object is for the dead-letter
 topic; a JSON object that breaks the contract becomes a `Refusal`, which the market's engine answers.

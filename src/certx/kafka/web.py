@@ -16,7 +16,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Callable
 
-import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -85,20 +84,26 @@ class Reader:
         while True:
             fetched = await c.getmany(timeout_ms=1000, max_records=10_000)
             for tp, records in fetched.items():
-                take = self.takes[tp.topic]
                 for r in records:
-                    try:
-                        facts = take(r)
-                    except (msgspec.DecodeError, ValueError, TypeError) as exc:
-                        log.warning("web.unreadable", topic=tp.topic, partition=tp.partition, offset=r.offset,
-                                    error=str(exc))
-                        continue
-                    self.hub.publish(facts)
+                    self.hub.publish(self.facts(tp.topic, r))
                 self.read += len(records)
             if self.behind:
                 await self._catch_up()
             self.progress.tick(c, self.read)
             await liveness.check(fetched)
+
+    def facts(self, topic: str, r: ConsumerRecord) -> list[Fact]:
+        """What one record tells the page. One it cannot take (no value, not a message of its topic, or one the
+        board cannot fold: only the services may write these topics, but a page is no place to stop for a bug or
+        a forged record) is logged and tells nothing."""
+        try:
+            if r.value is None:
+                raise ValueError("a record without a value")
+            return self.takes[topic](r)
+        except Exception as exc:
+            log.warning("web.unreadable", topic=topic, partition=r.partition, offset=r.offset,
+                        error=f"{type(exc).__name__}: {exc}")
+            return []
 
     async def _catch_up(self) -> None:
         for tp, end in list(self.behind.items()):
