@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from certx.kafka.connection import Connection
 from certx.wire.codec import decode_event, decode_logged
+from certx.wire.dead_letter import DeadLetter
 from certx.wire.routing import PARTITION
 from tests.kafka.conftest import counts, delete_topics, expected_events, read_topic, replay
 
@@ -303,6 +304,32 @@ def test_U3_a_record_an_open_transaction_held_back_is_not_dated_before_the_excha
     ((meanwhile, meanwhile_at),) = [(ev, at) for ev, at in evs if ev.ref == "meanwhile"]
     assert held.origin.offset > meanwhile.origin.offset
     assert held_at >= meanwhile_at, "sent a second before B2's command, but readable only after its answer"
+
+
+def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
+    """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
+    there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in
+    the gateway, which then stopped again on it after every restart: no broker would be heard. Now it is a dead
+    letter of the gateway's, and the next command is answered."""
+    async def forge() -> None:
+        producer = AIOKafkaProducer(**as_("admin").aiokafka())
+        await producer.start()
+        try:
+            for value in (b'{"type":"surrender.held"}', b'{"type":"surrender.decided","seq":"x"}'):
+                await (await producer.send(topics.events, value, partition=PARTITION["CCER"]))
+        finally:
+            await producer.stop()
+
+    asyncio.run(forge())
+    asyncio.run(send(as_("B1"), topics.inbound("B1"), [line(type="order.cancel", order_id="after-forgery",
+                                                             account="A1", market="CEA")]))
+    got = asyncio.run(read_topic(as_("operator"), topics.events, [0, 1, 2], day + 3, timeout=60, settle=1))
+    readable = [decode_event(r.value) for rs in got.values() for r in rs if not r.value.startswith(b'{"type":"s')]
+    assert [ev.reason for ev in readable if ev.ref == "after-forgery"] == ["unknown_order"]
+    dlq = asyncio.run(read_topic(as_("operator"), topics.dlq, [0], 2, timeout=60, settle=1))[0]
+    dead = [msgspec.json.decode(r.value, type=DeadLetter) for r in dlq]
+    assert sorted((d.service, d.source, d.partition) for d in dead if d.service == "gateway") == \
+        [("gateway", topics.events, PARTITION["CCER"])] * 2
 
 
 def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):

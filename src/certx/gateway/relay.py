@@ -9,8 +9,12 @@ same transaction as its position in `certx.events`, exactly once, and the embedd
 """
 from __future__ import annotations
 
+import msgspec
+
 from certx.wire import commands as c
 from certx.wire import events as e
+from certx.wire.codec import decode_event
+from certx.wire.routing import misplaced
 
 HOME = "CEA"          # a two-leg surrender's legs are CEA (its home: routing.home) and CCER
 
@@ -28,6 +32,19 @@ def relay(event: e.Event) -> list[tuple[str, c.LoggedCommand]]:
             return [(m, c.SurrenderDecide(actor="gateway", ref=event.ref, market=m, decision=event.decision))
                     for m in event.legs if m != event.market]
     return []
+
+
+def called_for(raw: bytes, partition: int) -> list[tuple[str, c.LoggedCommand]] | str:
+    """The commands an event record read from `partition` of `certx.events` calls for, or why it cannot be read.
+    Only the matcher may write there; but a record the gateway cannot read (a later version's event, a bug, a
+    forged record) must not stop the exchange's intake, read again and again after each restart: it is dead-
+    lettered and the gateway reads on. One from another market's partition relays nothing: a vote or decision
+    is only what the market that gave it published."""
+    try:
+        event = decode_event(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return str(exc)[:300]
+    return misplaced(event, partition) or relay(event)
 
 
 def may_call_for_commands(raw: bytes) -> bool:

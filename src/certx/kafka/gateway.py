@@ -34,14 +34,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from certx import metrics
 from certx.gateway import Door
 from certx.gateway.arrival import Arrival, Held, arrivals, in_arrival_order
-from certx.gateway.relay import may_call_for_commands, relay
+from certx.gateway.relay import called_for, may_call_for_commands
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
-from certx.wire.codec import NotAnObject, decode_event, decode_logged, encode
+from certx.wire.codec import NotAnObject, decode_logged, encode
 from certx.wire.dead_letter import dead_letter
 from certx.wire.reasons import DeadLetterReason
 from certx.wire.routing import MARKET_OF, PARTITION
@@ -205,7 +205,12 @@ class Gateway:
             if tp.topic == self.s.topics.events:
                 for r in records:
                     if r.value and may_call_for_commands(r.value):
-                        for market, command in relay(decode_event(r.value)):
+                        calls = called_for(r.value, tp.partition)
+                        if isinstance(calls, str):
+                            dead.append(encode(dead_letter(r.value, DeadLetterReason.malformed, calls, tp.topic,
+                                                           tp.partition, r.offset, r.timestamp, "gateway")))
+                            continue
+                        for market, command in calls:
                             commands[PARTITION[market]].append(encode(command))
                             stamps[PARTITION[market]].append(r.timestamp)
                 self.positions[tp] = await self.consumer.position(tp)

@@ -40,7 +40,7 @@ from certx.wire import events as e
 from certx.wire.codec import decode_event, encode
 from certx.wire.dead_letter import DeadLetter, dead_letter
 from certx.wire.reasons import DeadLetterReason, SettlementReason
-from certx.wire.routing import MARKET_OF, PARTITION
+from certx.wire.routing import MARKET_OF, misplaced
 
 log = structlog.get_logger("certx.projector")
 
@@ -52,18 +52,6 @@ Consumed = tuple[int, int, e.Event | None, int]
 FIRST_RETRY, LAST_RETRY = 0.1, 5.0
 # How often the offsets the database holds are also committed to the consumer group, for Kafka's tools.
 GROUP_COMMIT_EVERY_S = 1.0
-
-
-def misplaced(event: e.Event, partition: int) -> str | None:
-    """Why an event cannot be settled from this `certx.events` partition, if it cannot: the ledger keeps its
-    duplicates' mark by its origin's partition and the journal its offset by its market's, so both must be the
-    partition it was read from (the matcher publishes each market's events to its own)."""
-    if event.origin is None:
-        return "an event without its origin"
-    if event.market not in PARTITION or PARTITION[event.market] != partition or event.origin.partition != partition:
-        return (f"an event of market {event.market[:20]!r} from partition {event.origin.partition}, read from "
-                f"partition {partition}")
-    return None
 
 
 @dataclass

@@ -76,7 +76,7 @@ class SettlementReason(StrEnum):
 class DeadLetterReason(StrEnum):
     """Why a service could not read a record and put it on `certx.dlq` (DESIGN 7)."""
 
-    malformed = Reason.malformed                      # not a JSON object, or not an event the projector reads
+    malformed = Reason.malformed                      # not a JSON object, or not an event the reader can take
     not_a_command = "not_a_command"                   # on `certx.commands`, not a command of the log
 
 

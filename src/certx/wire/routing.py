@@ -14,6 +14,7 @@ only the gateway, which saw that order go by, can tell (certx.gateway); `markets
 from __future__ import annotations
 
 from certx.wire import commands as c
+from certx.wire import events as e
 
 MARKETS = ("CEA", "CCER", "GEC")
 PARTITION = {"CEA": 0, "CCER": 1, "GEC": 2}
@@ -76,4 +77,17 @@ def home(cmd: c.LoggedCommand) -> str | None:
             return "GEC"
         case c.Surrender():
             return markets(cmd)[0]
+    return None
+
+
+def misplaced(event: e.Event, partition: int) -> str | None:
+    """Why an event cannot have come from this `certx.events` partition, if it cannot: the matcher publishes each
+    market's events to its own partition, and what reads them keys its marks by it (the projector's ledger its
+    duplicates' mark by the origin's partition and its journal its offset by the market's; the gateway relays a
+    surrender's answers by the market that gave them)."""
+    if event.origin is None:
+        return "an event without its origin"
+    if event.market not in PARTITION or PARTITION[event.market] != partition or event.origin.partition != partition:
+        return (f"an event of market {event.market[:20]!r} from partition {event.origin.partition}, read from "
+                f"partition {partition}")
     return None
