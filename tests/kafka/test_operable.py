@@ -14,7 +14,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from certx import logs, mistakes
@@ -207,6 +207,21 @@ def test_status_and_tail_as_the_operator(as_, topics, gateway, matchers):
         assert all(json.loads(line) for line in printed)
     readable = certx(operator, topics, "tail", "events", "--limit", "3")
     assert readable.returncode == 0 and len(readable.stdout.splitlines()) == 3
+
+    # A record on certx.events the matcher did not write (the admin's here) leaves `status` telling the rest.
+    asyncio.run(forge(as_("admin"), topics.events, PARTITION["CEA"], b'{"type":"session.opened"}'))
+    run = certx(operator, topics, "status", "--json")
+    assert run.returncode == 0, run.stderr
+    assert {row["market"]: row for row in json.loads(run.stdout)}["CEA"]["last_event_seq"] == cea["last_event_seq"]
+
+
+async def forge(kafka, topic: str, partition: int, value: bytes) -> None:
+    producer = AIOKafkaProducer(**kafka.aiokafka())
+    await producer.start()
+    try:
+        await (await producer.send(topic, value, partition=partition))
+    finally:
+        await producer.stop()
 
 
 def test_mistakes_only_a_broker_can_show(as_, topics, tmp_path):

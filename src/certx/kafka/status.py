@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -65,7 +66,10 @@ async def _latest_events(reader: AIOKafkaConsumer, tp: TopicPartition) -> tuple[
                 for r in records:
                     if r.offset >= stop:
                         continue
-                    event = decode_event(r.value)
+                    try:
+                        event = decode_event(r.value or b"")
+                    except (msgspec.DecodeError, UnicodeDecodeError):
+                        continue        # a record the matcher did not write (the services dead-letter it)
                     if stop == end:
                         newest, newest_at = event, r.timestamp
                     if isinstance(event, (e.SessionOpened, e.SessionClosed)):
