@@ -193,7 +193,8 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.service} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
             if (self.assigned() is not None if self.service == "matcher"
-                    else self.last(self.ready_event[self.service]) is not None):
+                    else self.last(self.ready_event[self.service]) is not None
+                    or self.service == "projector" and self.last("projector.standby") is not None):
                 return
             time.sleep(0.05)
         raise AssertionError(f"{self.service} not ready in {timeout}s:\n{self.text()[-3000:]}")

@@ -233,3 +233,26 @@ def test_A4_two_projectors_on_one_read_model_settle_each_deposit_exactly_once(as
     for p in pair:
         p.stop()
     assert_read_model_is(pg_dsn, expected_ledger(events), 0)
+
+
+def test_A4_a_second_projector_stands_by_and_takes_over_when_the_first_is_killed(as_, topics, pg_dsn, projectors):
+    """An operator runs two projectors on one read model, for a hot standby. The second waits (`projector.standby`)
+    instead of settling beside the first and reloading the ledger each time one supersedes the other; once the
+    first is killed -9 it takes the lead and settles the rest, each deposit once (A4)."""
+    events = [e.FundsDeposited(market="CEA", seq=i, origin=e.Origin(0, i, 0), ref=f"d{i}", account=f"acct-{i % 97}",
+                               amount=Fen(1 + i % 1_000)) for i in range(2_000)]
+    records = as_records(events)
+    first = projectors(pg_dsn)
+    first.wait_started()
+    second = projectors(pg_dsn)
+    second.wait_started()
+    assert second.last("projector.standby") is not None and second.last("projector.started") is None
+    asyncio.run(produce_raw(as_("matcher"), topics.events, records[:1_000]))
+    assert wait_settled(pg_dsn, {0: 1_000}) == {0: 1_000}
+    first.kill9()
+    asyncio.run(produce_raw(as_("matcher"), topics.events, records[1_000:]))
+    assert wait_settled(pg_dsn, {0: len(records)}) == {0: len(records)}, "the second took over"
+    assert second.last("projector.leads") is not None and second.last("projector.started") is not None
+    assert second.last("projector.superseded") is None and first.last("projector.superseded") is None
+    second.stop()
+    assert_read_model_is(pg_dsn, expected_ledger(events), 0)

@@ -10,6 +10,10 @@ those offsets, the consumer stops with an error (`auto_offset_reset="none"`) rat
 commits, so a settlement event is never lost; a crash between publishing and clearing the outbox publishes it
 again, with the same `origin`, by which readers drop the duplicate (at least once, deduplicable).
 
+One projector settles a read model at a time: a second instance on the same database (started by mistake, or
+as a hot standby) stands by until the first is gone (`Store.lead`; its log says `projector.standby`, then
+`projector.started` once it leads), and should two ever write, the writers' check refuses the one behind.
+
 Nothing stops it for good. A database that goes away (a restart) is waited for, and the projector resumes from
 what it committed, as a restarted process would. A batch whose rows the database refuses is settled again one
 event at a time, and the events refused are answered `settlement.rejected` instead of stopping settlement.
@@ -60,6 +64,7 @@ class ProjectorSettings:
     db: str
     topics: Topics = field(default_factory=Topics)
     max_records: int = 20_000
+    standby_poll_s: float = 1.0      # how often a projector standing by asks for the lead
 
     @property
     def group(self) -> str:
@@ -89,7 +94,9 @@ class Projector:
     async def start(self) -> None:
         t = self.s.topics
         await require_topics(self.s.kafka, [t.events, t.settlements, t.dlq])
-        offsets = self.open()
+        self.store = open_store(self.s.db)
+        await self._lead()
+        offsets = self._load()
         # Assigned, not subscribed: the offsets the database holds are the truth. The group is only where they
         # are also committed, so that `kafka-consumer-groups --describe` shows the projector's lag.
         self.consumer = AIOKafkaConsumer(group_id=self.s.group, isolation_level="read_committed",
@@ -108,6 +115,30 @@ class Projector:
     def open(self) -> dict[int, int]:
         """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""
         self.store = open_store(self.s.db)
+        return self._load()
+
+    async def _lead(self) -> None:
+        """Return once this projector leads the read model's writers; until then, stand by (another settles)."""
+        if self.store.lead():
+            return
+        log.warning("projector.standby", db=shown(self.s.db), action="settles once the projector leading is gone")
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.s.standby_poll_s)
+            try:
+                if self.store.lead():
+                    log.info("projector.leads", db=shown(self.s.db))
+                    return
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.warning("projector.db_lost", error=repr(exc), retry_in=self.s.standby_poll_s)
+                self.store.close()
+                with contextlib.suppress(Exception):
+                    self.store = open_store(self.s.db)
+        raise asyncio.CancelledError("stopped while standing by")
+
+    def _load(self) -> dict[int, int]:
         ledger, offsets = self.store.load()
         self.journal = Journal(ledger)
         self._written = dict(offsets)
@@ -275,7 +306,9 @@ class Projector:
     async def _resume(self) -> dict[int, int]:
         """Connect again, take the ledger and the offsets the database holds, read `certx.events` again from there
         and publish what its outbox holds."""
-        offsets = self.open()
+        self.store = open_store(self.s.db)
+        await self._lead()
+        offsets = self._load()
         self._seek(offsets)
         await self._publish()
         return offsets

@@ -110,6 +110,15 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def lead(self) -> bool:
+        """Take the lead of this read model's writers if no one holds it: one projector settles and a second
+        stands by, instead of both writing and superseding each other. On PostgreSQL a session advisory lock,
+        which the server releases when the session ends (a kill -9 or a cut connection included). SQLite has
+        none: there the writers' check (`Superseded`) alone keeps the read model right."""
+        if self.dialect != "postgres":
+            return True
+        return bool(self.query("SELECT pg_try_advisory_lock(hashtext('certx read model writer'))")[0][0])
+
     def holds_read_model(self) -> bool:
         """Whether anything was ever settled here (a replay must not settle on top of it)."""
         return bool(self.query("SELECT 1 FROM marks LIMIT 1") or self.query("SELECT 1 FROM cash LIMIT 1"))
