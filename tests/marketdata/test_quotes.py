@@ -119,3 +119,38 @@ def test_quotes_agree_with_the_books_are_conflated_and_replay_the_same(ops, seed
 @given(gec_heavy, st.integers(0, 2**32))
 def test_gec_quotes_show_public_lots_only_and_replay_the_same(ops, seed):
     play(ops, seed)
+
+
+class Unread(list):
+    """A level's queue that no quote may read."""
+
+    def __iter__(self):
+        raise AssertionError("the quote read a level's queue")
+
+
+def test_a_listing_quote_reads_no_order_of_a_level_M1():
+    """M1, issue 14: a level's quantity is the live orders' (a partial fill, a lift, a cancel, each taken in), and
+    its quote reads it without walking the level's queue, which keeps every order cancelled behind a live one: a
+    broker resting and cancelling orders at the best price made each quote read them all."""
+    from support import cea_day
+
+    desk = cea_day()
+    for i in range(20):
+        desk.order(f"b{i}", "A", "B1", "CEA21", "buy", 10, "50.00")
+    for i in range(1, 19):
+        desk.send("order.cancel", order_id=f"b{i}", actor="B1", account="A")
+    desk.order("s1", "S", "B2", "CEA21", "sell", 4, "50.00")                  # 4 of b0's 10
+    desk.send("order.lift", order_id="s2", actor="B2", account="S", target="b19", quantity=3)
+    engine = desk.engines["CEA"]
+    level = engine.products["CEA21"].book.bids.levels[5000]
+    assert (level.quantity, level.live) == (6 + 7, 2)
+    level.queue = Unread(level.queue)
+    (quote,) = everything_quotes(engine)
+    assert [list(x) for x in quote.bids] == [[5000, 13, 2]]
+    check_against_books(engine, quote)
+
+
+def everything_quotes(engine) -> list[Quote]:
+    every = Changes()
+    every.every = 0
+    return quotes(engine, every)

@@ -114,14 +114,15 @@ def _band(bps: int | None, limits: tuple[int, int] | None) -> Band | None:
 
 
 def _levels(side: Side) -> list[Level]:
-    """The best levels of a listing book's side, read from its public structure: a level's queue may still hold
-    dead orders (remaining 0, skipped when they reach the front), which add nothing to its quantity."""
+    """The best levels of a listing book's side, each with the quantity and the number of orders it counts: not
+    read from its queue, which may still hold any number of dead orders (remaining 0, skipped when they reach the
+    front): a broker resting and cancelling orders behind one at the best price made every quote read them all."""
     out = []
     levels, sign = side.levels, side.sign
     for key in islice(reversed(side.keys), DEPTH):
         price = sign * key
         level = levels[price]
-        out.append((Fen(price), sum(o.remaining for o in level.queue), level.live))
+        out.append((Fen(price), level.quantity, level.live))
     return out
 
 
