@@ -154,3 +154,53 @@ def everything_quotes(engine) -> list[Quote]:
     every = Changes()
     every.every = 0
     return quotes(engine, every)
+
+
+class Unlisted(dict):
+    """A book's index of orders that no quote may walk."""
+
+    def values(self):
+        raise AssertionError("the quote walked every resting order")
+
+    __iter__ = items = values
+
+
+def test_a_gec_quote_reads_its_ladder_not_every_lot_M4_M5():
+    """M4, M5, issue 14: the GEC quote's levels and cheapest lots are counted as lots and bids rest, fill and go, so
+    a quote does not walk the resting orders (it read every one per batch: 15 ms at 100,000 lots); an addressed
+    lot (M5) is not in it."""
+    desk = Desk(date="2025-06-16")
+    for account, broker in (("S", "B2"), ("A", "B1")):
+        desk.open_account(account, broker)
+        desk.deposit(account, "GEC", "1000000")
+    for n, (province, first) in enumerate((("Gansu", 1), ("Hebei", 1001))):
+        desk.send("issue.gec", actor="registry", account="S", project=f"P{n}", province=province,
+                  technology="solar", production_month="2025-05", subsidised=False, first_serial=first,
+                  last_serial=first + 999)
+    desk.open_day("GEC")
+
+    def lot(order_id, first, last, price, **extra):
+        desk.order(order_id, "S", "B2", "GEC", "sell", last - first + 1, price, first_serial=first,
+                   last_serial=last, **extra)
+
+    lot("l1", 1, 100, "2.00")
+    lot("l2", 101, 150, "2.00")
+    lot("l3", 151, 200, "1.50", counterparty="A")                # addressed: never quoted
+    lot("l4", 1001, 1100, "1.80")
+    lot("l5", 1101, 1120, "2.50")
+    desk.order("b1", "A", "B1", "GEC", "buy", 30, "1.00")
+    desk.order("b2", "A", "B1", "GEC", "buy", 40, "1.90", filter={"provinces": ["Gansu"]})   # rests
+    desk.order("b3", "A", "B1", "GEC", "buy", 130, "2.00", filter={"provinces": ["Gansu"]})  # takes l1, 30 of l2
+    desk.send("order.lift", order_id="t1", actor="B1", account="A", target="l4", quantity=25)
+    lot("l6", 201, 210, "1.00")                                  # fills 10 of b2, the best bid (in part)
+    desk.send("order.cancel", order_id="l5", actor="B2", account="S")
+    engine = desk.engines["GEC"]
+    (before,) = everything_quotes(engine)
+    check_against_books(engine, before)
+    engine.lots.check()
+    engine.lots.orders = Unlisted(engine.lots.orders)
+    (quote,) = everything_quotes(engine)
+    assert encode(quote) == encode(before)
+    assert [list(x) for x in quote.bids] == [[190, 30, 1], [100, 30, 1]]
+    assert [list(x) for x in quote.asks] == [[180, 75, 1], [200, 20, 1]]
+    assert [list(x) for x in quote.lots] == [["Gansu", "solar", 200, 20], ["Hebei", "solar", 180, 75]]
