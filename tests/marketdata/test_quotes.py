@@ -119,3 +119,88 @@ def test_quotes_agree_with_the_books_are_conflated_and_replay_the_same(ops, seed
 @given(gec_heavy, st.integers(0, 2**32))
 def test_gec_quotes_show_public_lots_only_and_replay_the_same(ops, seed):
     play(ops, seed)
+
+
+class Unread(list):
+    """A level's queue that no quote may read."""
+
+    def __iter__(self):
+        raise AssertionError("the quote read a level's queue")
+
+
+def test_a_listing_quote_reads_no_order_of_a_level_M1():
+    """M1, issue 14: a level's quantity is the live orders' (a partial fill, a lift, a cancel, each taken in), and
+    its quote reads it without walking the level's queue, which keeps every order cancelled behind a live one: a
+    broker resting and cancelling orders at the best price made each quote read them all."""
+    from support import cea_day
+
+    desk = cea_day()
+    for i in range(20):
+        desk.order(f"b{i}", "A", "B1", "CEA21", "buy", 10, "50.00")
+    for i in range(1, 19):
+        desk.send("order.cancel", order_id=f"b{i}", actor="B1", account="A")
+    desk.order("s1", "S", "B2", "CEA21", "sell", 4, "50.00")                  # 4 of b0's 10
+    desk.send("order.lift", order_id="s2", actor="B2", account="S", target="b19", quantity=3)
+    engine = desk.engines["CEA"]
+    level = engine.products["CEA21"].book.bids.levels[5000]
+    assert (level.quantity, level.live) == (6 + 7, 2)
+    level.queue = Unread(level.queue)
+    (quote,) = everything_quotes(engine)
+    assert [list(x) for x in quote.bids] == [[5000, 13, 2]]
+    check_against_books(engine, quote)
+
+
+def everything_quotes(engine) -> list[Quote]:
+    every = Changes()
+    every.every = 0
+    return quotes(engine, every)
+
+
+class Unlisted(dict):
+    """A book's index of orders that no quote may walk."""
+
+    def values(self):
+        raise AssertionError("the quote walked every resting order")
+
+    __iter__ = items = values
+
+
+def test_a_gec_quote_reads_its_ladder_not_every_lot_M4_M5():
+    """M4, M5, issue 14: the GEC quote's levels and cheapest lots are counted as lots and bids rest, fill and go, so
+    a quote does not walk the resting orders (it read every one per batch: 15 ms at 100,000 lots); an addressed
+    lot (M5) is not in it."""
+    desk = Desk(date="2025-06-16")
+    for account, broker in (("S", "B2"), ("A", "B1")):
+        desk.open_account(account, broker)
+        desk.deposit(account, "GEC", "1000000")
+    for n, (province, first) in enumerate((("Gansu", 1), ("Hebei", 1001))):
+        desk.send("issue.gec", actor="registry", account="S", project=f"P{n}", province=province,
+                  technology="solar", production_month="2025-05", subsidised=False, first_serial=first,
+                  last_serial=first + 999)
+    desk.open_day("GEC")
+
+    def lot(order_id, first, last, price, **extra):
+        desk.order(order_id, "S", "B2", "GEC", "sell", last - first + 1, price, first_serial=first,
+                   last_serial=last, **extra)
+
+    lot("l1", 1, 100, "2.00")
+    lot("l2", 101, 150, "2.00")
+    lot("l3", 151, 200, "1.50", counterparty="A")                # addressed: never quoted
+    lot("l4", 1001, 1100, "1.80")
+    lot("l5", 1101, 1120, "2.50")
+    desk.order("b1", "A", "B1", "GEC", "buy", 30, "1.00")
+    desk.order("b2", "A", "B1", "GEC", "buy", 40, "1.90", filter={"provinces": ["Gansu"]})   # rests
+    desk.order("b3", "A", "B1", "GEC", "buy", 130, "2.00", filter={"provinces": ["Gansu"]})  # takes l1, 30 of l2
+    desk.send("order.lift", order_id="t1", actor="B1", account="A", target="l4", quantity=25)
+    lot("l6", 201, 210, "1.00")                                  # fills 10 of b2, the best bid (in part)
+    desk.send("order.cancel", order_id="l5", actor="B2", account="S")
+    engine = desk.engines["GEC"]
+    (before,) = everything_quotes(engine)
+    check_against_books(engine, before)
+    engine.lots.check()
+    engine.lots.orders = Unlisted(engine.lots.orders)
+    (quote,) = everything_quotes(engine)
+    assert encode(quote) == encode(before)
+    assert [list(x) for x in quote.bids] == [[190, 30, 1], [100, 30, 1]]
+    assert [list(x) for x in quote.asks] == [[180, 75, 1], [200, 20, 1]]
+    assert [list(x) for x in quote.lots] == [["Gansu", "solar", 200, 20], ["Hebei", "solar", 180, 75]]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from certx.engine import image, snapshot
 from certx.wire import events as e
@@ -423,3 +425,47 @@ def test_M3_a_snapshot_of_another_version_is_refused():
             snapshot.load(other)
     engine, position = snapshot.load(blob)
     assert position == 7 and list(engine.auctions) == ["X1"]
+
+
+# --- M3 at scale: the closing order, kept by a heap of closing times --------------------------------------------
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(closes=st.lists(st.sampled_from(["10:20", "10:30", "10:40", "10:50"]), min_size=1, max_size=12),
+       reload_after=st.integers(0, 12), passes=st.sampled_from(["10:25", "10:45", None]))
+def test_M3_auctions_close_earliest_time_first_then_in_opening_order(closes, reload_after, passes):
+    """M3: due auctions close before the command, earliest closing time first and, at one time, in the order they
+    were opened; those still open close at session.close in the same order. Whatever the times, and across a
+    snapshot's restore (which rebuilds the closing times from the auctions)."""
+    desk = cea_day()
+    for i, time in enumerate(closes):
+        if i == reload_after:
+            desk.replay.engines["CEA"], _ = snapshot.load(snapshot.dump(desk.engines["CEA"], 0))
+        open_auction(desk, f"X{i}", quantity=100, closes=time)
+    expected = sorted(range(len(closes)), key=lambda i: (closes[i], i))
+    closed = []
+    if passes is not None:
+        closed += [x.auction_id for x in only(deposit(desk, passes), e.AuctionClosed)]
+        assert closed == [f"X{i}" for i in expected if closes[i] <= passes]
+    closed += [x.auction_id for x in only(desk.close_day(), e.AuctionClosed)]
+    assert closed == [f"X{i}" for i in expected]
+    assert desk.engines["CEA"].next_auction_close is None and not desk.engines["CEA"].closings
+
+
+def test_M3_a_close_reads_only_the_auctions_it_closes():
+    """M3: a command past one auction's closing time closes that one, and reads no other open auction's time (the
+    heap's head only): 1,000 auctions open, one due."""
+    desk = cea_day()
+    open_auction(desk, "early", quantity=100, closes="10:20")
+    for i in range(1_000):
+        open_auction(desk, f"X{i}", quantity=100, closes="14:00")
+    cea = desk.engines["CEA"]
+    read = []
+
+    class Watched(int):
+        def __le__(self, other):
+            read.append(self)
+            return int.__le__(self, other)
+
+    cea.closings[:] = [(Watched(t), rank, a) for t, rank, a in cea.closings]
+    assert [x.auction_id for x in only(deposit(desk, "10:25"), e.AuctionClosed)] == ["early"]
+    assert len(read) <= 2            # the due one, then the next head, which is not due

@@ -29,11 +29,15 @@ _ORDER_ID = attrgetter("order_id")
 
 
 class Level:
-    __slots__ = ("queue", "live")
+    """One price's orders in time order, with how many are live and the quantity they still hold: a quote reads
+    these two (`certx.marketdata`), never the queue, which may hold any number of dead orders."""
+
+    __slots__ = ("queue", "live", "quantity")
 
     def __init__(self) -> None:
         self.queue: deque[Resting] = deque()
         self.live = 0
+        self.quantity = 0
 
 
 class Side:
@@ -73,6 +77,7 @@ class ListingBook:
             insort(side.keys, side.sign * order.price)
         level.queue.append(order)
         level.live += 1
+        level.quantity += order.remaining
         self.orders[order.order_id] = order
 
     def match(self, is_buy: bool, limit: int, quantity: int) -> tuple[list[tuple[Resting, int]], int]:
@@ -98,10 +103,12 @@ class ListingBook:
                     o.remaining = 0
                     queue.popleft()
                     level.live -= 1
+                    level.quantity -= rem
                     del self.orders[o.order_id]
                 else:
                     fills.append((o, quantity))
                     o.remaining = rem - quantity
+                    level.quantity -= quantity
                     quantity = 0
             if not level.live:
                 del levels[price]
@@ -111,6 +118,8 @@ class ListingBook:
     def take(self, order: Resting, quantity: int) -> None:
         """Fill part or all of one named order (a lift)."""
         order.remaining -= quantity
+        side = self.bids if order.is_buy else self.asks
+        side.levels[order.price].quantity -= quantity
         if not order.remaining:
             self._drop(order)
 
@@ -126,6 +135,7 @@ class ListingBook:
         side = self.bids if order.is_buy else self.asks
         level = side.levels[order.price]
         level.live -= 1
+        level.quantity -= order.remaining
         order.remaining = 0
         if not level.live:
             del side.levels[order.price]
@@ -150,6 +160,7 @@ class ListingBook:
         for side, price in places:
             level = side.levels[price]
             level.live = len(level.queue)
+            level.quantity = sum(o.remaining for o in level.queue)
             if not level.live:
                 raise ValueError(f"{self.product}: no order at {price}")
         for side, prices in ((self.bids, bids), (self.asks, asks)):
@@ -178,6 +189,8 @@ class ListingBook:
                 assert queued, f"{self.product} {price}: an empty level stays"
                 assert level.live == len(queued), \
                     f"{self.product} {price}: the level counts {level.live} live orders, holds {len(queued)}"
+                assert level.quantity == sum(o.remaining for o in queued), \
+                    f"{self.product} {price}: the level counts {level.quantity}, its orders hold another quantity"
                 for o in queued:
                     assert o.remaining > 0 and o.is_buy == is_buy and o.price == price, \
                         f"{self.product} {price}: {o} does not belong to this level"

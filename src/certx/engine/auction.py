@@ -22,6 +22,8 @@ quantity (`lot_size`); GEC has no auctions (its certificates differ one from ano
 """
 from __future__ import annotations
 
+from heapq import heapify, heappop, heappush
+
 from certx.books.auction import Auction, SealedBid
 from certx.engine.accounts import Accounts
 from certx.engine.rejection import Rejected
@@ -60,8 +62,8 @@ class AuctionDesk(Accounts):
         self.order_ids.add(cmd.auction_id)
         self.auctions[cmd.auction_id] = Auction(cmd.auction_id, cmd.product, cmd.seller, cmd.quantity, reserve,
                                                 closes_at)
-        if self.next_auction_close is None or closes_at < self.next_auction_close:
-            self.next_auction_close = closes_at
+        heappush(self.closings, (closes_at, self.commands, cmd.auction_id))     # opened by the command just counted
+        self.next_auction_close = self.closings[0][0]
         self.out.append(e.AuctionOpened(auction_id=cmd.auction_id, product=cmd.product, seller=cmd.seller,
                                          quantity=cmd.quantity, reserve_price=Fen(reserve),
                                          closes_at=cmd.closes_at))
@@ -90,21 +92,23 @@ class AuctionDesk(Accounts):
     # --- the close ----------------------------------------------------------------------------------
 
     def close_due_auctions(self, at: int) -> None:
-        """Close every auction whose time has come by `at`: earliest closing time first, then opening order."""
-        due = [a for a in self.auctions.values() if a.closes_at_ms <= at]
-        due.sort(key=_closing)
-        for auction in due:
-            self.close_auction(auction)
+        """Close every auction whose time has come by `at`: earliest closing time first, then opening order. Taken
+        off the heap of closing times: a close costs the log of the auctions open, not a pass over them (10,000
+        auctions closing at one time took 0.99 s when each close looked for the next one among all)."""
+        closings = self.closings
+        while closings and closings[0][0] <= at:
+            self.close_auction(self.auctions[heappop(closings)[2]])
+        self.next_auction_close = closings[0][0] if closings else None
 
     def close_all_auctions(self) -> None:
         """At session.close: every auction still open closes now, in the same order."""
-        due = sorted(self.auctions.values(), key=_closing)
-        for auction in due:
-            self.close_auction(auction)
+        closings = self.closings
+        while closings:
+            self.close_auction(self.auctions[heappop(closings)[2]])
+        self.next_auction_close = None
 
     def close_auction(self, auction: Auction) -> None:
         del self.auctions[auction.auction_id]
-        self.schedule_next_close()
         out = self.out
         seller = self.wallets[auction.seller]
         name = auction.product
@@ -131,12 +135,10 @@ class AuctionDesk(Accounts):
         out.append(e.AuctionClosed(auction_id=auction.auction_id, product=name, seller=auction.seller, sold=sold,
                                    unsold=unsold))
 
-
     def schedule_next_close(self) -> None:
-        """The earliest closing time of the open auctions, None if there are none: what `apply` checks each
-        command's time against. It follows from the auctions, so a snapshot does not keep it."""
-        self.next_auction_close = min((a.closes_at_ms for a in self.auctions.values()), default=None)
-
-
-def _closing(auction: Auction) -> int:
-    return auction.closes_at_ms
+        """The heap of the open auctions' closing times, each with its opening rank (the order of `auctions`) and
+        id, and the earliest of them, None if there are none: what `apply` checks each command's time against. They
+        follow from the auctions, so a snapshot keeps neither."""
+        self.closings = [(a.closes_at_ms, rank, a.auction_id) for rank, a in enumerate(self.auctions.values())]
+        heapify(self.closings)
+        self.next_auction_close = self.closings[0][0] if self.closings else None

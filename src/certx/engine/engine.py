@@ -64,6 +64,7 @@ class Engine(SessionDesk, RegistryDesk, ComplianceDesk, ListingDesk, BlockDesk, 
         self.blocks = BlockBoard()
         self.auctions = {}
         self.next_auction_close = None
+        self.closings = []
         self.issuance = Issuance()
         self.serials = {}
         self.curves = Overlay()

@@ -120,9 +120,7 @@ class GecDesk(PoolDesk):
             self.lots.take_ranges(lot, serials)
             sold = [(lot.account, lot.batch, serials, None)]
         if bid is not None:
-            bid.remaining -= quantity
-            if not bid.remaining:
-                self.lots.remove(bid)
+            self.lots.fill_bid(bid, quantity)
         wallet, day = self.wallets[buyer], self.products["GEC"].day
         for seller, b, ranges, agent in sold:
             n = count(ranges)

@@ -116,6 +116,7 @@ def load(data: bytes, rules: Rules = DEFAULT) -> tuple[Engine, int]:
         engine = _rebuild(saved, books, hours, snap.market, rules)
         if pools is not None:
             _pools_again(engine, pools)
+        engine.lots.recount()
     except (msgspec.DecodeError, LookupError, ValueError, TypeError) as e:
         raise SnapshotError(f"the state does not rebuild: {e}") from None
     if _encode(_capture(engine, saved.order_ids)) != bytes(parts.engine):

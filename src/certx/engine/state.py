@@ -54,6 +54,7 @@ class State:
     blocks: BlockBoard                          # block offers (M2)
     auctions: dict[str, Auction]                # open auctions (M3), in opening order
     next_auction_close: int | None              # the earliest closes_at of those, None if there are none
+    closings: list[tuple[int, int, str]]        # a heap of theirs: (closes_at, opening rank, auction id)
     # GEC: what is issued, who holds which serials, what is gone for good
     issuance: Issuance                          # G3: also kept by CCER, to refuse double issuance
     serials: dict[str, RangeSet]                # account -> the serials it holds, not listed

@@ -15,11 +15,9 @@ of the log gives the same quotes.
 """
 from __future__ import annotations
 
-import heapq
 from itertools import islice
 from typing import TYPE_CHECKING, Iterable
 
-from certx.books.gec import Bid, Lot
 from certx.books.listing import Side
 from certx.money import Fen
 from certx.wire import events as e
@@ -114,51 +112,28 @@ def _band(bps: int | None, limits: tuple[int, int] | None) -> Band | None:
 
 
 def _levels(side: Side) -> list[Level]:
-    """The best levels of a listing book's side, read from its public structure: a level's queue may still hold
-    dead orders (remaining 0, skipped when they reach the front), which add nothing to its quantity."""
+    """The best levels of a listing book's side, each with the quantity and the number of orders it counts: not
+    read from its queue, which may still hold any number of dead orders (remaining 0, skipped when they reach the
+    front): a broker resting and cancelling orders behind one at the best price made every quote read them all."""
     out = []
     levels, sign = side.levels, side.sign
     for key in islice(reversed(side.keys), DEPTH):
         price = sign * key
         level = levels[price]
-        out.append((Fen(price), sum(o.remaining for o in level.queue), level.live))
+        out.append((Fen(price), level.quantity, level.live))
     return out
 
 
 def _gec_sides(engine: Engine) -> tuple[list[Level], list[Level], list[Cheapest]]:
     """GEC has no single ladder (P3): its asks are the public lots by price, its bids the resting bids by price
     whatever their filters, and `lots` the cheapest public lot of each (province, technology) with the quantity at
-    that price. Its bids and asks may overlap: a bid's filter may refuse the cheaper lots (G4). Read from the book's index of orders only, not from how it files lots and bids. Addressed lots (M5)
-    are their counterparty's business and never quoted."""
-    asks: dict[int, list[int]] = {}
-    bids: dict[int, list[int]] = {}
-    cheapest: dict[tuple[str, str], list[int]] = {}
-    for order in engine.lots.orders.values():
-        if isinstance(order, Lot):       # a pooled lot too (issue 13): a public lot
-            if order.counterparty is not None:
-                continue
-            price, quantity = order.price, order.remaining
-            level = asks.get(price)
-            if level is None:
-                asks[price] = [quantity, 1]
-            else:
-                level[0] += quantity
-                level[1] += 1
-            batch = order.batch
-            key = (batch.province, batch.technology)
-            best = cheapest.get(key)
-            if best is None or price < best[0]:
-                cheapest[key] = [price, quantity]
-            elif price == best[0]:
-                best[1] += quantity
-        elif type(order) is Bid:
-            level = bids.get(order.price)
-            if level is None:
-                bids[order.price] = [order.remaining, 1]
-            else:
-                level[0] += order.remaining
-                level[1] += 1
-    return ([(Fen(p), *bids[p]) for p in heapq.nlargest(DEPTH, bids)],
-            [(Fen(p), *asks[p]) for p in heapq.nsmallest(DEPTH, asks)],
-            [(province, technology, Fen(price), quantity)
-             for (province, technology), (price, quantity) in sorted(cheapest.items())])
+    that price. Its bids and asks may overlap: a bid's filter may refuse the cheaper lots (G4). Read from the book's
+    ladder (`certx.books.gec.Ladder`), which counts them as orders come and go: the best few levels, not every
+    resting order. Addressed lots (M5) are their counterparty's business and never quoted."""
+    ladder = engine.lots.ladder
+    bids, asks = ladder.bids, ladder.asks
+    return ([(Fen(p), *bids[p]) for p in islice(reversed(bids), DEPTH)],
+            [(Fen(p), *asks[p]) for p in islice(asks, DEPTH)],
+            [(province, technology, Fen(price), level[0])
+             for (province, technology), kind in sorted(ladder.kinds.items())
+             for price, level in islice(kind.items(), 1)])
