@@ -2,7 +2,7 @@
 accepts, through `Engine.apply`, then the CPU time (time.process_time) of the command, or the quote, it attacks, at
 N = 1e3, 1e4, 1e5. A cost that grows with N, where the attacked command touches a few things, is a finding.
 
-    python -m loadtest.cost_bench [--sizes 1000 10000 100000] [--only NAME ...]
+    python -m loadtest.cost_bench [--sizes 1000 10000 100000] [--only NAME ...] [--out loadtest/results/cost.json]
 
 Each attack builds its state with the engine's own commands (accounts, cash, issuance, sessions, orders) and
 prints one row a size: what the attacked step cost, CPU milliseconds.
@@ -22,7 +22,9 @@ import argparse
 import datetime as dt
 import gc
 import json
+import platform
 import time
+from pathlib import Path
 
 from certx.engine import Engine
 from certx.marketdata import Changes, quotes
@@ -181,14 +183,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--only", nargs="+", choices=sorted(ATTACKS))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "cost.json"))
     args = parser.parse_args()
-    out = {}
+    out: dict = {"machine": platform.platform(), "python": platform.python_version(),
+                 "date": dt.date.today().isoformat(), "unit": "ms of CPU for the attacked step, by size"}
     for name in args.only or ATTACKS:
         row = out[name] = {}
         for n in args.sizes:
             row[n] = round(min(ATTACKS[name](n) for _ in range(1)) * 1e3, 3)
             print(f"{name:24} n={n:>7,}: {row[n]:10.3f} ms CPU", flush=True)
-    print(json.dumps(out))
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
