@@ -20,9 +20,8 @@ is the pool's rule's (`PooledLot.allot`), not the lowest of the lot. Bids with h
 """
 from __future__ import annotations
 
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedDict, SortedKeyList
 
-from certx.books.bids import Bids, priority
 from certx.books.buckets import Buckets, Named
 from certx.hours.mask import HourFilter, eligible
 from certx.hours.curve import Curve
@@ -35,6 +34,7 @@ from certx.wire.commands import GecFilter
 Range = tuple[int, int]
 
 
+_LAST = float("inf")
 _BEFORE, _AFTER = float("-inf"), float("inf")      # no bound on the production month
 
 BucketKey = tuple[str, str, bool, int]
@@ -188,6 +188,10 @@ class Bid:
         self.seq = seq
 
 
+def _bid_priority(bid: Bid) -> tuple[int, int]:
+    return -bid.price, bid.seq
+
+
 class Ladder:
     """What the market-data feed shows of the book (issue 14), kept as orders come, change and go: the public lots'
     quantity and number at each price, the bids' at each, and the lots' of each (province, technology) at each
@@ -232,7 +236,7 @@ class GecBook:
 
     def __init__(self, overlay: Overlay | None = None) -> None:
         self.lots = Buckets()               # the resting lots, in buckets
-        self.bids = Bids()                  # the resting bids, filed by the provinces and technologies they name
+        self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
         self.overlay = overlay if overlay is not None else Overlay()     # the curves, for bids with hours
         self.ladder = Ladder()              # what a quote shows of them
@@ -338,8 +342,7 @@ class GecBook:
         left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
         taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
         bounds = self.bounds_of(lot)      # bids with hours pass by a lot they prove useless, and a pooled lot
-        province, technology = lot.bucket[0], lot.bucket[1]
-        for bid in self.bids.crossing(province, technology, lot.price):
+        for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
             hours = bid.eligibility.hours
             if not bid.eligibility.admits(lot.bucket, today_month) or hours is not None and (
                     bounds is None or not hours.may_meet(bounds)):
@@ -432,9 +435,8 @@ class GecBook:
         resting = list(self.bids)
         assert len(resting) == len(bids) and {id(b) for b in resting} == {id(b) for b in bids}, \
             f"bids {[b.order_id for b in resting]} are not the indexed {[b.order_id for b in bids]}"
-        keys = [priority(b) for b in resting]
+        keys = [_bid_priority(b) for b in resting]
         assert keys == sorted(keys), "bids out of priority"
-        self.bids.check()
         # the buckets hold exactly the public lots; an addressed lot (M5) rests by its id only
         public = {id(lot) for lot in lots if lot.counterparty is None}
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
