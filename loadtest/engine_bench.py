@@ -7,7 +7,8 @@
     python -m loadtest.engine_bench [--orders 1000000] [--gec 200000] [--out loadtest/results/engine.json]
 
 Commands are built and decoded before the clock starts; the figure is engine.apply only. A second figure
-includes JSON decoding, for the Kafka path.
+includes JSON decoding, for the Kafka path. The GEC flow is also run as the matcher runs it, in batches of 100 and
+of 1,000 commands each followed by its quotes (certx.marketdata).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from certx.engine import Engine
+from certx.marketdata import Changes, quotes
 from certx.money import Amount, Price
 from certx.wire import commands as c
 from certx.wire.codec import decode_command, encode, millis
@@ -126,6 +128,23 @@ def run(engine: Engine, cmds: list[c.Command]) -> tuple[float, int]:
     return elapsed, events
 
 
+def run_quoted(engine: Engine, cmds: list[c.Command], batch: int) -> tuple[float, int]:
+    """As the matcher runs them: in batches, each followed by the quotes of what it changed (certx.marketdata)."""
+    gc.collect()
+    gc.disable()
+    apply = engine.apply
+    quoted = 0
+    t0 = time.perf_counter()
+    for i in range(0, len(cmds), batch):
+        changes = Changes()
+        for cmd in cmds[i:i + batch]:
+            changes.note(apply(cmd, AT))
+        quoted += len(quotes(engine, changes))
+    elapsed = time.perf_counter() - t0
+    gc.enable()
+    return elapsed, quoted
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=1_000_000)
@@ -170,6 +189,13 @@ def main() -> None:
         "lots_resting": len(engine.lots.lots), "bids_resting": len(engine.lots.bids),
         "certificates_traded": engine.cancelled.count(),
     }
+    for batch in (100, 1_000):
+        engine = Engine("GEC")
+        _setup(engine, "GEC")
+        for cmd in setup:
+            engine.apply(cmd, AT)
+        elapsed, quoted = run_quoted(engine, flow, batch)
+        results[f"b_gec_quoted_every_{batch}"] = {"commands_per_s": round(len(flow) / elapsed), "quotes": quoted}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

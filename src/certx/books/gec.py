@@ -209,15 +209,17 @@ class Ladder:
         """Take in (or, with negative numbers, out) `quantity` of a resting order, and `orders` of it."""
         if isinstance(order, Bid):
             _step(self.bids, order.price, quantity, orders)
-        else:
-            _step(self.asks, order.price, quantity, orders)
-            key = (order.batch.province, order.batch.technology)     # a pool's parts all share them
-            kind = self.kinds.get(key)
-            if kind is None:
-                kind = self.kinds[key] = SortedDict()
-            _step(kind, order.price, quantity, orders)
-            if not kind:
-                del self.kinds[key]
+            return
+        price = order.price
+        _step(self.asks, price, quantity, orders)
+        key = order.bucket[:2]      # (province, technology): a pool's parts all share them
+        kind = self.kinds.get(key)
+        if kind is None:
+            self.kinds[key] = SortedDict({price: [quantity, orders]})
+            return
+        _step(kind, price, quantity, orders)
+        if not kind:
+            del self.kinds[key]
 
 
 def _step(levels: SortedDict, price: int, quantity: int, orders: int) -> None:
