@@ -241,6 +241,29 @@ def test_a_non_python_client_kcat_with_its_own_partitioner_is_answered_in_the_ri
     assert [ev.market for ev in answers(evs, "k-gec")] == ["GEC"]
 
 
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd", "snappy", "gzip"])
+def test_a_sender_compressing_its_records_is_answered_and_stops_no_one(as_, topics, day, codec):
+    """Java clients and librdkafka compress batches as their users configure them (`compression.type`: lz4 and
+    zstd are common). The gateway must read every codec a standard client may send, or a sender's first compressed
+    batch would stop it, again after every restart, and with it every broker's intake."""
+    found = _kcat()
+    if found is None:
+        if os.environ.get("CERTX_REQUIRE_KAFKA"):
+            pytest.fail("kcat is not installed: the test command installs it from Debian's packages")
+        pytest.skip("no kcat")
+    kcat, library = found
+    conf = [f"-X{k}={v}" for k, v in as_("B1").librdkafka().items()]
+    records = "\n".join(line(type="order.cancel", order_id=f"{codec}-{i}", account="A1", market="CEA").decode()
+                        for i in range(50)) + "\n"
+    subprocess.run([kcat, "-P", "-t", topics.inbound("B1"), "-z", codec, *conf], input=records.encode(),
+                   env={**os.environ, "LD_LIBRARY_PATH": library.split("=", 1)[1]}, check=True, timeout=60)
+    asyncio.run(send(as_("B2"), topics.inbound("B2"), [line(type="order.cancel", order_id="after", account="A2",
+                                                             market="CEA")]))
+    evs = events(as_("operator"), topics, day + 51)
+    assert sorted(ev.ref for ev, _ in evs if ev.ref.startswith(codec)) == sorted(f"{codec}-{i}" for i in range(50))
+    assert [ev.reason for ev in answers(evs, "after")] == ["unknown_order"]
+
 # --- transactions on the inbound path never stall a market ---------------------------------------------------
 
 def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as_, topics, day):
