@@ -264,6 +264,39 @@ def test_a_sender_compressing_its_records_is_answered_and_stops_no_one(as_, topi
     assert sorted(ev.ref for ev, _ in evs if ev.ref.startswith(codec)) == sorted(f"{codec}-{i}" for i in range(50))
     assert [ev.reason for ev in answers(evs, "after")] == ["unknown_order"]
 
+
+def test_a_compression_bomb_is_skipped_whole_and_the_commands_around_it_answered(as_, topics, day):
+    """B1 sends a zstd batch that inflates to 68 MiB of zeros (a few kilobytes on the wire, within the broker's
+    limit), between two of its commands; B2 sends one meanwhile. The gateway reads past the bound of 64 MiB
+    (certx.kafka.inflate) for no batch: it answers B1's command before the batch, skips the batch whole with a
+    dead letter naming its offsets, and answers the commands after it. It had no zstd at all before (a stop), and
+    with it, unbounded, a batch of 1 MiB on the wire would inflate to tens of GiB."""
+    async def bomb() -> None:
+        producer = AIOKafkaProducer(compression_type="zstd", max_request_size=80 << 20, max_batch_size=80 << 20,
+                                    **as_("B1").aiokafka())
+        await producer.start()
+        try:
+            await (await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="before",
+                                                                  account="A1", market="CEA")))
+            builder = producer.create_batch()
+            for _ in range(4):
+                assert builder.append(key=None, value=bytes(17 << 20), timestamp=None) is not None
+            await (await producer.send_batch(builder, topics.inbound("B1"), partition=0))
+            await (await producer.send(topics.inbound("B1"), line(type="order.cancel", order_id="after",
+                                                                  account="A1", market="CEA")))
+        finally:
+            await producer.stop()
+
+    asyncio.run(bomb())
+    asyncio.run(send(as_("B2"), topics.inbound("B2"), [line(type="order.cancel", order_id="b2", account="A2",
+                                                             market="CEA")]))
+    evs = events(as_("operator"), topics, day + 3)
+    assert [len(answers(evs, ref)) for ref in ("before", "after", "b2")] == [1, 1, 1]
+    dlq = asyncio.run(read_topic(as_("operator"), topics.dlq, [0], 1, timeout=60, settle=1))[0]
+    (dead,) = [msgspec.json.decode(r.value, type=DeadLetter) for r in dlq]
+    assert (dead.service, dead.source, dead.offset, dead.length) == ("gateway", topics.inbound("B1"), 1, 0)
+    assert "zstd" in dead.detail and "offsets 1 to 4" in dead.detail
+
 # --- transactions on the inbound path never stall a market ---------------------------------------------------
 
 def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as_, topics, day):

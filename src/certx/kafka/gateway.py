@@ -36,6 +36,7 @@ from certx.gateway import Door
 from certx.gateway.arrival import Arrival, Held, arrivals, in_arrival_order
 from certx.gateway.relay import called_for, may_call_for_commands
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
+from certx.kafka.inflate import Inflated, where
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
@@ -171,7 +172,11 @@ class Gateway:
                     await self.transactions.settle()
                     await self._discover()
                     looking = asyncio.create_task(self._look_for_inputs())
-                fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+                try:
+                    fetched = await consumer.getmany(timeout_ms=100, max_records=self.s.max_records)
+                except Inflated as exc:
+                    await self._past_inflated(exc)
+                    continue
                 self._sight_held()
                 await liveness.check(fetched)
                 self.progress.tick(consumer, self.processed)
@@ -180,6 +185,52 @@ class Gateway:
             await self.transactions.settle()
         finally:
             looking.cancel()
+
+    async def _past_inflated(self, exc: Inflated) -> None:
+        """A sender's batch that would inflate past the bound (certx.kafka.inflate): what the failed read drained
+        of every partition is read again, the records of that partition before the batch one at a time (the
+        batch is reached only when they are all read), then the batch is skipped whole: a dead letter naming its
+        offsets, and the position past it, in one transaction. It never reaches the door: nothing in it can be
+        read to answer."""
+        found = where(exc)
+        if found is None or found[0] not in self.positions:
+            raise exc
+        tp, base, end = found
+        consumer = self.consumer
+        for t, position in self.positions.items():
+            consumer.seek(t, position)
+        others = [t for t in self.positions if t != tp]
+        consumer.pause(*others)
+        try:
+            while await consumer.position(tp) <= base:
+                try:
+                    fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+                except Inflated as again:
+                    if where(again) != found:
+                        raise
+                    break
+                if any(fetched.values()):
+                    await self._process(fetched)
+            else:
+                return          # the batch was passed by (an aborted transaction's): nothing to skip
+        finally:
+            consumer.resume(*others)
+        log.warning("gateway.inflated", topic=tp.topic, partition=tp.partition, first=base, next=end,
+                    error=str(exc))
+        letter = encode(dead_letter(None, DeadLetterReason.malformed, f"{exc}: offsets {base} to {end - 1} not read",
+                                    tp.topic, tp.partition, base, None, "gateway"))
+
+        async def fill(producer) -> list[asyncio.Future]:
+            sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
+            await producer.send_offsets_to_transaction({tp: end}, self.s.group)
+            return sent
+
+        await self.transactions.submit(fill)
+        await self.transactions.settle()
+        consumer.seek(tp, end)
+        self.positions[tp] = end
+        self.held.passed(tp, end)
+        metrics.DEAD_LETTERS.labels("gateway").inc()
 
     def _sight_held(self) -> None:
         """Note which inbound records an open transaction holds back, as the latest fetches report it."""

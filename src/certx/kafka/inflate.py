@@ -13,13 +13,15 @@ client inflates each batch whole in memory. So:
 
 `bound()` puts these readers where aiokafka's record batches look theirs up (its C extension's module and the
 pure-Python one): aiokafka has no setting for it. The gateway, which reads what senders wrote, skips a batch that
-raises `Inflated` (certx.kafka.gateway); the other services read only what certx's services wrote.
+raises `Inflated` (certx.kafka.gateway), having found where it lies with `where`; the other services read only what
+certx's services wrote.
 """
 from __future__ import annotations
 
 import struct
 import zlib
 from types import ModuleType
+from typing import Any
 
 import cramjam
 
@@ -85,6 +87,22 @@ def _into(decompress_into, data: bytes | memoryview, codec: str) -> bytes:
             raise Inflated(codec) from None
         raise
     return bytes(memoryview(_out)[:n])
+
+
+def where(exc: Inflated) -> tuple[Any, int, int] | None:
+    """The partition, first offset and next offset of the batch that raised, read from the frames it came
+    through: aiokafka's fetcher iterates a partition's batches in `_unpack_records` (locals `tp`, `next_batch`)
+    and says nothing of them in the error. aiokafka is pinned (deploy/constraints.txt), and the gateway's test of
+    a compression bomb fails if this stops finding it."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals if tb.tb_frame.f_code.co_name == "_unpack_records" else {}
+        batch, tp = local.get("next_batch"), local.get("tp")
+        if batch is not None and tp is not None:
+            found = (tp, batch.base_offset, batch.next_offset)
+        tb = tb.tb_next
+    return found
 
 
 _READERS = {"gzip_decode": gzip, "snappy_decode": snappy, "lz4_decode": lz4, "zstd_decode": zstd}
