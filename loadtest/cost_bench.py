@@ -114,23 +114,25 @@ def listing_quote(n: int) -> float:
     return cpu(lambda: quotes(engine, changes))
 
 
-def auction_close(n: int) -> float:
-    """session.close with n open auctions of one allowance each (H's), no bids."""
+def auctions(n: int, closes: dt.datetime) -> Engine:
+    """A CEA engine with n open auctions of one allowance each (H's), no bids, all closing at `closes`."""
     engine = market("CEA")
-    closes = dt.datetime.combine(DAY, dt.time(23, 0), CST)
     for i in range(n):
         ok(engine.apply(c.AuctionOpen(id=f"a{i}", actor="BH", auction_id=f"a{i}", product="CEA21", seller="H",
                                       quantity=1, reserve_price=Price(5000), closes_at=closes), AT))
+    return engine
+
+
+def auction_close(n: int) -> float:
+    """session.close with n open auctions."""
+    engine = auctions(n, dt.datetime.combine(DAY, dt.time(23, 0), CST))
     return cpu(lambda: ok(engine.apply(c.SessionClose(id="x", actor="operator", market="CEA", date=DAY), AT)))
 
 
 def auction_due(n: int) -> float:
     """The command that comes after n auctions' common closing time (they close before it, M3)."""
-    engine = market("CEA")
     closes = dt.datetime.combine(DAY, dt.time(11, 0), CST)
-    for i in range(n):
-        ok(engine.apply(c.AuctionOpen(id=f"a{i}", actor="BH", auction_id=f"a{i}", product="CEA21", seller="H",
-                                      quantity=1, reserve_price=Price(5000), closes_at=closes), AT))
+    engine = auctions(n, closes)
     later = millis(closes) + 1
     return cpu(lambda: engine.apply(c.OrderCancel(order_id="none", actor="BN", account="N"), later))
 

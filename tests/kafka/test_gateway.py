@@ -220,26 +220,29 @@ def _kcat() -> list[str] | None:
     return [kcat, f"LD_LIBRARY_PATH={link.parent}"]
 
 
-def test_a_non_python_client_kcat_with_its_own_partitioner_is_answered_in_the_right_market(as_, topics, day):
+def kcat_produce(kafka: Connection, topic: str, records: str, *flags: str) -> None:
+    """Lines to `topic` with kcat (librdkafka: a client that is not Python), logged in as `kafka`."""
     found = _kcat()
     if found is None:
         if os.environ.get("CERTX_REQUIRE_KAFKA"):
             pytest.fail("kcat is not installed: the test command installs it from Debian's packages")
         pytest.skip("no kcat")
     kcat, library = found
-    b1 = as_("B1")
-    conf = [f"-X{k}={v}" for k, v in b1.librdkafka().items()]
+    conf = [f"-X{k}={v}" for k, v in kafka.librdkafka().items()]
+    subprocess.run([kcat, "-P", "-t", topic, *flags, *conf], input=records.encode(),
+                   env={**os.environ, "LD_LIBRARY_PATH": library.split("=", 1)[1]}, check=True, timeout=60)
+
+
+def test_a_non_python_client_kcat_with_its_own_partitioner_is_answered_in_the_right_market(as_, topics, day):
     records = "\n".join([
         "CEA\t" + line(type="order.new", order_id="k-cea", account="A1", product="CEA24", side="buy",
                          quantity=10, price="1.00").decode(),
         "CEA\t" + line(type="order.new", order_id="k-gec", account="A1", product="GEC", side="buy", quantity=1,
                          price="1.00").decode()]) + "\n"
-    subprocess.run([kcat, "-P", "-t", topics.inbound("B1"), "-K", "\t", *conf], input=records.encode(),
-                   env={**os.environ, "LD_LIBRARY_PATH": library.split("=", 1)[1]}, check=True, timeout=60)
+    kcat_produce(as_("B1"), topics.inbound("B1"), records, "-K", "\t")
     evs = events(as_("operator"), topics, day + 2)
     assert [ev.market for ev in answers(evs, "k-cea")] == ["CEA"]      # out of band: answered by CEA
     assert [ev.market for ev in answers(evs, "k-gec")] == ["GEC"]
-
 
 
 @pytest.mark.parametrize("codec", ["lz4", "zstd", "snappy", "gzip"])
@@ -247,17 +250,9 @@ def test_a_sender_compressing_its_records_is_answered_and_stops_no_one(as_, topi
     """Java clients and librdkafka compress batches as their users configure them (`compression.type`: lz4 and
     zstd are common). The gateway must read every codec a standard client may send, or a sender's first compressed
     batch would stop it, again after every restart, and with it every broker's intake."""
-    found = _kcat()
-    if found is None:
-        if os.environ.get("CERTX_REQUIRE_KAFKA"):
-            pytest.fail("kcat is not installed: the test command installs it from Debian's packages")
-        pytest.skip("no kcat")
-    kcat, library = found
-    conf = [f"-X{k}={v}" for k, v in as_("B1").librdkafka().items()]
     records = "\n".join(line(type="order.cancel", order_id=f"{codec}-{i}", account="A1", market="CEA").decode()
                         for i in range(50)) + "\n"
-    subprocess.run([kcat, "-P", "-t", topics.inbound("B1"), "-z", codec, *conf], input=records.encode(),
-                   env={**os.environ, "LD_LIBRARY_PATH": library.split("=", 1)[1]}, check=True, timeout=60)
+    kcat_produce(as_("B1"), topics.inbound("B1"), records, "-z", codec)
     asyncio.run(send(as_("B2"), topics.inbound("B2"), [line(type="order.cancel", order_id="after", account="A2",
                                                              market="CEA")]))
     evs = events(as_("operator"), topics, day + 51)
