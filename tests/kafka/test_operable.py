@@ -237,3 +237,30 @@ def test_mistakes_only_a_broker_can_show(as_, topics, tmp_path):
     serve = certx(as_("matcher"), topics.__class__("nope."), "serve", "matcher")
     assert serve.returncode == mistakes.NoTopics.code, serve.stderr
     assert len(serve.stderr.strip().splitlines()) == 1 and "nope.certx.commands" in serve.stderr
+
+
+def test_the_set_up_run_again_aligns_the_configs_of_topics_an_earlier_release_made(broker, principals, as_, topics):
+    """An upgrade may change how a topic must be kept; the topics of a running deployment were made by the release
+    before. The set-up, run again, sets certx's configs on the topics that exist (here an inbound topic that dates
+    its records by the sender's clock and deletes them after a second, as an earlier release or a hand might have
+    made it) and leaves the operator's own settings alone."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    from certx.kafka import access
+
+    admin = AdminClient(as_("admin").librdkafka())
+    inbound = topics.inbound("B1")
+
+    def configs() -> dict[str, str]:
+        ((_, future),) = admin.describe_configs([ConfigResource("topic", inbound)]).items()
+        return {k: entry.value for k, entry in future.result(timeout=30).items()}
+
+    earlier = {"message.timestamp.type": "CreateTime", "retention.ms": "1000", "min.cleanable.dirty.ratio": "0.3"}
+    ((_, future),) = admin.incremental_alter_configs([ConfigResource("topic", inbound, incremental_configs=[
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in earlier.items()])]).items()
+    future.result(timeout=30)
+    assert {k: configs()[k] for k in earlier} == earlier
+    access.set_up(broker, principals, topics)
+    now = configs()
+    assert (now["message.timestamp.type"], now["retention.ms"], now["min.cleanable.dirty.ratio"]) == \
+        ("LogAppendTime", "-1", "0.3")

@@ -176,7 +176,8 @@ async def _wait_for_partitions_ready(kafka: Connection, layout: dict, topics: li
 
 
 async def ensure_topics(kafka: Connection, topics: Topics, senders: list[str]) -> None:
-    """Create the certx topics that are missing (as a principal allowed to: the admin). Safe to repeat."""
+    """Create the certx topics that are missing and align the configs of those that exist (as a principal allowed
+    to: the admin). Safe to repeat."""
     layout = topics.layout(senders)
     admin = await _start_admin(kafka, timeout_s=30.0)
     try:
@@ -201,6 +202,35 @@ async def ensure_topics(kafka: Connection, topics: Topics, senders: list[str]) -
         await admin.close()
     if missing:
         await _wait_for_partitions_ready(kafka, layout, [t.name for t in missing], timeout_s=30.0)
+    kept = [name for name in layout if name in existing and layout[name][1]]
+    for change in await asyncio.to_thread(align, kafka, layout, kept):
+        log.warning("topics.aligned", change=change)
+
+
+def align(kafka: Connection, layout: dict, names: list[str]) -> list[str]:
+    """Topics that exist take the configs certx sets on them: a topic created by an earlier release, or by hand,
+    keeps its own otherwise, and an upgrade that changes how a topic must be kept (its timestamps, its retention)
+    would reach new deployments only. Only certx's keys are set; a topic's other configs stay as they are.
+    Returns `topic key=value` for each one changed. (confluent-kafka's admin client: aiokafka's can only replace
+    a topic's whole config set.)"""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    if not names:
+        return []
+    admin = AdminClient(kafka.librdkafka())
+    described = {r.name: f.result(timeout=30)
+                 for r, f in admin.describe_configs([ConfigResource("topic", n) for n in names]).items()}
+    changes, resources = [], []
+    for name in names:
+        have = described[name]
+        differ = {k: v for k, v in layout[name][1].items() if k not in have or have[k].value != v}
+        if differ:
+            resources.append(ConfigResource("topic", name, incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in sorted(differ.items())]))
+            changes += [f"{name} {k}={v}" for k, v in sorted(differ.items())]
+    for future in admin.incremental_alter_configs(resources).values() if resources else ():
+        future.result(timeout=30)
+    return changes
 
 
 async def describe(kafka: Connection, topics: Topics, senders: list[str]) -> list[dict]:
