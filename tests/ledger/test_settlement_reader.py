@@ -253,3 +253,35 @@ def test_a2_a_refused_withdrawal_names_what_the_ledger_refused():
     [refusal] = rejections(desk.settle(forged))
     assert refusal.reason == "insufficient_funds"
     assert "w-9" in (refusal.trade_id, msgspec.json.decode(encode(refusal)).get("ref"))
+
+
+# --- when: a settlement's record is dated by its trade's command time ---------------------------------------
+
+def test_u3_a_settlement_record_is_stamped_with_its_events_command_time_when_first_published_and_again(
+        db: Database, monkeypatch):
+    """U3: the time is the log's. A settlement's body says nothing of when (a bank's value date, a registry's
+    cancellation date), and its record was dated by the projector's clock when it published: another time for the
+    same settlement published again after a crash. Stamped with the time of the event it settles (the command
+    time, as that event's record is), the first publication and every republication carry the trade's time."""
+    from ledger.test_store import consumed, projector_on
+    import asyncio
+    import certx.kafka.projector as projector_module
+
+    sent: list[tuple[int, bytes, int | None]] = []
+
+    async def capture(producer, topic, partition, key, values, stamps=None):
+        sent.extend(zip([partition] * len(values), values, stamps or [None] * len(values)))
+        return []
+
+    monkeypatch.setattr(projector_module, "send_batched", capture)
+    records = [(p, o, ev, 1_639_620_000_000 + 1_000 * n) for n, (p, o, ev, _) in enumerate(consumed(gec_events()))]
+    time_of = {ev.seq * 10 + p: at for p, _, ev, at in records}      # each event's record timestamp
+    projector = projector_on(db)
+    batches = projector.settle(records)
+    asyncio.run(projector._send([row for b in batches for row in b.outbox]))
+    asyncio.run(projector._publish())                # as after a crash before the outbox was cleared
+    first, again = sent[:len(sent) // 2], sent[len(sent) // 2:]
+    assert len(first) >= 5 and first == again
+    for partition, body, stamp in first:
+        x = decode_settlement(body)
+        assert stamp == time_of[x.origin.offset * 10 + partition], x
