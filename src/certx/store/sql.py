@@ -82,6 +82,8 @@ class Store:
         self._reading = False        # inside `snapshot`: the queries share its transaction
         if not read_only:
             self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
+            if dialect == "sqlite" and "at" not in {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}:
+                conn.execute("ALTER TABLE outbox ADD COLUMN at BIGINT")     # a read model older than outbox.at
 
     # --- plumbing that differs by database ------------------------------------------------------------
 
@@ -211,7 +213,7 @@ class Store:
         self._append(cur, "gec_cancellations", b.cancellations, 7,
                      "(first, last, kind, owner, beneficiary, trade_id, seq)")
         self._append(cur, "surrenders", b.surrenders, 9)
-        self._append(cur, "outbox", b.outbox, 2, "(partition, body)", binary=("int4", "bytea"))
+        self._append(cur, "outbox", b.outbox, 3, "(partition, body, at)", binary=("int4", "bytea", "int8"))
         if b.marks:
             many(q("INSERT INTO marks VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET "
                    "topic_offset = excluded.topic_offset, origin_offset = excluded.origin_offset, "
@@ -234,9 +236,10 @@ class Store:
 
     # --- outbox: settlement events waiting to be published -------------------------------------------
 
-    def pending(self, limit: int = 50_000) -> list[tuple[int, int, bytes]]:
-        return [(i, p, bytes(body)) for i, p, body in
-                self.query("SELECT id, partition, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
+    def pending(self, limit: int = 50_000) -> list[tuple[int, int, bytes, int | None]]:
+        """(id, partition, encoded settlement, command time) of what waits to be published, oldest first."""
+        return [(i, p, bytes(body), at) for i, p, body, at in
+                self.query("SELECT id, partition, body, at FROM outbox ORDER BY id LIMIT ?", (limit,))]
 
     def published(self, up_to_id: int | None = None) -> None:
         """Clear the outbox up to an id, or all of it (only with one writer: another's rows, committed after this
