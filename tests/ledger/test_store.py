@@ -160,7 +160,7 @@ def forged_batch(*cancelled: tuple[int, int]) -> Batch:
     b.trades = [("GEC-X", "GEC", "GEC", "lot", 200, 10, "A", "S", 999, 999)]
     b.cancellations = [(300, 310, "trade", "A", "x", "GEC-X", 999)]
     b.cancellations += [(first, last, "trade", "A", "x", "GEC-X", 999) for first, last in cancelled]
-    b.outbox = [(2, b'{"type":"settled"}')]
+    b.outbox = [(2, b'{"type":"settled"}', None)]
     b.marks = {2: (999_999, 999, 0, 999), 0: (777, 7, 0, 7)}
     return b
 
@@ -223,7 +223,7 @@ def test_write_then_load_ledger_gives_back_the_ledger_settled_in_memory(db: Data
     assert view(loaded) == view(ledger)
     assert loaded.cash and loaded.settled and loaded.cancelled
     # the outbox holds every settlement event, in order
-    assert [body for _, _, body in store.pending()] == [encode(x) for x in out]
+    assert [body for _, _, body, _ in store.pending()] == [encode(x) for x in out]
     # exactly once across a restart: the loaded ledger takes every event already settled as a duplicate
     assert [x for ev in evs for x in loaded.apply(ev)] == []
     assert view(loaded) == view(ledger)
@@ -307,7 +307,7 @@ def test_a_batch_the_database_refuses_is_settled_event_by_event_and_only_the_ref
     assert (rejected.trade_id, rejected.reason) == (bad.trade_id, "malformed")
     assert rejected.detail.startswith("DataError") and "NUL" in rejected.detail and len(rejected.detail) <= 200
     store = db.open()
-    assert [body for _, _, body in store.pending()] == [encode(x) for x in out], "answered through the outbox"
+    assert [body for _, _, body, _ in store.pending()] == [encode(x) for x in out], "answered through the outbox"
     # it moved nothing; every other event settled as if it had never come (its settlement seq aside)
     want = Ledger()
     for ev in events:

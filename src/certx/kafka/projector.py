@@ -8,7 +8,9 @@ those offsets, the consumer stops with an error (`auto_offset_reset="none"`) rat
 
 `certx.settlements` is fed from an outbox table written in that same transaction and published after it
 commits, so a settlement event is never lost; a crash between publishing and clearing the outbox publishes it
-again, with the same `origin`, by which readers drop the duplicate (at least once, deduplicable).
+again, with the same `origin`, by which readers drop the duplicate (at least once, deduplicable). Each record's
+timestamp is the command time of the event it settles, as that event's record has it (U3), so a republished
+duplicate carries the same time, and a bank has its trade's time without reading `certx.events`.
 
 One projector settles a read model at a time: a second instance on the same database (started by mistake, or
 as a hot standby) stands by until the first is gone (`Store.lead`; its log says `projector.standby`, then
@@ -254,7 +256,7 @@ class Projector:
                 partition, offset, event, _ = record
                 log.warning("projector.event_refused", partition=partition, offset=offset, error=str(exc))
                 self.journal = Journal(self.store.load_ledger())
-                self.journal.refuse(event, offset, Refused(SettlementReason.malformed, str(exc)[:200]))
+                self.journal.refuse(event, offset, Refused(SettlementReason.malformed, str(exc)[:200]), record[3])
                 batch = self.journal.take()
                 self._write(batch)
             self.settled += len(batch.trades)
@@ -319,17 +321,21 @@ class Projector:
             rows = self.store.pending()
             if not rows:
                 return
-            await self._send([(p, body) for _, p, body in rows])
+            await self._send([(p, body, at) for _, p, body, at in rows])
             self.store.published(rows[-1][0])
 
-    async def _send(self, rows: list[tuple[int, bytes]]) -> None:
-        """Settlement events to their market partitions; returns once the broker has them all."""
-        by_partition: dict[int, list[bytes]] = {}
-        for p, body in rows:
-            by_partition.setdefault(p, []).append(body)
+    async def _send(self, rows: list[tuple[int, bytes, int | None]]) -> None:
+        """Settlement events to their market partitions, each dated by its event's command time; returns once the
+        broker has them all."""
+        by_partition: dict[int, tuple[list[bytes], list[int | None]]] = {}
+        for p, body, at in rows:
+            bodies, stamps = by_partition.setdefault(p, ([], []))
+            bodies.append(body)
+            stamps.append(at)
         sent = []
-        for p, bodies in by_partition.items():
-            sent += await send_batched(self.producer, self.s.topics.settlements, p, MARKET_OF[p].encode(), bodies)
+        for p, (bodies, stamps) in by_partition.items():
+            sent += await send_batched(self.producer, self.s.topics.settlements, p, MARKET_OF[p].encode(), bodies,
+                                       stamps)
         await asyncio.gather(*sent)
 
     async def stop(self) -> None:

@@ -26,7 +26,8 @@ class Batch:
     cancellations: list[tuple] = field(default_factory=list) # (first, last, kind, owner, beneficiary, trade_id, seq)
     surrenders: list[tuple] = field(default_factory=list)    # (ref, account, compliance_year, market, product,
                                                              #  quantity, at, seq, origin_offset)
-    outbox: list[tuple] = field(default_factory=list)        # (partition, encoded settlement)
+    outbox: list[tuple] = field(default_factory=list)        # (partition, encoded settlement, command time:
+                                                             #  its record's timestamp, epoch ms, or None)
     marks: dict[int, tuple] = field(default_factory=dict)    # events partition -> (next topic offset, origin offset,
                                                              #  origin index, next settlement seq)
     settlements: list[s.Settlement] = field(default_factory=list)
@@ -49,17 +50,18 @@ class Journal:
         command's time (epoch ms: the event record's timestamp), for the rows that keep it."""
         return self._record(event, self.ledger.apply(event), topic_offset, at)
 
-    def refuse(self, event: e.Event, topic_offset: int | None, refused: Refused) -> list[s.Settlement]:
+    def refuse(self, event: e.Event, topic_offset: int | None, refused: Refused,
+               at: int | None = None) -> list[s.Settlement]:
         """One engine event answered by `settlement.rejected` and nothing else (the database refused its rows):
         it moves nothing, and its offset is consumed like any other's."""
-        return self._record(event, self.ledger.refuse(event, refused), topic_offset, None)
+        return self._record(event, self.ledger.refuse(event, refused), topic_offset, at)
 
     def _record(self, event: e.Event, out: list[s.Settlement], topic_offset: int | None,
                 at: int | None) -> list[s.Settlement]:
         b = self.batch
         b.settlements += out
         partition = PARTITION[event.market]
-        b.outbox += [(partition, encode(x)) for x in out]
+        b.outbox += [(partition, encode(x), at) for x in out]     # dated as the event it settles (U3)
         if self.ledger.applied:
             self._provenance(event, out, at)
         self._mark(partition, topic_offset + 1 if topic_offset is not None else event.seq + 1, event.market)

@@ -4,6 +4,9 @@
 (G2). The database itself refuses an overlap, whatever the code above it does: an exclusion constraint on
 `int8range` in PostgreSQL (SP-GiST: measured faster than GiST for these inserts), a trigger in SQLite (ranges are disjoint, so only the range starting just before
 the new one can overlap it).
+
+`outbox.at` (each settlement's command time, its record's timestamp) came after the first read models: PostgreSQL
+adds it to an older table here, SQLite in `Store` (it has no ADD COLUMN IF NOT EXISTS).
 """
 
 COMMON = """
@@ -36,7 +39,9 @@ CREATE TABLE IF NOT EXISTS gec_cancellations (first BIGINT NOT NULL, last BIGINT
     CONSTRAINT gec_cancelled_once EXCLUDE USING spgist (serials WITH &&));
 CREATE INDEX IF NOT EXISTS gec_cancellations_beneficiary ON gec_cancellations (beneficiary);
 CREATE INDEX IF NOT EXISTS gec_cancellations_first ON gec_cancellations (first);
-CREATE TABLE IF NOT EXISTS outbox (id BIGSERIAL PRIMARY KEY, partition INTEGER NOT NULL, body BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id BIGSERIAL PRIMARY KEY, partition INTEGER NOT NULL, body BYTEA NOT NULL,
+    at BIGINT);
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS at BIGINT;
 """
 
 SQLITE = COMMON + """
@@ -52,7 +57,7 @@ BEGIN
                                  ORDER BY first DESC LIMIT 1) AS prior WHERE prior.last >= NEW.first);
 END;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, partition INTEGER NOT NULL,
-    body BLOB NOT NULL);
+    body BLOB NOT NULL, at BIGINT);
 """
 
 TABLES = ("cash", "units", "gec_issued", "gec_listed", "trades", "surrenders", "marks", "gec_cancellations", "outbox")

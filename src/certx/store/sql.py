@@ -2,10 +2,11 @@
 settlement), loads the ledger back on restart, and answers the settlement services' queries."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from certx import money
 from certx.ledger import Ledger
@@ -78,8 +79,11 @@ class Store:
     def __init__(self, conn: Any, dialect: str, read_only: bool = False) -> None:
         self.conn = conn
         self.dialect = dialect
+        self._reading = False        # inside `snapshot`: the queries share its transaction
         if not read_only:
             self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
+            if dialect == "sqlite" and "at" not in {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}:
+                conn.execute("ALTER TABLE outbox ADD COLUMN at BIGINT")     # a read model older than outbox.at
 
     # --- plumbing that differs by database ------------------------------------------------------------
 
@@ -104,8 +108,32 @@ class Store:
             return cur.fetchall()
         finally:
             cur.close()
-            if self.dialect == "postgres":
+            if self.dialect == "postgres" and not self._reading:
                 self.conn.rollback()   # reads end their transaction
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The queries inside read the read model as of one moment: a projector's batch is one transaction, and
+        an answer made of several queries, each a transaction of its own, could take some of its rows from before
+        a commit and some from after (a buyer's CEA bought and its cash not yet paid: half a trade, A4). One
+        read-only transaction instead: REPEATABLE READ in PostgreSQL (its snapshot is taken at the first query),
+        a deferred BEGIN in SQLite (WAL: the first read fixes what the transaction sees). Neither blocks the
+        projector."""
+        if self._reading:
+            yield
+            return
+        self._reading = True
+        try:
+            if self.dialect == "postgres":
+                self.conn.rollback()
+                with self.conn.cursor() as cur:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            else:
+                self.conn.execute("BEGIN")
+            yield
+        finally:
+            self._reading = False
+            self.conn.rollback()
 
     def close(self) -> None:
         self.conn.close()
@@ -185,7 +213,7 @@ class Store:
         self._append(cur, "gec_cancellations", b.cancellations, 7,
                      "(first, last, kind, owner, beneficiary, trade_id, seq)")
         self._append(cur, "surrenders", b.surrenders, 9)
-        self._append(cur, "outbox", b.outbox, 2, "(partition, body)", binary=("int4", "bytea"))
+        self._append(cur, "outbox", b.outbox, 3, "(partition, body, at)", binary=("int4", "bytea", "int8"))
         if b.marks:
             many(q("INSERT INTO marks VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET "
                    "topic_offset = excluded.topic_offset, origin_offset = excluded.origin_offset, "
@@ -208,9 +236,10 @@ class Store:
 
     # --- outbox: settlement events waiting to be published -------------------------------------------
 
-    def pending(self, limit: int = 50_000) -> list[tuple[int, int, bytes]]:
-        return [(i, p, bytes(body)) for i, p, body in
-                self.query("SELECT id, partition, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
+    def pending(self, limit: int = 50_000) -> list[tuple[int, int, bytes, int | None]]:
+        """(id, partition, encoded settlement, command time) of what waits to be published, oldest first."""
+        return [(i, p, bytes(body), at) for i, p, body, at in
+                self.query("SELECT id, partition, body, at FROM outbox ORDER BY id LIMIT ?", (limit,))]
 
     def published(self, up_to_id: int | None = None) -> None:
         """Clear the outbox up to an id, or all of it (only with one writer: another's rows, committed after this
@@ -262,6 +291,10 @@ class Store:
     # --- queries for settlement services --------------------------------------------------------------
 
     def holdings(self, account: str) -> dict:
+        with self.snapshot():
+            return self._holdings(account)
+
+    def _holdings(self, account: str) -> dict:
         cash = {m: money.text(v) for m, v in self.query("SELECT market, amount FROM cash WHERE account = ? ORDER BY market", (account,))}
         units = {p: q for p, q in self.query("SELECT product, quantity FROM units WHERE account = ? AND quantity <> 0 "
                                              "ORDER BY product", (account,))}
@@ -279,6 +312,10 @@ class Store:
         it (the last listing before the trade, when not the seller's own: issue 13)."""
         if not _int64(serial):
             return None                 # no column holds it: never issued
+        with self.snapshot():
+            return self._certificate(serial)
+
+    def _certificate(self, serial: int) -> dict | None:
         issued = self.query("SELECT account, project, province, technology, production_month, subsidised, seq, "
                             "origin_offset, first, last FROM gec_issued WHERE first <= ? AND last >= ? ", (serial, serial))
         if not issued:

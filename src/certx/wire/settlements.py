@@ -1,7 +1,8 @@
 """Settlement events: what the settlement projector publishes on `certx.settlements` (PROTOCOL.md).
 
-`origin` is the position of the engine event that caused it: its partition and offset in `certx.events`, and
-the settlement event's index in that event's output. Stable and unique, so readers drop duplicates by it.
+`origin` is the position of the engine event that caused it: its market's partition, its `seq` (its place in
+that market's event stream; not its offset in `certx.events`, where transaction markers take offsets too), and
+the settlement event's index in its output. Stable and unique, so readers drop duplicates by it.
 """
 from __future__ import annotations
 
