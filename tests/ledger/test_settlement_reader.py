@@ -2,8 +2,8 @@
 read model. What it may rely on, one rule a test: the read model answers as of one batch (A4), settlements
 deduplicate by `origin` exactly (at least once, never a settlement lost or two merged), and the edges of the
 contract (amounts near 64 bits, a GEC range of 10^9 certificates, a beneficiary of any allowed character) settle
-and read back. What it cannot rely on yet is marked `xfail(strict=True)` with the reason: those are judgement
-calls on the wire contract, written up for the lead engineer, not chosen here.
+and read back; a settlement names the command it came of (`ref`: a surrender's two legs, a refused withdrawal),
+and `gec.retired` says why, as PROTOCOL lists it.
 """
 from __future__ import annotations
 
@@ -223,7 +223,6 @@ def test_a4_g1_the_largest_trade_and_a_range_of_a_billion_certificates_settle_an
 
 # --- completeness: what certx.settlements alone does not say (judgement calls, see the report) ----------------
 
-@pytest.mark.xfail(strict=True, reason="wire change for the lead: units.surrendered carries no ref (README, report)")
 def test_c1_both_legs_of_one_surrender_name_the_surrender_they_belong_to():
     """C1: a surrender is all or nothing over two markets; the registry sees its two `units.surrendered` (CEA's
     partition, CCER's) and must know they are one surrender, not two of the same account and year. The engine's
@@ -239,11 +238,10 @@ def test_c1_both_legs_of_one_surrender_name_the_surrender_they_belong_to():
     assert [msgspec.json.decode(encode(x)).get("ref") for x in legs] == ["sur-1", "sur-1"]
 
 
-@pytest.mark.xfail(strict=True, reason="wire change for the lead: a refusal of a non-trade event names nothing")
 def test_a2_a_refused_withdrawal_names_what_the_ledger_refused():
     """A2: the ledger refuses a withdrawal of more than the account holds (a forged or faulty event). Its
-    `settlement.rejected` has `trade_id` "" and no ref, account or kind: from `certx.settlements` the bank cannot
-    tell which withdrawal was refused (the same for a refused deposit, issuance, expiry or surrender)."""
+    `settlement.rejected` has `trade_id` "", but the withdrawal's `ref`: the bank can tell which withdrawal was
+    refused (the same for a refused deposit, issuance, expiry or surrender)."""
     desk = SettlingDesk()
     desk.open_account("A", "B1")
     desk.deposit("A", "CEA", "100")
@@ -302,7 +300,6 @@ def test_u3_a_read_model_from_before_outbox_at_gets_the_column_when_a_projector_
     assert [at for *_, at in again.pending()] == [None, 8]
 
 
-@pytest.mark.xfail(strict=True, reason="wire change for the lead: gec.retired's reason is a default, never written")
 def test_g2_a_retirement_says_why_as_protocol_lists_it():
     """PROTOCOL: `gec.retired` {serials, reason: expired} (G2). The Struct's `reason` defaults to "expired" and
     settlements omit defaults, so no `gec.retired` on the wire has a reason: a registry that files retirements by

@@ -71,13 +71,16 @@ class Ledger:
         return self._stamp(event, [_rejection(event, refused)])
 
     def _stamp(self, event: e.Event, out: list[s.Settlement]) -> list[s.Settlement]:
-        """Each settlement event's position: the market's next seq, and the engine event it answers."""
+        """Each settlement event's position: the market's next seq, and the engine event it answers; and that
+        event's `ref`, the command it came of, so that a reader ties a settlement to what was sent (a surrender's
+        two legs, a refused withdrawal)."""
         seq = self.seq.get(event.market, 0)
         partition = PARTITION[event.market]
         for i, settlement in enumerate(out):
             settlement.seq = seq + i
             settlement.origin = e.Origin(partition, event.seq, i)
             settlement.market = event.market
+            settlement.ref = event.ref
         self.seq[event.market] = seq + len(out)
         return out
 
@@ -208,7 +211,7 @@ class Ledger:
         for first, last in ev.serials:
             held.remove(first, last)
             self.retired.add(first, last)
-        return [s.GecRetired(serials=ev.serials, account=ev.account)]
+        return [s.GecRetired(serials=ev.serials, account=ev.account, reason="expired")]
 
     def _surrendered(self, ev: e.Surrendered) -> list:
         for product, quantity in ev.units.items():

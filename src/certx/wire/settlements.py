@@ -15,8 +15,11 @@ from certx.wire.reasons import SettlementReasonText
 Ranges = list[tuple[int, int]]
 
 
-class Settlement(Positioned):
-    """A settlement event, stamped by the ledger (see certx.ledger)."""
+class Settlement(Positioned, kw_only=True):
+    """A settlement event, stamped by the ledger (see certx.ledger). `ref` is the engine event's: the id of the
+    command it came of (left out when that event has none)."""
+
+    ref: str = ""
 
 
 class Settled(Settlement, tag="settled"):
@@ -47,7 +50,7 @@ class GecRetired(Settlement, tag="gec.retired"):
 
     serials: Ranges
     account: str
-    reason: str = "expired"
+    reason: str         # "expired": PROTOCOL lists it, so it is always written (a default would be left out)
 
 
 class UnitsSurrendered(Settlement, tag="units.surrendered"):
