@@ -383,6 +383,42 @@ def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, top
         [("gateway", topics.events, PARTITION["CCER"])] * 2
 
 
+def test_D1_a_backlog_read_over_several_batches_is_sequenced_before_a_later_session_close(as_, topics, day, gateway):
+    """While the gateway is down, B1 sends 120 orders and then the operator closes the CEA session; a gateway
+    that starts reads the backlog a few records a batch (here max_records=20; max.partition.fetch.bytes does the
+    same to a backlog of megabytes). Sequenced batch by batch, the close (read in the first batch, with B1's
+    first orders) went into the market ahead of B1's later orders, which reached the exchange before it: they
+    were refused market_closed. Each is answered before the close and expires with the day (D1, D2)."""
+    gateway.stop()
+    b1, op = as_("B1"), as_("operator")
+    orders = [line(type="order.new", order_id=f"o{i}", account="A1", product="CEA24", side="buy", quantity=1,
+                   price="90.00") for i in range(120)]
+    asyncio.run(send(b1, topics.inbound("B1"), orders))
+    asyncio.run(send(op, topics.inbound("operator"), [line(type="session.close", id="close", market="CEA",
+                                                           date=TODAY.isoformat())]))
+
+    async def catch_up() -> None:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, max_records=20))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        try:
+            await read_topic(op, topics.events, [0, 1, 2], day + 120 + 120 + 2, timeout=60, settle=0.5)
+        finally:
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+
+    asyncio.run(catch_up())
+    evs = events(op, topics, day + 120 + 120 + 2)
+    (closed,) = [ev for ev in answers(evs, "close") if ev.__struct_config__.tag == "session.closed"]
+    refused = [ev.ref for ev, _ in evs if ev.ref.startswith("o") and "rejected" in ev.__struct_config__.tag]
+    assert not refused, f"{len(refused)} orders sent before the close refused after it"
+    accepted = [ev for ev, _ in evs if ev.ref.startswith("o") and ev.__struct_config__.tag == "order.accepted"]
+    assert len(accepted) == 120 and all(ev.origin.offset < closed.origin.offset for ev in accepted)
+    stamps = [at for ev, at in sorted((x for x in evs if x[0].market == "CEA"), key=lambda x: x[0].seq)]
+    assert stamps == sorted(stamps), "the market's command times never go backwards"
+
+
 def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):
     """A new member broker: the operator adds its principal, user, inbound topic and ACLs (certx.kafka.access);
     the running gateway finds the new inbound topic by itself and answers its commands."""
