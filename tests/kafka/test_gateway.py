@@ -174,6 +174,50 @@ def test_U3_the_senders_timestamp_and_at_count_for_nothing(as_, topics, yesterda
         assert before - 1000 <= stamp <= after + 1000, "the command time is the exchange's, not the sender's"
 
 
+@pytest.fixture
+def broker_stamping_its_own_time(as_):
+    """The broker's defaults as an operator might set them for every topic, reading DESIGN's 'the exchange's
+    time': records stamped with the append time, and none older than an hour accepted. Set before the
+    deployment's topics are created (ask for this fixture before `topics`), put back after."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def alter(configs: dict) -> None:
+        admin = AIOKafkaAdminClient(**as_("admin").aiokafka())
+        await admin.start()
+        try:
+            # the cluster-wide default, set here on the one broker (node 1: deploy/kafka-properties.sh), as
+            # aiokafka names no other; the same as a default for a test
+            await admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1", configs)])
+        finally:
+            await admin.close()
+    asyncio.run(alter({"log.message.timestamp.type": "LogAppendTime", "log.message.timestamp.before.max.ms": "3600000"}))
+    time.sleep(1)       # (a dynamic default reaches the log manager asynchronously)
+    try:
+        yield
+    finally:
+        asyncio.run(alter({}))       # (alter_configs replaces the broker's dynamic configs: none)
+
+
+def test_U3_a_brokers_defaults_do_not_change_the_logs_times(broker_stamping_its_own_time, as_, topics, gateway,
+                                                              matchers):
+    """The command log's timestamps are the gateway's (U3), the events' their commands': topics that inherited a
+    broker default of LogAppendTime would date a replayed day today (its sessions stale, its orders
+    market_closed), and a default limit on a record's age would refuse the gateway's and the matcher's
+    transactions for a recorded day for good (each restart fails on the same records: every market stops), as
+    Kafka 4's own default limit on a timestamp's lead (log.message.timestamp.after.max.ms, one hour) would for a
+    day recorded ahead. The topics that carry command times say CreateTime and take any age themselves."""
+    matchers().wait_assigned()
+    recorded_at = dt.datetime(2021, 12, 16, 10, 0, tzinfo=CST)
+    lines = [recorded(recorded_at, type="account.open", id="old", actor="registry", account="A9", broker="B1"),
+             recorded(recorded_at + dt.timedelta(days=3650), type="account.open", id="new", actor="registry",
+                      account="A8", broker="B1")]
+    replay(as_("operator"), topics, lines)
+    evs = events(as_("operator"), topics, sum(counts(expected_events(lines)).values()))
+    assert sorted(ts for _, ts in evs) == [int(recorded_at.timestamp() * 1000),
+                                           int((recorded_at + dt.timedelta(days=3650)).timestamp() * 1000)]
+
+
 # --- where: routing from the command, whatever the key and partitioner ----------------------------------------
 
 def test_commands_keyed_by_market_with_the_default_partitioner_reach_their_market(as_, topics, day):
