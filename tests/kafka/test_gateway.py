@@ -463,6 +463,51 @@ def test_D1_a_backlog_read_over_several_batches_is_sequenced_before_a_later_sess
     assert stamps == sorted(stamps), "the market's command times never go backwards"
 
 
+def test_M1_a_gateway_killed_with_records_waiting_loses_and_repeats_none(as_, topics, day, gateway):
+    """B1 and B2 send at the same time while the gateway is down, then the operator closes the session. A gateway
+    reading ten records a batch is killed halfway (records read and waiting for the other sender's not sequenced,
+    their positions not committed), and the next one, which fences it, finishes: every order answered once, all
+    before the close, and the market's command times never go backwards (M1, D1)."""
+    gateway.stop()
+    b1, b2, op = as_("B1"), as_("B2"), as_("operator")
+
+    def orders(account: str, prefix: str) -> list[bytes]:
+        return [line(type="order.new", order_id=f"{prefix}{i}", account=account, product="CEA24",
+                     side="buy", quantity=1, price="85.00") for i in range(60)]
+
+    async def both() -> None:
+        await asyncio.gather(send(b1, topics.inbound("B1"), orders("A1", "x")),
+                             send(b2, topics.inbound("B2"), orders("A2", "y")))
+    asyncio.run(both())
+    asyncio.run(send(op, topics.inbound("operator"), [line(type="session.close", id="close", market="CEA",
+                                                           date=TODAY.isoformat())]))
+    want = day + 120 + 120 + 2
+
+    async def run_gateway(until: int, crash: bool) -> None:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, max_records=10))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        try:
+            await read_topic(op, topics.events, [0, 1, 2], until, timeout=60, settle=0)
+        finally:
+            if crash:           # no clean stop: its transaction in flight is left open, for the next to fence
+                running.cancel()
+            else:
+                await g.stop()
+                await asyncio.wait_for(running, 30)
+
+    asyncio.run(run_gateway(day + 40, crash=True))
+    asyncio.run(run_gateway(want, crash=False))
+    evs = events(op, topics, want, settle=2)
+    refs = [ev.ref for ev, _ in evs if ev.__struct_config__.tag == "order.accepted"]
+    assert sorted(refs) == sorted(f"{p}{i}" for p in "xy" for i in range(60)), "each order answered once"
+    (closed,) = [ev for ev in answers(evs, "close") if ev.__struct_config__.tag == "session.closed"]
+    assert all(ev.origin.offset < closed.origin.offset for ev, _ in evs if ev.ref in refs)
+    stamps = [at for ev, at in sorted((x for x in evs if x[0].market == "CEA"), key=lambda x: x[0].seq)]
+    assert stamps == sorted(stamps)
+
+
 def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):
     """A new member broker: the operator adds its principal, user, inbound topic and ACLs (certx.kafka.access);
     the running gateway finds the new inbound topic by itself and answers its commands."""
