@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from hypothesis import given, strategies as st
 
-from certx.gateway.arrival import Held, arrivals, in_arrival_order
+from certx.gateway.arrival import Held, Unsequenced, arrivals, in_arrival_order
 
 
 class Rec(NamedTuple):
@@ -98,3 +98,65 @@ def test_U3_dated_between_the_last_sighting_held_and_the_time_it_became_readable
         assert at == max([appended[o], last_held.get(o, 0)] + got[:o][-1:])
         assert at <= readable[o] or (o > 0 and at == got[o - 1]), "never later than readable, save to keep order"
     assert got == sorted(got)
+
+
+# --- across batches: a record is sequenced only once no unread record can have arrived before it ---------------
+# A fetch brings each partition's records only so far (max.partition.fetch.bytes, the gateway's max_records), so
+# a sender with a backlog (a gateway restarting, or lagging) is read over several batches while a quiet sender's
+# later record comes in the first. Sequenced batch by batch, that later record (the operator's session.close at
+# 15:00) went into the market ahead of orders that reached the exchange before it (at 14:59).
+
+def test_D1_M1_a_later_record_waits_for_a_backlog_that_arrived_before_it():
+    waiting = Unsequenced()
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0), Rec(1)], [1_000, 1_001], None))
+    waiting.add(("in.operator", 0), arrivals("in.operator", 0, [Rec(0)], [1_005], None))
+    first = waiting.release(behind=[("in.B1", 0)])          # B1 has committed records not read yet
+    assert [(a.topic, a.record.offset) for a in first] == [("in.B1", 0)], "B1's next may share 1_001's millisecond"
+    assert waiting.first(("in.operator", 0)) == 0, "its position is committed before it: read again after a crash"
+    floor = waiting.last(("in.B1", 0))
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(2), Rec(3)], [1_004, 1_009], None, floor))
+    second = waiting.release(behind=[])                      # B1 read to its end
+    assert [(a.topic, a.record.offset) for a in second] == [("in.B1", 1), ("in.B1", 2), ("in.operator", 0),
+                                                           ("in.B1", 3)]
+    assert waiting.first(("in.operator", 0)) is None and not waiting
+
+
+def test_U3_a_senders_records_keep_their_order_across_batches():
+    waiting = Unsequenced()
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0)], [1_001], None))
+    later = arrivals("in.B1", 0, [Rec(1)], [1_000], None, waiting.last(("in.B1", 0)))   # the broker's clock stepped back
+    assert [a.at for a in later] == [1_001]
+
+
+# Senders' partitions, each a run of records with nondecreasing append times, read a few records at a time in any
+# interleaving of fetches: the records are sequenced exactly as if all had been read in one batch.
+partitions = st.lists(st.lists(st.integers(min_value=0, max_value=20), max_size=12), min_size=1, max_size=4)
+
+
+@given(partitions, st.lists(st.tuples(st.integers(min_value=0, max_value=3), st.integers(min_value=1, max_value=4)),
+                            max_size=40))
+def test_M1_records_are_sequenced_in_arrival_order_whatever_the_fetches_bring(gaps, fetches):
+    times = [[1_000 + sum(g[:i + 1]) for i in range(len(g))] for g in gaps]
+    read = [0] * len(times)
+    waiting, sequenced = Unsequenced(), []
+    for which, count in fetches + [(p, len(t)) for p, t in enumerate(times)]:
+        p = which % len(times)
+        chunk = range(read[p], min(read[p] + count, len(times[p])))
+        if chunk:
+            waiting.add((f"in.B{p}", 0), arrivals(f"in.B{p}", 0, [Rec(o) for o in chunk],
+                                                 [times[p][o] for o in chunk], None, waiting.last((f"in.B{p}", 0))))
+            read[p] = chunk.stop
+        behind = [(f"in.B{q}", 0) for q in range(len(times)) if read[q] < len(times[q])]
+        sequenced += [(a.at, a.topic, a.record.offset) for a in waiting.release(behind)]
+    everything = sorted((t, f"in.B{p}", o) for p, ts in enumerate(times) for o, t in enumerate(ts))
+    assert sequenced == everything and not waiting
+
+
+def test_M1_a_sender_read_past_the_frontier_is_ahead_and_the_one_at_it_is_not():
+    """The gateway stops fetching a partition with many records waiting only if it is ahead: the one the frontier
+    is at must be read on, or a batch appended in one millisecond would wait for ever."""
+    waiting = Unsequenced()
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(o) for o in range(5)], [1_000] * 5, None))
+    waiting.add(("in.B2", 0), arrivals("in.B2", 0, [Rec(0)], [1_007], None))
+    assert waiting.release(behind=[("in.B1", 0), ("in.B2", 0)]) == []
+    assert not waiting.ahead(("in.B1", 0)) and waiting.ahead(("in.B2", 0))

@@ -174,6 +174,50 @@ def test_U3_the_senders_timestamp_and_at_count_for_nothing(as_, topics, yesterda
         assert before - 1000 <= stamp <= after + 1000, "the command time is the exchange's, not the sender's"
 
 
+@pytest.fixture
+def broker_stamping_its_own_time(as_):
+    """The broker's defaults as an operator might set them for every topic, reading DESIGN's 'the exchange's
+    time': records stamped with the append time, and none older than an hour accepted. Set before the
+    deployment's topics are created (ask for this fixture before `topics`), put back after."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def alter(configs: dict) -> None:
+        admin = AIOKafkaAdminClient(**as_("admin").aiokafka())
+        await admin.start()
+        try:
+            # the cluster-wide default, set here on the one broker (node 1: deploy/kafka-properties.sh), as
+            # aiokafka names no other; the same as a default for a test
+            await admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1", configs)])
+        finally:
+            await admin.close()
+    asyncio.run(alter({"log.message.timestamp.type": "LogAppendTime", "log.message.timestamp.before.max.ms": "3600000"}))
+    time.sleep(1)       # (a dynamic default reaches the log manager asynchronously)
+    try:
+        yield
+    finally:
+        asyncio.run(alter({}))       # (alter_configs replaces the broker's dynamic configs: none)
+
+
+def test_U3_a_brokers_defaults_do_not_change_the_logs_times(broker_stamping_its_own_time, as_, topics, gateway,
+                                                              matchers):
+    """The command log's timestamps are the gateway's (U3), the events' their commands': topics that inherited a
+    broker default of LogAppendTime would date a replayed day today (its sessions stale, its orders
+    market_closed), and a default limit on a record's age would refuse the gateway's and the matcher's
+    transactions for a recorded day for good (each restart fails on the same records: every market stops), as
+    Kafka 4's own default limit on a timestamp's lead (log.message.timestamp.after.max.ms, one hour) would for a
+    day recorded ahead. The topics that carry command times say CreateTime and take any age themselves."""
+    matchers().wait_assigned()
+    recorded_at = dt.datetime(2021, 12, 16, 10, 0, tzinfo=CST)
+    lines = [recorded(recorded_at, type="account.open", id="old", actor="registry", account="A9", broker="B1"),
+             recorded(recorded_at + dt.timedelta(days=3650), type="account.open", id="new", actor="registry",
+                      account="A8", broker="B1")]
+    replay(as_("operator"), topics, lines)
+    evs = events(as_("operator"), topics, sum(counts(expected_events(lines)).values()))
+    assert sorted(ts for _, ts in evs) == [int(recorded_at.timestamp() * 1000),
+                                           int((recorded_at + dt.timedelta(days=3650)).timestamp() * 1000)]
+
+
 # --- where: routing from the command, whatever the key and partitioner ----------------------------------------
 
 def test_commands_keyed_by_market_with_the_default_partitioner_reach_their_market(as_, topics, day):
@@ -381,6 +425,87 @@ def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, top
     dead = [msgspec.json.decode(r.value, type=DeadLetter) for r in dlq]
     assert sorted((d.service, d.source, d.partition) for d in dead if d.service == "gateway") == \
         [("gateway", topics.events, PARTITION["CCER"])] * 2
+
+
+def test_D1_a_backlog_read_over_several_batches_is_sequenced_before_a_later_session_close(as_, topics, day, gateway):
+    """While the gateway is down, B1 sends 120 orders and then the operator closes the CEA session; a gateway
+    that starts reads the backlog a few records a batch (here max_records=20; max.partition.fetch.bytes does the
+    same to a backlog of megabytes). Sequenced batch by batch, the close (read in the first batch, with B1's
+    first orders) went into the market ahead of B1's later orders, which reached the exchange before it: they
+    were refused market_closed. Each is answered before the close and expires with the day (D1, D2)."""
+    gateway.stop()
+    b1, op = as_("B1"), as_("operator")
+    orders = [line(type="order.new", order_id=f"o{i}", account="A1", product="CEA24", side="buy", quantity=1,
+                   price="90.00") for i in range(120)]
+    asyncio.run(send(b1, topics.inbound("B1"), orders))
+    asyncio.run(send(op, topics.inbound("operator"), [line(type="session.close", id="close", market="CEA",
+                                                           date=TODAY.isoformat())]))
+
+    async def catch_up() -> None:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, max_records=20))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        try:
+            await read_topic(op, topics.events, [0, 1, 2], day + 120 + 120 + 2, timeout=60, settle=0.5)
+        finally:
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+
+    asyncio.run(catch_up())
+    evs = events(op, topics, day + 120 + 120 + 2)
+    (closed,) = [ev for ev in answers(evs, "close") if ev.__struct_config__.tag == "session.closed"]
+    refused = [ev.ref for ev, _ in evs if ev.ref.startswith("o") and "rejected" in ev.__struct_config__.tag]
+    assert not refused, f"{len(refused)} orders sent before the close refused after it"
+    accepted = [ev for ev, _ in evs if ev.ref.startswith("o") and ev.__struct_config__.tag == "order.accepted"]
+    assert len(accepted) == 120 and all(ev.origin.offset < closed.origin.offset for ev in accepted)
+    stamps = [at for ev, at in sorted((x for x in evs if x[0].market == "CEA"), key=lambda x: x[0].seq)]
+    assert stamps == sorted(stamps), "the market's command times never go backwards"
+
+
+def test_M1_a_gateway_killed_with_records_waiting_loses_and_repeats_none(as_, topics, day, gateway):
+    """B1 and B2 send at the same time while the gateway is down, then the operator closes the session. A gateway
+    reading ten records a batch is killed halfway (records read and waiting for the other sender's not sequenced,
+    their positions not committed), and the next one, which fences it, finishes: every order answered once, all
+    before the close, and the market's command times never go backwards (M1, D1)."""
+    gateway.stop()
+    b1, b2, op = as_("B1"), as_("B2"), as_("operator")
+
+    def orders(account: str, prefix: str) -> list[bytes]:
+        return [line(type="order.new", order_id=f"{prefix}{i}", account=account, product="CEA24",
+                     side="buy", quantity=1, price="85.00") for i in range(60)]
+
+    async def both() -> None:
+        await asyncio.gather(send(b1, topics.inbound("B1"), orders("A1", "x")),
+                             send(b2, topics.inbound("B2"), orders("A2", "y")))
+    asyncio.run(both())
+    asyncio.run(send(op, topics.inbound("operator"), [line(type="session.close", id="close", market="CEA",
+                                                           date=TODAY.isoformat())]))
+    want = day + 120 + 120 + 2
+
+    async def run_gateway(until: int, crash: bool) -> None:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, max_records=10))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        try:
+            await read_topic(op, topics.events, [0, 1, 2], until, timeout=60, settle=0)
+        finally:
+            if crash:           # no clean stop: its transaction in flight is left open, for the next to fence
+                running.cancel()
+            else:
+                await g.stop()
+                await asyncio.wait_for(running, 30)
+
+    asyncio.run(run_gateway(day + 40, crash=True))
+    asyncio.run(run_gateway(want, crash=False))
+    evs = events(op, topics, want, settle=2)
+    refs = [ev.ref for ev, _ in evs if ev.__struct_config__.tag == "order.accepted"]
+    assert sorted(refs) == sorted(f"{p}{i}" for p in "xy" for i in range(60)), "each order answered once"
+    (closed,) = [ev for ev in answers(evs, "close") if ev.__struct_config__.tag == "session.closed"]
+    assert all(ev.origin.offset < closed.origin.offset for ev, _ in evs if ev.ref in refs)
+    stamps = [at for ev, at in sorted((x for x in evs if x[0].market == "CEA"), key=lambda x: x[0].seq)]
+    assert stamps == sorted(stamps)
 
 
 def test_a_sender_added_while_the_gateway_runs_is_heard_within_seconds(broker, principals, as_, topics, day):

@@ -204,3 +204,13 @@ def test_a_gec_quote_reads_its_ladder_not_every_lot_M4_M5():
     assert [list(x) for x in quote.bids] == [[190, 30, 1], [100, 30, 1]]
     assert [list(x) for x in quote.asks] == [[180, 75, 1], [200, 20, 1]]
     assert [list(x) for x in quote.lots] == [["Gansu", "solar", 200, 20], ["Hebei", "solar", 180, 75]]
+
+
+def test_U3_a_batchs_quotes_are_as_of_its_latest_command_time_not_its_last_records():
+    """A surrender's relayed vote carries its surrender's time and may end a matcher's batch, after a trade the
+    gateway sequenced later: the quotes showing that trade are stamped with the trade's command time."""
+    from types import SimpleNamespace
+
+    from certx.kafka.batch import as_of
+    trade, vote = SimpleNamespace(timestamp=1_000_500), SimpleNamespace(timestamp=1_000_000)
+    assert as_of([trade, vote]) == 1_000_500

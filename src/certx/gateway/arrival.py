@@ -10,12 +10,21 @@ window admits, or let it abort. So a held record is dated no earlier than the la
 held (the fetch that reported it behind the partition's last stable offset): its commit time, to within one
 fetch. `Held` remembers those sightings; it is fed what the consumer reports, and reads no clock.
 
-Within one batch the gateway sequences the records of all senders in the order they reached the exchange (their
-time, then topic, partition and offset, so the order is total), not one sender's records after another's: a
-market's time priority (M1) follows arrival across senders, to within what one fetch brings.
+The gateway sequences the records of all senders in the order they reached the exchange (their time, then topic,
+partition and offset, so the order is total), not one sender's records after another's: a market's time priority
+(M1) follows arrival across senders. Across batches too: a fetch brings each partition's records only so far, so a
+sender with a backlog (a gateway restarting, or lagging behind a burst) is read over several batches while a quiet
+sender's later record comes in the first; sequenced batch by batch, the operator's session.close of 15:00 went
+into the market ahead of a broker's orders of 14:59 (refused `market_closed`, D1), and a command after an
+auction's end ahead of bids sent before it (M3). So a record read waits (`Unsequenced`) until no record not yet
+read can have arrived before it: until every partition with committed records still unread has been read past
+its time (a partition's records keep their order, so what is unread there arrived no earlier than what was read).
+A sender whose transaction holds records back is not behind: they will be dated no earlier than now.
 """
 from __future__ import annotations
 
+from collections import deque
+from heapq import merge
 from itertools import chain
 from typing import Generic, Hashable, Iterable, NamedTuple, Protocol, TypeVar
 
@@ -80,11 +89,12 @@ class Arrival(NamedTuple, Generic[R]):
 
 
 def arrivals(topic: str, partition: int, records: Iterable[R], times: Iterable[int],
-             sightings: list[Sighting] | None) -> list[Arrival[R]]:
+             sightings: list[Sighting] | None, last: int = 0) -> list[Arrival[R]]:
     """One partition's records as they reached the exchange: each at its time (`times`) or, held, no earlier
     than it was last seen held; and never before the record ahead of it, so a sender's records keep their order
-    (a broker's clock and the gateway's may differ by a millisecond)."""
-    out, last = [], 0
+    (a broker's clock and the gateway's may differ by a millisecond), in this batch and after `last`, the time of
+    the partition's record read before them."""
+    out = []
     for record, at in zip(records, times):
         last = max(at, last, not_before(sightings, record.offset) if sightings else 0)
         out.append(Arrival(last, topic, partition, record))
@@ -101,3 +111,63 @@ def in_arrival_order(partitions: list[list[Arrival[R]]]) -> list[Arrival[R]]:
 
 def _order(a: Arrival) -> tuple[int, str, int, int]:
     return a.at, a.topic, a.partition, a.record.offset
+
+
+class Unsequenced:
+    """Records read but not sequenced yet, per source (an input partition), each source's in its order."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Hashable, deque[Arrival]] = {}
+        self._last: dict[Hashable, int] = {}
+        self.frontier: int | None = None     # as of the last release: what waits is dated at or after it
+
+    def __len__(self) -> int:
+        return sum(map(len, self._waiting.values()))
+
+    def last(self, source: Hashable) -> int:
+        """The time of the last record read from `source` (0: none yet)."""
+        return self._last.get(source, 0)
+
+    def add(self, source: Hashable, arrived: list[Arrival]) -> None:
+        """`source`'s records just read, as `arrivals` dated them."""
+        if arrived:
+            self._waiting.setdefault(source, deque()).extend(arrived)
+            self._last[source] = arrived[-1].at
+
+    def release(self, behind: Iterable[Hashable]) -> list[Arrival]:
+        """The records no record still unread can have arrived before, in arrival order (`in_arrival_order`'s):
+        those dated before the last record read from each source in `behind` (the sources with committed records
+        not read yet; a record of the same millisecond may be among those, so it waits too). None behind: all."""
+        frontier = self.frontier = min((self._last.get(s, 0) for s in behind), default=None)
+        ready = []
+        for source, queue in list(self._waiting.items()):
+            if frontier is None or queue[-1].at < frontier:
+                ready.append(list(queue))
+                del self._waiting[source]
+                continue
+            taken = []
+            while queue and queue[0].at < frontier:
+                taken.append(queue.popleft())
+            if taken:
+                ready.append(taken)
+        return list(merge(*ready, key=_order)) if len(ready) > 1 else (ready[0] if ready else [])
+
+    def sources(self) -> list[Hashable]:
+        """The sources with records waiting."""
+        return list(self._waiting)
+
+    def first(self, source: Hashable) -> int | None:
+        """The offset of `source`'s first record still waiting: its position to commit, so that a gateway that
+        stops before sequencing it reads it again."""
+        queue = self._waiting.get(source)
+        return queue[0].record.offset if queue else None
+
+    def waiting(self, source: Hashable) -> int:
+        queue = self._waiting.get(source)
+        return len(queue) if queue else 0
+
+    def ahead(self, source: Hashable) -> bool:
+        """Whether `source` has been read past the frontier: reading it further cannot release anything. (The
+        source the frontier is at must be read on, even with many records waiting: a sender's batch of thousands
+        of records appended in one millisecond waits until the next millisecond of it is read.)"""
+        return self.frontier is not None and self._last.get(source, 0) > self.frontier

@@ -73,3 +73,10 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
             if note is not None:
                 note(produced)
     return out
+
+
+def as_of(records: Sequence[CommandRecord]) -> int:
+    """The exchange's time a batch's quotes are as of: its latest command time. Not its last record's: a
+    surrender's relayed vote (certx.gateway.relay) carries its surrender's time, earlier than the commands the
+    gateway sequenced before it, and may end a batch, which dated a quote before a trade it shows."""
+    return max(r.timestamp for r in records)

@@ -13,7 +13,9 @@ The exchange's time is when the inbound record reached the exchange: the broker'
 topics use `LogAppendTime`), so the sender's clock counts for nothing and a record read again after a crash
 gets the same time; were a topic misconfigured with `CreateTime`, the gateway's clock is used instead, never the
 sender's. A record a sender's open transaction held back is dated no earlier than the gateway last saw it held
-(certx.gateway.arrival), and each batch is sequenced in the order its records arrived, across senders.
+(certx.gateway.arrival), and records are sequenced in the order they arrived, across senders and across batches:
+a record read waits until every sender's partition with committed records still unread has been read past its
+time (the consumer position committed for a partition is that of its first record still waiting).
 Recorded days on the replay topic keep their recorded times.
 
 The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
@@ -33,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx import metrics
 from certx.gateway import Door
-from certx.gateway.arrival import Arrival, Held, arrivals, in_arrival_order
+from certx.gateway.arrival import Arrival, Held, Unsequenced, arrivals, in_arrival_order
 from certx.gateway.relay import called_for, may_call_for_commands
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.inflate import Inflated, where
@@ -74,6 +76,7 @@ class Gateway:
         self.positions: dict[TopicPartition, int] = {}
         self.inbound: list[TopicPartition] = []       # the senders' inbound partitions among them
         self.held = Held()
+        self.waiting = Unsequenced()     # senders' records read, not sequenced yet
         self.processed = 0
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
@@ -180,7 +183,7 @@ class Gateway:
                 self._sight_held()
                 await liveness.check(fetched)
                 self.progress.tick(consumer, self.processed)
-                if any(fetched.values()):
+                if any(fetched.values()) or self.waiting:
                     await self._process(fetched)
             await self.transactions.settle()
         finally:
@@ -210,7 +213,7 @@ class Gateway:
                         raise
                     break
                 if any(fetched.values()):
-                    await self._process(fetched)
+                    await self._process(fetched, pace=False)     # (the others stay paused)
             else:
                 return          # the batch was passed by (an aborted transaction's): nothing to skip
         finally:
@@ -222,7 +225,9 @@ class Gateway:
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
-            await producer.send_offsets_to_transaction({tp: end}, self.s.group)
+            # past the batch, but never past a record read and still waiting to be sequenced
+            first = self.waiting.first(tp)
+            await producer.send_offsets_to_transaction({tp: end if first is None else first}, self.s.group)
             return sent
 
         await self.transactions.submit(fill)
@@ -243,15 +248,16 @@ class Gateway:
         while not await self._inputs():
             await asyncio.sleep(self.s.discover_every_s)
 
-    async def _process(self, fetched: dict) -> None:
+    async def _process(self, fetched: dict, pace: bool = True) -> None:
         commands: dict[int, list[bytes]] = defaultdict(list)
         stamps: dict[int, list[int]] = defaultdict(list)
         dead: list[bytes] = []
         offsets: dict[TopicPartition, int] = {}
         count = 0
         oldest: int | None = None         # the earliest append time among the inbound records
-        batch: list[list[Arrival]] = []   # each inbound partition's records, as they reached the exchange
-        senders: dict[str, str | None] = {}
+        replayed: list[list[Arrival]] = []    # the replay topic's records, with their recorded times
+        senders = {tp.topic: self.s.topics.sender_of(tp.topic) for tp in self.inbound}
+        waiting = self.waiting
         for tp, records in fetched.items():
             if tp.topic == self.s.topics.events:
                 for r in records:
@@ -270,11 +276,25 @@ class Gateway:
                 oldest = min(records[0].timestamp, oldest or records[0].timestamp)
                 now = int(time.time() * 1000)
                 times = [r.timestamp if r.timestamp_type == LOG_APPEND_TIME else now for r in records]
-                batch.append(arrivals(tp.topic, tp.partition, records, times, self.held.sighted(tp)))
-                senders[tp.topic] = self.s.topics.sender_of(tp.topic)
-            offsets[tp] = self.positions[tp] = await self.consumer.position(tp)
-            self.held.passed(tp, offsets[tp])
-        for a in in_arrival_order(batch):
+                if tp.topic in senders:
+                    waiting.add(tp, arrivals(tp.topic, tp.partition, records, times, self.held.sighted(tp),
+                                             waiting.last(tp)))
+                else:       # the operator's replay: recorded times, which no live sender's are compared with
+                    replayed.append(arrivals(tp.topic, tp.partition, records, times, None))
+                    senders[tp.topic] = None
+            self.positions[tp] = await self.consumer.position(tp)
+            self.held.passed(tp, self.positions[tp])
+            offsets[tp] = self.positions[tp]
+        had = waiting.sources()
+        released = waiting.release(await self._behind())
+        if released:
+            offsets.update(dict.fromkeys(had, 0))
+        for tp in offsets:
+            first = waiting.first(tp)       # read, but waiting: the position before it, so read again after a restart
+            offsets[tp] = self.positions[tp] if first is None else first
+        if pace:
+            self._pace()
+        for a in in_arrival_order(replayed + [released]) if replayed else released:
             r = a.record
             count += 1
             admitted = self.door.admit(r.value or b"", senders[a.topic], a.at)
@@ -316,6 +336,29 @@ class Gateway:
                 log.warning("gateway.dead_letters", count=len(dead))
 
         await self.transactions.submit(fill, committed)
+
+    async def _behind(self) -> list[TopicPartition]:
+        """The senders' partitions with committed records not read yet (as the latest fetches report their last
+        stable offset): what waits is sequenced once these are read past its time. A partition whose records an
+        open transaction holds is not behind: they will be dated no earlier than they are read."""
+        c, behind = self.consumer, []
+        for tp in self.inbound:
+            stable = c.last_stable_offset(tp)
+            if stable is not None and await c.position(tp) < stable:
+                behind.append(tp)
+        return behind
+
+    def _pace(self) -> None:
+        """A partition read ahead of the others, with a batch's worth of records waiting, is not fetched until they
+        are sequenced: what waits is bounded, however far ahead of a backlog a sender's records are."""
+        c, waiting, limit = self.consumer, self.waiting, self.s.max_records
+        paused = c.paused()
+        for tp in self.inbound:
+            full = waiting.waiting(tp) >= limit and waiting.ahead(tp)
+            if full and tp not in paused:
+                c.pause(tp)
+            elif not full and tp in paused:
+                c.resume(tp)
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -184,12 +184,13 @@ class Matcher(ConsumerRebalanceListener):
             blob = snapshot.dump(part.engine, position)
             part.since_snapshot = 0
         p, topics = part.tp.partition, self.s.topics
-        market, oldest, newest = MARKET_OF[p], records[0].timestamp, records[-1].timestamp
+        market, oldest = MARKET_OF[p], records[0].timestamp
+        newest = batch.as_of(records) if quoted else 0
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, topics.events, p, part.market_key, out.events, out.stamps)
             if quoted:
-                # stamped with the batch's last command time: the exchange's time the quotes are as of
+                # stamped with the batch's latest command time: the exchange's time the quotes are as of
                 sent += await send_batched(producer, topics.marketdata, p, part.market_key, quoted,
                                            [newest] * len(quoted))
             if out.dead:

@@ -22,6 +22,7 @@ log = structlog.get_logger("certx.topics")
 
 SNAPSHOT_MAX_BYTES = 8 * 1024 * 1024     # per record: a larger snapshot is written in chunks
 REPLICATION_FACTOR = 1
+ANY_AGE = str(2 ** 63 - 1)                # a record timestamp of any age, past or future (Kafka's Long.MAX_VALUE)
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,18 @@ class Topics:
         kept = {"retention.ms": "-1", "retention.bytes": "-1"}
         # An inbound record's time is the broker's, whatever the sender's clock says: the gateway stamps it.
         received = {**kept, "message.timestamp.type": "LogAppendTime"}
+        # The command log's record timestamps are the gateway's (U3), and the events' and quotes' are their
+        # commands': said here, not left to the broker's defaults. A default of LogAppendTime would date a
+        # replayed day today; a default limit on a record's age (log.message.timestamp.before.max.ms) would refuse
+        # the gateway's and the matcher's transactions for a recorded day on every restart, stopping every market.
+        stamped = {**kept, "message.timestamp.type": "CreateTime",
+                   "message.timestamp.before.max.ms": ANY_AGE, "message.timestamp.after.max.ms": ANY_AGE}
         layout = {
-            self.commands: (markets, kept),
-            self.events: (markets, kept),
+            self.commands: (markets, stamped),
+            self.events: (markets, stamped),
             self.settlements: (markets, kept),
             # kept like the events it is derived from: a reader may start from any day, and a replay compares it
-            self.marketdata: (markets, kept),
+            self.marketdata: (markets, stamped),
             self.dlq: (1, kept),
             self.replay: (1, kept),
             # one snapshot per matcher partition, compacted to the latest (chunks keyed by partition and index)

@@ -150,7 +150,7 @@ class Market:
         return True
 
     def quote(self, q: Quote, at: int) -> list[Fact]:
-        """A quote (certx.marketdata); `at` its record's timestamp, the batch's last command time."""
+        """A quote (certx.marketdata); `at` its record's timestamp, the batch's latest command time."""
         held = self.board.quotes.get(q.product)
         if held is not None and q.seq <= held.seq:
             return []

@@ -150,7 +150,7 @@ def _asyncapi() -> dict:
                                   "Market data: after each batch of commands, one quote for each product the batch "
                                   "changed, written by the matcher in the same transaction as the batch's events "
                                   "(read_committed). Partition and key: the market. The record timestamp is the "
-                                  "batch's last command time."),
+                                  "batch's latest command time."),
             "settlements": channel(topics.settlements, "settlement",
                                    "The settlement projector's events, at least once (drop a repeated `origin`)."),
             "snapshots": channel(topics.snapshots, "snapshot", "The matcher's engine snapshots, in chunks keyed "
