@@ -218,6 +218,26 @@ def test_U3_a_brokers_defaults_do_not_change_the_logs_times(broker_stamping_its_
                                            int((recorded_at + dt.timedelta(days=3650)).timestamp() * 1000)]
 
 
+def test_U3_a_settlement_keeps_its_trades_command_time_whatever_the_brokers_defaults(
+        broker_stamping_its_own_time, as_, topics, gateway, matchers, projectors, pg_dsn, all_day_rules):
+    """certx.settlements' records are dated by the command time of the trade they settle: like the events, a topic
+    that inherited the broker's LogAppendTime would date them today, and a limit on a record's age would refuse
+    the projector's publication of a recorded day."""
+    day = dt.date(2021, 12, 16)
+    at = dt.datetime.combine(day, dt.time(10, 0), CST)
+    lines = setup_day(day) + [
+        recorded(at, type="order.new", order_id="sell", actor="B2", account="A2", product="CEA24", side="sell",
+                 quantity=10, price="90.00"),
+        recorded(at, type="order.new", order_id="buy", actor="B1", account="A1", product="CEA24", side="buy",
+                 quantity=10, price="90.00")]
+    matchers(rules=all_day_rules).wait_assigned()
+    projectors(pg_dsn).wait_started()
+    replay(as_("operator"), topics, lines)
+    got = asyncio.run(read_topic(as_("operator"), topics.settlements, [0, 1, 2], 1, timeout=90, settle=1))
+    settled = [r for rs in got.values() for r in rs if r.value.startswith(b'{"type":"settled"')]
+    assert [r.timestamp for r in settled] == [int(at.timestamp() * 1000)]
+
+
 # --- where: routing from the command, whatever the key and partitioner ----------------------------------------
 
 def test_commands_keyed_by_market_with_the_default_partitioner_reach_their_market(as_, topics, day):

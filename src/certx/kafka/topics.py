@@ -90,8 +90,8 @@ class Topics:
         kept = {"retention.ms": "-1", "retention.bytes": "-1"}
         # An inbound record's time is the broker's, whatever the sender's clock says: the gateway stamps it.
         received = {**kept, "message.timestamp.type": "LogAppendTime"}
-        # The command log's record timestamps are the gateway's (U3), and the events' and quotes' are their
-        # commands': said here, not left to the broker's defaults. A default of LogAppendTime would date a
+        # The command log's record timestamps are the gateway's (U3), and the events', quotes' and settlements'
+        # are their commands': said here, not left to the broker's defaults. A default of LogAppendTime would date a
         # replayed day today; a default limit on a record's age (log.message.timestamp.before.max.ms) would refuse
         # the gateway's and the matcher's transactions for a recorded day on every restart, stopping every market.
         stamped = {**kept, "message.timestamp.type": "CreateTime",
@@ -99,7 +99,7 @@ class Topics:
         layout = {
             self.commands: (markets, stamped),
             self.events: (markets, stamped),
-            self.settlements: (markets, kept),
+            self.settlements: (markets, stamped),
             # kept like the events it is derived from: a reader may start from any day, and a replay compares it
             self.marketdata: (markets, stamped),
             self.dlq: (1, kept),
