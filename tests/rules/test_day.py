@@ -136,6 +136,17 @@ def test_D1_session_cannot_be_opened_twice_nor_for_a_past_date():
     assert rejected(stale) == "stale_date"
 
 
+def test_D1_a_session_opens_for_its_commands_day_or_the_next_never_a_typo_ahead():
+    """The trading date is the operator's to type: 2022-12-17 for 2021-12-17 would open a year ahead (GEC's
+    certificates retired as expired for good, G2, and every earlier date refused as stale once it closed)."""
+    desk = cea_day("50.00")
+    desk.close_day()                                            # closes 2021-12-16
+    typo = desk.send("session.open", actor="operator", market="CEA", date="2022-12-17", time="09:10")
+    assert rejected(typo) == "date_ahead" and desk.engines["CEA"].date is None
+    evening = desk.send("session.open", actor="operator", market="CEA", date="2021-12-17", time="23:50")
+    assert not rejected(evening) and str(desk.engines["CEA"].date) == "2021-12-17"
+
+
 # --- D2: day orders: at close every resting order expires and releases its reservation ------------------
 
 def test_D2_resting_orders_expire_at_close_and_release_cash_and_units():

@@ -34,6 +34,12 @@ class SessionDesk(Accounts):
             raise Rejected(Reason.session_already_open, f"{self.market} is open for {self.date}")
         if self.last_date is not None and cmd.date <= self.last_date:
             raise Rejected(Reason.stale_date, f"{cmd.date} is not after {self.last_date}")
+        # The date is a second clock, the operator's to type: a session opened for a year ahead by a typo would
+        # retire GECs still valid for good (G2) and, once closed, refuse every earlier date (stale_date) until that
+        # day. A session opens for its command's day (China time), or the next (the evening before).
+        ahead = _local_date(at, self.rules.utc_offset_minutes) + dt.timedelta(days=1)
+        if cmd.date > ahead:
+            raise Rejected(Reason.date_ahead, f"{cmd.date} is after {ahead}, the day after this command's")
         self.set_day(cmd.date)
         for product in self.products.values():
             product.start_day()
@@ -119,6 +125,11 @@ class SessionDesk(Accounts):
             raise Rejected(Reason.unknown_product, cmd.product)
         self.products[cmd.product].pending[cmd.mode] = ratio_bps(cmd.ratio)
         self.out.append(e.BandScheduled(product=cmd.product, mode=cmd.mode, ratio=cmd.ratio))
+
+
+def _local_date(at: int, utc_offset: int) -> dt.date:
+    """The market's calendar day at `at` (epoch ms)."""
+    return _EPOCH + dt.timedelta(days=(at // 60_000 + utc_offset) // 1440)
 
 
 def _fen(value: int | None) -> Fen | None:

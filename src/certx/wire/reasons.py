@@ -30,6 +30,7 @@ class Reason(StrEnum):
     market_closed = "market_closed"
     session_already_open = "session_already_open"
     stale_date = "stale_date"
+    date_ahead = "date_ahead"                         # a session opened for a date after its command's next day
     unknown_product = "unknown_product"
     duplicate_product = "duplicate_product"
     no_reference_price = "no_reference_price"
