@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -124,6 +125,19 @@ async def committed_events(kafka: Connection, topics: Topics, want: dict[int, in
     """`certx.events` as committed, per partition, until each has `want[p]` records (or the timeout)."""
     got = await read_topic(kafka, topics.events, list(want), sum(want.values()), timeout, settle)
     return {p: [r.value for r in records] for p, records in got.items()}
+
+
+def feeding(kafka: Connection, topic: str, records: list, chunk: int, pause: float) -> threading.Thread:
+    """A thread that writes `records` (as `produce_raw` takes them) to `topic`, `chunk` at a time, `pause` seconds
+    apart, as a matcher would while a test kills or restarts what reads them: already started."""
+    async def paced() -> None:
+        for i in range(0, len(records), chunk):
+            await produce_raw(kafka, topic, records[i:i + chunk])
+            await asyncio.sleep(pause)
+
+    thread = threading.Thread(target=lambda: asyncio.run(paced()))
+    thread.start()
+    return thread
 
 
 async def produce_raw(kafka: Connection, topic: str, records: list[tuple[int, bytes | None, bytes, int]]) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import random
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from certx.wire import settlements as st
 from certx.wire.codec import decode_settlement, encode
 from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
-from tests.kafka.conftest import produce_raw
+from tests.kafka.conftest import feeding, produce_raw
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -81,15 +80,7 @@ def test_kill_9_the_projector_mid_stream_settles_each_trade_exactly_once(as_, to
     trades = sum(isinstance(ev, e.Trade) for ev in events)
     want = {p: sum(r[0] == p for r in records) for p in PARTITION.values()}
 
-    def feed() -> None:   # events keep arriving, about 6 s of them, while the projector is killed
-        async def paced() -> None:
-            for i in range(0, len(records), 500):
-                await produce_raw(as_("matcher"), topics.events, records[i:i + 500])
-                await asyncio.sleep(0.15)
-        asyncio.run(paced())
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feeding(as_("matcher"), topics.events, records, 500, 0.15)     # about 6 s, while it is killed
     kills_mid_stream = 0
     for _ in range(6):
         p = projectors(pg_dsn)
@@ -122,17 +113,9 @@ def test_a_postgresql_restart_under_load_the_projector_rides_it_out_and_settles_
     want = {p: sum(r[0] == p for r in records) for p in PARTITION.values()}
     port = conninfo_to_dict(pg_dsn)["port"]
 
-    def feed() -> None:   # events keep arriving, about 6 s of them, while PostgreSQL restarts
-        async def paced() -> None:
-            for i in range(0, len(records), 500):
-                await produce_raw(as_("matcher"), topics.events, records[i:i + 500])
-                await asyncio.sleep(0.15)
-        asyncio.run(paced())
-
     projector = projectors(pg_dsn)
     projector.wait_started()
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feeding(as_("matcher"), topics.events, records, 500, 0.15)     # about 6 s, while PostgreSQL restarts
     restarts_mid_stream = 0
     for _ in range(2):
         time.sleep(rng.uniform(0.5, 1.5))
@@ -211,18 +194,10 @@ def test_A4_two_projectors_on_one_read_model_settle_each_deposit_exactly_once(as
               for i in range(4_000)]
     records = as_records(events)
 
-    def feed() -> None:
-        async def paced() -> None:
-            for i in range(0, len(records), 40):
-                await produce_raw(as_("matcher"), topics.events, records[i:i + 40])
-                await asyncio.sleep(0.02)
-        asyncio.run(paced())
-
     pair = [projectors(pg_dsn), projectors(pg_dsn)]
     for p in pair:
         p.wait_started()
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feeding(as_("matcher"), topics.events, records, 40, 0.02)
     while feeder.is_alive():
         time.sleep(rng.uniform(0.3, 0.8))
         killed = rng.randrange(2)

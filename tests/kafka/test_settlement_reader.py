@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from certx.ledger import Ledger
 from certx.wire.codec import decode_settlement, encode
 from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
-from tests.kafka.conftest import produce_raw
+from tests.kafka.conftest import feeding
 from tests.kafka.test_projector import engine_events, wait_settled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -36,15 +35,7 @@ def test_u3_a4_a_reader_deduplicating_by_origin_reads_each_settlement_once_in_or
             want[x.origin.partition].append(encode(x))
     assert sum(map(len, want.values())) > 1_000
 
-    def feed() -> None:
-        async def paced() -> None:
-            for i in range(0, len(records), 400):
-                await produce_raw(as_("matcher"), topics.events, records[i:i + 400])
-                await asyncio.sleep(0.1)
-        asyncio.run(paced())
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feeding(as_("matcher"), topics.events, records, 400, 0.1)
     for _ in range(4):
         p = projectors(pg_dsn)
         p.wait_started()

@@ -26,6 +26,7 @@ from certx.wire.commands import NAME_PATTERN
 from certx.wire.routing import PARTITION
 
 from ledger.settling import SettlingDesk, rejections
+from ledger.test_ledger import cea_desk
 from ledger.test_store import Database, db, gec_events, sample_events, store  # noqa: F401 - fixtures
 
 # --- A4: a reader never sees half a batch --------------------------------------------------------------------
@@ -33,13 +34,7 @@ from ledger.test_store import Database, db, gec_events, sample_events, store  # 
 def cea_trade_desk() -> tuple[SettlingDesk, int]:
     """Buyer A (10 M yuan), seller S (1 Mt CEA21); S's listing order rests, then A's order takes 1,000 t at 50.00.
     Returns the desk and how many of its events came before A's order."""
-    desk = SettlingDesk()
-    desk.open_account("A", "B1")
-    desk.open_account("S", "B2")
-    desk.list_product("CEA21", "50.00")
-    desk.deposit("A", "CEA", "10000000")
-    desk.issue_cea("S", "CEA21", 1_000_000)
-    desk.open_day("CEA")
+    desk = cea_desk()
     desk.order("s1", "S", "B2", "CEA21", "sell", 1_000, "50.00")
     before = len(desk.events)
     desk.order("b1", "A", "B1", "CEA21", "buy", 1_000, "50.00")
@@ -86,7 +81,7 @@ def test_a4_a_reader_of_holdings_never_sees_half_a_batch(db: Database, store: St
 def settled_stream(events: list[e.Event], cuts: list[int]) -> list[tuple[list[bytes], list[s.Settlement]]]:
     """The projector's batches (cut where `cuts` say) as (outbox bodies, settlements), as published."""
     journal = Journal(Ledger())
-    batches, at = [], 0
+    batches = []
     for n, ev in enumerate(events):
         journal.add(ev, topic_offset=n)
         if n + 1 in cuts:
