@@ -278,10 +278,15 @@ class GecBook:
 
     def recount(self) -> None:
         """The ladder again from the resting orders (a snapshot's restore, which sets what rests in steps)."""
-        self.ladder = Ladder()
+        self.ladder = self._counted()
+
+    def _counted(self) -> Ladder:
+        """A ladder counted afresh from the resting orders; addressed lots (M5) are not in it."""
+        ladder = Ladder()
         for order in self.orders.values():
             if isinstance(order, Bid) or order.counterparty is None:
-                self.ladder.count(order, order.remaining, 1)
+                ladder.count(order, order.remaining, 1)
+        return ladder
 
     def listed(self, batch: Batch) -> bool:
         """Whether some of a batch's certificates rest in a public lot (the lots a bid may take)."""
@@ -444,10 +449,7 @@ class GecBook:
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
             "the buckets are not the public lots"
         self.lots.check()
-        again = Ladder()
-        for order in self.orders.values():
-            if isinstance(order, Bid) or order.counterparty is None:
-                again.count(order, order.remaining, 1)
+        again = self._counted()
         assert (dict(self.ladder.asks), dict(self.ladder.bids)) == (dict(again.asks), dict(again.bids)), \
             "the ladder is not the resting orders'"
         assert {k: dict(v) for k, v in self.ladder.kinds.items()} == {k: dict(v) for k, v in again.kinds.items()}, \
