@@ -260,15 +260,10 @@ class Store:
         return {p: o for p, o in self.query("SELECT partition, topic_offset FROM marks")}
 
     def load(self) -> tuple[Ledger, dict[int, int]]:
-        """The ledger and the `certx.events` offsets, as of one moment: each query reads what is committed when
-        it runs, so another writer's commit between them would give the cash of before it with the offsets of
-        after it. Every commit moves the offsets on (writers check them: `write`), so offsets that read the same
-        before and after the ledger mean that nothing was committed in between."""
-        while True:
-            offsets = self.topic_offsets()
-            ledger = self.load_ledger()
-            if self.topic_offsets() == offsets:
-                return ledger, offsets
+        """The ledger and the `certx.events` offsets, as of one moment (`snapshot`): each query a transaction of
+        its own, another writer's commit between them would give the cash of before it with the offsets of after."""
+        with self.snapshot():
+            return self.load_ledger(), self.topic_offsets()
 
     def load_ledger(self) -> Ledger:
         ledger = Ledger()
