@@ -96,9 +96,7 @@ class Projector:
     async def start(self) -> None:
         t = self.s.topics
         await require_topics(self.s.kafka, [t.events, t.settlements, t.dlq])
-        self.store = open_store(self.s.db)
-        await self._lead()
-        offsets = self._load()
+        offsets = await self._connect()
         # Assigned, not subscribed: the offsets the database holds are the truth. The group is only where they
         # are also committed, so that `kafka-consumer-groups --describe` shows the projector's lag.
         self.consumer = AIOKafkaConsumer(group_id=self.s.group, isolation_level="read_committed",
@@ -117,6 +115,13 @@ class Projector:
     def open(self) -> dict[int, int]:
         """Connect, and take the ledger as the database has it; returns the `certx.events` offsets it holds."""
         self.store = open_store(self.s.db)
+        return self._load()
+
+    async def _connect(self) -> dict[int, int]:
+        """Connect, lead the read model's writers (standing by until then), and take the ledger as the database
+        has it; returns the `certx.events` offsets it holds."""
+        self.store = open_store(self.s.db)
+        await self._lead()
         return self._load()
 
     async def _lead(self) -> None:
@@ -308,9 +313,7 @@ class Projector:
     async def _resume(self) -> dict[int, int]:
         """Connect again, take the ledger and the offsets the database holds, read `certx.events` again from there
         and publish what its outbox holds."""
-        self.store = open_store(self.s.db)
-        await self._lead()
-        offsets = self._load()
+        offsets = await self._connect()
         self._seek(offsets)
         await self._publish()
         return offsets
