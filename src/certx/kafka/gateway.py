@@ -75,6 +75,7 @@ class Gateway:
         self.door = Door(settings.remember)
         self.positions: dict[TopicPartition, int] = {}
         self.inbound: list[TopicPartition] = []       # the senders' inbound partitions among them
+        self.senders: dict[str, str] = {}             # inbound topic -> its sender (the principal)
         self.held = Held()
         self.waiting = Unsequenced()     # senders' records read, not sequenced yet
         self.processed = 0
@@ -151,6 +152,7 @@ class Gateway:
             self.positions[tp] = await self._committed(tp)
         self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
         self.inbound = [tp for tp in self.positions if self.s.topics.sender_of(tp.topic)]
+        self.senders = {tp.topic: self.s.topics.sender_of(tp.topic) for tp in self.inbound}
         for tp, position in self.positions.items():
             self.consumer.seek(tp, position)
         log.info("gateway.inputs", added=sorted(tp.topic for tp in new), inputs=len(self.positions))
@@ -256,7 +258,7 @@ class Gateway:
         count = 0
         oldest: int | None = None         # the earliest append time among the inbound records
         replayed: list[list[Arrival]] = []    # the replay topic's records, with their recorded times
-        senders = {tp.topic: self.s.topics.sender_of(tp.topic) for tp in self.inbound}
+        senders = self.senders
         waiting = self.waiting
         for tp, records in fetched.items():
             if tp.topic == self.s.topics.events:
@@ -281,7 +283,6 @@ class Gateway:
                                              waiting.last(tp)))
                 else:       # the operator's replay: recorded times, which no live sender's are compared with
                     replayed.append(arrivals(tp.topic, tp.partition, records, times, None))
-                    senders[tp.topic] = None
             self.positions[tp] = await self.consumer.position(tp)
             self.held.passed(tp, self.positions[tp])
             offsets[tp] = self.positions[tp]
@@ -297,7 +298,7 @@ class Gateway:
         for a in in_arrival_order(replayed + [released]) if replayed else released:
             r = a.record
             count += 1
-            admitted = self.door.admit(r.value or b"", senders[a.topic], a.at)
+            admitted = self.door.admit(r.value or b"", senders.get(a.topic), a.at)    # None: the replay
             if isinstance(admitted, NotAnObject):
                 dead.append(encode(dead_letter(r.value, DeadLetterReason.malformed, admitted.detail, a.topic,
                                                a.partition, r.offset, r.timestamp, "gateway")))
