@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from hypothesis import given, strategies as st
 
-from certx.gateway.arrival import Held, Unsequenced, arrivals, in_arrival_order
+from certx.gateway.arrival import KEPT, Held, Unsequenced, arrivals, in_arrival_order
 
 
 class Rec(NamedTuple):
@@ -46,6 +46,42 @@ def test_U3_sightings_end_with_the_records_they_held():
     assert held.sighted("B1") == [(12, 14, 3_000)]
     held.passed("B1", 14)
     assert held.sighted("B1") is None
+
+
+def test_U3_sightings_kept_with_the_position_date_the_records_after_a_restart_as_before():
+    """A gateway that starts after a crash reads the sightings its predecessor committed with the position: a
+    record its sender committed while no gateway ran is dated no earlier than it was last seen held."""
+    held = Held()
+    held.observe("B1", 10, 12, 2_000)
+    held.observe("B1", 12, 14, 9_000)
+    after = Held()
+    after.restore("B1", held.kept("B1"))
+    assert dated(after, [10, 12, 13, 14], [1_000, 1_500, 1_600, 9_500]) == [2_000, 9_000, 9_000, 9_500]
+    assert Held().kept("B1") == ""
+
+
+def test_U3_many_sightings_fit_the_metadata_and_date_no_record_later_than_they_did():
+    """Sightings past KEPT are merged, oldest first, into one that dates their records no later than any of them
+    did (never later than the record could be read: a merged sighting claims no more than each one did)."""
+    held = Held()
+    for k in range(3 * KEPT):
+        held.observe("B1", 10 * k, 10 * k + 15, 1_000 + k)
+    text = held.kept("B1")
+    assert len(text.encode()) <= 4096 and len(held.sighted("B1")) == 3 * KEPT     # what it holds is unchanged
+    after = Held()
+    after.restore("B1", text)
+    offsets = list(range(0, 30 * KEPT + 15))
+    before_crash, after_crash = dated(held, offsets, [0] * len(offsets)), dated(after, offsets, [0] * len(offsets))
+    assert all(0 < a <= b for a, b in zip(after_crash, before_crash))
+    assert after_crash[-1] == before_crash[-1]         # the newest sightings kept as they were
+
+
+@given(st.text(max_size=64) | st.binary(max_size=64).map(lambda b: "held/1 " + b.decode("latin-1")))
+def test_U3_metadata_that_is_not_sightings_restores_none(text):
+    """An older release's empty metadata, or any text not written by `kept`, is no sightings (never an error)."""
+    held = Held()
+    held.restore("B1", text)
+    assert held.sighted("B1") is None or all(s.stable < s.high for s in held.sighted("B1"))
 
 
 def test_U3_a_senders_records_keep_their_order_when_clocks_differ_by_a_millisecond():

@@ -424,6 +424,72 @@ def test_U3_a_record_an_open_transaction_held_back_is_not_dated_before_the_excha
     assert held_at >= meanwhile_at, "sent a second before B2's command, but readable only after its answer"
 
 
+def test_U3_a_record_committed_while_no_gateway_ran_is_dated_as_the_last_gateway_saw_it_held(as_, topics, day,
+                                                                                           gateway, services):
+    """B1 holds an order cancel open in a transaction; the gateway sees it held, answers B2's command meanwhile
+    and keeps seeing it held; then the gateway is killed -9 and B1 commits while none runs. By its append time,
+    B1's record would come into the market dated before B2's (a broker holding an order open could commit it
+    whenever the gateway went down and have it dated back up to the transaction timeout). The next gateway dates
+    it no earlier than its predecessor last saw it held, which that one committed with its positions: after
+    B2's command, and no earlier than the last sighting committed."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
+
+    from certx.gateway.arrival import Held
+
+    gateway.stop()
+    b1, b2, op = as_("B1"), as_("B2"), as_("operator")
+    inbound = TopicPartition(topics.inbound("B1"), 0)
+
+    async def last_kept(after: int) -> int:
+        """The newest sighting of B1's partition the gateway committed, once it is later than `after`."""
+        admin = AIOKafkaAdminClient(**as_("admin").aiokafka())
+        await admin.start()
+        try:
+            for _ in range(600):
+                got = await admin.list_consumer_group_offsets(topics.group("gateway"), partitions=[inbound])
+                held = Held()
+                held.restore(inbound, got[inbound].metadata if inbound in got else "")
+                if held.newest() > after:
+                    return held.newest()
+                await asyncio.sleep(0.1)
+            raise AssertionError("the gateway never committed a sighting of B1's held record")
+        finally:
+            await admin.close()
+
+    async def hold_then_commit_while_down() -> int:
+        first = subprocess.Popen([sys.executable, "-c", _GATEWAY_OF_TEN], env={
+            **os.environ, "CERTX_TEST_GATEWAY": json.dumps([dataclasses.asdict(as_("gateway")), topics.prefix])})
+        producer = AIOKafkaProducer(transactional_id=f"{topics.prefix}B1-held-over", enable_idempotence=True,
+                                    **b1.aiokafka())
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            await (await producer.send(inbound.topic, line(type="order.cancel", order_id="held-over",
+                                                           account="A1", market="CEA"), partition=0))
+            await asyncio.sleep(1)
+            await send(b2, topics.inbound("B2"), [line(type="order.cancel", order_id="meanwhile", account="A2",
+                                                       market="CEA")])
+            got = await read_topic(op, topics.events, [0, 1, 2], day + 1, timeout=60, settle=0)
+            (answered,) = [r for rs in got.values() for r in rs if decode_event(r.value).ref == "meanwhile"]
+            kept = await last_kept(answered.timestamp + 1_000)      # and seen held alone a second later
+            first.kill()
+            first.wait(10)
+            await producer.commit_transaction()
+            return kept
+        finally:
+            await producer.stop()
+            if first.poll() is None:
+                first.kill()
+
+    kept = asyncio.run(hold_then_commit_while_down())
+    services("gateway").wait_ready()
+    evs = events(op, topics, day + 2)
+    ((_, held_at),) = [(ev, at) for ev, at in evs if ev.ref == "held-over"]
+    ((_, meanwhile_at),) = [(ev, at) for ev, at in evs if ev.ref == "meanwhile"]
+    assert held_at >= kept > meanwhile_at, "sent a second before B2's command, committed while no gateway ran"
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in

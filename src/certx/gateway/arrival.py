@@ -8,7 +8,11 @@ time alone, a held record would reach the market with a time from before it coul
 an order at 11:29:59, watch the market through the lunch break, and commit at 12:59 for an order the D1
 window admits, or let it abort. So a held record is dated no earlier than the last time the gateway saw it
 held (the fetch that reported it behind the partition's last stable offset): its commit time, to within one
-fetch. `Held` remembers those sightings; it is fed what the consumer reports, and reads no clock.
+fetch. `Held` remembers those sightings; it is fed what the consumer reports, and reads no clock. They go with
+the gateway's committed positions (`kept`, `restore`): a gateway that starts after a crash dates a record whose
+sender committed while no gateway ran no earlier than the last time its predecessor saw it held, not by its append
+time (a broker holding an order open could otherwise commit it whenever the gateway went down and have it dated
+back to its append, up to the transaction timeout before).
 
 The gateway sequences the records of all senders in the order they reached the exchange (their time, then topic,
 partition and offset, so the order is total), not one sender's records after another's: a market's time priority
@@ -28,11 +32,17 @@ from heapq import merge
 from itertools import chain
 from typing import Generic, Hashable, Iterable, NamedTuple, Protocol, TypeVar
 
+import msgspec
+
 
 class Sighting(NamedTuple):
     stable: int        # the last stable offset: records from here on were held
     high: int          # the high watermark: records before it had been appended
     at: int            # when the broker said so (epoch ms, the consumer's clock)
+
+
+KEPT = 40                  # sightings kept in a committed position's metadata (each up to ~56 bytes)
+_KEPT_TAG = "held/1 "      # the metadata's version: text without it is no sightings
 
 
 class Held:
@@ -54,6 +64,36 @@ class Held:
     def sighted(self, source: Hashable) -> list[Sighting] | None:
         """The sightings of `source` that may date a record, or None (the usual case: nothing held)."""
         return self._seen.get(source)
+
+    def kept(self, source: Hashable) -> str:
+        """`source`'s sightings as text for its committed position's metadata ('' when none): KEPT at most, the
+        oldest merged into one that dates their records no later than any of them did, to fit the broker's bound
+        on metadata (4 KiB by default)."""
+        seen = list(self._seen.get(source, ()))
+        if not seen:
+            return ""
+        while len(seen) > KEPT:
+            a, b = seen[0], seen[1]
+            seen[:2] = [Sighting(a.stable, max(a.high, b.high), a.at)]   # records past a.high came after a.at
+        return _KEPT_TAG + msgspec.json.encode(seen).decode()
+
+    def restore(self, source: Hashable, text: str) -> None:
+        """`source`'s sightings from `kept`'s text; any other text (an older release's empty metadata) is none."""
+        if not text.startswith(_KEPT_TAG) or len(text) > 4 * 1024:
+            return
+        try:
+            seen = msgspec.json.decode(text[len(_KEPT_TAG):], type=list[Sighting])
+        except msgspec.DecodeError:
+            return
+        if seen and all(0 <= s.stable < s.high and s.at >= 0 for s in seen):
+            self._seen[source] = seen
+
+    def newest(self) -> int:
+        """The time of the latest sighting of any source (0: none)."""
+        return max((seen[-1].at for seen in self._seen.values()), default=0)
+
+    def sources(self) -> list[Hashable]:
+        return list(self._seen)
 
     def passed(self, source: Hashable, position: int) -> None:
         """The records of `source` before `position` are sequenced: their sightings are done with."""

@@ -53,6 +53,7 @@ log = structlog.get_logger("certx.gateway")
 
 LOG_APPEND_TIME = 1
 RELAYED = ("CEA", "CCER")       # the markets whose events a surrender's second phase answers
+KEEP_HELD_EVERY_MS = 1_000      # while a sender holds records, its sightings are committed at least this often
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Gateway:
         self.inbound: list[TopicPartition] = []       # the senders' inbound partitions among them
         self.senders: dict[str, str] = {}             # inbound topic -> its sender (the principal)
         self.held = Held()
+        self.held_kept = 0                # the newest sighting committed with the positions
         self.waiting = Unsequenced()     # senders' records read, not sequenced yet
         self.processed = 0
         self._stopping = asyncio.Event()
@@ -150,6 +152,8 @@ class Gateway:
             return
         for tp in new:
             self.positions[tp] = await self._committed(tp)
+            if self.s.topics.sender_of(tp.topic):
+                self.held.restore(tp, await self._kept(tp))
         self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
         self.inbound = [tp for tp in self.positions if self.s.topics.sender_of(tp.topic)]
         self.senders = {tp.topic: self.s.topics.sender_of(tp.topic) for tp in self.inbound}
@@ -162,6 +166,32 @@ class Gateway:
         if committed is None:
             committed = (await self.consumer.beginning_offsets([tp]))[tp]
         return committed
+
+    async def _kept(self, tp: TopicPartition) -> str:
+        """The metadata committed with `tp`'s position: the sightings `Held.kept` wrote. (aiokafka's public
+        `committed` drops it; its coordinator's fetch, which that calls, keeps it.)"""
+        got = await self.consumer._coordinator.fetch_committed_offsets([tp])
+        return got[tp].metadata if tp in got else ""
+
+    def _with_sightings(self, offsets: dict[TopicPartition, int]) -> dict:
+        """The positions to commit, every partition with records seen held among them, each with its sightings:
+        a gateway that starts after this one dies dates them as this one would have."""
+        for tp in self.held.sources():
+            if tp not in offsets:
+                first = self.waiting.first(tp)
+                offsets[tp] = self.positions[tp] if first is None else first
+        self.held_kept = self.held.newest()
+        return {tp: (o, self.held.kept(tp)) if tp.topic != self.s.topics.events else o for tp, o in offsets.items()}
+
+    async def _keep_held(self) -> None:
+        """Commit the sightings alone, as a sender's transaction stays open and nothing else is committed."""
+        positions = self._with_sightings({})
+
+        async def fill(producer) -> list[asyncio.Future]:
+            await producer.send_offsets_to_transaction(positions, self.s.group)
+            return []
+
+        await self.transactions.submit(fill)
 
     async def run(self) -> None:
         consumer = self.consumer
@@ -187,6 +217,8 @@ class Gateway:
                 self.progress.tick(consumer, self.processed)
                 if any(fetched.values()) or self.waiting:
                     await self._process(fetched)
+                elif self.held.newest() >= self.held_kept + KEEP_HELD_EVERY_MS:
+                    await self._keep_held()
             await self.transactions.settle()
         finally:
             looking.cancel()
@@ -225,18 +257,19 @@ class Gateway:
         letter = encode(dead_letter(None, DeadLetterReason.malformed, f"{exc}: offsets {base} to {end - 1} not read",
                                     tp.topic, tp.partition, base, None, "gateway"))
 
+        first = self.waiting.first(tp)      # past the batch, but never past a record read and still waiting
+        self.held.passed(tp, end if first is None else first)
+        positions = self._with_sightings({tp: end if first is None else first})
+
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
-            # past the batch, but never past a record read and still waiting to be sequenced
-            first = self.waiting.first(tp)
-            await producer.send_offsets_to_transaction({tp: end if first is None else first}, self.s.group)
+            await producer.send_offsets_to_transaction(positions, self.s.group)
             return sent
 
         await self.transactions.submit(fill)
         await self.transactions.settle()
         consumer.seek(tp, end)
         self.positions[tp] = end
-        self.held.passed(tp, end)
         metrics.DEAD_LETTERS.labels("gateway").inc()
 
     def _sight_held(self) -> None:
@@ -284,7 +317,6 @@ class Gateway:
                 else:       # the operator's replay: recorded times, which no live sender's are compared with
                     replayed.append(arrivals(tp.topic, tp.partition, records, times, None))
             self.positions[tp] = await self.consumer.position(tp)
-            self.held.passed(tp, self.positions[tp])
             offsets[tp] = self.positions[tp]
         had = waiting.sources()
         released = waiting.release(await self._behind())
@@ -293,6 +325,7 @@ class Gateway:
         for tp in offsets:
             first = waiting.first(tp)       # read, but waiting: the position before it, so read again after a restart
             offsets[tp] = self.positions[tp] if first is None else first
+            self.held.passed(tp, offsets[tp])      # sightings of what a restart reads again stay
         if pace:
             self._pace()
         for a in in_arrival_order(replayed + [released]) if replayed else released:
@@ -316,13 +349,15 @@ class Gateway:
             tp = TopicPartition(t.events, PARTITION[market])
             offsets[tp] = self.positions[tp]
 
+        positions = self._with_sightings(offsets)
+
         async def fill(producer) -> list[asyncio.Future]:
             sent = []
             for p, values in commands.items():
                 sent += await send_batched(producer, t.commands, p, MARKET_OF[p].encode(), values, stamps[p])
             if dead:
                 sent += await send_batched(producer, t.dlq, 0, None, dead)
-            await producer.send_offsets_to_transaction(offsets, self.s.group)
+            await producer.send_offsets_to_transaction(positions, self.s.group)
             return sent
 
         def committed() -> None:
