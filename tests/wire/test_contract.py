@@ -4,6 +4,7 @@ go to the dead letters alone. Every answer carries `ref`; a resent command never
 and U2 (money and quantities), A1 (who may act) and A2 (cash per market)."""
 from __future__ import annotations
 
+import json
 import tracemalloc
 
 import msgspec
@@ -110,6 +111,23 @@ def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and
     assert ev.account == "", "a name the contract refuses is never published"
     ev = answer(desk, msgspec.json.encode(order(order_id=name)))
     assert ev.reason == "malformed" and ev.ref == ""
+
+
+@pytest.mark.parametrize("name", ["B1\U000e0041", "A\U000e0001", "A\U0001d173B", "A\U00013430"])
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_name_with_an_astral_format_character_is_malformed_however_it_is_written(name, escaped):
+    """The tag block's characters print as nothing: "B1" followed by a hidden tag "A" shows as "B1" on every screen,
+    like a zero-width space. The schemas' pattern cannot name them (see ASTRAL_UNSAFE), so the door looks for them
+    after the decode, in UTF-8 or escaped as a surrogate pair; a name in CJK Extension B (astral too) is no
+    such character."""
+    desk = cea_day()
+    raw = msgspec.json.encode(order(account=name))
+    if escaped:
+        raw = json.dumps(json.loads(raw), ensure_ascii=True).encode()
+    ev = answer(desk, raw)
+    assert ev.reason == "malformed" and "`$.account`" in ev.detail and ev.ref == "o1"
+    assert ev.account == "", "a name the contract refuses is never published"
+    assert isinstance(decode_command(msgspec.json.encode(order(account="A\U00020000"))), c.OrderNew)
 
 
 def test_an_object_after_a_byte_order_mark_is_answered_with_its_ref_not_only_dead_lettered():

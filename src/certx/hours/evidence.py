@@ -38,7 +38,7 @@ import msgspec
 
 from certx.hours.allocation import KWH, MAX_CLASSES, MAX_HOUR, MAX_MIX_ENTRIES, AllocationError, check_loads, mix_kwh
 from certx.money import Price
-from certx.wire.commands import MAX_QUANTITY, UNSAFE
+from certx.wire.commands import MAX_QUANTITY, UNPRINTABLE
 
 VERSION = 1
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -46,7 +46,6 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MAX_TEXT = 128                                   # characters in a name, as the wire's Name allows
 MAX_CANCELLATIONS = MAX_CLASSES
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])\Z")
-_UNSAFE = re.compile(f"[{UNSAFE}]")
 COLUMNS = ("hour", "load_kwh", "supplied_kwh", "matched_kwh", "unmatched_kwh", "sources")
 
 
@@ -198,7 +197,7 @@ def _serials(ranges: tuple[tuple[int, int], ...], first: int, last: int) -> tupl
 
 
 def _text(value: object, what: str) -> None:
-    if type(value) is not str or not 1 <= len(value) <= MAX_TEXT or _UNSAFE.search(value):
+    if type(value) is not str or not 1 <= len(value) <= MAX_TEXT or UNPRINTABLE.search(value):
         raise EvidenceError(f"{what} must be 1 to {MAX_TEXT} printable characters")
 
 

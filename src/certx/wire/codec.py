@@ -89,8 +89,6 @@ _quote_decoder = msgspec.json.Decoder(Quote, dec_hook=_dec_hook)
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 _loose = msgspec.json.Decoder()
 _plain = msgspec.json.Encoder()
-_NAME = re.compile(c.NAME_PATTERN)
-_UNSAFE = re.compile(f"[{c.UNSAFE}]")
 _ID = re.compile(rb'"(order_id|id)"\s*:\s*"([^"\\]{1,128})"')
 
 
@@ -152,13 +150,13 @@ def _heads_of(raw: bytes) -> dict[str, Any]:
 
 def _name(value: Any) -> str:
     """`value` if it is a name the contract allows (safe to echo in an answer), else ''."""
-    return value if type(value) is str and 0 < len(value) <= 128 and _NAME.match(value) else ""
+    return value if type(value) is str and 0 < len(value) <= 128 and not c.UNPRINTABLE.search(value) else ""
 
 
 def _say(text: str) -> str:
     """An error message safe to publish: it may quote a sender's field name, so strip control characters
     and keep it short."""
-    return _UNSAFE.sub("?", text)[:300]
+    return c.UNPRINTABLE.sub("?", text)[:300]
 
 
 def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
@@ -217,11 +215,28 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
     wrong = c.misplaced_term(cmd, market_of_product(cmd.product)) if type(cmd) is c.OrderNew else None
+    # an astral character is four bytes from F0 to F4 in UTF-8, or escaped as a surrogate pair: only then look
+    if wrong is None and (b"\\u" in raw or not raw.isascii() and (b"\xf0" in raw or b"\xf3" in raw)):
+        where = _unprintable(msgspec.to_builtins(cmd, enc_hook=_enc_hook))
+        wrong = where and f"`{where}` holds a character that prints as nothing (ASTRAL_UNSAFE)"
     if wrong is None and type(cmd) in _FILTERED and cmd.filter is not None:
         wrong = c.hours_fault(cmd.filter)
     if wrong:
         return malformed(wrong)
     return cmd
+
+
+def _unprintable(value: Any, path: str = "$") -> str | None:
+    """The path of the first string in `value` (a command as builtins) that holds a character no name may
+    (c.UNPRINTABLE: the pattern checked the Basic Multilingual Plane's, this finds the astral ones)."""
+    if type(value) is str:
+        return path if c.UNPRINTABLE.search(value) else None
+    items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for key, item in items:
+        found = _unprintable(item, f"{path}.{key}" if type(key) is str else f"{path}[{key}]")
+        if found:
+            return found
+    return None
 
 
 def decode_logged(raw: bytes) -> c.LoggedCommand | None:
