@@ -60,20 +60,29 @@ def test_U3_sightings_kept_with_the_position_date_the_records_after_a_restart_as
     assert Held().kept("B1") == ""
 
 
-def test_U3_many_sightings_fit_the_metadata_and_date_no_record_later_than_they_did():
-    """Sightings past KEPT are merged, oldest first, into one that dates their records no later than any of them
-    did (never later than the record could be read: a merged sighting claims no more than each one did)."""
-    held = Held()
-    for k in range(3 * KEPT):
-        held.observe("B1", 10 * k, 10 * k + 15, 1_000 + k)
+@given(st.integers(0, 2**62), st.lists(st.tuples(st.integers(0, 50), st.integers(1, 50), st.integers(0, 10**4)),
+                                        min_size=KEPT - 5, max_size=3 * KEPT))
+def test_U3_sightings_kept_fit_the_metadata_and_date_no_record_later_than_they_did(first, steps):
+    """However many sightings a partition has (an open transaction after another), what goes with the position
+    fits the broker's 4 KiB and dates each record no later than the sightings in memory did, nor earlier than its
+    append time; past KEPT the oldest are merged into one that claims no more than each of them did."""
+    held, stable, high, at = Held(), first, first, 1_000
+    for more_stable, more_high, later in steps:      # the stable offset and the high watermark only move on
+        stable, at = stable + more_stable, at + later
+        high = max(high, stable) + more_high
+        held.observe("B1", stable, high, at)
     text = held.kept("B1")
-    assert len(text.encode()) <= 4096 and len(held.sighted("B1")) == 3 * KEPT     # what it holds is unchanged
+    assert len(text.encode()) <= 4096
     after = Held()
     after.restore("B1", text)
-    offsets = list(range(0, 30 * KEPT + 15))
-    before_crash, after_crash = dated(held, offsets, [0] * len(offsets)), dated(after, offsets, [0] * len(offsets))
-    assert all(0 < a <= b for a, b in zip(after_crash, before_crash))
-    assert after_crash[-1] == before_crash[-1]         # the newest sightings kept as they were
+    offsets = range(first, high + 2)
+    appended = [500] * len(offsets)
+    before_crash, after_crash = dated(held, list(offsets), appended), dated(after, list(offsets), appended)
+    assert all(500 <= a <= b for a, b in zip(after_crash, before_crash))
+    assert after_crash[-3:] == before_crash[-3:]       # the newest sighting kept as it was
+    seen = held.sighted("B1")
+    covered = [k for k, o in enumerate(offsets) if any(s.stable <= o < s.high for s in seen)]
+    assert all(after_crash[k] >= seen[0].at for k in covered), "no record seen held is dated as if never seen"
 
 
 @given(st.text(max_size=64) | st.binary(max_size=64).map(lambda b: "held/1 " + b.decode("latin-1")))
