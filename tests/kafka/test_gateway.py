@@ -359,6 +359,57 @@ def test_a_compression_bomb_is_skipped_whole_and_the_commands_around_it_answered
     assert (dead.service, dead.source, dead.offset, dead.length) == ("gateway", topics.inbound("B1"), 1, 0)
     assert "zstd" in dead.detail and "offsets 1 to 4" in dead.detail
 
+
+def test_a_compression_bomb_behind_its_senders_records_holds_no_other_sender_hostage(as_, topics, day, gateway):
+    """While the gateway is down, B1 sends 3,000 commands and a zstd bomb in one go, then B2 a command. The fetch
+    that brings B1's commands brings the bomb too, so the gateway reads them again up to it with every other
+    sender paused: it read them one record a transaction, 3,000 transactions, during which nobody else was read
+    (measured: 5,000 commands before each bomb held a quiet broker's orders 2.5 s a bomb, and a bomb costs its
+    sender a few kilobytes). Read in batches, they take a few transactions; each command, B1's and B2's, is
+    answered once (DESIGN 7: a bad record never stops a service; M1: no sender is held behind another's)."""
+    gateway.stop()
+    b1, op = as_("B1"), as_("operator")
+
+    async def commands_then_bomb() -> None:
+        producer = AIOKafkaProducer(compression_type="zstd", max_request_size=80 << 20, max_batch_size=80 << 20,
+                                    **b1.aiokafka())
+        await producer.start()
+        try:
+            commands = producer.create_batch()
+            for i in range(3000):
+                assert commands.append(key=None, value=line(type="order.cancel", order_id=f"c{i}", account="A1",
+                                                            market="CEA"), timestamp=None) is not None
+            bomb = producer.create_batch()
+            for _ in range(4):
+                assert bomb.append(key=None, value=bytes(17 << 20), timestamp=None) is not None
+            sent = [await producer.send_batch(b, topics.inbound("B1"), partition=0) for b in (commands, bomb)]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(commands_then_bomb())
+    asyncio.run(send(as_("B2"), topics.inbound("B2"), [line(type="order.cancel", order_id="b2", account="A2",
+                                                             market="CEA")]))
+
+    async def catch_up() -> int:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        try:
+            await read_topic(op, topics.events, [0, 1, 2], day + 3001, timeout=120, settle=0.5)
+        finally:
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+        return g.transactions.committed
+
+    transactions = asyncio.run(catch_up())
+    evs = events(op, topics, day + 3001)
+    assert [len(answers(evs, ref)) for ref in ("c0", "c2999", "b2")] == [1, 1, 1]
+    assert sorted(ev.ref for ev, _ in evs if ev.ref[:1] == "c" and ev.ref[1:].isdigit()) == \
+        sorted(f"c{i}" for i in range(3000))
+    assert transactions < 100, f"{transactions} transactions for B1's 3,000 commands and B2's one"
+
 # --- transactions on the inbound path never stall a market ---------------------------------------------------
 
 def test_a_senders_transactions_and_aborted_transactions_never_stall_a_market(as_, topics, day):
