@@ -166,6 +166,19 @@ def test_D1_M1_a_later_record_waits_for_a_backlog_that_arrived_before_it():
     assert waiting.first(("in.operator", 0)) is None and not waiting
 
 
+def test_M1_a_record_seen_after_a_later_one_was_sequenced_is_dated_no_earlier_than_it():
+    """B0's partition showed nothing unread, so B1's record of 1_010 went into the market; B0's record of 1_007 was
+    appended before it but readable only after (the broker stamps before a fetch can see, and partitions are not
+    read at one instant). It is sequenced next, dated 1_010: a market's times never go backwards (M1, M3)."""
+    waiting = Unsequenced()
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0)], [1_010], None))
+    assert [a.at for a in waiting.release(behind=[])] == [1_010]
+    waiting.add(("in.B0", 0), arrivals("in.B0", 0, [Rec(0), Rec(1)], [1_007, 1_012], None))
+    waiting.add(("in.B2", 0), arrivals("in.B2", 0, [Rec(0)], [1_009], None))
+    assert [(a.topic, a.at) for a in waiting.release(behind=[])] == [("in.B0", 1_010), ("in.B2", 1_010),
+                                                                     ("in.B0", 1_012)]
+
+
 def test_U3_a_senders_records_keep_their_order_across_batches():
     waiting = Unsequenced()
     waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0)], [1_001], None))
