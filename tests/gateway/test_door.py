@@ -89,6 +89,25 @@ def test_only_an_id_another_sender_reused_costs_the_door_a_second_entry():
     assert list(door.targets) == ["o2", "o3", "o4"] and "o1" not in door.owners
 
 
+def test_A1_one_brokers_flood_of_orders_forgets_its_own_orders_never_anothers():
+    """The door remembers a bounded number of orders for the commands that target one without naming their market.
+    It forgot the oldest of all: a broker sending a million well-formed orders (even orders its engine refuses)
+    pushed every other broker's orders out, and their cancels and takers were refused `unknown_order`. When full,
+    the sender holding the most gives up its oldest."""
+    door = Door(remember=6)
+    door.admit(new_order("b1-a", product="GEC"), "B1", NOW)
+    door.admit(new_order("b2-a", product="CCER"), "B2", NOW)
+    door.admit(new_order("b1-a", product="CCER"), "B2", NOW)       # B2 reuses B1's id: the second memory
+    for k in range(50):
+        door.admit(new_order(f"flood-{k}"), "B0", NOW)
+    assert len(door.targets) == 6 and "flood-0" not in door.targets and "flood-49" in door.targets
+    assert set(door.owners) == set(door.targets), "an order forgotten takes its sender along"
+    cancel = door.admit(raw(type="order.cancel", order_id="b1-a", account="A"), "B1", NOW)
+    lift = door.admit(raw(type="order.lift", order_id="l1", account="B", target="b2-a", quantity=1), "B3", NOW)
+    own = door.admit(raw(type="order.cancel", order_id="b1-a", account="A"), "B2", NOW)
+    assert (cancel.markets, lift.markets, own.markets) == (("GEC",), ("CCER",), ("CCER",))
+
+
 def test_the_multi_market_registry_commands_go_to_each_of_their_markets():
     door = Door()
     assert door.admit(raw(type="account.open", id="a", account="A", broker="B1"), "registry", NOW).markets == \

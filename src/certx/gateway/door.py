@@ -18,12 +18,13 @@ are unique per sender (PROTOCOL), so another sender may use the same id: a cance
 first, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
 broker could send another's cancels or takers to another market by reusing their ids). Only an id a second sender
 reuses costs a second entry; a restarted door, reading the log a partition at a time, takes the first it reads.
+The memory is shared fairly among senders (`Recall`): one broker's flood of orders pushes out its own ids only.
 """
 from __future__ import annotations
 
 import sys
-from collections import OrderedDict
-from typing import NamedTuple
+from collections import deque
+from typing import Hashable, NamedTuple
 
 from certx.wire import commands as c
 from certx.wire.codec import ORDER_TYPES, Malformed, NotAnObject, decode_command, millis
@@ -47,9 +48,9 @@ class Admitted(NamedTuple):
 class Door:
     def __init__(self, remember: int = 1_000_000) -> None:
         self.remember = remember
-        self.targets: OrderedDict[str, str] = OrderedDict()     # order or auction id -> its first order's market
-        self.owners: dict[str, str] = {}                         # order id -> the sender of its first order
-        self.reused: OrderedDict[tuple[str, str], str] = OrderedDict()  # (sender, id another sent first) -> market
+        self.targets = Recall(remember)          # order or auction id -> its first order's market
+        self.owners: dict[str, str] = {}         # order id -> the sender of its first order
+        self.reused = Recall(remember)           # (sender, id another sent first) -> market
         self.last_at = 0
 
     def admit(self, raw: bytes, sender: str | None, at: int | None = None) -> Admitted | NotAnObject:
@@ -93,14 +94,15 @@ class Door:
         key = cmd.auction_id if isinstance(cmd, c.AuctionOpen) else getattr(cmd, "order_id", None)
         if key is None or not isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
             return
+        sender = sys.intern(cmd.actor)              # a few senders: one string each, not one per order
         if key not in self.targets:
-            gone = _remember(self.targets, key, market, self.remember)
+            gone = self.targets.keep(sender, key, market)
             if gone is not None:
                 self.owners.pop(gone, None)
             if isinstance(cmd, c.OrderNew):
-                self.owners[key] = sys.intern(cmd.actor)    # a few senders: one string each, not one per order
-        elif isinstance(cmd, c.OrderNew) and self.owners.get(key) != cmd.actor:
-            _remember(self.reused, (cmd.actor, key), market, self.remember)
+                self.owners[key] = sender
+        elif isinstance(cmd, c.OrderNew) and self.owners.get(key) != sender:
+            self.reused.keep(sender, (sender, key), market)
 
     def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[Reason, str] | None:
         """Stamp the sender as the actor; a refusal (reason, detail) if the command says otherwise."""
@@ -148,11 +150,40 @@ class Door:
         return Admitted(refusal, (market,), at)
 
 
-def _remember(known: OrderedDict, key: object, value: str, most: int) -> object | None:
-    """Keep `value` under `key` as the newest; returns the key of the oldest if that had to go."""
-    known[key] = value
-    known.move_to_end(key)
-    return known.popitem(last=False)[0] if len(known) > most else None
+class Recall(dict):
+    """Ids and their markets, at most `most`, shared among the senders that sent them: when full, the sender that
+    holds the most gives up its oldest. With the oldest of all going, one broker's flood of a million well-formed
+    orders (even orders its engine refuses) pushed every other broker's orders out, and their cancels, lifts and
+    accepts that omit `market` were refused `unknown_order` (the fairness red team)."""
+
+    LOOK = 64       # evictions between two looks for the sender holding the most (it stays so meanwhile, near enough)
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+        self._of: dict[str, deque] = {}       # sender -> its ids here, oldest first
+        self._largest = ""
+        self._looked = 0
+
+    def keep(self, sender: str, key: Hashable, market: str) -> Hashable | None:
+        """Remember `key`'s market, sent by `sender`; returns the id forgotten to make room, if one was."""
+        if key in self:
+            self[key] = market
+            return None
+        self[key] = market
+        self._of.setdefault(sender, deque()).append(key)
+        if len(self) <= self.most:
+            return None
+        if self._looked <= 0 or self._largest not in self._of:
+            self._largest = max(self._of, key=lambda s: len(self._of[s]))
+            self._looked = self.LOOK
+        self._looked -= 1
+        ids = self._of[self._largest]
+        gone = ids.popleft()
+        if not ids:
+            del self._of[self._largest]
+        del self[gone]
+        return gone
 
 
 def _target(cmd: c.AnyCommand) -> str | None:
