@@ -53,7 +53,7 @@ from certx.money import Price
 from certx.wire import commands as c
 from certx.wire.codec import encode
 from loadtest import cea
-from loadtest.cluster import (PYTHON, Deployment, Worker, broker_pid, last_data_offset, machine,
+from loadtest.cluster import (PYTHON, Deployment, Worker, bootstrap, broker_pid, last_data_offset, machine,
                               preload, run_bench, service, wait_committed)
 from loadtest.engine_bench import listing_flow
 from loadtest.kafka_latency import Reader, figures, now_ms, offer
@@ -344,8 +344,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "fair.json"))
-    ap.add_argument("--bootstrap", default=os.environ.get("CERTX_KAFKA")
-                    or f"127.0.0.1:{os.environ.get('CERTX_KAFKA_PORT', '9092')}")
+    ap.add_argument("--bootstrap", default=bootstrap())
     ap.add_argument("--flood", choices=FLOODS, help=argparse.SUPPRESS)        # the flooding broker's process
     ap.add_argument("--topic", help=argparse.SUPPRESS)
     ap.add_argument("--hold", type=float, default=30.0, help=argparse.SUPPRESS)
