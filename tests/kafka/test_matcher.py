@@ -136,9 +136,9 @@ def test_a_matcher_whose_replay_answers_the_log_otherwise_stops_instead_of_reusi
         as_, topics, gateway, matchers, all_day_rules):
     """DESIGN 2, 3: the events of a market are one stream, each seq once. A matcher under all-day sessions
     publishes a day whose orders start at 07:00 (they trade); a matcher under DOMAIN's sessions (an upgrade that
-    answers old commands otherwise, or another rules file) rebuilds the market from the log alone and would answer
-    the next command with a seq already published, which the projector drops as a duplicate. It stops instead,
-    saying why, and publishes nothing."""
+    answers old commands otherwise, or another rules file) rebuilds the market from the log alone, without the
+    07:00 trades, and would answer the next command with a seq already published. It stops instead, saying why,
+    and publishes nothing."""
     operator = as_("operator")
     lines = trading_day(200, seed=5, close=False, start=dt.time(7, 0))
     first = matchers(snapshot_every=10**9, rules=all_day_rules)

@@ -3,9 +3,10 @@
 The matcher rebuilds a market from the latest snapshot and the command log replayed with output suppressed. The
 same log gives the same events only under the same code and rules: a new release that answers an old command
 otherwise (91b575d refuses a session opened days ahead, which an older release opened), or another rules file,
-rebuilds an engine whose next `seq` is not the one after the last event in `certx.events`. Carrying on would give
-the next events seqs already published (the projector drops them as duplicates: origin is the event's seq) or
-leave a hole, over a state that is not the one the published events describe. So the restore checks it.
+rebuilds an engine whose next `seq` is not the one after the last event in `certx.events`. Carrying on would trade
+on a state the published events (and the ledger settled from them) do not describe, and give the next events seqs
+already published (settlements are keyed by their event's seq: readers drop some as duplicates) or leave a hole.
+So the restore checks it.
 """
 from __future__ import annotations
 

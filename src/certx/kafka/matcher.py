@@ -18,8 +18,9 @@ latest snapshot that verifies (certx.engine.snapshot: data, never code; one that
 skipped with a warning, and the log replayed from its start instead) and replays the commands between the two
 with output suppressed. The engine so rebuilt must stand where the market's published events end (`follows`): a
 release that answers an old command otherwise than the release that published its events did, or another rules
-file, rebuilds another state, and its next events would reuse seqs already published (the projector takes them for
-duplicates) or skip some; the market stops instead (`Diverged`). An engine kept from before a rebalance is reused
+file, rebuilds another state than the one those events (and the ledger settled from them) describe, and its next
+events would reuse seqs already published (a settlement's origin is its event's seq) or skip some; the market stops
+instead (`Diverged`). An engine kept from before a rebalance is reused
 when nobody else has committed since.
 Errors in a transaction end the process: the engine has already applied the batch, and the simple, safe way
 back is a restart from the log (crash-only).
