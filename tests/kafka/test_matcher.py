@@ -4,17 +4,22 @@ market, and a real gap in the command log stops it rather than skip commands."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import random
 import subprocess
 import sys
 import time
 
+import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
+from certx.replay import Replay
+from certx.rules import Rules
 from certx.wire.codec import decode_event
+from certx.wire.routing import PARTITION
 from loadtest.flows import trading_day
 from tests.kafka.conftest import committed_events, counts, expected_events, replay
 
@@ -125,3 +130,38 @@ def test_a_real_gap_in_the_command_log_stops_the_market_instead_of_skipping_comm
         time.sleep(0.2)
     assert m.proc.poll() is not None, "the matcher must not serve a market whose log lost commands"
     assert "OffsetOutOfRange" in m.text(), m.text()[-2000:]
+
+
+def test_a_matcher_whose_replay_answers_the_log_otherwise_stops_instead_of_reusing_published_seqs(
+        as_, topics, gateway, matchers, all_day_rules):
+    """DESIGN 2, 3: the events of a market are one stream, each seq once. A matcher under all-day sessions
+    publishes a day whose orders start at 07:00 (they trade); a matcher under DOMAIN's sessions (an upgrade that
+    answers old commands otherwise, or another rules file) rebuilds the market from the log alone, without the
+    07:00 trades, and would answer the next command with a seq already published. It stops instead, saying why,
+    and publishes nothing."""
+    operator = as_("operator")
+    lines = trading_day(200, seed=5, close=False, start=dt.time(7, 0))
+    first = matchers(snapshot_every=10**9, rules=all_day_rules)
+    first.wait_assigned()
+    replay(operator, topics, lines)
+    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
+    want = {p: 0 for p in PARTITION.values()}
+    for event in Replay(rules).run(lines):
+        want[PARTITION[event.market]] += 1
+    before = asyncio.run(committed_events(operator, topics, want))
+    assert {p: len(v) for p, v in before.items()} == want
+    first.stop()
+    # the next command: a deposit in CEA, after the restart
+    deposit = {"type": "funds.deposit", "id": "dep-after", "actor": "bank", "account": "A1", "market": "CEA",
+               "amount": "100"}
+    replay(operator, topics, [msgspec.json.encode({**deposit, "at": "2024-03-12T11:00:00+08:00"})])
+    second = matchers(snapshot_every=10**9)
+    deadline = time.monotonic() + 90
+    while second.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after = asyncio.run(committed_events(operator, topics, {p: 1 for p in (0, 1, 2)}, timeout=10, settle=3))
+    seqs = [decode_event(v).seq for v in after[0]]
+    assert len(seqs) == len(set(seqs)), "a seq published twice in CEA"
+    assert second.proc.poll() is not None, "the matcher must not carry on over events it does not follow"
+    assert "matcher.diverged" in second.text(), second.text()[-2000:]
+    assert after == before, "nothing published past the events it does not follow"

@@ -20,7 +20,9 @@ from certx.registry.serials import RangeSet
 from certx.kafka.projector import Projector, ProjectorSettings
 from certx.replay import Replay
 from certx.store import Store, open_store
-from certx.store.sql import CancelledTwice, RowsRefused
+from certx.mistakes import WouldOverwrite
+from certx.store.sql import CancelledTwice, Outdated, RowsRefused
+from certx.store.target import open_target
 from certx.wire import events as e
 from certx.wire import settlements as s
 from certx.wire.codec import encode
@@ -399,6 +401,50 @@ def test_a_read_only_store_answers_the_queries_and_writes_nothing(db: Database, 
     with pytest.raises((sqlite3.OperationalError, psycopg.errors.ReadOnlySqlTransaction)):
         reader.write(forged_batch())
     assert rows(store) == before
+
+
+def test_c1_a_read_model_settled_by_a_release_without_surrenders_is_refused_not_answered_as_nothing_surrendered(
+        db: Database, sample):
+    """C1: `certx compliance` answers from the `surrenders` table, which the first read models (the release of
+    2026-11-21) did not have, though their ledger settled surrenders all the same (the units cancelled). A projector
+    of this release made the table, empty, and carried on from the stored offsets: gen-01, which surrendered
+    200,000 units for 2020, was answered "nothing surrendered". A read model that has settled events and lacks a
+    table of settled history is refused instead, saying how to go on; nothing in it is changed."""
+    store = sample[0]
+    assert store.compliance("gen-01", 2020)["total"] == 200_000
+    store.conn.execute("DROP TABLE surrenders")           # as the release of 2026-11-21 made the read model
+    store.conn.commit()
+    before = rows(store)
+    with pytest.raises(Outdated, match=r"surrenders.*new read model"):
+        db.open()
+    assert rows(store) == before
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.UndefinedTable)):
+        store.query("SELECT 1 FROM surrenders")           # not made, empty, behind the refusal
+
+
+def test_replay_fresh_replaces_a_read_model_of_an_earlier_release_and_only_when_told(db: Database, sample):
+    """The way on from such a read model: `certx replay --fresh` replaces it (PostgreSQL: its tables), and without
+    --fresh it is refused as any read model is, rather than failing on what it lacks."""
+    store = sample[0]
+    store.conn.execute("DROP TABLE surrenders")
+    store.conn.commit()
+    store.close()
+    with pytest.raises(WouldOverwrite):
+        open_target(db.dsn, fresh=False)
+    target = open_target(db.dsn, fresh=True)
+    db.stores.append(target.store)
+    assert target.how == "replaced (--fresh)" and not target.store.holds_read_model()
+    settle(target.store, sample_events())
+    assert target.store.compliance("gen-01", 2020)["total"] == 200_000
+
+
+def test_an_empty_read_model_of_an_earlier_release_gets_the_tables_it_lacks(db: Database, store: Store):
+    """Nothing settled yet: nothing to answer wrongly; the projector makes the missing table and settles."""
+    store.conn.execute("DROP TABLE surrenders")
+    store.conn.commit()
+    again = db.open()
+    settle(again, sample_events())
+    assert again.compliance("gen-01", 2020)["total"] == 200_000
 
 
 def test_holdings_of_every_account_match_the_ledger(sample):

@@ -13,7 +13,7 @@ trusts a field for that. The rights, by role:
 - `gateway` reads every inbound topic and the replay topic, and the events of the surrenders it relays, and is
   the only writer of `certx.commands` (transactional: its transactional ids and its consumer group);
 - `matcher` reads `certx.commands` and is the only writer of `certx.events`, `certx.marketdata` and
-  `certx.snapshots`;
+  `certx.snapshots`; it reads `certx.events` too, where a restored market's events end (certx.kafka.matcher);
 - `projector` reads `certx.events` and is the only writer of `certx.settlements`;
 - the services write `certx.dlq`; `admin` is the broker's super user, for set-up only.
 Anything not granted is denied (`allow.everyone.if.no.acl.found=false`).
@@ -104,7 +104,7 @@ def rights(p: Principal, t: Topics) -> list[Right]:
                     + topic(t.events, "read")       # a surrender's answers, to relay (certx.gateway.relay)
                     + topic(t.commands, "read", "write") + topic(t.dlq, "write") + service("gateway", True))
         case "matcher":
-            return (topic(t.commands, "read") + topic(t.events, "write") + topic(t.marketdata, "write")
+            return (topic(t.commands, "read") + topic(t.events, "read", "write") + topic(t.marketdata, "write")
                     + topic(t.snapshots, "read", "write")
                     + topic(t.dlq, "write") + service("matcher", True))
         case "projector":

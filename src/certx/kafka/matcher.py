@@ -16,7 +16,12 @@ than skip commands.
 On assignment the matcher fences the partition's previous producers, reads the committed position, loads the
 latest snapshot that verifies (certx.engine.snapshot: data, never code; one that does not decode or verify is
 skipped with a warning, and the log replayed from its start instead) and replays the commands between the two
-with output suppressed. An engine kept from before a rebalance is reused when nobody else has committed since.
+with output suppressed. The engine so rebuilt must stand where the market's published events end (`follows`): a
+release that answers an old command otherwise than the release that published its events did, or another rules
+file, rebuilds another state than the one those events (and the ledger settled from them) describe, and its next
+events would reuse seqs already published (a settlement's origin is its event's seq) or skip some; the market stops
+instead (`Diverged`). An engine kept from before a rebalance is reused
+when nobody else has committed since.
 Errors in a transaction end the process: the engine has already applied the batch, and the simple, safe way
 back is a restart from the log (crash-only).
 """
@@ -29,6 +34,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import NoOffsetForPartitionError
@@ -45,7 +51,8 @@ from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
-from certx.wire.codec import encode
+from certx.wire import events as e
+from certx.wire.codec import decode_event, encode
 from certx.wire.routing import MARKET_OF
 
 _MATCH = b'"gec.match"'      # the type of a 24/7 match, as the gateway writes it (a name holding it is harmless)
@@ -91,6 +98,7 @@ class Matcher(ConsumerRebalanceListener):
         self.progress = Progress(log, "matcher")
         self.assigned_once = False
         self.restoring = False
+        self.failure: BaseException | None = None
 
     def ready(self) -> bool:
         """Restored (every partition it was given) and caught up with the command log."""
@@ -117,6 +125,8 @@ class Matcher(ConsumerRebalanceListener):
         consumer = self.consumer
         liveness = Liveness(consumer)
         while not self._stopping.is_set():
+            if self.failure is not None:
+                raise self.failure                      # a restore that failed (on_partitions_assigned)
             for part in self.owned.values():
                 if part.transactions.failure is not None:
                     raise part.transactions.failure    # crash-only: a restart recovers from the log
@@ -240,6 +250,11 @@ class Matcher(ConsumerRebalanceListener):
                 for tp in sorted(assigned, key=lambda t: t.partition):
                     await self._assign(tp)
                     self.consumer.resume(tp)
+        except Exception as exc:
+            # aiokafka logs what a listener raises and goes on, which would leave the partition paused and the
+            # process alive without serving it: the loop raises it instead (crash-only).
+            self.failure = exc
+            return
         finally:
             self.restoring = False
         self.assigned_once = True
@@ -286,6 +301,7 @@ async def restore(s: Settings, partition: int, committed: int) -> Engine:
     t2 = time.perf_counter()
     from_snapshot = engine.commands
     await catch_up(s, engine, partition, start, committed)
+    follows(engine, await last_event(s, partition))
     t3 = time.perf_counter()
     # How long a restore took, by phase (seconds): what a restart costs before the partition serves again.
     log.info("matcher.restored", partition=partition, snapshot_position=start, committed=committed,
@@ -294,6 +310,61 @@ async def restore(s: Settings, partition: int, committed: int) -> Engine:
              replay_s=round(t3 - t2, 3), seconds=round(t3 - t0, 3))
     metrics.RESTORE.labels(market).observe(t3 - t0)
     return engine
+
+
+class Diverged(RuntimeError):
+    """The engine rebuilt from the log is not the one whose events `certx.events` holds: not a failure a restart
+    mends (exit 70)."""
+
+
+def follows(engine: Engine, last: e.Event | None) -> None:
+    """DESIGN 2, 3: a market's events are one stream, each seq once. The restored engine's next seq must be the one
+    after the last published event's (0 if none): then it carries on that stream; else it raises `Diverged`."""
+    published = 0 if last is None else last.seq + 1
+    if engine.seq != published:
+        log.error("matcher.diverged", market=engine.market, commands=engine.commands, next_seq=engine.seq,
+                  published_next_seq=published)
+        raise Diverged(
+            f"{engine.market}: the engine rebuilt from certx.commands would number its next event {engine.seq}, but "
+            f"certx.events goes on at {published}: this release or rules file answers commands of the log otherwise "
+            f"than the one that published those events, so its state is not the one they describe. The market is not "
+            f"served. Run the release and rules that published them; see the README on upgrades")
+
+
+async def last_event(s: Settings, partition: int) -> e.Event | None:
+    """The market's last committed event in `certx.events` (read back from its end in growing windows), None if it
+    has none. Called after the partition's transactional producers were fenced: no transaction of a previous owner
+    is open any more, so the events end where the committed position does."""
+    tp = TopicPartition(s.topics.events, partition)
+    market = MARKET_OF[partition]
+    reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=10,
+                              **s.kafka.aiokafka())
+    await reader.start()
+    try:
+        reader.assign([tp])
+        begin, end = (await reader.beginning_offsets([tp]))[tp], (await reader.end_offsets([tp]))[tp]
+        stop, window = end, 64
+        while stop > begin:
+            start = max(begin, stop - window)
+            reader.seek(tp, start)
+            last = None
+            while await reader.position(tp) < stop:
+                for records in (await reader.getmany(tp, timeout_ms=1000)).values():
+                    for r in records:
+                        if r.offset >= stop:
+                            continue
+                        try:
+                            event = decode_event(r.value or b"")
+                        except (msgspec.DecodeError, UnicodeDecodeError):
+                            continue        # not the matcher's: only it may write here (certx.kafka.access)
+                        if event.market == market:
+                            last = event
+            if last is not None:
+                return last
+            stop, window = start, window * 8
+        return None
+    finally:
+        await reader.stop()
 
 
 def snapshot_taken(market: str, size: int, at: float) -> None:

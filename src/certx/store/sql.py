@@ -38,6 +38,10 @@ class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
 
 
+class Outdated(Exception):
+    """A read model an earlier release made lacks what this one keeps of the events it settled (`Store`)."""
+
+
 class Superseded(Exception):
     """Another writer settled into this read model since this one last read or wrote it (a second projector on
     the same database): the batch was not written. What the database holds is the truth; read it again."""
@@ -48,10 +52,11 @@ class RowsRefused(Exception):
     Nothing of the batch was written."""
 
 
-def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None) -> "Store":
+def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None, fresh: bool = False) -> "Store":
     """`postgresql://…` for PostgreSQL; anything else is a SQLite file path (or ':memory:'). `read_only` for
     the queries: the store neither creates the tables (a reader role may not) nor writes anything. `timeout_s`
-    bounds the wait for a PostgreSQL server that does not answer (libpq's minimum is 2 s)."""
+    bounds the wait for a PostgreSQL server that does not answer (libpq's minimum is 2 s). `fresh` deletes the read
+    model's tables first (`certx replay --fresh`, told to replace it)."""
     if dsn.startswith(("postgresql://", "postgres://")):
         import psycopg
 
@@ -63,7 +68,7 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
 
             raise BadSetting(f"the database DSN does not parse: {unsaid(str(exc), dsn)}") from None
         conn.read_only = read_only
-        return Store(conn, "postgres", read_only)
+        return Store(conn, "postgres", read_only, fresh)
     if dsn.startswith("sqlite:///"):
         dsn = dsn[len("sqlite:///"):]
     conn = sqlite3.connect(dsn, isolation_level=None)
@@ -72,15 +77,18 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
     else:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-    return Store(conn, "sqlite", read_only)
+    return Store(conn, "sqlite", read_only, fresh)
 
 
 class Store:
-    def __init__(self, conn: Any, dialect: str, read_only: bool = False) -> None:
+    def __init__(self, conn: Any, dialect: str, read_only: bool = False, fresh: bool = False) -> None:
         self.conn = conn
         self.dialect = dialect
         self._reading = False        # inside `snapshot`: the queries share its transaction
+        if fresh:
+            self._drop()
         if not read_only:
+            self._refuse_if_outdated()
             self._exec_script(schema.POSTGRES if dialect == "postgres" else schema.SQLITE)
             if dialect == "sqlite" and "at" not in {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}:
                 conn.execute("ALTER TABLE outbox ADD COLUMN at BIGINT")     # a read model older than outbox.at
@@ -147,12 +155,30 @@ class Store:
             return True
         return bool(self.query("SELECT pg_try_advisory_lock(hashtext('certx read model writer'))")[0][0])
 
+    def _tables(self) -> set[str]:
+        """The read model's tables this database has (in PostgreSQL, on the search path)."""
+        if self.dialect == "sqlite":
+            return {n for (n,) in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {t for t in schema.TABLES if self.query("SELECT to_regclass(?)", (t,))[0][0] is not None}
+
+    def _refuse_if_outdated(self) -> None:
+        """An earlier release may have settled events here without a table this one keeps what they settled in (the
+        first read models had no `surrenders`): made now, it would be empty, and its queries would answer for events
+        it never saw (C1: nothing surrendered). Such a read model is refused, and left as it is."""
+        tables = self._tables()
+        missing = [t for t in schema.SETTLED if t not in tables]
+        if missing and {"marks", "cash"} <= tables and self.holds_read_model():
+            raise Outdated(
+                f"the read model has settled events but no table {', '.join(missing)}: an earlier release settled "
+                f"them without keeping that, and a table made now would be empty, its queries wrong. Nothing was "
+                f"changed. Build a new read model (a new database for the projector, which settles certx.events from "
+                f"their start, or `certx replay --fresh`), and keep this one until the new one has caught up")
+
     def holds_read_model(self) -> bool:
         """Whether anything was ever settled here (a replay must not settle on top of it)."""
         return bool(self.query("SELECT 1 FROM marks LIMIT 1") or self.query("SELECT 1 FROM cash LIMIT 1"))
 
-    def drop(self) -> None:
-        """Delete the read model's tables (`certx replay --fresh`, told to replace it)."""
+    def _drop(self) -> None:
         for table in schema.TABLES:
             self.conn.execute(f"DROP TABLE IF EXISTS {table}")
         self.conn.commit()

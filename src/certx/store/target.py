@@ -17,7 +17,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from certx.mistakes import BadFile, WouldOverwrite
-from certx.store.sql import Store, open_store
+from certx.store.sql import Outdated, Store, open_store
 
 
 class Target(NamedTuple):
@@ -47,16 +47,18 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
     if db == ":memory:":
         return Target(open_store(db), db, "in memory, not kept")
     if _postgres(db):
-        store = open_store(db, timeout_s=timeout_s)
-        if not store.holds_read_model():
+        try:
+            store = open_store(db, timeout_s=timeout_s)
+        except Outdated:            # an earlier release's read model: one all the same
+            store = None
+        if store is not None and not store.holds_read_model():
             return Target(store, shown(db), "new")
-        if not fresh:
+        if store is not None:
             store.close()
+        if not fresh:
             raise WouldOverwrite(f"the database {shown(db)} already holds a read model: give --fresh to replace "
                                  f"it, or another --db")
-        store.drop()
-        store.close()
-        return Target(open_store(db, timeout_s=timeout_s), shown(db), "replaced (--fresh)")
+        return Target(open_store(db, timeout_s=timeout_s, fresh=True), shown(db), "replaced (--fresh)")
     path = Path(db)
     if not path.exists():
         return Target(open_store(db), db, "new")
