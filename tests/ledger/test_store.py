@@ -20,7 +20,7 @@ from certx.registry.serials import RangeSet
 from certx.kafka.projector import Projector, ProjectorSettings
 from certx.replay import Replay
 from certx.store import Store, open_store
-from certx.mistakes import WouldOverwrite
+from certx.mistakes import WouldOverwrite, explain
 from certx.store.sql import CancelledTwice, Outdated, RowsRefused
 from certx.store.target import open_target
 from certx.wire import events as e
@@ -415,9 +415,10 @@ def test_c1_a_read_model_settled_by_a_release_without_surrenders_is_refused_not_
     store.conn.execute("DROP TABLE surrenders")           # as the release of 2026-11-21 made the read model
     store.conn.commit()
     before = rows(store)
-    with pytest.raises(Outdated, match=r"surrenders.*new read model"):
+    with pytest.raises(Outdated, match=r"surrenders.*new read model") as refused:
         db.open()
     assert rows(store) == before
+    assert explain(refused.value).code == 65, "an operator's mistake: one line and its exit code, not a traceback"
     with pytest.raises((sqlite3.OperationalError, psycopg.errors.UndefinedTable)):
         store.query("SELECT 1 FROM surrenders")           # not made, empty, behind the refusal
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 from certx import money
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch
-from certx.mistakes import BadSetting
+from certx.mistakes import BadFile, BadSetting
 from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT
 from certx.store import schema
@@ -38,7 +38,7 @@ class CancelledTwice(Exception):
     """The database refused a cancellation that overlaps an earlier one (G1): a bug upstream, caught here."""
 
 
-class Outdated(Exception):
+class Outdated(BadFile):
     """A read model an earlier release made lacks what this one keeps of the events it settled (`Store`)."""
 
 
