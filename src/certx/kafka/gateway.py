@@ -217,8 +217,8 @@ class Gateway:
                 self.progress.tick(consumer, self.processed)
                 if any(fetched.values()) or self.waiting:
                     await self._process(fetched)
-                elif self.held.newest() >= self.held_kept + KEEP_HELD_EVERY_MS:
-                    await self._keep_held()
+                if self.held.newest() >= self.held_kept + KEEP_HELD_EVERY_MS:
+                    await self._keep_held()         # nothing committed them lately (only events came, say)
             await self.transactions.settle()
         finally:
             looking.cancel()
