@@ -541,6 +541,52 @@ def test_U3_a_record_committed_while_no_gateway_ran_is_dated_as_the_last_gateway
     assert held_at >= kept > meanwhile_at, "sent a second before B2's command, committed while no gateway ran"
 
 
+def test_U3_a_senders_aborted_transactions_leave_no_sightings_behind(as_, topics):
+    """B1 opens a transaction, lets the gateway see it held, aborts it, and again, twenty times (its own
+    transactional ids allow it). Only aborted records: the gateway never reads one of B1's, so it never let go of
+    a sighting (passed only where a fetch brought records), and every transaction it commits wrote them all out
+    again, merged, for ever more of them (a leak without bound, and a cost per commit that grew with its square).
+    Once the gateway commits its position past them (B2's command here), none is left."""
+    from aiokafka.structs import TopicPartition
+
+    from certx.kafka.gateway import Gateway, GatewaySettings
+
+    inbound = TopicPartition(topics.inbound("B1"), 0)
+
+    async def abort_twenty_then_b2() -> tuple[int, list | None]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics))
+        await g.start()
+        running = asyncio.create_task(g.run())
+        producer = AIOKafkaProducer(transactional_id=f"{topics.prefix}B1-aborts", enable_idempotence=True,
+                                    **as_("B1").aiokafka())
+        await producer.start()
+        try:
+            most = 0
+            for i in range(20):
+                await producer.begin_transaction()
+                await (await producer.send(inbound.topic, line(type="order.cancel", order_id=f"gone{i}",
+                                                               account="A1", market="CEA"), partition=0))
+                await asyncio.sleep(0.8)         # seen held by a fetch or more
+                await producer.abort_transaction()
+                most = max(most, len(g.held.sighted(inbound) or ()))
+            await send(as_("B2"), topics.inbound("B2"), [line(type="order.cancel", order_id="b2", account="A2",
+                                                                market="CEA")])
+            for _ in range(300):
+                if g.processed:
+                    break
+                await asyncio.sleep(0.1)
+            await g.transactions.settle()
+            return most, g.held.sighted(inbound)
+        finally:
+            await producer.stop()
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+
+    most, left = asyncio.run(abort_twenty_then_b2())
+    assert most >= 1, "the gateway saw B1's transactions held"
+    assert left is None, f"{len(left)} sightings of aborted transactions kept"
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in

@@ -130,6 +130,21 @@ def test_a_name_with_an_astral_format_character_is_malformed_however_it_is_writt
     assert isinstance(decode_command(msgspec.json.encode(order(account="A\U00020000"))), c.OrderNew)
 
 
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_surrenders_product_with_an_astral_format_character_is_malformed(escaped):
+    """A surrender's `cea` is {product: quantity} (PROTOCOL), its products names like any other: one that hides a
+    tag "A" ("CEA21" + U+E0041 shows as "CEA21") is refused as a zero-width space there is, in UTF-8 or escaped.
+    The door's look for astral format characters read a dict's values and never its keys."""
+    surrender = {"type": "surrender", "id": "s1", "account": "S", "compliance_year": 2025, "ccer": 0}
+    for product in ("CEA21\U000e0041", "CEA21\U0001d173"):
+        raw = msgspec.json.encode({**surrender, "cea": {product: 1_000}})
+        if escaped:
+            raw = json.dumps(json.loads(raw), ensure_ascii=True).encode()
+        refused = decode_command(raw)
+        assert isinstance(refused, Malformed) and "`$.cea`" in refused.detail and refused.ref == "s1"
+    assert isinstance(decode_command(msgspec.json.encode({**surrender, "cea": {"CEA21": 1_000}})), c.Surrender)
+
+
 def test_an_object_after_a_byte_order_mark_is_answered_with_its_ref_not_only_dead_lettered():
     """PROTOCOL: a record that is a JSON object is answered (`malformed`, its `ref`); only bytes that are not one go
     to the DLQ alone. A byte order mark before the object (RFC 8259 8.1: never sent; a Windows tool adds it) made

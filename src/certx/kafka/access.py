@@ -58,8 +58,9 @@ class Right:
 
 
 def read_principals(path: Path = DEFAULT_FILE) -> list[Principal]:
-    """The principals file: one `name role password` per line; `#` starts a comment."""
-    out = []
+    """The principals file: one `name role password` per line; `#` starts a comment. No name may begin another's
+    or a service's groups and transactional ids (`<name>-…`: `certx` would own the gateway's)."""
+    out, lines = [], []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if not words:
@@ -67,7 +68,21 @@ def read_principals(path: Path = DEFAULT_FILE) -> list[Principal]:
         if len(words) != 3 or words[1] not in ROLES:
             raise ValueError(f"{path}:{n}: expected `name role password` with a role in {', '.join(ROLES)}")
         out.append(Principal(*words))
+        lines.append(n)
+    for n, p in zip(lines, out):
+        covered = _covered(p.name, [q.name for q in out if q is not p])
+        if covered:
+            raise ValueError(f"{path}:{n}: {p.name!r} may use every group and transactional id that begins "
+                             f"`{p.name}-`, and so {covered[0]!r}'s: rename one")
     return out
+
+
+def _covered(name: str, others: list[str]) -> list[str]:
+    """Whose groups and transactional ids `name`'s own prefix (`<name>-`, `rights`) would cover: a service's
+    (`certx-<service>`, `certx-<service>-…`) or another principal's own."""
+    own = f"{name}-"
+    return [f"certx-{s}" for s in SERVICES if f"certx-{s}-".startswith(own)] \
+        + [other for other in others if f"{other}-".startswith(own)]
 
 
 def senders(principals: list[Principal]) -> list[str]:

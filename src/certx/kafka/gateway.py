@@ -173,19 +173,24 @@ class Gateway:
         got = await self.consumer._coordinator.fetch_committed_offsets([tp])
         return got[tp].metadata if tp in got else ""
 
-    def _with_sightings(self, offsets: dict[TopicPartition, int]) -> dict:
+    async def _with_sightings(self, offsets: dict[TopicPartition, int]) -> dict:
         """The positions to commit, every partition with records seen held among them, each with its sightings:
-        a gateway that starts after this one dies dates them as this one would have."""
+        a gateway that starts after this one dies dates them as this one would have. A partition the fetches
+        brought no record from may still have been read past aborted transactions (a sender's own to open and
+        abort): its position goes past them, and so do their sightings, which nothing else would drop."""
         for tp in self.held.sources():
             if tp not in offsets:
                 first = self.waiting.first(tp)
+                if first is None:
+                    self.positions[tp] = await self.consumer.position(tp)
+                    self.held.passed(tp, self.positions[tp])
                 offsets[tp] = self.positions[tp] if first is None else first
         self.held_kept = self.held.newest()
         return {tp: (o, self.held.kept(tp)) if tp.topic != self.s.topics.events else o for tp, o in offsets.items()}
 
     async def _keep_held(self) -> None:
         """Commit the sightings alone, as a sender's transaction stays open and nothing else is committed."""
-        positions = self._with_sightings({})
+        positions = await self._with_sightings({})
 
         async def fill(producer) -> list[asyncio.Future]:
             await producer.send_offsets_to_transaction(positions, self.s.group)
@@ -269,7 +274,7 @@ class Gateway:
 
         first = self.waiting.first(tp)      # past the batch, but never past a record read and still waiting
         self.held.passed(tp, end if first is None else first)
-        positions = self._with_sightings({tp: end if first is None else first})
+        positions = await self._with_sightings({tp: end if first is None else first})
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
@@ -359,7 +364,7 @@ class Gateway:
             tp = TopicPartition(t.events, PARTITION[market])
             offsets[tp] = self.positions[tp]
 
-        positions = self._with_sightings(offsets)
+        positions = await self._with_sightings(offsets)
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = []

@@ -228,11 +228,14 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
 
 def _unprintable(value: Any, path: str = "$") -> str | None:
     """The path of the first string in `value` (a command as builtins) that holds a character no name may
-    (c.UNPRINTABLE: the pattern checked the Basic Multilingual Plane's, this finds the astral ones)."""
+    (c.UNPRINTABLE: the pattern checked the Basic Multilingual Plane's, this finds the astral ones), a dict's keys
+    too (a surrender's `cea` is {product: quantity})."""
     if type(value) is str:
         return path if c.UNPRINTABLE.search(value) else None
     items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
     for key, item in items:
+        if type(key) is str and c.UNPRINTABLE.search(key):
+            return path
         found = _unprintable(item, f"{path}.{key}" if type(key) is str else f"{path}[{key}]")
         if found:
             return found
