@@ -76,12 +76,12 @@ class Held:
         """`source`'s sightings as text for its committed position's metadata ('' when none): KEPT at most, the
         oldest merged into one that dates their records no later than any of them did, to fit the broker's bound
         on metadata (4 KiB by default)."""
-        seen = list(self._seen.get(source, ()))
+        seen = self._seen.get(source)
         if not seen:
             return ""
-        while len(seen) > KEPT:
-            a, b = seen[0], seen[1]
-            seen[:2] = [Sighting(a.stable, max(a.high, b.high), a.at)]   # records past a.high came after a.at
+        if len(seen) > KEPT:
+            old = seen[:len(seen) - KEPT + 1]      # records past the first's high were appended after its time
+            seen = [Sighting(old[0].stable, max(s.high for s in old), old[0].at), *seen[len(old):]]
         return _KEPT_TAG + msgspec.json.encode(seen).decode()
 
     def restore(self, source: Hashable, text: str) -> None:
