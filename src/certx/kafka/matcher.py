@@ -34,7 +34,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import NoOffsetForPartitionError
@@ -43,6 +42,7 @@ from certx import metrics
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch, snapshots
+from certx.kafka.backwards import backwards
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
@@ -52,7 +52,7 @@ from certx.kafka.transactions import Transactions, transactional_producers
 from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
 from certx.wire import events as e
-from certx.wire.codec import decode_event, encode
+from certx.wire.codec import encode
 from certx.wire.routing import MARKET_OF
 
 _MATCH = b'"gec.match"'      # the type of a 24/7 match, as the gateway writes it (a name holding it is harmless)
@@ -332,9 +332,9 @@ def follows(engine: Engine, last: e.Event | None) -> None:
 
 
 async def last_event(s: Settings, partition: int) -> e.Event | None:
-    """The market's last committed event in `certx.events` (read back from its end in growing windows), None if it
-    has none. Called after the partition's transactional producers were fenced: no transaction of a previous owner
-    is open any more, so the events end where the committed position does."""
+    """The market's last committed event in `certx.events`, None if it has none. Called after the partition's
+    transactional producers were fenced: no transaction of a previous owner is open any more, so the events end
+    where the committed position does."""
     tp = TopicPartition(s.topics.events, partition)
     market = MARKET_OF[partition]
     reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=10,
@@ -342,26 +342,10 @@ async def last_event(s: Settings, partition: int) -> e.Event | None:
     await reader.start()
     try:
         reader.assign([tp])
-        begin, end = (await reader.beginning_offsets([tp]))[tp], (await reader.end_offsets([tp]))[tp]
-        stop, window = end, 64
-        while stop > begin:
-            start = max(begin, stop - window)
-            reader.seek(tp, start)
-            last = None
-            while await reader.position(tp) < stop:
-                for records in (await reader.getmany(tp, timeout_ms=1000)).values():
-                    for r in records:
-                        if r.offset >= stop:
-                            continue
-                        try:
-                            event = decode_event(r.value or b"")
-                        except (msgspec.DecodeError, UnicodeDecodeError):
-                            continue        # not the matcher's: only it may write here (certx.kafka.access)
-                        if event.market == market:
-                            last = event
-            if last is not None:
-                return last
-            stop, window = start, window * 8
+        async for window in backwards(reader, tp):
+            mine = [event for _, event in window if event.market == market]
+            if mine:
+                return mine[-1]
         return None
     finally:
         await reader.stop()

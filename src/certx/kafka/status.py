@@ -17,16 +17,15 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from certx.kafka import snapshots
+from certx.kafka.backwards import backwards
 from certx.kafka.connection import Connection
 from certx.kafka.reach import visible_topics
 from certx.kafka.topics import Topics
 from certx.wire import events as e
-from certx.wire.codec import decode_event
 from certx.wire.routing import MARKET_OF
 
 LOOK_BACK = 100_000      # events read back, at most, to find a market's session state
@@ -49,34 +48,17 @@ async def _committed(kafka: Connection, group: str, tps: list[TopicPartition]) -
 
 
 async def _latest_events(reader: AIOKafkaConsumer, tp: TopicPartition) -> tuple[e.Event | None, e.Event | None, int | None]:
-    """The newest event of the partition, its record time, and the newest session event, reading back from the end
-    in growing windows."""
-    begin = (await reader.beginning_offsets([tp]))[tp]
-    end = (await reader.end_offsets([tp]))[tp]
+    """The newest event of the partition, its record time, and the newest session event, read back from the end
+    (at most LOOK_BACK events)."""
     newest: e.Event | None = None
     newest_at: int | None = None
-    window = 64
-    stop = end
-    while stop > begin and window <= LOOK_BACK:
-        start = max(begin, end - window)
-        reader.seek(tp, start)
-        session = None
-        while await reader.position(tp) < stop:
-            for records in (await reader.getmany(tp, timeout_ms=1000)).values():
-                for r in records:
-                    if r.offset >= stop:
-                        continue
-                    try:
-                        event = decode_event(r.value or b"")
-                    except (msgspec.DecodeError, UnicodeDecodeError):
-                        continue        # a record the matcher did not write (the services dead-letter it)
-                    if stop == end:
-                        newest, newest_at = event, r.timestamp
-                    if isinstance(event, (e.SessionOpened, e.SessionClosed)):
-                        session = event
-        if session is not None:
-            return newest, session, newest_at
-        stop, window = start, window * 8
+    async for window in backwards(reader, tp, LOOK_BACK):
+        if newest is None and window:
+            record, newest = window[-1]
+            newest_at = record.timestamp
+        sessions = [event for _, event in window if isinstance(event, (e.SessionOpened, e.SessionClosed))]
+        if sessions:
+            return newest, sessions[-1], newest_at
     return newest, None, newest_at
 
 
