@@ -100,7 +100,8 @@ def test_a_refused_command_is_answered_with_its_own_id_not_a_stray_order_id():
 
 
 @pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, "",
-                                  "B1\u200b", "A\u202e1B", "A\u2028", "\ufeffA", "A\u2066B", "A\u00adB"])
+                                  "B1\u200b", "A\u202e1B", "A\u2028", "\ufeffA", "A\u2066B", "A\u00adB",
+                                  "B1\ufe0f", "A\u3164", "A\u034fB", "\u115fA", "A\u180bB", "A\uffa0"])
 def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
     """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it). A zero-width space
     ("B1\u200b" looks like "B1"), a bidi override or isolate, a line separator, a BOM or a soft hyphen print as
@@ -113,7 +114,8 @@ def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and
     assert ev.reason == "malformed" and ev.ref == ""
 
 
-@pytest.mark.parametrize("name", ["B1\U000e0041", "A\U000e0001", "A\U0001d173B", "A\U00013430"])
+@pytest.mark.parametrize("name", ["B1\U000e0041", "A\U000e0001", "A\U0001d173B", "A\U00013430", "A\U000e0100",
+                                  "A\U00013439"])
 @pytest.mark.parametrize("escaped", [False, True])
 def test_a_name_with_an_astral_format_character_is_malformed_however_it_is_written(name, escaped):
     """The tag block's characters print as nothing: "B1" followed by a hidden tag "A" shows as "B1" on every screen,
@@ -143,6 +145,31 @@ def test_a_surrenders_product_with_an_astral_format_character_is_malformed(escap
         refused = decode_command(raw)
         assert isinstance(refused, Malformed) and "`$.cea`" in refused.detail and refused.ref == "s1"
     assert isinstance(decode_command(msgspec.json.encode({**surrender, "cea": {"CEA21": 1_000}})), c.Surrender)
+
+
+# Default_Ignorable_Code_Point, Unicode 15 (DerivedCoreProperties.txt): Python's unicodedata does not name it.
+DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+                     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+                     (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+                     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF)]
+
+
+def test_no_name_may_hold_a_control_a_separator_or_what_prints_as_nothing():
+    """Every control, format character and line or paragraph separator Python's Unicode knows, and every code
+    point Unicode calls default-ignorable (a renderer shows it as nothing: variation selectors, Hangul fillers,
+    tags), is refused in a name: by the schemas' pattern in the Basic Multilingual Plane, by the door beyond."""
+    import re
+    import unicodedata
+
+    from certx.wire.commands import NAME_PATTERN, UNPRINTABLE
+
+    unseen = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF
+              and unicodedata.category(chr(cp)) in ("Cc", "Cf", "Zl", "Zp")]
+    unseen += [cp for first, last in DEFAULT_IGNORABLE for cp in range(first, last + 1)]
+    assert [hex(cp) for cp in unseen if not UNPRINTABLE.search(chr(cp))] == []
+    pattern = re.compile(NAME_PATTERN)
+    assert [hex(cp) for cp in unseen if cp < 0x10000 and pattern.match(f"A{chr(cp)}")] == []
+    assert all(pattern.match(name) and not UNPRINTABLE.search(name) for name in ("碳排放权交易", "A😀", "B1 (上海)"))
 
 
 def test_an_object_after_a_byte_order_mark_is_answered_with_its_ref_not_only_dead_lettered():

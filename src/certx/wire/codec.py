@@ -211,7 +211,7 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     try:
         cmd = _strict.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return malformed(str(exc))
+        return malformed(_named(str(exc)))
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
     wrong = c.misplaced_term(cmd, market_of_product(cmd.product)) if type(cmd) is c.OrderNew else None
@@ -224,6 +224,15 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     if wrong:
         return malformed(wrong)
     return cmd
+
+
+def _named(message: str) -> str:
+    """msgspec quotes a name's whole pattern in its message, some 300 characters of escapes that pushed the field's
+    path past what an answer keeps (`_say`): the rule in words instead."""
+    head, at, path = message.partition(" - at ")
+    if head.startswith("Expected `str` matching regex '^[^\\") and "u200b" in head:
+        return f"Expected a name: no control, separator or character that prints as nothing{at}{path}"
+    return message
 
 
 def _unprintable(value: Any, path: str = "$") -> str | None:

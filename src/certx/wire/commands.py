@@ -35,15 +35,20 @@ Ratio = Annotated[str, Meta(pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$(?!\n)")]
 # reorders what follows: a zero-width space makes "B1\u200b" look like "B1" on every screen, and a bidi override
 # or a line separator rewrites the rest of a log line or a report row. UNSAFE is every control (Cc), format (Cf),
 # line (Zl) and paragraph (Zp) separator of the Basic Multilingual Plane, as Unicode 14 lists them (Python 3.11's
-# unicodedata). The astral ones (ASTRAL_UNSAFE: the tag block's, which spell a hidden "B1" after a name, and a few
-# others) print as nothing too, but no pattern names an astral range so that Python and ECMA, the schemas' readers,
-# both read it: they are left out of NAME_PATTERN, and the door refuses them after the decode (certx.wire.codec).
-# UNPRINTABLE is both, for every check of a name in Python.
+# unicodedata), and every code point Unicode calls Default_Ignorable (DerivedCoreProperties: what a renderer
+# shows as nothing unless it can do better), which adds the variation selectors ("B1\ufe0f" is "B1"), the
+# combining grapheme joiner, the Hangul fillers (a blank that passes for a letter) and the Mongolian selectors.
+# The astral ones (ASTRAL_UNSAFE: the tag block's, which spell a hidden "B1" after a name, the astral variation
+# selectors, a few format characters, Unicode 15's too) print as nothing as well, but no pattern names an astral
+# range so that Python and ECMA, the schemas' readers, both read it: they are left out of NAME_PATTERN, and the
+# door refuses them after the decode (certx.wire.codec). UNPRINTABLE is both, for every check of a name in Python.
+# (An emoji written with a variation selector or a joiner is refused with them: a name is an identifier.)
 # (`(?!\n)`: Python's `$` also matches before a final newline; ECMA's does not, and there it is a no-op.)
-UNSAFE = (r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
-          r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb")
-ASTRAL_UNSAFE = ("\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-                 "\U000e0001\U000e0020-\U000e007f")
+UNSAFE = (r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+          r"\u115f-\u1160\u17b4-\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
+          r"\ufeff\uffa0\ufff0-\ufffb")
+ASTRAL_UNSAFE = ("\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                 "\U000e0000-\U000e0fff")
 UNPRINTABLE = re.compile(f"[{UNSAFE}{ASTRAL_UNSAFE}]")
 NAME_PATTERN = rf"^[^{UNSAFE}]*$(?!\n)"
 Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NAME_PATTERN)]
