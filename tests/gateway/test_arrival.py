@@ -179,6 +179,21 @@ def test_M1_a_record_seen_after_a_later_one_was_sequenced_is_dated_no_earlier_th
                                                                      ("in.B0", 1_012)]
 
 
+@given(st.integers(0, 10**15), st.text(max_size=24) | st.integers().map(lambda n: f"latest/1 {n}"))
+def test_M1_the_last_time_sequenced_goes_with_the_position_and_nothing_else_moves_it(at, other):
+    """A restarted gateway carries on from the last time its predecessor sequenced (so a record caught in the
+    race above after a restart is not dated before the last command written); text it did not write changes
+    nothing, and a restore never takes the time back."""
+    waiting = Unsequenced()
+    waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0)], [at], None))
+    waiting.release(behind=[])
+    after = Unsequenced()
+    after.restore(waiting.kept())
+    assert after.latest == at
+    after.restore(other)
+    assert after.latest >= at and (after.latest == at or other == f"latest/1 {after.latest}")
+
+
 def test_U3_a_senders_records_keep_their_order_across_batches():
     waiting = Unsequenced()
     waiting.add(("in.B1", 0), arrivals("in.B1", 0, [Rec(0)], [1_001], None))

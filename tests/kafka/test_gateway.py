@@ -587,6 +587,27 @@ def test_U3_a_senders_aborted_transactions_leave_no_sightings_behind(as_, topics
     assert left is None, f"{len(left)} sightings of aborted transactions kept"
 
 
+def test_M1_a_restarted_gateway_carries_on_from_the_last_time_its_predecessor_sequenced(as_, topics, day, gateway):
+    """A record is dated no earlier than the last one sequenced (a partition can show nothing unread while its next
+    record bears an earlier time). That time goes with the gateway's committed positions: a gateway started after
+    this one stops holds it before it reads anything, so a market's times do not go back across a restart."""
+    asyncio.run(send(as_("B1"), topics.inbound("B1"), [line(type="order.cancel", order_id="last", account="A1",
+                                                           market="CEA")]))
+    ((_, at),) = [(ev, at) for ev, at in events(as_("operator"), topics, day + 1) if ev.ref == "last"]
+    gateway.stop()
+
+    async def started() -> int:
+        from certx.kafka.gateway import Gateway, GatewaySettings
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics))
+        await g.start()
+        try:
+            return g.waiting.latest
+        finally:
+            await g.stop()
+
+    assert asyncio.run(started()) == at
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in

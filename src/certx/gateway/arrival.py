@@ -30,7 +30,8 @@ before a fetch can see it, and one fetch does not read every partition at one in
 nothing unread while its next record already bears an earlier time than one another sender's partition gave
 (measured under load: 1-5 ms). Sequenced after that one, it reaches the exchange when it can be read, as a held
 record does: a market's times never go backwards, so an auction bid sent before the close is never refused after
-it (M3) nor a session's close undone (D1). After a restart the first batch starts afresh.
+it (M3) nor a session's close undone (D1). That time goes with the gateway's committed positions too (`kept`):
+a restarted gateway carries on from the last one its predecessor committed.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class Sighting(NamedTuple):
 
 KEPT = 40                  # sightings kept in a committed position's metadata (each up to ~56 bytes)
 _KEPT_TAG = "held/1 "      # the metadata's version: text without it is no sightings
+_LATEST_TAG = "latest/1 "  # the same for the time of the last record sequenced
 
 
 class Held:
@@ -207,6 +209,16 @@ class Unsequenced:
                 latest = a.at
         self.latest = latest
         return released
+
+    def kept(self) -> str:
+        """The time of the last record released, as text for a committed position's metadata."""
+        return f"{_LATEST_TAG}{self.latest}"
+
+    def restore(self, text: str) -> None:
+        """The time `kept` wrote, if later than the one in hand; any other text (an older release's) is none."""
+        number = text[len(_LATEST_TAG):] if text.startswith(_LATEST_TAG) else ""
+        if number.isascii() and number.isdigit() and len(number) <= 18:
+            self.latest = max(self.latest, int(number))
 
     def sources(self) -> list[Hashable]:
         """The sources with records waiting."""

@@ -147,6 +147,7 @@ class Gateway:
             for market in RELAYED:
                 tp = TopicPartition(self.s.topics.events, PARTITION[market])
                 self.positions[tp] = await self._committed(tp)
+                self.waiting.restore(await self._kept(tp))      # committed with every batch's positions
         new = await self._inputs()
         if not new and self.consumer.assignment():
             return
@@ -168,14 +169,16 @@ class Gateway:
         return committed
 
     async def _kept(self, tp: TopicPartition) -> str:
-        """The metadata committed with `tp`'s position: the sightings `Held.kept` wrote. (aiokafka's public
-        `committed` drops it; its coordinator's fetch, which that calls, keeps it.)"""
+        """The metadata committed with `tp`'s position: an inbound partition's sightings (`Held.kept`), the events'
+        the time of the last record sequenced (`Unsequenced.kept`). (aiokafka's public `committed` drops it; its
+        coordinator's fetch, which that calls, keeps it.)"""
         got = await self.consumer._coordinator.fetch_committed_offsets([tp])
         return got[tp].metadata if tp in got else ""
 
-    async def _with_sightings(self, offsets: dict[TopicPartition, int]) -> dict:
-        """The positions to commit, every partition with records seen held among them, each with its sightings:
-        a gateway that starts after this one dies dates them as this one would have. A partition the fetches
+    async def _to_commit(self, offsets: dict[TopicPartition, int]) -> dict:
+        """The positions to commit, with what a gateway that starts after this one dies needs to date records as
+        this one would have: every partition with records seen held among them, each with its sightings, and the
+        events' with the time of the last record sequenced (`Unsequenced.kept`). A partition the fetches
         brought no record from may still have been read past aborted transactions (a sender's own to open and
         abort): its position goes past them, and so do their sightings, which nothing else would drop."""
         for tp in self.held.sources():
@@ -186,11 +189,12 @@ class Gateway:
                     self.held.passed(tp, self.positions[tp])
                 offsets[tp] = self.positions[tp] if first is None else first
         self.held_kept = self.held.newest()
-        return {tp: (o, self.held.kept(tp)) if tp.topic != self.s.topics.events else o for tp, o in offsets.items()}
+        events = self.s.topics.events
+        return {tp: (o, self.waiting.kept() if tp.topic == events else self.held.kept(tp)) for tp, o in offsets.items()}
 
     async def _keep_held(self) -> None:
         """Commit the sightings alone, as a sender's transaction stays open and nothing else is committed."""
-        positions = await self._with_sightings({})
+        positions = await self._to_commit({})
 
         async def fill(producer) -> list[asyncio.Future]:
             await producer.send_offsets_to_transaction(positions, self.s.group)
@@ -274,7 +278,7 @@ class Gateway:
 
         first = self.waiting.first(tp)      # past the batch, but never past a record read and still waiting
         self.held.passed(tp, end if first is None else first)
-        positions = await self._with_sightings({tp: end if first is None else first})
+        positions = await self._to_commit({tp: end if first is None else first})
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
@@ -364,7 +368,7 @@ class Gateway:
             tp = TopicPartition(t.events, PARTITION[market])
             offsets[tp] = self.positions[tp]
 
-        positions = await self._with_sightings(offsets)
+        positions = await self._to_commit(offsets)
 
         async def fill(producer) -> list[asyncio.Future]:
             sent = []
