@@ -146,15 +146,15 @@ class Gateway:
         if not self.positions:
             for market in RELAYED:
                 tp = TopicPartition(self.s.topics.events, PARTITION[market])
-                self.positions[tp] = await self._committed(tp)
-                self.waiting.restore(await self._kept(tp))      # committed with every batch's positions
+                self.positions[tp], kept = await self._committed(tp)
+                self.waiting.restore(kept)      # committed with every batch's positions
         new = await self._inputs()
         if not new and self.consumer.assignment():
             return
         for tp in new:
-            self.positions[tp] = await self._committed(tp)
+            self.positions[tp], kept = await self._committed(tp)
             if self.s.topics.sender_of(tp.topic):
-                self.held.restore(tp, await self._kept(tp))
+                self.held.restore(tp, kept)
         self.consumer.assign(list(self.positions))      # a new assignment forgets positions: set them all
         self.inbound = [tp for tp in self.positions if self.s.topics.sender_of(tp.topic)]
         self.senders = {tp.topic: self.s.topics.sender_of(tp.topic) for tp in self.inbound}
@@ -162,18 +162,15 @@ class Gateway:
             self.consumer.seek(tp, position)
         log.info("gateway.inputs", added=sorted(tp.topic for tp in new), inputs=len(self.positions))
 
-    async def _committed(self, tp: TopicPartition) -> int:
-        committed = await self.consumer.committed(tp)
-        if committed is None:
-            committed = (await self.consumer.beginning_offsets([tp]))[tp]
-        return committed
-
-    async def _kept(self, tp: TopicPartition) -> str:
-        """The metadata committed with `tp`'s position: an inbound partition's sightings (`Held.kept`), the events'
-        the time of the last record sequenced (`Unsequenced.kept`). (aiokafka's public `committed` drops it; its
-        coordinator's fetch, which that calls, keeps it.)"""
+    async def _committed(self, tp: TopicPartition) -> tuple[int, str]:
+        """`tp`'s committed position (its start if none) and the metadata committed with it: an inbound
+        partition's sightings (`Held.kept`), the events' the time of the last record sequenced (`Unsequenced.kept`).
+        One fetch: aiokafka's public `committed` drops the metadata; its coordinator's fetch, which that calls,
+        keeps it (and leaves out a partition with nothing committed)."""
         got = await self.consumer._coordinator.fetch_committed_offsets([tp])
-        return got[tp].metadata if tp in got else ""
+        if tp in got:
+            return got[tp].offset, got[tp].metadata
+        return (await self.consumer.beginning_offsets([tp]))[tp], ""
 
     async def _to_commit(self, offsets: dict[TopicPartition, int]) -> dict:
         """The positions to commit, with what a gateway that starts after this one dies needs to date records as
@@ -234,10 +231,10 @@ class Gateway:
 
     async def _past_inflated(self, exc: Inflated) -> None:
         """A sender's batch that would inflate past the bound (certx.kafka.inflate): what the failed read drained
-        of every partition is read again, the records of that partition before the batch one at a time (the
-        batch is reached only when they are all read), then the batch is skipped whole: a dead letter naming its
-        offsets, and the position past it, in one transaction. It never reaches the door: nothing in it can be
-        read to answer."""
+        of every partition is read again, the records of that partition before the batch in reads that stop short
+        of it (the batch is reached only when they are all read), then the batch is skipped whole: a dead letter
+        naming its offsets, and the position past it, in one transaction. It never reaches the door: nothing in it
+        can be read to answer."""
         found = where(exc)
         if found is None or found[0] not in self.positions:
             raise exc
