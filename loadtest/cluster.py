@@ -321,6 +321,12 @@ def run_bench(bench: Callable[[argparse.Namespace], Awaitable[dict]], args: argp
     return result
 
 
+def shown(result: dict) -> str:
+    """A benchmark's figures as its run ends them on the terminal: without the machine, cut to a screenful (the
+    whole file is `args.out`)."""
+    return json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2)[:6000]
+
+
 def service(deployment: Deployment, name: str, logdir: Path, *extra: str, principal: str | None = None,
             log_name: str | None = None) -> Worker:
     """`certx serve <name>` as deployed, logged in as its principal (the service's own by default)."""

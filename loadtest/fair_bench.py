@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -54,7 +53,7 @@ from certx.wire import commands as c
 from certx.wire.codec import encode
 from loadtest import cea
 from loadtest.cluster import (PYTHON, Deployment, Worker, bootstrap, broker_pid, last_data_offset, machine,
-                              preload, run_bench, service, wait_committed)
+                              preload, run_bench, service, shown, wait_committed)
 from loadtest.engine_bench import listing_flow
 from loadtest.kafka_latency import Reader, figures, now_ms, offer
 from loadtest.kafka_bench import rate_from
@@ -352,8 +351,7 @@ def main() -> int:
     if args.flood:
         asyncio.run(flood(args.flood, args.topic, args.flood_records, args.hold))
         return 0
-    result = run_bench(bench, args)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2)[:6000])
+    print(shown(run_bench(bench, args)))
     return 0
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -50,7 +49,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from certx.kafka.connection import Connection
 from loadtest import cea
 from loadtest.cluster import (PYTHON, Deployment, Worker, bootstrap, broker_gc, broker_pid, end_offsets, gc_between,
-                              last_data_offset, machine, median, preload, read_kinds, run_bench, service, spread,
+                              last_data_offset, machine, median, preload, read_kinds, run_bench, service, shown, spread,
                               wait_committed)
 from loadtest.engine_bench import AT, listing_flow
 
@@ -335,8 +334,7 @@ def main() -> int:
 
         asyncio.run(raw_pipe(load(), args.source, args.sink, args.group))
         return 0
-    result = run_bench(bench, args)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2)[:6000])
+    print(shown(run_bench(bench, args)))
     return 0
 
 
