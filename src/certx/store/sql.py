@@ -159,7 +159,8 @@ class Store:
         """The read model's tables this database has (in PostgreSQL, on the search path)."""
         if self.dialect == "sqlite":
             return {n for (n,) in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        return {t for t in schema.TABLES if self.query("SELECT to_regclass(?)", (t,))[0][0] is not None}
+        (found,) = self.query("SELECT " + ", ".join(["to_regclass(?)"] * len(schema.TABLES)), schema.TABLES)
+        return {t for t, oid in zip(schema.TABLES, found) if oid is not None}
 
     def _refuse_if_outdated(self) -> None:
         """An earlier release may have settled events here without a table this one keeps what they settled in (the
