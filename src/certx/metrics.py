@@ -7,6 +7,8 @@ projector's database transactions.
 """
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SERVICE = ("service",)
@@ -43,3 +45,9 @@ END_TO_END_MAX_S = 3600.0
 def observe_end_to_end(service: str, seconds: float) -> None:
     if 0 <= seconds <= END_TO_END_MAX_S:
         END_TO_END.labels(service).observe(seconds)
+
+
+def snapshot_taken(market: str, size: int, at: float) -> None:
+    """The metrics of a market's latest snapshot: its size, and its age from now on."""
+    SNAPSHOT_BYTES.labels(market).set(size)
+    SNAPSHOT_AGE.labels(market).set_function(lambda: time.time() - at)

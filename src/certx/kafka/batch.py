@@ -43,20 +43,17 @@ class Output:
         self.rejected: Counter[str] = Counter()     # reason -> refusals among the events (for the metrics)
 
 
-def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: bool = True,
-        changes: Changes | None = None) -> Output:
-    """Apply the records in order. With `publish=False` (catching up after a restart) events are not
-    encoded and dead letters not built: they were published by the run that first processed them. `changes`, if
-    given, takes in which products the events changed (the market-data feed's quotes, certx.marketdata)."""
+def run(engine: Engine, records: Sequence[CommandRecord], source: str, changes: Changes | None = None) -> Output:
+    """Apply the records in order. `changes`, if given, takes in which products the events changed (the market-data
+    feed's quotes, certx.marketdata)."""
     out = Output()
     apply, events, stamps = engine.apply, out.events, out.stamps
     note = changes.note if changes is not None else None
     for r in records:
         cmd = decode_logged(r.value or b"")
         if cmd is None:
-            if publish:
-                out.dead.append(encode(dead_letter(r.value, DeadLetterReason.not_a_command, "not a command of the log",
-                                                   source, r.partition, r.offset, r.timestamp, "matcher")))
+            out.dead.append(encode(dead_letter(r.value, DeadLetterReason.not_a_command, "not a command of the log",
+                                               source, r.partition, r.offset, r.timestamp, "matcher")))
             continue
         out.commands += 1
         try:
@@ -64,14 +61,13 @@ def run(engine: Engine, records: Sequence[CommandRecord], source: str, publish: 
         except Exception as error:
             raise Fault(engine.market, f"{source}[{r.partition}] offset {r.offset}", cmd.__struct_config__.tag,
                         cmd.ref, error) from error
-        if publish:
-            events += map(encode, produced)
-            stamps += [r.timestamp] * len(produced)
-            for event in produced:
-                if isinstance(event, REFUSALS):
-                    out.rejected[event.reason] += 1
-            if note is not None:
-                note(produced)
+        events += map(encode, produced)
+        stamps += [r.timestamp] * len(produced)
+        for event in produced:
+            if isinstance(event, REFUSALS):
+                out.rejected[event.reason] += 1
+        if note is not None:
+            note(produced)
     return out
 
 

@@ -13,15 +13,10 @@ position after a batch covers them; the engine numbers its commands itself. A re
 holds the position the matcher stands at — is an error (`auto_offset_reset="none"`): the market stops rather
 than skip commands.
 
-On assignment the matcher fences the partition's previous producers, reads the committed position, loads the
-latest snapshot that verifies (certx.engine.snapshot: data, never code; one that does not decode or verify is
-skipped with a warning, and the log replayed from its start instead) and replays the commands between the two
-with output suppressed. The engine so rebuilt must stand where the market's published events end (`follows`): a
-release that answers an old command otherwise than the release that published its events did, or another rules
-file, rebuilds another state than the one those events (and the ledger settled from them) describe, and its next
-events would reuse seqs already published (a settlement's origin is its event's seq) or skip some; the market stops
-instead (`Diverged`). An engine kept from before a rebalance is reused
-when nobody else has committed since.
+On assignment the matcher fences the partition's previous producers, reads the committed position, and rebuilds the
+engine from the latest snapshot and the commands after it (certx.kafka.restore), which must give again, byte for
+byte, the events the market published since: else the market stops (`Diverged`). An engine kept from before a
+rebalance is reused when nobody else has committed since.
 Errors in a transaction end the process: the engine has already applied the batch, and the simple, safe way
 back is a restart from the log (crash-only).
 """
@@ -42,16 +37,15 @@ from certx import metrics
 from certx.engine import Engine
 from certx.engine import snapshot
 from certx.kafka import batch, snapshots
-from certx.kafka.backwards import backwards
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
+from certx.kafka.restore import restore
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
-from certx.wire import events as e
 from certx.wire.codec import encode
 from certx.wire.routing import MARKET_OF
 
@@ -219,7 +213,7 @@ class Matcher(ConsumerRebalanceListener):
                 metrics.REJECTIONS.labels(market, reason).inc(n)
             metrics.observe_end_to_end("matcher", time.time() - oldest / 1000)
             if blob is not None:
-                snapshot_taken(market, len(blob), time.time())
+                metrics.snapshot_taken(market, len(blob), time.time())
             if out.dead:
                 metrics.DEAD_LETTERS.labels("matcher").inc(len(out.dead))
                 log.warning("matcher.dead_letters", partition=p, count=len(out.dead))
@@ -279,97 +273,3 @@ class Matcher(ConsumerRebalanceListener):
             engine = await restore(self.s, p, committed)
         self.consumer.seek(tp, committed)
         self.owned[p] = Partition(tp, engine, committed, transactions)
-
-
-async def restore(s: Settings, partition: int, committed: int) -> Engine:
-    """The engine of one partition as of the committed position: the latest snapshot that verifies, then the
-    tail of the command log replayed with output suppressed (its events were published when first processed)."""
-    market = MARKET_OF[partition]
-    engine, start = Engine(market, s.rules), 0
-    t0 = time.perf_counter()
-    found = await snapshots.latest(s.kafka, s.topics.snapshots, partition, committed)
-    blob = found.blob if found is not None else None
-    t1 = time.perf_counter()
-    if found is not None:
-        snapshot_taken(market, len(found.blob), found.at / 1000)
-    if blob is not None:
-        try:
-            engine, start = snapshot.load(blob, s.rules)
-        except snapshot.SnapshotError as exc:
-            log.warning("matcher.snapshot_skipped", partition=partition, error=str(exc),
-                        action="replaying the command log from its start")
-    t2 = time.perf_counter()
-    from_snapshot = engine.commands
-    await catch_up(s, engine, partition, start, committed)
-    follows(engine, await last_event(s, partition))
-    t3 = time.perf_counter()
-    # How long a restore took, by phase (seconds): what a restart costs before the partition serves again.
-    log.info("matcher.restored", partition=partition, snapshot_position=start, committed=committed,
-             commands=engine.commands, snapshot_bytes=len(blob or b""), snapshot_read_s=round(t1 - t0, 3),
-             snapshot_decode_s=round(t2 - t1, 3), replayed=engine.commands - from_snapshot,
-             replay_s=round(t3 - t2, 3), seconds=round(t3 - t0, 3))
-    metrics.RESTORE.labels(market).observe(t3 - t0)
-    return engine
-
-
-class Diverged(RuntimeError):
-    """The engine rebuilt from the log is not the one whose events `certx.events` holds: not a failure a restart
-    mends (exit 70)."""
-
-
-def follows(engine: Engine, last: e.Event | None) -> None:
-    """DESIGN 2, 3: a market's events are one stream, each seq once. The restored engine's next seq must be the one
-    after the last published event's (0 if none): then it carries on that stream; else it raises `Diverged`."""
-    published = 0 if last is None else last.seq + 1
-    if engine.seq != published:
-        log.error("matcher.diverged", market=engine.market, commands=engine.commands, next_seq=engine.seq,
-                  published_next_seq=published)
-        raise Diverged(
-            f"{engine.market}: the engine rebuilt from certx.commands would number its next event {engine.seq}, but "
-            f"certx.events goes on at {published}: this release or rules file answers commands of the log otherwise "
-            f"than the one that published those events, so its state is not the one they describe. The market is not "
-            f"served. Run the release and rules that published them; see the README on upgrades")
-
-
-async def last_event(s: Settings, partition: int) -> e.Event | None:
-    """The market's last committed event in `certx.events`, None if it has none. Called after the partition's
-    transactional producers were fenced: no transaction of a previous owner is open any more, so the events end
-    where the committed position does."""
-    tp = TopicPartition(s.topics.events, partition)
-    market = MARKET_OF[partition]
-    reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=10,
-                              **s.kafka.aiokafka())
-    await reader.start()
-    try:
-        reader.assign([tp])
-        async for window in backwards(reader, tp):
-            mine = [event for _, event in window if event.market == market]
-            if mine:
-                return mine[-1]
-        return None
-    finally:
-        await reader.stop()
-
-
-def snapshot_taken(market: str, size: int, at: float) -> None:
-    """The metrics of a market's latest snapshot: its size, and its age from now on."""
-    metrics.SNAPSHOT_BYTES.labels(market).set(size)
-    metrics.SNAPSHOT_AGE.labels(market).set_function(lambda: time.time() - at)
-
-
-async def catch_up(s: Settings, engine: Engine, partition: int, start: int, committed: int) -> None:
-    """Apply the commands between `start` and `committed`, publishing nothing."""
-    if start >= committed:
-        return
-    tp = TopicPartition(s.topics.commands, partition)
-    reader = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="none", isolation_level="read_committed",
-                              max_partition_fetch_bytes=8 * 1024 * 1024, **s.kafka.aiokafka())
-    await reader.start()
-    try:
-        reader.assign([tp])
-        reader.seek(tp, start)
-        while await reader.position(tp) < committed:
-            for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
-                batch.run(engine, [r for r in records if r.offset < committed], s.topics.commands, publish=False)
-    finally:
-        await reader.stop()
