@@ -102,16 +102,31 @@ def test_a_refused_command_is_answered_with_its_own_id_not_a_stray_order_id():
 @pytest.mark.parametrize("name", ["A\x00", "A\n", "\x1b[31mA", "A\x7f", "A\x85", "x" * 129, "",
                                   "B1\u200b", "A\u202e1B", "A\u2028", "\ufeffA", "A\u2066B", "A\u00adB",
                                   "B1\ufe0f", "A\u3164", "A\u034fB", "\u115fA", "A\u180bB", "A\uffa0"])
-def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name):
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_name_with_a_control_character_or_over_128_characters_is_malformed_and_never_echoed(name, escaped):
     """A NUL byte in an account name once stopped settlement for good (PostgreSQL refuses it). A zero-width space
     ("B1\u200b" looks like "B1"), a bidi override or isolate, a line separator, a BOM or a soft hyphen print as
-    nothing or reorder what follows on an operator's screen: refused alike."""
+    nothing or reorder what follows on an operator's screen: refused alike, written as UTF-8 (a DEL as itself) or
+    escaped."""
     desk = cea_day()
-    ev = answer(desk, msgspec.json.encode(order(account=name)))
+
+    def written(cmd: dict) -> bytes:
+        raw = msgspec.json.encode(cmd)
+        return json.dumps(json.loads(raw), ensure_ascii=True).encode() if escaped else raw
+
+    ev = answer(desk, written(order(account=name)))
     assert ev.reason == "malformed" and "`$.account`" in ev.detail
     assert ev.account == "", "a name the contract refuses is never published"
-    ev = answer(desk, msgspec.json.encode(order(order_id=name)))
+    ev = answer(desk, written(order(order_id=name)))
     assert ev.reason == "malformed" and ev.ref == ""
+
+
+def test_a_record_laid_out_over_lines_with_names_in_any_script_is_admitted():
+    """PROTOCOL: JSON objects. Tabs, line feeds and carriage returns between a record's tokens are JSON's
+    whitespace, not a name's characters: a pretty-printed order naming its account in Chinese is admitted."""
+    raw = json.dumps(order(account="碳排放权交易"), ensure_ascii=False, indent="\t").replace("\n", "\r\n").encode()
+    assert b"\t" in raw and b"\r\n" in raw
+    assert isinstance(decode_command(raw), c.OrderNew)
 
 
 @pytest.mark.parametrize("name", ["B1\U000e0041", "A\U000e0001", "A\U0001d173B", "A\U00013430", "A\U000e0100",

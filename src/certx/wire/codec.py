@@ -211,14 +211,13 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     try:
         cmd = _strict.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return malformed(_named(str(exc)))
+        return malformed(str(exc))
     except Exception as exc:  # noqa: BLE001
         return malformed(f"{type(exc).__name__}: {exc}")
     wrong = c.misplaced_term(cmd, market_of_product(cmd.product)) if type(cmd) is c.OrderNew else None
-    # an astral character is four bytes from F0 to F4 in UTF-8, or escaped as a surrogate pair: only then look
-    if wrong is None and (b"\\u" in raw or not raw.isascii() and (b"\xf0" in raw or b"\xf3" in raw)):
+    if wrong is None and _may_hide(raw):
         where = _unprintable(msgspec.to_builtins(cmd, enc_hook=_enc_hook))
-        wrong = where and f"`{where}` holds a character that prints as nothing (ASTRAL_UNSAFE)"
+        wrong = where and f"Expected a name: no control, separator or character that prints as nothing - at `{where}`"
     if wrong is None and type(cmd) in _FILTERED and cmd.filter is not None:
         wrong = c.hours_fault(cmd.filter)
     if wrong:
@@ -226,19 +225,21 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
     return cmd
 
 
-def _named(message: str) -> str:
-    """msgspec quotes a name's whole pattern in its message, some 300 characters of escapes that pushed the field's
-    path past what an answer keeps (`_say`): the rule in words instead."""
-    head, at, path = message.partition(" - at ")
-    if head.startswith("Expected `str` matching regex '^[^\\") and "u200b" in head:
-        return f"Expected a name: no control, separator or character that prints as nothing{at}{path}"
-    return message
+def _may_hide(raw: bytes) -> bool:
+    """Whether a string of the record may hold a character no name may (c.UNPRINTABLE), from its bytes alone. Raw
+    controls below U+0020 are no JSON inside a string (the decode refused them), and between tokens only the
+    whitespace tab, line feed and carriage return are allowed, which no string then holds. So an ASCII record
+    without an escape hides one only as a DEL; one with other UTF-8 shows it in its text."""
+    if b"\\" in raw:
+        return True
+    if raw.isascii():
+        return b"\x7f" in raw
+    return any(found.group() not in "\t\n\r" for found in c.UNPRINTABLE.finditer(raw.decode()))
 
 
 def _unprintable(value: Any, path: str = "$") -> str | None:
     """The path of the first string in `value` (a command as builtins) that holds a character no name may
-    (c.UNPRINTABLE: the pattern checked the Basic Multilingual Plane's, this finds the astral ones), a dict's keys
-    too (a surrender's `cea` is {product: quantity})."""
+    (c.UNPRINTABLE), a dict's keys too (a surrender's `cea` is {product: quantity})."""
     if type(value) is str:
         return path if c.UNPRINTABLE.search(value) else None
     items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()

@@ -40,9 +40,12 @@ Ratio = Annotated[str, Meta(pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$(?!\n)")]
 # combining grapheme joiner, the Hangul fillers (a blank that passes for a letter) and the Mongolian selectors.
 # The astral ones (ASTRAL_UNSAFE: the tag block's, which spell a hidden "B1" after a name, the astral variation
 # selectors, a few format characters, Unicode 15's too) print as nothing as well, but no pattern names an astral
-# range so that Python and ECMA, the schemas' readers, both read it: they are left out of NAME_PATTERN, and the
-# door refuses them after the decode (certx.wire.codec). UNPRINTABLE is both, for every check of a name in Python.
-# (An emoji written with a variation selector or a joiner is refused with them: a name is an identifier.)
+# range so that Python and ECMA, the schemas' readers, both read it: they are left out of NAME_PATTERN.
+# UNPRINTABLE is both, for every check of a name in Python. The door makes that check after the decode, once a
+# record (certx.wire.codec), so NAME_PATTERN is published in the schemas but not run by msgspec: run on each of a
+# command's four to eight names, it was a microsecond of every command's decode, at the door and again in the matcher,
+# which reads only what the door let through. (An emoji written with a variation selector or a joiner is refused
+# with them: a name is an identifier.)
 # (`(?!\n)`: Python's `$` also matches before a final newline; ECMA's does not, and there it is a no-op.)
 UNSAFE = (r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
           r"\u115f-\u1160\u17b4-\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
@@ -51,7 +54,7 @@ ASTRAL_UNSAFE = ("\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3
                  "\U000e0000-\U000e0fff")
 UNPRINTABLE = re.compile(f"[{UNSAFE}{ASTRAL_UNSAFE}]")
 NAME_PATTERN = rf"^[^{UNSAFE}]*$(?!\n)"
-Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+Name = Annotated[str, Meta(min_length=1, max_length=128, extra_json_schema={"pattern": NAME_PATTERN})]
 Names = Annotated[list[Name], Meta(max_length=64)]
 Market = Literal["CEA", "CCER", "GEC"]
 Side = Literal["buy", "sell"]
