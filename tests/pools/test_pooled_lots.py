@@ -187,6 +187,18 @@ def test_m4_pro_rata_each_fill_is_shared_over_what_each_owner_has_left_each_givi
     assert (cash(d, "O1"), cash(d, "O2"), cash(d, "O3")) == (34 * 200, 17 * 200, 6 * 200)
 
 
+def test_m4_shares_of_two_projects_whose_serials_touch_are_sold_each_as_its_own_projects():
+    """M4, issue 13 (provenance): O1's 91-100 of PV-1 and O2's 101-110 of PV-2 are one range of serials, 91-110, in
+    the pool's union; a fill still takes each owner's certificates of its own project, and each part stays within its
+    batch (the property tests once read the union's 91-110 as lying in no batch)."""
+    d = pool_desk()
+    pooled(d, rule="fifo", shares=[("O1", 91, 100), ("O2", 101, 110)])
+    lot = d.engines["GEC"].lots.orders["P"]
+    assert list(lot.serials) == [(91, 110)]
+    assert all(p.batch.first <= a and b <= p.batch.last for p in lot.parts for a, b in p.serials)
+    assert sold(bid(d, "b1", "A", 15)) == [("O1", "PV-1", 200, 10, [(91, 100)]), ("O2", "PV-2", 200, 5, [(101, 105)])]
+
+
 def test_m4_a_new_pooled_lot_meets_resting_bids_at_their_prices():
     d = pool_desk()
     bid(d, "b1", "A", 20, "2.40")

@@ -860,9 +860,13 @@ class Ledger:
                 assert self.issued_to[account].contains(a, b), f"{account} holds [{a}, {b}], not issued to it"
         for lot in lots:
             assert lot.remaining == lot.serials.count() > 0, f"empty lot {lot.order_id} rests"
-            for first, last in lot.serials:
-                assert any(b.first <= first and last <= b.last for b in lot.batches())
-                places.append((first, last, f"lot {lot.order_id}"))
+            # each certificate is of the batch it is listed under: a lot's, or its pool part's (the pool's union joins
+            # two parts' adjacent ranges, of two batches: serials 900 of P5 and 901 of P6 make one range 900-901)
+            for batch, serials in ([(p.batch, p.serials) for p in lot.parts] if isinstance(lot, PooledLot)
+                                   else [(lot.batch, lot.serials)]):
+                for first, last in serials:
+                    assert batch.first <= first and last <= batch.last, f"lot {lot.order_id}: [{first}, {last}]"
+            places += [(first, last, f"lot {lot.order_id}") for first, last in lot.serials]
             # issue 13: a pool rests only under its agent's mandates in force today, one for each share left
             if isinstance(lot, PooledLot) and gec.date is not None:
                 for p in lot.parts:
