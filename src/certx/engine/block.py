@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from certx.books.block import Offer
 from certx.engine.accounts import Accounts
+from certx.engine.band import within
 from certx.engine.rejection import Rejected
 from certx.money import Fen
 from certx.wire import commands as c
@@ -24,7 +25,7 @@ class BlockDesk(Accounts):
             raise Rejected(Reason.unknown_product, cmd.product)
         price, quantity = int(cmd.price), cmd.quantity
         self.check_size(quantity, price, self.mrules.block_sizes)
-        self._in_block_band(product, price)
+        within(product.block_limits, price, product.name)
         self.check_counterparty(cmd.counterparty)
         is_buy = cmd.side == "buy"
         self.reserve(wallet, cmd.product, is_buy, price, quantity)
@@ -50,7 +51,7 @@ class BlockDesk(Accounts):
                 raise Rejected(Reason.lot_size, f"{cmd.target} must be taken in full ({offer.remaining})")
             self.check_size(quantity, offer.price, self.mrules.block_sizes)
         product = self.products[offer.product]
-        self._in_block_band(product, offer.price)
+        within(product.block_limits, offer.price, product.name)
         taker_buys = not offer.is_buy
         self.reserve(wallet, offer.product, taker_buys, offer.price, quantity)
         self.order_ids.add(cmd.order_id)
@@ -69,13 +70,6 @@ class BlockDesk(Accounts):
         self.out.append(e.Trade(trade_id=self.trade_id(), product=offer.product, mode="block",
                                  price=Fen(offer.price), quantity=quantity, buy_order=buy_order,
                                  sell_order=sell_order, buyer=buyer.account, seller=seller.account))
-
-    def _in_block_band(self, product, price: int) -> None:
-        band = product.block_limits
-        if band is None:
-            raise Rejected(Reason.no_reference_price, product.name)
-        if price < band[0] or price > band[1]:
-            raise Rejected(Reason.price_out_of_band, f"{price} fen outside [{band[0]}, {band[1]}]")
 
     def withdraw_offer(self, offer: Offer) -> None:
         del self.blocks.offers[offer.order_id]
