@@ -39,7 +39,16 @@ def _identified(name: str, schema: dict) -> dict:
 
 
 def _events_schema() -> dict:
-    return _positioned(msgspec.json.schema(AnyEvent, schema_hook=schema_hook))
+    schema = _positioned(msgspec.json.schema(AnyEvent, schema_hook=schema_hook))
+    # A 24/7 match's trades travel inside its one event, which has the position: they are written without one.
+    defs = schema["$defs"]
+    trade = defs["Trade"]
+    defs["AllocatedTrade"] = {**trade, "title": "AllocatedTrade",
+                              "description": "A trade of a `gec.allocated`: a GEC trade without seq, origin and "
+                                             "market, which the allocation carries.",
+                              "required": [k for k in trade["required"] if k not in ("seq", "origin", "market")]}
+    defs["Allocated"]["properties"]["trades"]["items"] = {"$ref": "#/$defs/AllocatedTrade"}
+    return schema
 
 
 def _positioned(schema: dict) -> dict:
