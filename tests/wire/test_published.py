@@ -125,3 +125,38 @@ def test_a_24_7_match_validates_its_trades_inside_the_allocation_carry_no_positi
     written = Written().feed(year())
     assert "gec.allocated" in written.kinds()
     assert faults(written.messages) == []
+
+
+ORDER = {"type": "order.new", "order_id": "o1", "account": "A", "product": "CEA21", "side": "buy", "quantity": 10,
+         "price": "50.00"}
+DEPOSIT = {"type": "funds.deposit", "id": "d1", "account": "A", "market": "CEA", "amount": "1000.00"}
+
+
+@pytest.mark.parametrize("command", [ORDER, {**ORDER, "price": "1000000.00"}, {**ORDER, "price": "0.01"},
+                                     {**ORDER, "price": "0000001"}, DEPOSIT, {**DEPOSIT, "amount": "1000000000000"}],
+                         ids=["order", "top price", "least price", "leading zeros", "deposit", "top deposit"])
+def test_the_command_schema_admits_what_the_door_admits(command):
+    assert isinstance(Replay().door.admit(json.dumps(command).encode(), sender="B1").command, c.OrderNew | c.FundsDeposit)
+    assert refusals("commands", command) == []
+
+
+@pytest.mark.parametrize("command", [
+    {**ORDER, "colour": "red"},                                  # a field the contract does not name
+    {**ORDER, "price": 50.5},                                    # a float
+    {**ORDER, "price": "50.001"},                                # three decimals
+    {**ORDER, "account": "A\u0007"}, {**ORDER, "account": "A\u200b"},   # a control, what prints as nothing
+    {**ORDER, "price": "0"}, {**ORDER, "price": "0.00"},         # U1: a price is positive
+    {**ORDER, "price": "1000000.01"}, {**ORDER, "price": "9999999"},    # at most 1,000,000 yuan
+    {**DEPOSIT, "amount": "0.00"}, {**DEPOSIT, "amount": "1000000000000.01"},
+    {**ORDER, "price": "\uff15\uff10"},                          # fullwidth digits: `\d` to a Python validator
+    {**ORDER, "price": "50\n"},                                  # `$` before a final newline, to Python's re
+    {**ORDER, "at": "2021-12-16T10:00:00"},                      # a time without its offset
+], ids=["extra field", "float", "3 decimals", "control", "zero width", "zero", "zero 2 places", "over the top",
+        "seven nines", "zero deposit", "deposit over the top", "fullwidth", "final newline", "naive time"])
+def test_U1_the_command_schema_refuses_what_the_door_refuses(command):
+    """PROTOCOL, a strict contract: a sender checking its commands against commands.schema.json must not be told a
+    command is good that the door answers `malformed`. Money (U1) is positive and bounded: the schema's pattern
+    said only 'up to 7 digits and 2 places', which admits 0 and 9,999,999 yuan."""
+    assert isinstance(Replay().door.admit(json.dumps(command, ensure_ascii=False).encode(), sender="B1").command,
+                      c.Refusal)
+    assert refusals("commands", command) != []
