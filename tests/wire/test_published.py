@@ -8,19 +8,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from importlib import resources
 
 import msgspec
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+import support
+from certx.days.background import Background
+from certx.days.build import build
 from certx.ledger.ledger import Ledger
+from certx.engine import Engine
+from certx.gateway import Door
+from certx.gateway.relay import called_for
 from certx.replay import Replay
 from certx.sample.hourly import year
 from certx.wire import commands as c
 from certx.wire import events as e
-from certx.wire.codec import encode
-from certx.wire.dead_letter import DeadLetter
+from certx.wire.codec import NotAnObject, encode
+from certx.wire.dead_letter import DeadLetter, dead_letter
 from certx.wire.marketdata import Quote
+from certx.wire.reasons import DeadLetterReason
+from certx.wire.routing import PARTITION
 from certx.wire.schema import ROOT
 
 # jsonschema checks `date-time` only with an optional package, and silently passes it without: assert it here,
@@ -47,6 +56,8 @@ def _validator(name: str) -> Draft202012Validator:
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FORMATS)
 
+
+QUIET = Background(listing=1, block=0, auction=1, gec=1)       # a few orders that never trade, not eight a trade
 
 SCHEMAS = {"commands": _validator("commands.schema.json"), "command-log": _validator("command-log.schema.json"),
            "events": _validator("events.schema.json"), "settlements": _validator("settlements.schema.json"),
@@ -88,41 +99,50 @@ def refusals(schema: str, instance: object) -> list[str]:
     return [f"{error.message[:200]} at {'/'.join(map(str, error.absolute_path))}" for error in errors]
 
 
-class Written:
+class Recording(Replay):
     """A replay that keeps everything certx would write for it: each command as the gateway logs it, the engines'
-    events, the ledger's settlements and the market-data quotes."""
+    events, the ledger's settlements and the market-data quotes. It stands in for `support.Replay` too, so that any
+    test desk's scenario can be read as it is written."""
 
-    def __init__(self) -> None:
-        self.replay = Replay()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.ledger = Ledger()
         self.messages: list[msgspec.Struct] = []
-        admit = self.replay.door.admit
+        admit = self.door.admit
 
         def logged(*args, **kwargs):
             admitted = admit(*args, **kwargs)
-            if not isinstance(admitted, msgspec.Struct):        # a dead letter alone, which the gateway writes
+            if not isinstance(admitted, NotAnObject):       # a dead letter alone, which the gateway writes
                 self.messages.append(admitted.command)
             return admitted
-        self.replay.door.admit = logged
+        self.door.admit = logged
 
-    def feed(self, lines: Iterable[bytes]) -> Written:
-        for line in lines:
-            if line.strip():
-                events = self.replay.feed(line)
-                self.messages += events
-                self.messages += [s for event in events for s in self.ledger.apply(event)]
-                self.messages += self.replay.quotes_of(events)
-        return self
+    def feed(self, raw: bytes) -> list[e.Event]:
+        events = super().feed(raw)
+        self.messages += events
+        # the commands the gateway relays in answer (a surrender's vote and decision), as it reads them on Kafka
+        self.messages += [cmd for ev in events for _, cmd in called_for(encode(ev), PARTITION[ev.market])]
+        self.messages += [s for event in events for s in self.ledger.apply(event)]
+        self.messages += self.quotes_of(events)
+        return events
 
     def kinds(self) -> set[str]:
         return {m.__struct_config__.tag for m in self.messages}
+
+
+def recorded(lines: Iterable[bytes]) -> Recording:
+    replay = Recording()
+    for line in lines:
+        if line.strip():
+            replay.feed(line)
+    return replay
 
 
 def test_a_24_7_match_validates_its_trades_inside_the_allocation_carry_no_position():
     """Issue 13 (README "The 24/7 match"): `gec.allocated` holds its trades, each an ordinary GEC trade left without
     `seq`, `origin` and `market` (the allocation has them). The schema required them of every trade, so the one
     event of every match failed an integrator's validation."""
-    written = Written().feed(year())
+    written = recorded(year())
     assert "gec.allocated" in written.kinds()
     assert faults(written.messages) == []
 
@@ -160,3 +180,137 @@ def test_U1_the_command_schema_refuses_what_the_door_refuses(command):
     assert isinstance(Replay().door.admit(json.dumps(command, ensure_ascii=False).encode(), sender="B1").command,
                       c.Refusal)
     assert refusals("commands", command) != []
+
+
+def test_the_sample_day_and_official_days_with_auctions_blocks_and_a_compliance_deadline_validate():
+    """The shipped sample day (listing, block offers and acceptances, GEC scenes, a two-leg surrender, deliberate
+    refusals); a CEA day with one-way bidding (M3: 2025-07-16); the 2024 compliance deadline in all three markets
+    (C1 surrenders, CCER issuance, GEC lots, bids and lifts)."""
+    sample = recorded((resources.files("certx") / "sample" / "trade_day.jsonl").read_bytes().splitlines())
+    auction = recorded(build(dt.date(2025, 7, 16), dt.date(2025, 7, 16), markets=("CEA",), background=QUIET))
+    deadline = recorded(build(dt.date(2024, 12, 31), dt.date(2024, 12, 31), gec_scale=0.0002, background=QUIET))
+    assert {"order.accept", "surrender.held", "surrender.vote", "surrender.decided", "surrender.decide", "surrendered", "units.surrendered",
+            "gec.cancelled", "order.rejected", "command.rejected"} <= sample.kinds()
+    assert {"auction.opened", "auction.closed", "day.summary"} <= auction.kinds()
+    assert {"issue.ccer", "surrender", "settled"} <= deadline.kinds()
+    assert faults(sample.messages + auction.messages + deadline.messages) == []
+
+
+def test_M5_G2_G4_a_busy_gec_and_cea_day_and_the_next_validate(monkeypatch):
+    """The snapshot tests' two days, every kind of order in them: bilateral lots (M5) taken in lifts, bids with
+    province and age filters and a beneficiary (G4), a broker's auction, a block offer accepted, a band set, and a
+    new day that retires expired certificates (G2: `certificates.expired`, `gec.retired`)."""
+    from engine.test_snapshot import rest_of_the_days, two_days
+
+    monkeypatch.setattr(support, "Replay", Recording)
+    desk = two_days()
+    rest_of_the_days(desk)
+    assert {"band.scheduled", "certificates.expired", "gec.retired", "auction.opened", "trade"} <= desk.replay.kinds()
+    assert faults(desk.replay.messages) == []
+
+
+def test_an_aggregators_pooled_lot_validates(monkeypatch):
+    """Issue 13, aggregators: mandates, a pooled lot under them, bids that take it in part, and a cancel that gives
+    what is left back to its owners."""
+    from pools.test_pooled_lots import bid, pool_desk, pooled
+
+    monkeypatch.setattr(support, "Replay", Recording)
+    desk = pool_desk()
+    pooled(desk)
+    bid(desk, "b1", "A", 30)
+    bid(desk, "b2", "C", 25, filter={"provinces": ["Gansu"]}, beneficiary="plant")
+    desk.send("order.cancel", order_id="P", actor="B9", account="AG", market="GEC")
+    assert {"mandate.granted", "trade", "order.cancelled", "gec.cancelled"} <= desk.replay.kinds()
+    assert faults(desk.replay.messages) == []
+
+
+def _line(type_: str, time: str = "10:00", day: str = "2021-12-16", **fields) -> bytes:
+    return json.dumps({"type": type_, "at": f"{day}T{time}:00+08:00", **fields}).encode()
+
+
+def _order(order_id: str, account: str = "A", broker: str = "B1", side: str = "buy", quantity: int = 100,
+           price: object = "50.00", product: str = "CEA21", **fields) -> bytes:
+    return _line("order.new", order_id=order_id, actor=broker, account=account, product=product, side=side,
+                 quantity=quantity, price=price, **fields)
+
+
+REG, OP, BANK = {"actor": "registry"}, {"actor": "operator"}, {"actor": "bank"}
+REFUSED = [
+    (_line("account.open", id="a1", account="A", broker="B1", **REG), None),
+    (_line("account.open", id="a2", account="S", broker="B2", **REG), None),
+    (_line("account.open", id="a1", account="X", broker="B1", **REG), "duplicate_command"),
+    (_line("account.open", id="a3", account="A", broker="B1", **REG), "duplicate_account"),
+    (_line("product.list", id="p1", market="CEA", product="CEA21", reference_price="50.00", **OP), None),
+    (_line("product.list", id="p2", market="CEA", product="CEA21", reference_price="50.00", **OP), "duplicate_product"),
+    (_line("product.list", id="p3", market="CEA", product="CEA22", **OP), None),
+    (_line("funds.deposit", id="d1", account="A", market="CEA", amount="1000000", **BANK), None),
+    (_line("issue.cea", id="i1", account="S", product="CEA21", quantity=500_000, **REG), None),
+    (_order("early"), "market_closed"),
+    (_line("session.open", id="s1", market="CEA", date="2021-12-16", time="09:00", **OP), None),
+    (_line("session.open", id="s2", market="CEA", date="2021-12-16", time="09:01", **OP), "session_already_open"),
+    (_line("session.open", id="s3", market="CCER", date="2021-12-19", time="09:01", **OP), "date_ahead"),
+    (_order("np", product="CEA22"), "no_reference_price"),
+    (_order("up", product="CEA99"), "unknown_product"),
+    (_order("na", broker="B2"), "not_authorised"),
+    (_order("big", quantity=99_999, price="54.00"), "insufficient_funds"),
+    (_order("ih", side="sell"), "insufficient_holdings"),
+    (_order("band", price="60.00"), "price_out_of_band"),
+    (_order("o1"), None), (_order("o1"), "duplicate_order_id"),
+    (_line("order.cancel", order_id="nope", actor="B1", account="A", market="CEA"), "unknown_order"),
+    (_line("order.cancel", order_id="nope2", actor="B1", account="A"), "unknown_order"),       # at the door
+    (_order("bad", price=50.5), "malformed"),
+    (b'{"type": "order.new", "order_id": "x\\u0007", "at": "2021-12-16T10:00:00+08:00"}', "malformed"),  # no ref
+    (_line("auction.open", id="au1", auction_id="au1", product="CEA21", seller="S", quantity=1000,
+           reserve_price="49.00", closes_at="2021-12-16T11:00:00+08:00", **OP), None),
+    (_line("auction.bid", order_id="ab1", actor="B1", account="A", auction_id="au1", quantity=100, price="48.00"),
+     "below_reserve"),
+    (_order("blk", product="GEC", quantity=1, price="5.00", mode="block"), "mode_not_allowed"),
+    (_line("issue.gec", id="g1", account="S", project="P1", province="Gansu", technology="wind",
+           production_month="2021-10", subsidised=False, first_serial=1, last_serial=100, **REG), None),
+    (_line("issue.gec", id="g2", account="S", project="P1", province="Gansu", technology="wind",
+           production_month="2021-10", subsidised=False, first_serial=50, last_serial=150, **REG), "double_issuance"),
+    (_line("surrender", id="su1", account="A", compliance_year=2021, ccer=5, cea={"CEA21": 1}, **REG),
+     "offset_cap_exceeded"),
+    (_line("session.close", id="c1", market="CEA", date="2021-12-16", time="15:30", **OP), None),
+    (_line("session.open", id="s4", market="CEA", date="2021-12-15", time="15:40", **OP), "stale_date"),
+]
+
+
+def test_every_refusal_and_the_gateways_record_of_it_validate():
+    """DOMAIN "Reject reasons", PROTOCOL: an answer for every refused command, with its `ref` and `detail`, and the
+    gateway's `gateway.refusal` in the log for what the door refused (malformed, unknown_order)."""
+    replay = Recording()
+    for raw, reason in REFUSED:
+        answers = [ev.reason for ev in replay.feed(raw) if isinstance(ev, e.OrderRejected | e.CommandRejected)]
+        assert answers == ([reason] if reason else []), raw
+    assert {m.reason for m in replay.messages if isinstance(m, c.Refusal)} == {"malformed", "unknown_order"}
+    assert faults(replay.messages) == []
+
+
+@pytest.mark.parametrize("raw", [
+    _order("o9", broker="B2"),                                      # names another actor than its sender
+    _order("o9", price="50.001"),
+    json.dumps({"type": "order.cancel", "order_id": "o9", "account": "A"}).encode(),    # an order the door never saw
+    b'{"type": "session.open", "id": "s9", "market": "CEA", "date": "2021-12-16"}',     # the operator's, from B1
+    b'{"type": "order.new", "order_id": "' + b"o" * 200 + b'"}',
+], ids=["not_authorised", "malformed", "unknown_order", "operator's command", "id too long"])
+def test_a_senders_refused_record_on_kafka_and_its_answer_validate(raw):
+    """PROTOCOL: on an inbound topic the gateway takes the actor from the topic; what it refuses goes to the log as
+    `gateway.refusal` and its market's engine answers it (certx.kafka.gateway writes `encode(admitted.command)`)."""
+    admitted = Door().admit(raw, sender="B1", at=1_639_620_000_000)
+    engines = {m: Engine(m) for m in admitted.markets}
+    answers = [ev for m in admitted.markets for ev in engines[m].apply(admitted.command, admitted.at)]
+    assert answers and all(isinstance(ev, e.OrderRejected | e.CommandRejected) for ev in answers)
+    assert faults([admitted.command, *answers]) == []
+
+
+@pytest.mark.parametrize("value, reason, source, timestamp", [
+    (b"[1, 2]", DeadLetterReason.malformed, "certx.in.B1", 1_639_620_000_000),
+    (b"\xff" * 10_000, DeadLetterReason.malformed, "certx.replay", 1_639_620_000_000),
+    (None, DeadLetterReason.malformed, "certx.in.B1", None),           # a compression bomb: offsets, no value
+    (b'{"type": "quote"}', DeadLetterReason.not_a_command, "certx.commands", 0),
+    (b"", DeadLetterReason.malformed, "certx.events", 5),
+])
+def test_a_dead_letter_validates(value, reason, source, timestamp):
+    """DESIGN 7: what the services write to `certx.dlq`, built as they build it (certx.wire.dead_letter)."""
+    assert faults([dead_letter(value, reason, "why", source, 0, 7, timestamp, "gateway")]) == []
