@@ -25,7 +25,7 @@ from certx.replay import Replay
 from certx.sample.hourly import year
 from certx.wire import commands as c
 from certx.wire import events as e
-from certx.wire.codec import NotAnObject, encode
+from certx.wire.codec import NotAnObject, decode_command, encode
 from certx.wire.dead_letter import DeadLetter, dead_letter
 from certx.wire.marketdata import Quote
 from certx.wire.reasons import DeadLetterReason
@@ -314,3 +314,64 @@ def test_a_senders_refused_record_on_kafka_and_its_answer_validate(raw):
 def test_a_dead_letter_validates(value, reason, source, timestamp):
     """DESIGN 7: what the services write to `certx.dlq`, built as they build it (certx.wire.dead_letter)."""
     assert faults([dead_letter(value, reason, "why", source, 0, 7, timestamp, "gateway")]) == []
+
+
+FILTER = {"provinces": ["Gansu"], "exclude_provinces": ["Yunnan"], "technologies": ["wind"], "subsidised": False,
+          "production_from": "2025-01", "production_to": "2025-06", "max_age_months": 12}
+# Each command as PROTOCOL.md and the README list its fields, every field they name set.
+DOCUMENTED = {
+    "session.open": {"id": "s1", "actor": "operator", "market": "CEA", "date": "2021-12-16"},
+    "session.close": {"id": "s2", "actor": "operator", "market": "CEA", "date": "2021-12-16"},
+    "product.list": {"id": "p1", "actor": "operator", "market": "CEA", "product": "CEA21", "reference_price": "48.00"},
+    "band.set": {"id": "b1", "actor": "operator", "product": "CEA21", "mode": "listing", "ratio": "0.05"},
+    "account.open": {"id": "a1", "actor": "registry", "account": "A", "broker": "B1"},
+    "issue.cea": {"id": "i1", "actor": "registry", "account": "A", "product": "CEA21", "quantity": 1000},
+    "issue.ccer": {"id": "i2", "actor": "registry", "account": "A", "product": "CCER", "project": "P1",
+                   "vintage": 2023, "quantity": 1000},
+    "issue.gec": {"id": "i3", "actor": "registry", "account": "A", "project": "P1", "province": "Gansu",
+                  "technology": "wind", "production_month": "2025-06", "subsidised": False, "first_serial": 1,
+                  "last_serial": 100, "issue_date": "2025-07-01"},
+    "surrender": {"id": "r1", "actor": "registry", "account": "A", "compliance_year": 2024, "cea": {"CEA24": 950},
+                  "ccer": 50},
+    "funds.deposit": {"id": "f1", "actor": "bank", "account": "A", "market": "CEA", "amount": "54.22"},
+    "funds.withdraw": {"id": "f2", "actor": "bank", "account": "A", "market": "CEA", "amount": "54.22"},
+    "order.new": {"order_id": "o1", "actor": "B1", "account": "A", "product": "CEA21", "side": "buy",
+                  "quantity": 100, "price": "54.22", "mode": "listing", "market": "CEA"},
+    "order.new block": {"order_id": "o2", "actor": "B1", "account": "A", "product": "CEA21", "side": "sell",
+                        "quantity": 100_000, "price": "54.22", "mode": "block", "counterparty": "C", "partial": False},
+    "order.new GEC sell": {"order_id": "o3", "actor": "B1", "account": "A", "product": "GEC", "side": "sell",
+                           "quantity": 100, "price": "3.00", "first_serial": 1, "last_serial": 100,
+                           "counterparty": "C", "partial": True},
+    "order.new GEC buy": {"order_id": "o4", "actor": "B1", "account": "A", "product": "GEC", "side": "buy",
+                          "quantity": 10, "price": "3.00", "beneficiary": "plant",
+                          "filter": {**FILTER, "hours": [[0, 6], [18, 24]], "hours_from": "2025-06-01T00:00:00+08:00",
+                                     "hours_to": "2025-07-01T00:00:00+08:00", "min_share": 90}},
+    "order.new pool": {"order_id": "o5", "actor": "B9", "account": "AG", "product": "GEC", "side": "sell",
+                       "quantity": 20, "price": "2.00", "pool": {"rule": "pro_rata", "shares": [
+                           {"owner": "O1", "first_serial": 1, "last_serial": 10},
+                           {"owner": "O2", "first_serial": 101, "last_serial": 110}]}},
+    "order.lift": {"order_id": "l1", "actor": "B1", "account": "A", "target": "o3", "quantity": 5,
+                   "beneficiary": "plant"},
+    "order.accept": {"order_id": "k1", "actor": "B3", "account": "C", "target": "o2", "quantity": 100_000},
+    "order.cancel": {"order_id": "o1", "actor": "B1", "account": "A"},
+    "auction.open": {"id": "x1", "actor": "operator", "auction_id": "X1", "product": "CEA21", "seller": "S",
+                     "quantity": 10_000, "reserve_price": "45.00", "closes_at": "2021-12-16T14:30:00+08:00",
+                     "market": "CEA"},
+    "auction.bid": {"order_id": "x2", "actor": "B1", "account": "A", "auction_id": "X1", "quantity": 100,
+                    "price": "46.00"},
+    "curve.attach": {"id": "cv1", "actor": "registry", "project": "P1", "production_month": "2025-02",
+                     "kwh": [100] * 672},
+    "mandate.grant": {"id": "m1", "actor": "registry", "agent": "AG", "owner": "O1", "project": "P1",
+                      "filing_code": "F-1", "valid_from": "2025-01-01", "valid_to": "2025-12-31"},
+    "gec.match": {"order_id": "dc-2025", "actor": "B1", "account": "A", "start": "2025-01-01T00:00:00+08:00",
+                  "loads": [158, 154], "filter": FILTER, "price_cap": "5.00", "budget": "1000000",
+                  "beneficiary": "dc-01 campus"},
+}
+
+
+@pytest.mark.parametrize("kind", DOCUMENTED)
+def test_every_command_protocol_and_the_readme_show_validates_and_the_door_admits_it(kind):
+    """PROTOCOL "Commands" and README "Fields added": each command with every field they name."""
+    command = {"type": kind.split()[0], **DOCUMENTED[kind]}
+    assert refusals("commands", command) == []
+    assert isinstance(decode_command(json.dumps(command).encode()), c.AnyCommand.__args__)
