@@ -51,17 +51,24 @@ def _date(value: object) -> bool:
     return True
 
 
-def _validator(name: str) -> Draft202012Validator:
+def _validator(name: str, strict: bool = False) -> Draft202012Validator:
+    """The validator of a published schema; `strict` reads as Jackson does by default (FAIL_ON_UNKNOWN_PROPERTIES):
+    a field that the schema does not name fails, so nothing certx writes may lie outside its schema."""
     schema = json.loads((ROOT / name).read_text())
     Draft202012Validator.check_schema(schema)
+    if strict:
+        for definition in schema["$defs"].values():
+            if "properties" in definition:
+                definition.setdefault("additionalProperties", False)
     return Draft202012Validator(schema, format_checker=FORMATS)
 
 
 QUIET = Background(listing=1, block=0, auction=1, gec=1)       # a few orders that never trade, not eight a trade
 
 SCHEMAS = {"commands": _validator("commands.schema.json"), "command-log": _validator("command-log.schema.json"),
-           "events": _validator("events.schema.json"), "settlements": _validator("settlements.schema.json"),
-           "marketdata": _validator("marketdata.schema.json"), "dlq": _validator("dlq.schema.json")}
+           "events": _validator("events.schema.json", strict=True),
+           "settlements": _validator("settlements.schema.json", strict=True),
+           "marketdata": _validator("marketdata.schema.json", strict=True), "dlq": _validator("dlq.schema.json", strict=True)}
 
 
 def schema_of(message: msgspec.Struct) -> str:
