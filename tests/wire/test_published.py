@@ -159,9 +159,16 @@ ORDER = {"type": "order.new", "order_id": "o1", "account": "A", "product": "CEA2
 DEPOSIT = {"type": "funds.deposit", "id": "d1", "account": "A", "market": "CEA", "amount": "1000.00"}
 
 
-@pytest.mark.parametrize("command", [ORDER, {**ORDER, "price": "1000000.00"}, {**ORDER, "price": "0.01"},
-                                     {**ORDER, "price": "0000001"}, DEPOSIT, {**DEPOSIT, "amount": "1000000000000"}],
-                         ids=["order", "top price", "least price", "leading zeros", "deposit", "top deposit"])
+@pytest.mark.parametrize("command", [
+    ORDER, {**ORDER, "price": "1000000.00"}, {**ORDER, "price": "0.01"}, {**ORDER, "price": "0000001"},
+    DEPOSIT, {**DEPOSIT, "amount": "1000000000000"},
+    {**ORDER, "counterparty": None, "partial": True, "filter": None},      # a term left unset, said so
+    {**ORDER, "mode": "block", "quantity": 100_000, "counterparty": "S", "partial": False},
+    {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10, "counterparty": "C",
+     "partial": False},
+    {**ORDER, "product": "GEC", "filter": {"provinces": ["Gansu"]}, "beneficiary": "plant", "pool": None},
+], ids=["order", "top price", "least price", "leading zeros", "deposit", "top deposit", "unset terms", "block",
+        "addressed lot", "GEC bid"])
 def test_the_command_schema_admits_what_the_door_admits(command):
     assert isinstance(Replay().door.admit(json.dumps(command).encode(), sender="B1").command, c.OrderNew | c.FundsDeposit)
     assert refusals("commands", command) == []
@@ -178,12 +185,22 @@ def test_the_command_schema_admits_what_the_door_admits(command):
     {**ORDER, "price": "\uff15\uff10"},                          # fullwidth digits: `\d` to a Python validator
     {**ORDER, "price": "50\n"},                                  # `$` before a final newline, to Python's re
     {**ORDER, "at": "2021-12-16T10:00:00"},                      # a time without its offset
+    {**ORDER, "counterparty": "S"}, {**ORDER, "first_serial": 1, "last_serial": 9},     # M2, M5: not a listing's
+    {**ORDER, "partial": False}, {**ORDER, "mode": "block", "quantity": 100_000, "beneficiary": "plant"},
+    {**ORDER, "product": "GEC", "counterparty": "S"}, {**ORDER, "product": "GEC", "side": "sell", "filter": {}},
+    {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10, "partial": False},
+    {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10,
+     "pool": {"rule": "fifo", "shares": [{"owner": "O1", "first_serial": 1, "last_serial": 10}]}},
 ], ids=["extra field", "float", "3 decimals", "control", "zero width", "zero", "zero 2 places", "over the top",
-        "seven nines", "zero deposit", "deposit over the top", "fullwidth", "final newline", "naive time"])
-def test_U1_the_command_schema_refuses_what_the_door_refuses(command):
+        "seven nines", "zero deposit", "deposit over the top", "fullwidth", "final newline", "naive time",
+        "listing counterparty", "listing serials", "listing partial", "block beneficiary", "GEC bid counterparty",
+        "GEC lot filter", "GEC public lot not partial", "pool and serials"])
+def test_U1_M2_M5_the_command_schema_refuses_what_the_door_refuses(command):
     """PROTOCOL, a strict contract: a sender checking its commands against commands.schema.json must not be told a
     command is good that the door answers `malformed`. Money (U1) is positive and bounded: the schema's pattern
-    said only 'up to 7 digits and 2 places', which admits 0 and 9,999,999 yuan."""
+    said only 'up to 7 digits and 2 places', which admits 0 and 9,999,999 yuan. An order's terms are those of its
+    kind (M2 block, M5 GEC lot, G4 GEC bid; `certx.wire.commands.TERMS`): the schema admitted a listing order
+    with a `counterparty`, which the door refuses so that a bilateral deal never goes public."""
     assert isinstance(Replay().door.admit(json.dumps(command, ensure_ascii=False).encode(), sender="B1").command,
                       c.Refusal)
     assert refusals("commands", command) != []
