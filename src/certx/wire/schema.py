@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from certx.wire import commands as c
 from certx.wire.codec import schema_hook
 from certx.wire.commands import AnyCommand, LoggedCommand
 from certx.wire.dead_letter import DeadLetter
@@ -36,6 +37,32 @@ def shipped(name: str) -> dict:
 def _identified(name: str, schema: dict) -> dict:
     """Every schema says which dialect it is written in and where it lives, so validators load it as is."""
     return {"$schema": DIALECT, "$id": BASE_ID + name, **schema}
+
+
+def _with_terms(defs: dict) -> dict:
+    """An order's terms as the schema's `OrderNew` says them: those of its kind (`commands.TERMS`: a product
+    beginning GEC, else its mode) and no other, as `misplaced_term` checks them at the door. A term it has no use
+    for may only be left out or unset (null; `partial` true), or the door refuses the order; so may a GEC lot not
+    partial without its counterparty (M5), and a pool that names serials too."""
+    order = defs["OrderNew"]
+    gec = {"pattern": "^GEC"}       # GEC's products (certx.wire.routing.market_of_product: CCER and CEA begin otherwise)
+    rules = []
+    for (kind, side), allowed in sorted(c.TERMS.items()):
+        if kind == "GEC":
+            when = {"properties": {"product": gec, "side": {"const": side}}, "required": ["product", "side"]}
+        else:
+            when = {"properties": {"product": {"not": gec}, "side": {"const": side}, "mode": {"const": kind}},
+                    "required": ["product", "side"] + (["mode"] if kind != "listing" else [])}
+        unset = {term: {"type": "null"} if value is None else {"const": value}
+                 for term, value in c.UNSET.items() if term not in allowed}
+        if unset:
+            rules.append({"if": when, "then": {"properties": unset}})
+    rules.append({"if": {"properties": {"product": gec, "partial": {"const": False}}, "required": ["product", "partial"]},
+                  "then": {"properties": {"counterparty": {"type": "string"}}, "required": ["counterparty"]}})
+    rules.append({"if": {"properties": {"pool": {"type": "object"}}, "required": ["pool"]},
+                  "then": {"properties": {"first_serial": {"type": "null"}, "last_serial": {"type": "null"}}}})
+    order["allOf"] = rules
+    return defs
 
 
 def _events_schema() -> dict:
@@ -90,6 +117,7 @@ def _asyncapi() -> dict:
     payloads, components = msgspec.json.schema_components(
         (AnyCommand, LoggedCommand, AnyEvent, AnySettlement, DeadLetter, Quote), schema_hook=schema_hook,
         ref_template="#/components/schemas/{name}")
+    _with_terms(components)
     commands, logged, events, settlements, dead, quote = map(_asyncapi_schema, payloads)
     topics = Topics()
     layout = topics.layout(["{principal}"])
@@ -222,11 +250,16 @@ def _asyncapi() -> dict:
     }
 
 
+def _commands_schema(kind) -> dict:
+    schema = msgspec.json.schema(kind, schema_hook=schema_hook)
+    _with_terms(schema["$defs"])
+    return schema
+
+
 def generate() -> dict[str, str]:
     schemas = {
-        "commands.schema.json": _identified("commands.schema.json", msgspec.json.schema(AnyCommand, schema_hook=schema_hook)),
-        "command-log.schema.json": _identified("command-log.schema.json",
-                                               msgspec.json.schema(LoggedCommand, schema_hook=schema_hook)),
+        "commands.schema.json": _identified("commands.schema.json", _commands_schema(AnyCommand)),
+        "command-log.schema.json": _identified("command-log.schema.json", _commands_schema(LoggedCommand)),
         "events.schema.json": _identified("events.schema.json", _events_schema()),
         "dlq.schema.json": _identified("dlq.schema.json", msgspec.json.schema(DeadLetter, schema_hook=schema_hook)),
         "marketdata.schema.json": _identified("marketdata.schema.json", msgspec.json.schema(Quote, schema_hook=schema_hook)),
