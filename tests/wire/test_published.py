@@ -167,8 +167,11 @@ DEPOSIT = {"type": "funds.deposit", "id": "d1", "account": "A", "market": "CEA",
     {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10, "counterparty": "C",
      "partial": False},
     {**ORDER, "product": "GEC", "filter": {"provinces": ["Gansu"]}, "beneficiary": "plant", "pool": None},
+    {**ORDER, "product": "GEC", "filter": {"hours": [[0, 6], [18, 24]], "strict": True, "min_share": None}},
+    {**ORDER, "product": "GEC", "filter": {"hours_from": "2025-06-01T00:00:00+08:00", "min_share": 90,
+                                           "strict": False, "hours": None}},
 ], ids=["order", "top price", "least price", "leading zeros", "deposit", "top deposit", "unset terms", "block",
-        "addressed lot", "GEC bid"])
+        "addressed lot", "GEC bid", "strict hours", "a share of a window"])
 def test_the_command_schema_admits_what_the_door_admits(command):
     assert isinstance(Replay().door.admit(json.dumps(command).encode(), sender="B1").command, c.OrderNew | c.FundsDeposit)
     assert refusals("commands", command) == []
@@ -191,16 +194,21 @@ def test_the_command_schema_admits_what_the_door_admits(command):
     {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10, "partial": False},
     {**ORDER, "product": "GEC", "side": "sell", "first_serial": 1, "last_serial": 10,
      "pool": {"rule": "fifo", "shares": [{"owner": "O1", "first_serial": 1, "last_serial": 10}]}},
+    {**ORDER, "product": "GEC", "filter": {"min_share": 50}}, {**ORDER, "product": "GEC", "filter": {"strict": True}},
+    {**ORDER, "product": "GEC", "filter": {"hours": [[0, 6]]}},
+    {**ORDER, "product": "GEC", "filter": {"hours": [[0, 6]], "min_share": 50, "strict": True}},
 ], ids=["extra field", "float", "3 decimals", "control", "zero width", "zero", "zero 2 places", "over the top",
         "seven nines", "zero deposit", "deposit over the top", "fullwidth", "final newline", "naive time",
         "listing counterparty", "listing serials", "listing partial", "block beneficiary", "GEC bid counterparty",
-        "GEC lot filter", "GEC public lot not partial", "pool and serials"])
-def test_U1_M2_M5_the_command_schema_refuses_what_the_door_refuses(command):
+        "GEC lot filter", "GEC public lot not partial", "pool and serials", "share without hours",
+        "strict without hours", "hours without share", "share and strict"])
+def test_U1_M2_M5_G4_the_command_schema_refuses_what_the_door_refuses(command):
     """PROTOCOL, a strict contract: a sender checking its commands against commands.schema.json must not be told a
     command is good that the door answers `malformed`. Money (U1) is positive and bounded: the schema's pattern
     said only 'up to 7 digits and 2 places', which admits 0 and 9,999,999 yuan. An order's terms are those of its
     kind (M2 block, M5 GEC lot, G4 GEC bid; `certx.wire.commands.TERMS`): the schema admitted a listing order
-    with a `counterparty`, which the door refuses so that a bilateral deal never goes public."""
+    with a `counterparty`, which the door refuses so that a bilateral deal never goes public. An hour filter (issue
+    13) takes exactly one of `min_share` and `strict`, and neither without hours."""
     assert isinstance(Replay().door.admit(json.dumps(command, ensure_ascii=False).encode(), sender="B1").command,
                       c.Refusal)
     assert refusals("commands", command) != []
