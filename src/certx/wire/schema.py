@@ -62,7 +62,18 @@ def _with_terms(defs: dict) -> dict:
     rules.append({"if": {"properties": {"pool": {"type": "object"}}, "required": ["pool"]},
                   "then": {"properties": {"first_serial": {"type": "null"}, "last_serial": {"type": "null"}}}})
     order["allOf"] = rules
+    defs["GecFilter"]["allOf"] = _hour_filter_rules()
     return defs
+
+
+def _hour_filter_rules() -> list[dict]:
+    """What of `commands.hours_fault` a schema can say: `min_share` and `strict` qualify hours, and hours take
+    exactly one of them. (That ranges are in order and apart, and times on the hour and increasing, it cannot.)"""
+    def given(term: str, value: dict | None = None) -> dict:
+        return {"properties": {term: value or {"not": {"type": "null"}}}, "required": [term]}
+    hours = {"anyOf": [given("hours"), given("hours_from"), given("hours_to")]}
+    share, strict = given("min_share"), given("strict", {"const": True})
+    return [{"if": {"anyOf": [share, strict]}, "then": hours}, {"if": hours, "then": {"oneOf": [share, strict]}}]
 
 
 def _events_schema() -> dict:
