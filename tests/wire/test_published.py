@@ -12,7 +12,7 @@ from importlib import resources
 
 import msgspec
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 
 import support
 from certx.days.background import Background
@@ -407,3 +407,26 @@ def test_every_command_protocol_and_the_readme_show_validates_and_the_door_admit
     command = {"type": kind.split()[0], **DOCUMENTED[kind]}
     assert refusals("commands", command) == []
     assert isinstance(decode_command(json.dumps(command).encode()), c.AnyCommand.__args__)
+
+
+def test_what_certx_writes_validates_against_the_asyncapi_payloads_read_as_draft_7():
+    """DESIGN 5: the AsyncAPI document's Schema Object is a superset of JSON Schema draft 7 (AsyncAPI 3.0), so its
+    tools read a tuple as draft 7 writes it, `items: [...]`. They read msgspec's `prefixItems` (draft 2020-12) as an
+    unknown word beside `items: false`, which admits no array but the empty one: every serial range, band and book
+    level, so every GEC `issued` or `trade` and nearly every quote, failed."""
+    document = json.loads((ROOT / "asyncapi.json").read_text())
+    messages = document["components"]["messages"]
+    payload = {"events": "event", "settlements": "settlement", "marketdata": "quote", "dlq": "deadLetter",
+               "command-log": "loggedCommand"}
+    readers = {kind: Draft7Validator({**document, **messages[name]["payload"]}, format_checker=FORMATS)
+               for kind, name in payload.items()}
+    written = recorded((resources.files("certx") / "sample" / "trade_day.jsonl").read_bytes().splitlines()).messages
+    written += recorded(year()).messages + [dead_letter(b"[]", DeadLetterReason.malformed, "", "certx.in.B1", 0, 1,
+                                                        None, "gateway")]
+    assert {schema_of(m) for m in written} == set(payload)
+    failed = [(m.__struct_config__.tag, error.message[:120]) for m in written
+              for error in readers[schema_of(m)].iter_errors(json.loads(encode(m)))]
+    assert failed[:5] == [] and len(failed) == 0
+    senders = Draft7Validator({**document, **messages["command"]["payload"]}, format_checker=FORMATS)
+    assert [kind for kind, command in DOCUMENTED.items()
+            if not senders.is_valid({"type": kind.split()[0], **command})] == []
