@@ -106,12 +106,15 @@ KAFKA_BINDING = "0.5.0"
 def _asyncapi_schema(schema: dict) -> dict:
     """msgspec's JSON Schemas as AsyncAPI's Schema Object (JSON Schema draft 7 plus a few keywords) takes them: its
     `discriminator` is the name of the property, where msgspec writes OpenAPI's object (propertyName, mapping),
-    which AsyncAPI parsers refuse."""
+    which AsyncAPI parsers refuse; and a tuple is draft 7's `items: [...]` with `additionalItems: false`, where
+    msgspec writes draft 2020-12's `prefixItems` with `items: false`, which draft 7 reads as no item at all."""
     def fix(node):
         if isinstance(node, dict):
             out = {k: fix(v) for k, v in node.items()}
             if isinstance(out.get("discriminator"), dict):
                 out["discriminator"] = out["discriminator"]["propertyName"]
+            if "prefixItems" in out:
+                out["items"], out["additionalItems"] = out.pop("prefixItems"), out["items"]
             return out
         if isinstance(node, list):
             return [fix(v) for v in node]
