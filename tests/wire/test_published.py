@@ -145,13 +145,23 @@ def recorded(lines: Iterable[bytes]) -> Recording:
     return replay
 
 
-def test_a_24_7_match_validates_its_trades_inside_the_allocation_carry_no_position():
+@pytest.fixture(scope="module")
+def sample_day() -> Recording:
+    return recorded((resources.files("certx") / "sample" / "trade_day.jsonl").read_bytes().splitlines())
+
+
+@pytest.fixture(scope="module")
+def hourly_year() -> Recording:
+    """A data centre's 2025 against six projects' curves (certx.sample.hourly): one 24/7 match."""
+    return recorded(year())
+
+
+def test_a_24_7_match_validates_its_trades_inside_the_allocation_carry_no_position(hourly_year):
     """Issue 13 (README "The 24/7 match"): `gec.allocated` holds its trades, each an ordinary GEC trade left without
     `seq`, `origin` and `market` (the allocation has them). The schema required them of every trade, so the one
     event of every match failed an integrator's validation."""
-    written = recorded(year())
-    assert "gec.allocated" in written.kinds()
-    assert faults(written.messages) == []
+    assert "gec.allocated" in hourly_year.kinds()
+    assert faults(hourly_year.messages) == []
 
 
 ORDER = {"type": "order.new", "order_id": "o1", "account": "A", "product": "CEA21", "side": "buy", "quantity": 10,
@@ -214,11 +224,11 @@ def test_U1_M2_M5_G4_the_command_schema_refuses_what_the_door_refuses(command):
     assert refusals("commands", command) != []
 
 
-def test_the_sample_day_and_official_days_with_auctions_blocks_and_a_compliance_deadline_validate():
+def test_the_sample_day_and_official_days_with_auctions_blocks_and_a_compliance_deadline_validate(sample_day):
     """The shipped sample day (listing, block offers and acceptances, GEC scenes, a two-leg surrender, deliberate
     refusals); a CEA day with one-way bidding (M3: 2025-07-16); the 2024 compliance deadline in all three markets
     (C1 surrenders, CCER issuance, GEC lots, bids and lifts)."""
-    sample = recorded((resources.files("certx") / "sample" / "trade_day.jsonl").read_bytes().splitlines())
+    sample = sample_day
     auction = recorded(build(dt.date(2025, 7, 16), dt.date(2025, 7, 16), markets=("CEA",), background=QUIET))
     deadline = recorded(build(dt.date(2024, 12, 31), dt.date(2024, 12, 31), gec_scale=0.0002, background=QUIET))
     assert {"order.accept", "surrender.held", "surrender.vote", "surrender.decided", "surrender.decide", "surrendered", "units.surrendered",
@@ -409,7 +419,7 @@ def test_every_command_protocol_and_the_readme_show_validates_and_the_door_admit
     assert isinstance(decode_command(json.dumps(command).encode()), c.AnyCommand.__args__)
 
 
-def test_what_certx_writes_validates_against_the_asyncapi_payloads_read_as_draft_7():
+def test_what_certx_writes_validates_against_the_asyncapi_payloads_read_as_draft_7(sample_day, hourly_year):
     """DESIGN 5: the AsyncAPI document's Schema Object is a superset of JSON Schema draft 7 (AsyncAPI 3.0), so its
     tools read a tuple as draft 7 writes it, `items: [...]`. They read msgspec's `prefixItems` (draft 2020-12) as an
     unknown word beside `items: false`, which admits no array but the empty one: every serial range, band and book
@@ -420,13 +430,12 @@ def test_what_certx_writes_validates_against_the_asyncapi_payloads_read_as_draft
                "command-log": "loggedCommand"}
     readers = {kind: Draft7Validator({**document, **messages[name]["payload"]}, format_checker=FORMATS)
                for kind, name in payload.items()}
-    written = recorded((resources.files("certx") / "sample" / "trade_day.jsonl").read_bytes().splitlines()).messages
-    written += recorded(year()).messages + [dead_letter(b"[]", DeadLetterReason.malformed, "", "certx.in.B1", 0, 1,
-                                                        None, "gateway")]
+    written = sample_day.messages + hourly_year.messages
+    written += [dead_letter(b"[]", DeadLetterReason.malformed, "", "certx.in.B1", 0, 1, None, "gateway")]
     assert {schema_of(m) for m in written} == set(payload)
     failed = [(m.__struct_config__.tag, error.message[:120]) for m in written
               for error in readers[schema_of(m)].iter_errors(json.loads(encode(m)))]
-    assert failed[:5] == [] and len(failed) == 0
+    assert failed[:5] == [] and failed == []
     senders = Draft7Validator({**document, **messages["command"]["payload"]}, format_checker=FORMATS)
     assert [kind for kind, command in DOCUMENTED.items()
             if not senders.is_valid({"type": kind.split()[0], **command})] == []
