@@ -435,7 +435,7 @@ def test_what_certx_writes_validates_against_the_asyncapi_payloads_read_as_draft
     assert {schema_of(m) for m in written} == set(payload)
     failed = [(m.__struct_config__.tag, error.message[:120]) for m in written
               for error in readers[schema_of(m)].iter_errors(json.loads(encode(m)))]
-    assert failed[:5] == [] and failed == []
+    assert failed[:5] == []         # (the first five of them, if any)
     senders = Draft7Validator({**document, **messages["command"]["payload"]}, format_checker=FORMATS)
     assert [kind for kind, command in DOCUMENTED.items()
             if not senders.is_valid({"type": kind.split()[0], **command})] == []
