@@ -42,8 +42,13 @@ class Amount(Fen):
 
 
 def pattern(kind: type[Price] | type[Amount]) -> str:
-    """The wire form of a bounded amount, for the JSON Schema (integers of yuan are also accepted)."""
-    return rf"^\d{{1,{kind.DIGITS}}}(\.\d{{1,2}})?$"
+    r"""The wire form of a bounded amount as the JSON Schema says it (integers of yuan are also accepted): positive
+    and at most MAX, which is 10^(DIGITS-1) yuan. Read alike by ECMA and Python validators: `[0-9]`, not `\d`
+    (Python's takes fullwidth digits), and `$(?!\n)` (Python's `$` matches before a final newline)."""
+    top = kind.DIGITS - 1
+    assert kind.MAX == 10**top * 100, kind
+    return (rf"^(?!0*(\.0{{1,2}})?$)([0-9]{{1,{top}}}|0[0-9]{{{top}}}|1{'0' * top}(?=(\.0{{1,2}})?$))"
+            rf"(\.[0-9]{{1,2}})?$(?!\n)")
 
 
 # re.ASCII: `\d` as the schema's (ECMA) reads it, the digits 0-9 alone (Python's also takes "５０" or "٥٠").
@@ -60,7 +65,8 @@ def parse(value: object, kind: type[Fen] = Fen) -> Fen:
     elif isinstance(value, str):
         wire = _WIRE.get(kind)
         if wire is None:
-            wire = _WIRE[kind] = re.compile(pattern(kind)[1:-1] + r"\Z", re.ASCII)
+            # the digits alone: a zero or an amount over MAX gets its own answer below
+            wire = _WIRE[kind] = re.compile(rf"[0-9]{{1,{kind.DIGITS}}}(?:\.[0-9]{{1,2}})?\Z")
         if not wire.match(value):
             digits = f"at most {kind.DIGITS} digits and " if kind is not Fen else ""
             raise ValueError(f"money must be a decimal with {digits}at most 2 decimal places, got {value[:40]!r}")

@@ -291,7 +291,7 @@ TERMS: dict[tuple[str, str], frozenset[str]] = {
     ("GEC", "buy"): frozenset({"filter", "beneficiary"}),
     ("GEC", "sell"): frozenset({"first_serial", "last_serial", "counterparty", "partial", "pool"}),
 }
-_UNSET = {"counterparty": None, "partial": True, "first_serial": None, "last_serial": None, "filter": None,
+UNSET = {"counterparty": None, "partial": True, "first_serial": None, "last_serial": None, "filter": None,
           "beneficiary": None, "pool": None}
 
 
@@ -299,7 +299,7 @@ def misplaced_term(cmd: OrderNew, market: str | None) -> str | None:
     """What is wrong with the terms an order sets for its kind (its market's for GEC, else its mode), if anything."""
     kind = "GEC" if market == "GEC" else cmd.mode
     allowed = TERMS[kind, cmd.side]
-    for term, unset in _UNSET.items():
+    for term, unset in UNSET.items():
         if term not in allowed and getattr(cmd, term) != unset:
             return f"`{term}` is not a term of a {kind} {cmd.side} order"
     if kind == "GEC" and not cmd.partial and cmd.counterparty is None:

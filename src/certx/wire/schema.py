@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from certx.wire import commands as c
 from certx.wire.codec import schema_hook
 from certx.wire.commands import AnyCommand, LoggedCommand
 from certx.wire.dead_letter import DeadLetter
@@ -38,8 +39,54 @@ def _identified(name: str, schema: dict) -> dict:
     return {"$schema": DIALECT, "$id": BASE_ID + name, **schema}
 
 
+def _with_terms(defs: dict) -> dict:
+    """An order's terms as the schema's `OrderNew` says them: those of its kind (`commands.TERMS`: a product
+    beginning GEC, else its mode) and no other, as `misplaced_term` checks them at the door. A term it has no use
+    for may only be left out or unset (null; `partial` true), or the door refuses the order; so may a GEC lot not
+    partial without its counterparty (M5), and a pool that names serials too."""
+    order = defs["OrderNew"]
+    gec = {"pattern": "^GEC"}       # GEC's products (certx.wire.routing.market_of_product: CCER and CEA begin otherwise)
+    rules = []
+    for (kind, side), allowed in sorted(c.TERMS.items()):
+        if kind == "GEC":
+            when = {"properties": {"product": gec, "side": {"const": side}}, "required": ["product", "side"]}
+        else:
+            when = {"properties": {"product": {"not": gec}, "side": {"const": side}, "mode": {"const": kind}},
+                    "required": ["product", "side"] + (["mode"] if kind != "listing" else [])}
+        unset = {term: {"type": "null"} if value is None else {"const": value}
+                 for term, value in c.UNSET.items() if term not in allowed}
+        if unset:
+            rules.append({"if": when, "then": {"properties": unset}})
+    rules.append({"if": {"properties": {"product": gec, "partial": {"const": False}}, "required": ["product", "partial"]},
+                  "then": {"properties": {"counterparty": {"type": "string"}}, "required": ["counterparty"]}})
+    rules.append({"if": {"properties": {"pool": {"type": "object"}}, "required": ["pool"]},
+                  "then": {"properties": {"first_serial": {"type": "null"}, "last_serial": {"type": "null"}}}})
+    order["allOf"] = rules
+    defs["GecFilter"]["allOf"] = _hour_filter_rules()
+    return defs
+
+
+def _hour_filter_rules() -> list[dict]:
+    """What of `commands.hours_fault` a schema can say: `min_share` and `strict` qualify hours, and hours take
+    exactly one of them. (That ranges are in order and apart, and times on the hour and increasing, it cannot.)"""
+    def given(term: str, value: dict | None = None) -> dict:
+        return {"properties": {term: value or {"not": {"type": "null"}}}, "required": [term]}
+    hours = {"anyOf": [given("hours"), given("hours_from"), given("hours_to")]}
+    share, strict = given("min_share"), given("strict", {"const": True})
+    return [{"if": {"anyOf": [share, strict]}, "then": hours}, {"if": hours, "then": {"oneOf": [share, strict]}}]
+
+
 def _events_schema() -> dict:
-    return _positioned(msgspec.json.schema(AnyEvent, schema_hook=schema_hook))
+    schema = _positioned(msgspec.json.schema(AnyEvent, schema_hook=schema_hook))
+    # A 24/7 match's trades travel inside its one event, which has the position: they are written without one.
+    defs = schema["$defs"]
+    trade = defs["Trade"]
+    defs["AllocatedTrade"] = {**trade, "title": "AllocatedTrade",
+                              "description": "A trade of a `gec.allocated`: a GEC trade without seq, origin and "
+                                             "market, which the allocation carries.",
+                              "required": [k for k in trade["required"] if k not in ("seq", "origin", "market")]}
+    defs["Allocated"]["properties"]["trades"]["items"] = {"$ref": "#/$defs/AllocatedTrade"}
+    return schema
 
 
 def _positioned(schema: dict) -> dict:
@@ -59,12 +106,15 @@ KAFKA_BINDING = "0.5.0"
 def _asyncapi_schema(schema: dict) -> dict:
     """msgspec's JSON Schemas as AsyncAPI's Schema Object (JSON Schema draft 7 plus a few keywords) takes them: its
     `discriminator` is the name of the property, where msgspec writes OpenAPI's object (propertyName, mapping),
-    which AsyncAPI parsers refuse."""
+    which AsyncAPI parsers refuse; and a tuple is draft 7's `items: [...]` with `additionalItems: false`, where
+    msgspec writes draft 2020-12's `prefixItems` with `items: false`, which draft 7 reads as no item at all."""
     def fix(node):
         if isinstance(node, dict):
             out = {k: fix(v) for k, v in node.items()}
             if isinstance(out.get("discriminator"), dict):
                 out["discriminator"] = out["discriminator"]["propertyName"]
+            if "prefixItems" in out:
+                out["items"], out["additionalItems"] = out.pop("prefixItems"), out["items"]
             return out
         if isinstance(node, list):
             return [fix(v) for v in node]
@@ -81,6 +131,7 @@ def _asyncapi() -> dict:
     payloads, components = msgspec.json.schema_components(
         (AnyCommand, LoggedCommand, AnyEvent, AnySettlement, DeadLetter, Quote), schema_hook=schema_hook,
         ref_template="#/components/schemas/{name}")
+    _with_terms(components)
     commands, logged, events, settlements, dead, quote = map(_asyncapi_schema, payloads)
     topics = Topics()
     layout = topics.layout(["{principal}"])
@@ -213,11 +264,16 @@ def _asyncapi() -> dict:
     }
 
 
+def _commands_schema(kind) -> dict:
+    schema = msgspec.json.schema(kind, schema_hook=schema_hook)
+    _with_terms(schema["$defs"])
+    return schema
+
+
 def generate() -> dict[str, str]:
     schemas = {
-        "commands.schema.json": _identified("commands.schema.json", msgspec.json.schema(AnyCommand, schema_hook=schema_hook)),
-        "command-log.schema.json": _identified("command-log.schema.json",
-                                               msgspec.json.schema(LoggedCommand, schema_hook=schema_hook)),
+        "commands.schema.json": _identified("commands.schema.json", _commands_schema(AnyCommand)),
+        "command-log.schema.json": _identified("command-log.schema.json", _commands_schema(LoggedCommand)),
         "events.schema.json": _identified("events.schema.json", _events_schema()),
         "dlq.schema.json": _identified("dlq.schema.json", msgspec.json.schema(DeadLetter, schema_hook=schema_hook)),
         "marketdata.schema.json": _identified("marketdata.schema.json", msgspec.json.schema(Quote, schema_hook=schema_hook)),
