@@ -34,7 +34,6 @@ from certx.wire.commands import GecFilter
 Range = tuple[int, int]
 
 
-_LAST = float("inf")
 _BEFORE, _AFTER = float("-inf"), float("inf")      # no bound on the production month
 
 BucketKey = tuple[str, str, bool, int]
@@ -348,15 +347,24 @@ class GecBook:
         first, last = lot.serials.span()
         left: RangeSet | None = None if len(lot.serials) == 1 else lot.serials.copy()   # what fills left of it
         taken = 0           # while `left` is None: the lot is one range, and the fills took its lowest `taken`
-        bounds = self.bounds_of(lot)      # bids with hours pass by a lot they prove useless, and a pooled lot
-        for bid in self.bids.irange_key(max_key=(-lot.price, _LAST)):
-            hours = bid.eligibility.hours
-            if not bid.eligibility.admits(lot.bucket, today_month) or hours is not None and (
-                    bounds is None or not hours.may_meet(bounds)):
+        price, bucket = lot.price, lot.bucket
+        bounds: tuple[int, ...] | None = None
+        read = False            # its bounds, read when the first bid with hours admits the lot: most lots meet none
+        for bid in self.bids:   # best first, so the bids that cross the lot lead: no search for where they end
+            if bid.price < price:
+                break
+            eligibility = bid.eligibility
+            if not eligibility.admits(bucket, today_month):
                 continue
+            hours = eligibility.hours
+            if hours is not None:           # bids with hours pass by a lot they prove useless, and a pooled lot
+                if not read:
+                    bounds, read = self.bounds_of(lot), True
+                if bounds is None or not hours.may_meet(bounds):
+                    continue
             want = min(quantity, bid.remaining)
             if left is None:
-                if bid.eligibility.hours is None:         # the usual way, in one range: no copy of it
+                if hours is None:         # the usual way, in one range: no copy of it
                     fills.append((bid, [(first + taken, first + taken + want - 1)]))
                     taken += want
                     quantity -= want
