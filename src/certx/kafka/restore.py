@@ -3,7 +3,7 @@
 The engine is the latest snapshot that verifies (certx.engine.snapshot: data, never code; one that does not decode or
 verify is skipped with a warning, and the log replayed from its start instead), then the commands between it and the
 committed position replayed. Their events were published when first processed; the replay encodes them again only to
-compare (`Tally`): the same log gives the same events, byte for byte, only under the same code and rules. A release
+compare (`Comparison`): the same log gives the same events only under the same code and rules. A release
 that answers an old command otherwise than the one that published its events (91b575d refuses a session opened days
 ahead, which an older release opened), or another rules file, rebuilds another state than the one those events (and
 the ledger settled from them) describe. Carrying on would trade on it, and number the next events with seqs already
@@ -13,8 +13,8 @@ kept its count: an order refused `price_out_of_band` where it was accepted is on
 """
 from __future__ import annotations
 
-import hashlib
 import time
+from collections import deque
 
 import msgspec
 import structlog
@@ -24,7 +24,6 @@ from certx import metrics
 from certx.engine import Engine, snapshot
 from certx.kafka import batch, snapshots
 from certx.kafka.backwards import backwards
-from certx.wire.codec import decode_event
 from certx.wire.routing import MARKET_OF
 
 log = structlog.get_logger("certx.matcher")
@@ -35,60 +34,58 @@ class Diverged(RuntimeError):
     mends (exit 70)."""
 
 
-class Tally:
-    """A market's events from seq `since` on, as encoded: how many, the seq after them, and a digest of every BLOCK
-    of them, so that two tallies that differ say from where (a digest of each event would cost memory in
-    proportion to a whole log replayed without a snapshot)."""
+class Comparison:
+    """A market's replayed events set against its published ones, one by one in seq order, from seq `since` on.
 
-    BLOCK = 4096
+    What counts is what the event says: its type and every field both encodings have, but `detail`, which is words
+    for people. A release may reword a refusal or add a field (`ref` came so), and neither makes another state;
+    comparing the bytes stopped such an upgrade for good wherever the replay reached a refusal (this session's red
+    team). An order refused where it was accepted, another price, quantity, account or reason: those do."""
 
-    def __init__(self, since: int) -> None:
-        self.since = self.next = since
-        self.blocks: list[bytes] = []
-        self._open = hashlib.sha256()
+    def __init__(self, market: str, since: int) -> None:
+        self.market, self.since = market, since
+        self.compared = 0
 
-    def add(self, seq: int, raw: bytes) -> None:
-        """The event numbered `seq`, encoded; those before `since` are not counted."""
-        if seq < self.since:
-            return
-        if seq != self.next:
-            # a seq missing or repeated in the stream: the digests would still differ, this says where
-            self._open.update(b"seq %d" % seq)
-        self._open.update(len(raw).to_bytes(4, "big"))
-        self._open.update(raw)
-        self.next = seq + 1
-        if (self.next - self.since) % self.BLOCK == 0:
-            self.blocks.append(self._open.digest())
-            self._open = hashlib.sha256()
+    def pair(self, seq: int, mine: bytes, theirs: tuple[int, dict] | None) -> None:
+        """The replayed event numbered `seq` (encoded) and the next published one (its seq, its JSON object), if
+        any."""
+        if theirs is None:
+            raise self._diverged(seq, "the replay answers with events past the last one published")
+        their_seq, their_event = theirs
+        if their_seq != seq:
+            raise self._diverged(seq, f"the published events go on at seq {their_seq}")
+        found = differs(msgspec.json.decode(mine), their_event)
+        if found is not None:
+            raise self._diverged(seq, found)
+        self.compared += 1
 
-    def add_run(self, first: int, raws: list[bytes]) -> None:
-        """Events numbered from `first` on, in order (a batch's: the engine numbers them one after another)."""
-        for seq, raw in enumerate(raws, first):
-            self.add(seq, raw)
+    def end(self, seq: int, theirs: tuple[int, dict] | None) -> None:
+        """The replay numbers its next event `seq`; `theirs` is what is published after the last one compared."""
+        if theirs is not None:
+            raise self._diverged(seq, f"the published events go on (seq {theirs[0]}) where the replay ends")
 
-    def digests(self) -> list[bytes]:
-        return [*self.blocks, self._open.digest()]
+    def _diverged(self, seq: int, why: str) -> Diverged:
+        log.error("matcher.diverged", market=self.market, seq=seq, compared_from=self.since, why=why)
+        return Diverged(
+            f"{self.market}: the engine rebuilt from certx.commands answers the log otherwise than the events in "
+            f"certx.events: at seq {seq}, {why}. This release or rules file is not the one that published those "
+            f"events, so its state is not the one they describe. The market is not served. Run the release and rules "
+            f"that published them; see the README on upgrades")
 
 
-def agrees(market: str, rebuilt: Tally, published: Tally, commands: int) -> None:
-    """DESIGN 2, 3: the rebuilt engine's events since `published.since` are the published ones, byte for byte, and
-    it numbers its next event where they end; else `Diverged`, naming the first block of seqs that differs."""
-    if rebuilt.since != published.since:
-        raise ValueError("tallies from different seqs cannot be compared")
-    if rebuilt.next == published.next and rebuilt.digests() == published.digests():
-        return
-    mine, theirs = rebuilt.digests(), published.digests()
-    block = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)) - 1)
-    first = published.since + block * Tally.BLOCK
-    differs = f"seqs {first} to {first + Tally.BLOCK - 1}"
-    log.error("matcher.diverged", market=market, commands=commands, compared_from=published.since,
-              next_seq=rebuilt.next, published_next_seq=published.next, first_difference=differs)
-    raise Diverged(
-        f"{market}: the engine rebuilt from certx.commands answers the log otherwise than the events in certx.events "
-        f"(compared from seq {published.since}: the first difference is within {differs}; it would number its next "
-        f"event {rebuilt.next}, the published events go on at {published.next}). This release or rules file is not "
-        f"the one that published those events, so its state is not the one they describe. The market is not served. "
-        f"Run the release and rules that published them; see the README on upgrades")
+def differs(mine: dict, theirs: dict) -> str | None:
+    """What the replayed event `mine` says otherwise than the published `theirs` (JSON objects), if anything."""
+    if mine.get("type") != theirs.get("type"):
+        return f"{theirs.get('type')} was published, the replay gives {mine.get('type')}"
+    for key, value in theirs.items():
+        if key != "detail" and key in mine and mine[key] != value:
+            return f"its {key} was {_short(value)}, the replay gives {_short(mine[key])}"
+    return None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 async def restore(s, partition: int, committed: int) -> Engine:
@@ -111,22 +108,23 @@ async def restore(s, partition: int, committed: int) -> Engine:
                         action="replaying the command log from its start")
     t2 = time.perf_counter()
     from_snapshot = engine.commands
-    theirs = await published(s, partition, engine.seq)
-    mine = Tally(theirs.since)
-    await catch_up(s, engine, partition, start, committed, mine)
-    agrees(market, mine, theirs, engine.commands)
+    async with Published(s, partition) as theirs:
+        comparison = Comparison(market, await theirs.begin(engine.seq))
+        await catch_up(s, engine, partition, start, committed, theirs, comparison)
+        comparison.end(engine.seq, await theirs.next())
     t3 = time.perf_counter()
     # How long a restore took, by phase (seconds): what a restart costs before the partition serves again.
     log.info("matcher.restored", partition=partition, snapshot_position=start, committed=committed,
              commands=engine.commands, snapshot_bytes=len(blob or b""), snapshot_read_s=round(t1 - t0, 3),
              snapshot_decode_s=round(t2 - t1, 3), replayed=engine.commands - from_snapshot,
-             compared_from_seq=theirs.since, replay_s=round(t3 - t2, 3), seconds=round(t3 - t0, 3))
+             compared=comparison.compared, replay_s=round(t3 - t2, 3), seconds=round(t3 - t0, 3))
     metrics.RESTORE.labels(market).observe(t3 - t0)
     return engine
 
 
-async def catch_up(s, engine: Engine, partition: int, start: int, committed: int, tally: Tally) -> None:
-    """Apply the commands between `start` and `committed`, publishing nothing, their events counted in `tally`."""
+async def catch_up(s, engine: Engine, partition: int, start: int, committed: int, theirs: Published,
+                   comparison: Comparison) -> None:
+    """Apply the commands between `start` and `committed`, publishing nothing, each event compared as it comes."""
     if start >= committed:
         return
     tp = TopicPartition(s.topics.commands, partition)
@@ -140,43 +138,73 @@ async def catch_up(s, engine: Engine, partition: int, start: int, committed: int
             for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
                 first = engine.seq
                 out = batch.run(engine, [r for r in records if r.offset < committed], s.topics.commands)
-                tally.add_run(first, out.events)
+                for seq, mine in enumerate(out.events, first):
+                    if seq >= comparison.since:
+                        comparison.pair(seq, mine, await theirs.next())
     finally:
         await reader.stop()
 
 
-async def published(s, partition: int, since: int) -> Tally:
-    """The market's committed events in `certx.events` from seq `since` on (or from its first kept one, if the log
-    no longer holds `since`): found by reading back window by window to an event before `since`, then read forward."""
-    tp = TopicPartition(s.topics.events, partition)
-    market = MARKET_OF[partition]
-    reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=10,
-                              max_partition_fetch_bytes=8 * 1024 * 1024, **s.kafka.aiokafka())
-    await reader.start()
-    try:
-        reader.assign([tp])
-        begin, end = (await reader.beginning_offsets([tp]))[tp], (await reader.end_offsets([tp]))[tp]
+class Published:
+    """A market's committed events in `certx.events`, read forward from a seq as the replay asks for them. Called
+    after the partition's transactional producers were fenced: no transaction of a previous owner is open any more,
+    so the events end where the committed position does."""
+
+    def __init__(self, s, partition: int) -> None:
+        self.tp = TopicPartition(s.topics.events, partition)
+        self.market = MARKET_OF[partition]
+        self.reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=10,
+                                       max_partition_fetch_bytes=8 * 1024 * 1024, **s.kafka.aiokafka())
+        self.end = 0
+        self.ahead: deque[tuple[int, dict]] = deque()
+
+    async def __aenter__(self) -> Published:
+        await self.reader.start()
+        self.reader.assign([self.tp])
+        return self
+
+    async def __aexit__(self, *_) -> None:
+        await self.reader.stop()
+
+    async def begin(self, since: int) -> int:
+        """Stand at the market's event numbered `since`, found by reading back to the last event before it; returns
+        the seq to compare from: `since`, or the first one the log holds if it no longer holds `since` (retention)."""
+        reader, tp = self.reader, self.tp
+        begin, self.end = (await reader.beginning_offsets([tp]))[tp], (await reader.end_offsets([tp]))[tp]
         start = await _before(reader, tp, since) if since > 0 else begin
-        tally = None
         reader.seek(tp, start)
-        while await reader.position(tp) < end:
+        while (first := await self._peek()) is not None and first[0] < since:
+            self.ahead.popleft()        # a window's events before `since` (none when read back to one of them)
+        if first is not None and start == begin and first[0] > since:
+            return first[0]
+        return since
+
+    async def next(self) -> tuple[int, dict] | None:
+        """The next of the market's events (its seq and its JSON object), None past the last."""
+        found = await self._peek()
+        if found is not None:
+            self.ahead.popleft()
+        return found
+
+    async def _peek(self) -> tuple[int, dict] | None:
+        reader, tp, ahead = self.reader, self.tp, self.ahead
+        while not ahead and await reader.position(tp) < self.end:
             for records in (await reader.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
                 for r in records:
-                    if r.offset >= end:
-                        continue
-                    try:
-                        event = decode_event(r.value or b"")
-                    except (msgspec.DecodeError, UnicodeDecodeError):
-                        continue        # only the matcher writes there (certx.kafka.access); nothing to compare
-                    if event.market != market:
-                        continue
-                    if tally is None:
-                        # read from the log's start: it may no longer hold `since` (retention), compare what it holds
-                        tally = Tally(max(since, event.seq) if start == begin else since)
-                    tally.add(event.seq, r.value or b"")
-        return tally if tally is not None else Tally(since)
-    finally:
-        await reader.stop()
+                    event = _event(r.value) if r.offset < self.end else None
+                    if event is not None and event.get("market") == self.market:
+                        ahead.append((event["seq"], event))
+        return ahead[0] if ahead else None
+
+
+def _event(raw: bytes | None) -> dict | None:
+    """A record of certx.events as a JSON object with its seq, None if it is none: only the matcher writes there
+    (certx.kafka.access), and nothing else is compared."""
+    try:
+        event = msgspec.json.decode(raw or b"")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return event if type(event) is dict and type(event.get("seq")) is int else None
 
 
 async def _before(reader: AIOKafkaConsumer, tp: TopicPartition, since: int) -> int:
