@@ -608,6 +608,45 @@ def test_M1_a_restarted_gateway_carries_on_from_the_last_time_its_predecessor_se
     assert asyncio.run(started()) == at
 
 
+def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another_broker_flooded(as_, topics, day,
+                                                                                                  gateway):
+    """B1 rests an order; B2 then sends more orders than the gateway remembers (`remember` = 50 here, a million in
+    service), and the gateway is restarted. It read back the last `remember` records of each market's partition
+    of the command log, all B2's: B1's cancel, which names no market, was refused `unknown_order` and its order
+    rested on. It reads each market back to its last opening (D2: only the orders since can still be targeted), in
+    log order, into the memory the live door held, where one broker's flood pushes out its own orders only: B1's
+    cancel reaches the market and its order is cancelled (A1)."""
+    from certx.kafka.gateway import Gateway, GatewaySettings
+
+    b1, b2, op = as_("B1"), as_("B2"), as_("operator")
+    asyncio.run(send(b1, topics.inbound("B1"), [line(type="order.new", order_id="b1-rest", account="A1",
+                                                     product="CEA24", side="buy", quantity=1, price="90.00")]))
+    asyncio.run(send(b2, topics.inbound("B2"), [
+        line(type="order.new", order_id=f"flood-{k}", account="A2", product="CEA24", side="buy", quantity=1,
+             price="85.00") for k in range(120)]))
+    assert len(events(op, topics, day + 121, settle=0)) == day + 121
+    gateway.stop()
+
+    async def restarted() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, remember=50))
+        await g.start()
+        remembered = set(g.door.targets)
+        running = asyncio.create_task(g.run())
+        try:
+            await send(b1, topics.inbound("B1"), [line(type="order.cancel", order_id="b1-rest", account="A1")])
+            await read_topic(op, topics.events, [0, 1, 2], day + 122, timeout=60, settle=0)
+        finally:
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+        return remembered
+
+    remembered = asyncio.run(restarted())
+    evs = events(op, topics, day + 122)
+    assert [ev.__struct_config__.tag for ev in answers(evs, "b1-rest")] == ["order.accepted", "order.cancelled"], \
+        [ev for ev in answers(evs, "b1-rest")]
+    assert len(remembered) == 50 and {"b1-rest", "flood-119"} <= remembered
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in
