@@ -615,7 +615,8 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
     of the command log, all B2's: B1's cancel, which names no market, was refused `unknown_order` and its order
     rested on. It reads each market back to its last opening (D2: only the orders since can still be targeted), in
     log order, into the memory the live door held, where one broker's flood pushes out its own orders only: B1's
-    cancel reaches the market and its order is cancelled (A1)."""
+    cancel reaches the market and its order is cancelled (A1). A day longer than `recall_most` offsets is read
+    back that far only."""
     from certx.kafka.gateway import Gateway, GatewaySettings
 
     b1, b2, op = as_("B1"), as_("B2"), as_("operator")
@@ -645,6 +646,15 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
     assert [ev.__struct_config__.tag for ev in answers(evs, "b1-rest")] == ["order.accepted", "order.cancelled"], \
         [ev for ev in answers(evs, "b1-rest")]
     assert len(remembered) == 50 and {"b1-rest", "flood-119"} <= remembered
+
+    async def bounded() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, remember=50, recall_most=20))
+        await g.start()
+        await g.stop()
+        return set(g.door.targets)
+
+    tail = asyncio.run(bounded())
+    assert tail and all(i.startswith("flood-") for i in tail), "a day read back no further than `recall_most`"
 
 
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
