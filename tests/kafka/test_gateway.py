@@ -657,6 +657,37 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
     assert tail and all(i.startswith("flood-") for i in tail), "a day read back no further than `recall_most`"
 
 
+def test_D2_a_restarted_gateway_reads_a_market_back_to_its_last_opening_only(as_, topics, day, gateway):
+    """The day's orders expire at the close (D2) and none can be targeted after it: a gateway that starts reads
+    each market's command log back to its last `session.opened`, not further. B1's CEA order of the day before the
+    reopening is not read back; its order of the new day, and the other markets' day, are."""
+    from certx.kafka.gateway import Gateway, GatewaySettings
+
+    b1, op = as_("B1"), as_("operator")
+
+    def order(order_id: str, product: str) -> bytes:
+        return line(type="order.new", order_id=order_id, account="A1", product=product, side="buy", quantity=1,
+                    price="90.00")
+
+    asyncio.run(send(b1, topics.inbound("B1"), [order("before", "CEA24"), order("ccer", "CCER")]))
+    asyncio.run(send(op, topics.inbound("operator"), [
+        line(type="session.close", id="close", market="CEA", date=TODAY.isoformat()),
+        line(type="session.open", id="reopen", market="CEA", date=(TODAY + dt.timedelta(days=1)).isoformat())]))
+    asyncio.run(send(b1, topics.inbound("B1"), [order("after", "CEA24")]))
+    evs = events(op, topics, day + 7)      # 2 orders, the close (an expiry, a summary, closed), opened, 1 order
+    assert [ev.__struct_config__.tag for ev in answers(evs, "reopen")] == ["session.opened"]
+    assert answers(evs, "after"), "answered (market_closed: the new day's window is tomorrow's)"
+    gateway.stop()
+
+    async def remembered() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics))
+        await g.start()
+        await g.stop()
+        return set(g.door.targets)
+
+    assert asyncio.run(remembered()) == {"ccer", "after"}
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in
