@@ -2,6 +2,8 @@
 gateway remembers of the day is what the live one did, shared fairly among senders (DOMAIN D2, A1)."""
 from __future__ import annotations
 
+import random
+
 import msgspec
 
 from certx.gateway import Door
@@ -101,6 +103,27 @@ def test_D2_A1_the_memory_read_back_from_a_days_log_with_another_brokers_flood_i
     tails = {m: max(0, len(records) - 20) for m, records in day.log.items()}
     before = rebuilt(day.log, tails, 20, 1000)
     assert "b1-cea" not in before.targets, "the flood's tail of CEA held no earlier order"
+
+
+def test_D2_A1_any_days_memory_read_back_is_the_live_doors():
+    """Random days: senders of every size, orders and auctions in every market, ids reused by other senders, a
+    memory much smaller than the day, read back a few records at a time: always the live door's memory (A1)."""
+    products = ("CEA21", "CCER", "GEC")
+    for seed in range(30):
+        rng = random.Random(seed)
+        day = Day(remember=rng.randint(5, 40))
+        starts = day.opening()
+        senders = [f"B{k}" for k in range(rng.randint(1, 5))]
+        weights = [rng.randint(1, 20) for _ in senders]
+        for k in range(rng.randint(50, 300)):
+            sender = rng.choices(senders, weights)[0]
+            order_id = f"o{rng.randint(0, 80)}" if rng.random() < 0.3 else f"{sender}-{k}"
+            if rng.random() < 0.1:
+                day.send(raw(type="auction.open", id=order_id, auction_id=order_id, product="CEA21", seller="A",
+                             quantity=1, reserve_price="1.00", closes_at="2026-09-22T15:00:00+08:00"), sender)
+            else:
+                day.send(order(order_id, rng.choice(products)), sender)
+        assert memory(rebuilt(day.log, starts, day.door.remember, rng.randint(1, 50))) == memory(day.door), seed
 
 
 def test_the_markets_records_are_merged_in_log_order_waiting_for_a_partition_still_being_read():

@@ -91,7 +91,7 @@ class LogOrder:
 
     def empty(self) -> list[str]:
         """The partitions to read further before anything more is ready."""
-        return [m for m in self.reading if not self.buffered[m]]
+        return [m for m, records in self.buffered.items() if m in self.reading and not records]
 
     def ready(self) -> Iterator[tuple[str, bytes]]:
         """(market, value) in log order, as far as the records buffered tell it."""
