@@ -615,7 +615,8 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
     of the command log, all B2's: B1's cancel, which names no market, was refused `unknown_order` and its order
     rested on. It reads each market back to its last opening (D2: only the orders since can still be targeted), in
     log order, into the memory the live door held, where one broker's flood pushes out its own orders only: B1's
-    cancel reaches the market and its order is cancelled (A1). A day longer than `recall_most` offsets is read
+    cancel reaches the market and its order is cancelled (A1). The opening is the market's `session.opened`
+    event: B2's `session.open` (refused) is no opening to stop at. A day longer than `recall_most` offsets is read
     back that far only."""
     from certx.kafka.gateway import Gateway, GatewaySettings
 
@@ -624,8 +625,10 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
                                                      product="CEA24", side="buy", quantity=1, price="90.00")]))
     asyncio.run(send(b2, topics.inbound("B2"), [
         line(type="order.new", order_id=f"flood-{k}", account="A2", product="CEA24", side="buy", quantity=1,
-             price="85.00") for k in range(120)]))
-    assert len(events(op, topics, day + 121, settle=0)) == day + 121
+             price="85.00") for k in range(120)] + [
+        line(type="session.open", id="not-an-opening", market="CEA", date=TODAY.isoformat())]))
+    evs = events(op, topics, day + 122, settle=0)
+    assert [ev.reason for ev in answers(evs, "not-an-opening")] == ["not_authorised"]
     gateway.stop()
 
     async def restarted() -> set[str]:
@@ -635,14 +638,14 @@ def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another
         running = asyncio.create_task(g.run())
         try:
             await send(b1, topics.inbound("B1"), [line(type="order.cancel", order_id="b1-rest", account="A1")])
-            await read_topic(op, topics.events, [0, 1, 2], day + 122, timeout=60, settle=0)
+            await read_topic(op, topics.events, [0, 1, 2], day + 123, timeout=60, settle=0)
         finally:
             await g.stop()
             await asyncio.wait_for(running, 30)
         return remembered
 
     remembered = asyncio.run(restarted())
-    evs = events(op, topics, day + 122)
+    evs = events(op, topics, day + 123)
     assert [ev.__struct_config__.tag for ev in answers(evs, "b1-rest")] == ["order.accepted", "order.cancelled"], \
         [ev for ev in answers(evs, "b1-rest")]
     assert len(remembered) == 50 and {"b1-rest", "flood-119"} <= remembered
