@@ -3,12 +3,13 @@
 # matching-engine from PyPI under Python 3.12 (loadtest.peer_bench, its own venv in .cache/peer-venv), the
 # official days built and replayed embedded (loadtest.days_bench), engine snapshots (loadtest.snapshot_bench), certx on
 # the real Kafka broker (loadtest.kafka_bench: the matcher alone, the raw pipe, through the gateway, latency,
-# hostile records), recovery after kill -9 (loadtest.recovery_bench) and settlement into the real PostgreSQL
+# hostile records), recovery after kill -9 (loadtest.recovery_bench), a gateway's start on a day of millions of
+# orders (loadtest.recall_bench) and settlement into the real PostgreSQL
 # (loadtest.settlement_bench), the GEC book (loadtest.gec_bench), the 24/7 allocation (loadtest.allocation_bench),
 # real days through the whole stack (loadtest.replay_bench: the CEA history, the ceiling speed-up on December
 # 2021, the stress day), and the market page at 2,000 commands/s in headless Chromium (loadtest.web_bench).
-# Results go to loadtest/results/{engine,peer,gec,allocation,days,snapshot,kafka,surrender,recovery,settlement,
-# replay,web}.json.
+# Results go to loadtest/results/{engine,peer,gec,allocation,days,snapshot,kafka,surrender,recovery,recall,
+# settlement,replay,web}.json.
 #
 #   loadtest/run.sh [kafka_bench options, e.g. --commands 300000 --latency-seconds 30 --rounds 3]
 #
@@ -18,8 +19,8 @@
 # schemas of its own and drops them. The servers' ports and state dirs follow deploy/*.sh's environment
 # (CERTX_KAFKA_PORT, CERTX_KAFKA_CONTROLLER_PORT, CERTX_KAFKA_STATE, CERTX_PG_PORT, CERTX_PG_BASE).
 # Env: ENGINE_BENCH_ARGS, PEER_BENCH_ARGS, GEC_BENCH_ARGS, ALLOCATION_BENCH_ARGS, DAYS_BENCH_ARGS,
-#      SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"), SETTLEMENT_BENCH_ARGS, REPLAY_BENCH_ARGS,
-#      WEB_BENCH_ARGS: each benchmark's options (default: its own defaults).
+#      SNAPSHOT_BENCH_ARGS, RECOVERY_BENCH_ARGS (e.g. "--commands 2000000"), RECALL_BENCH_ARGS, SETTLEMENT_BENCH_ARGS,
+#      REPLAY_BENCH_ARGS, WEB_BENCH_ARGS: each benchmark's options (default: its own defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -70,6 +71,8 @@ export CERTX_KAFKA="127.0.0.1:${CERTX_KAFKA_PORT:-9092}"
     "$PY" -m loadtest.surrender_bench ${SURRENDER_BENCH_ARGS:-}
     echo "== recovery benchmark"
     "$PY" -m loadtest.recovery_bench ${RECOVERY_BENCH_ARGS:-}
+    echo "== a gateway's start on a long day"
+    "$PY" -m loadtest.recall_bench ${RECALL_BENCH_ARGS:-}
     echo "== settlement benchmark"
     "$PY" -m loadtest.settlement_bench ${SETTLEMENT_BENCH_ARGS:-}
     echo "== real days through the stack"

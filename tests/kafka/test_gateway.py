@@ -608,6 +608,89 @@ def test_M1_a_restarted_gateway_carries_on_from_the_last_time_its_predecessor_se
     assert asyncio.run(started()) == at
 
 
+def test_A1_D2_after_a_restart_a_brokers_cancel_finds_its_order_whatever_another_broker_flooded(as_, topics, day,
+                                                                                                  gateway):
+    """B1 rests an order; B2 then sends more orders than the gateway remembers (`remember` = 50 here, a million in
+    service), and the gateway is restarted. It read back the last `remember` records of each market's partition
+    of the command log, all B2's: B1's cancel, which names no market, was refused `unknown_order` and its order
+    rested on. It reads each market back to its last opening (D2: only the orders since can still be targeted), in
+    log order, into the memory the live door held, where one broker's flood pushes out its own orders only: B1's
+    cancel reaches the market and its order is cancelled (A1). The opening is the market's `session.opened`
+    event: B2's `session.open` (refused) is no opening to stop at. A day longer than `recall_most` offsets is read
+    back that far only."""
+    from certx.kafka.gateway import Gateway, GatewaySettings
+
+    b1, b2, op = as_("B1"), as_("B2"), as_("operator")
+    asyncio.run(send(b1, topics.inbound("B1"), [line(type="order.new", order_id="b1-rest", account="A1",
+                                                     product="CEA24", side="buy", quantity=1, price="90.00")]))
+    asyncio.run(send(b2, topics.inbound("B2"), [
+        line(type="order.new", order_id=f"flood-{k}", account="A2", product="CEA24", side="buy", quantity=1,
+             price="85.00") for k in range(120)] + [
+        line(type="session.open", id="not-an-opening", market="CEA", date=TODAY.isoformat())]))
+    evs = events(op, topics, day + 122, settle=0)
+    assert [ev.reason for ev in answers(evs, "not-an-opening")] == ["not_authorised"]
+    gateway.stop()
+
+    async def restarted() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, remember=50))
+        await g.start()
+        remembered = set(g.door.targets)
+        running = asyncio.create_task(g.run())
+        try:
+            await send(b1, topics.inbound("B1"), [line(type="order.cancel", order_id="b1-rest", account="A1")])
+            await read_topic(op, topics.events, [0, 1, 2], day + 123, timeout=60, settle=0)
+        finally:
+            await g.stop()
+            await asyncio.wait_for(running, 30)
+        return remembered
+
+    remembered = asyncio.run(restarted())
+    evs = events(op, topics, day + 123)
+    assert [ev.__struct_config__.tag for ev in answers(evs, "b1-rest")] == ["order.accepted", "order.cancelled"], \
+        [ev for ev in answers(evs, "b1-rest")]
+    assert len(remembered) == 50 and {"b1-rest", "flood-119"} <= remembered
+
+    async def bounded() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics, remember=50, recall_most=20))
+        await g.start()
+        await g.stop()
+        return set(g.door.targets)
+
+    tail = asyncio.run(bounded())
+    assert tail and all(i.startswith("flood-") for i in tail), "a day read back no further than `recall_most`"
+
+
+def test_D2_a_restarted_gateway_reads_a_market_back_to_its_last_opening_only(as_, topics, day, gateway):
+    """The day's orders expire at the close (D2) and none can be targeted after it: a gateway that starts reads
+    each market's command log back to its last `session.opened`, not further. B1's CEA order of the day before the
+    reopening is not read back; its order of the new day, and the other markets' day, are."""
+    from certx.kafka.gateway import Gateway, GatewaySettings
+
+    b1, op = as_("B1"), as_("operator")
+
+    def order(order_id: str, product: str) -> bytes:
+        return line(type="order.new", order_id=order_id, account="A1", product=product, side="buy", quantity=1,
+                    price="90.00")
+
+    asyncio.run(send(b1, topics.inbound("B1"), [order("before", "CEA24"), order("ccer", "CCER")]))
+    asyncio.run(send(op, topics.inbound("operator"), [
+        line(type="session.close", id="close", market="CEA", date=TODAY.isoformat()),
+        line(type="session.open", id="reopen", market="CEA", date=(TODAY + dt.timedelta(days=1)).isoformat())]))
+    asyncio.run(send(b1, topics.inbound("B1"), [order("after", "CEA24")]))
+    evs = events(op, topics, day + 7)      # 2 orders, the close (an expiry, a summary, closed), opened, 1 order
+    assert [ev.__struct_config__.tag for ev in answers(evs, "reopen")] == ["session.opened"]
+    assert answers(evs, "after"), "answered (market_closed: the new day's window is tomorrow's)"
+    gateway.stop()
+
+    async def remembered() -> set[str]:
+        g = Gateway(GatewaySettings(kafka=as_("gateway"), topics=topics))
+        await g.start()
+        await g.stop()
+        return set(g.door.targets)
+
+    assert asyncio.run(remembered()) == {"ccer", "after"}
+
+
 def test_an_event_record_the_gateway_cannot_read_never_stops_its_intake(as_, topics, day):
     """The gateway reads the CEA and CCER partitions of certx.events for a surrender's second phase (C1). A record
     there it cannot read (written as the admin here: a later version's event, a bug or a forged record) raised in

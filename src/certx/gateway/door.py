@@ -17,8 +17,9 @@ targets, which the door remembers from the orders it let through (the most recen
 are unique per sender (PROTOCOL), so another sender may use the same id: a cancel looks up the sender's own order
 first, and a lift or accept the first order of that id the door saw, which no later order re-routes (else any
 broker could send another's cancels or takers to another market by reusing their ids). Only an id a second sender
-reuses costs a second entry; a restarted door, reading the log a partition at a time, takes the first it reads.
-The memory is shared fairly among senders (`Recall`): one broker's flood of orders pushes out its own ids only.
+reuses costs a second entry. The memory is shared fairly among senders (`Recall`): one broker's flood of orders
+pushes out its own ids only. A restarted gateway reads it back from the log, the day's orders in the order this
+door learned them (certx.gateway.memory).
 """
 from __future__ import annotations
 
@@ -90,18 +91,23 @@ class Door:
         return Admitted(cmd, routed, at)
 
     def learn(self, cmd: c.LoggedCommand, market: str) -> None:
-        """Remember which market an order or auction is in (also fed from `certx.commands` on a restart)."""
-        key = cmd.auction_id if isinstance(cmd, c.AuctionOpen) else getattr(cmd, "order_id", None)
-        if key is None or not isinstance(cmd, (c.OrderNew, c.AuctionOpen)):
-            return
-        sender = sys.intern(cmd.actor)              # a few senders: one string each, not one per order
+        """Remember which market an order or auction is in."""
+        if isinstance(cmd, c.OrderNew):
+            self.keep(cmd.actor, cmd.order_id, market, True)
+        elif isinstance(cmd, c.AuctionOpen):
+            self.keep(cmd.actor, cmd.auction_id, market, False)
+
+    def keep(self, sender: str, key: str, market: str, order: bool) -> None:
+        """Remember that `sender`'s order (or auction) `key` is in `market`: as the door lets it through, and as a
+        restarted gateway reads it back from `certx.commands` (certx.gateway.memory)."""
+        sender = sys.intern(sender)              # a few senders: one string each, not one per order
         if key not in self.targets:
             gone = self.targets.keep(sender, key, market)
             if gone is not None:
                 self.owners.pop(gone, None)
-            if isinstance(cmd, c.OrderNew):
+            if order:
                 self.owners[key] = sender
-        elif isinstance(cmd, c.OrderNew) and self.owners.get(key) != sender:
+        elif order and self.owners.get(key) != sender:
             self.reused.keep(sender, (sender, key), market)
 
     def _identify(self, cmd: c.AnyCommand, sender: str | None) -> tuple[Reason, str] | None:

@@ -20,8 +20,8 @@ Recorded days on the replay topic keep their recorded times.
 
 The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
 the old one, whose next transaction fails and ends it (crash-only); the new one resumes from the committed
-positions. On start it rebuilds the door's memory of which market each recent order is in from the tail of
-`certx.commands`.
+positions. On start it rebuilds the door's memory of which market each order of the day is in from
+`certx.commands`: each market's commands since its last opening, in log order (certx.gateway.memory).
 """
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from certx import metrics
 from certx.gateway import Door
 from certx.gateway.arrival import Arrival, Held, Unsequenced, arrivals, in_arrival_order
+from certx.gateway.memory import LogOrder, learned, recall
 from certx.gateway.relay import called_for, may_call_for_commands
+from certx.kafka.backwards import backwards
 from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.inflate import Inflated, where
 from certx.kafka.liveness import Liveness
@@ -44,7 +46,8 @@ from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
-from certx.wire.codec import NotAnObject, decode_logged, encode
+from certx.wire import events as e
+from certx.wire.codec import NotAnObject, encode
 from certx.wire.dead_letter import dead_letter
 from certx.wire.reasons import DeadLetterReason
 from certx.wire.routing import MARKET_OF, PARTITION
@@ -54,6 +57,7 @@ log = structlog.get_logger("certx.gateway")
 LOG_APPEND_TIME = 1
 RELAYED = ("CEA", "CCER")       # the markets whose events a surrender's second phase answers
 KEEP_HELD_EVERY_MS = 1_000      # while a sender holds records, its sightings are committed at least this often
+RECALL_BUFFERED = 100_000       # orders of a market read back and waiting for the other markets' at a start
 
 
 @dataclass
@@ -63,6 +67,7 @@ class GatewaySettings:
     max_records: int = 10_000
     fetch_wait_ms: int = IDLE_FETCH_WAIT_MS
     remember: int = 1_000_000          # orders whose market the door remembers, for routing by target
+    recall_most: int = 5_000_000       # offsets of a market read back at most at a start, to its last opening
     discover_every_s: float = 2.0      # how often to look for new senders' inbound topics
 
     @property
@@ -107,30 +112,72 @@ class Gateway:
         log.info("gateway.started", group=self.s.group, inputs=len(self.positions))
 
     async def _remember_targets(self) -> None:
-        """Which market each recent order is in, read back from the tail of the command log."""
-        t = self.s.topics
-        tps = [TopicPartition(t.commands, p) for p in MARKET_OF]
-        reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed",
-                                  auto_offset_reset="none", **self.s.kafka.aiokafka())
+        """The door's memory of the orders' and auctions' markets read back (certx.gateway.memory): each market's
+        commands since its last opening, the markets merged in log order, as the live door learned them."""
+        t, door = self.s.topics, self.door
+        began = time.monotonic()
+        tps = {MARKET_OF[p]: TopicPartition(t.commands, p) for p in sorted(MARKET_OF)}
+        # fetch_max_wait_ms: a look for an offset waits behind a fetch that waits for records (0.5 s by default)
+        reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="none",
+                                  fetch_max_wait_ms=10, **self.s.kafka.aiokafka())
         await reader.start()
         try:
-            ends = await reader.end_offsets(tps)
-            begins = await reader.beginning_offsets(tps)
-            reader.assign(tps)
-            for tp in tps:
-                reader.seek(tp, max(begins[tp], ends[tp] - self.s.remember))
-
-            async def behind() -> bool:
-                return any([await reader.position(tp) < ends[tp] for tp in tps])
-
-            while await behind():
+            ends = await reader.end_offsets(list(tps.values()))
+            begins = await reader.beginning_offsets(list(tps.values()))
+            starts = {m: await self._opening(reader, m, tp, begins[tp], ends[tp]) for m, tp in tps.items()}
+            merged = LogOrder(list(tps))
+            for m, tp in tps.items():
+                if starts[m] >= ends[tp]:
+                    merged.finished(m)
+            if merged.reading:        # (an empty assignment left the reader's stop waiting 40 s)
+                reader.assign([tps[m] for m in merged.reading])
+            for m in merged.reading:
+                reader.seek(tps[m], starts[m])
+            while merged.reading:
                 for tp, records in (await reader.getmany(timeout_ms=1000, max_records=50_000)).items():
-                    for r in records:
-                        cmd = decode_logged(r.value or b"")
-                        if cmd is not None:
-                            self.door.learn(cmd, MARKET_OF[tp.partition])
+                    end = ends[tp]
+                    merged.add(MARKET_OF[tp.partition],
+                               [(r.timestamp, r.value) for r in records if r.offset < end and learned(r.value)])
+                for m in list(merged.reading):
+                    if await reader.position(tps[m]) >= ends[tps[m]]:
+                        merged.finished(m)
+                for m, value in merged.ready():
+                    recall(door, m, value)
+                # a partition read far ahead of the others in time waits for them: what is buffered stays bounded
+                ahead = [tps[m] for m in merged.reading if merged.waiting(m) >= RECALL_BUFFERED]
+                reader.resume(*[tps[m] for m in merged.reading if tps[m] not in ahead])
+                reader.pause(*ahead)
         finally:
             await reader.stop()
+        log.info("gateway.remembered", seconds=round(time.monotonic() - began, 1), ids=len(door.targets),
+                 reused=len(door.reused), read={m: ends[tp] - starts[m] for m, tp in tps.items()})
+
+    async def _opening(self, reader: AIOKafkaConsumer, market: str, tp: TopicPartition, begin: int, end: int) -> int:
+        """Where `market`'s partition of the command log is read back from: its last opening, the first command at
+        the time of its last `session.opened` event (the time of the `session.open` that gave it; a matcher
+        behind the log gives an earlier opening, which only reads more). Never more than `recall_most` offsets
+        back: a day longer than that, or an opening not found within as many events, is read from there."""
+        most = self.s.recall_most
+        events = TopicPartition(self.s.topics.events, tp.partition)
+        reader.assign([events])
+        await reader.seek_to_end(events)        # a position from the start, however few events there are
+        opened_at = None
+        async for window in backwards(reader, events, most, b'"session.opened"'):
+            opens = [r.timestamp for r, ev in window if isinstance(ev, e.SessionOpened) and ev.market == market]
+            if opens:
+                opened_at = opens[-1]
+                break
+        found = None
+        if opened_at is not None:
+            at = (await reader.offsets_for_times({tp: opened_at}))[tp]
+            found = None if at is None else at.offset
+        bound = max(begin, end - most)
+        if found is not None and found >= bound:
+            return found
+        if bound > begin:
+            log.warning("gateway.remembered_bounded", market=market, opened_at=opened_at, opening=found,
+                        read_from=bound, end=end, most=most)
+        return bound
 
     async def _inputs(self) -> list[TopicPartition]:
         """Input partitions that exist and are not read yet: the senders' inbound topics and the replay topic."""
