@@ -15,7 +15,6 @@ that size's).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import os
 import time
