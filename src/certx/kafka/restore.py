@@ -175,8 +175,8 @@ class Published:
         reader.seek(tp, start)
         while (first := await self._peek()) is not None and first[0] < since:
             self.ahead.popleft()        # a window's events before `since` (none when read back to one of them)
-        if first is not None and start == begin and first[0] > since:
-            return first[0]
+        if first is not None and start == begin > 0 and first[0] > since:
+            return first[0]         # the log's head was removed: its first event is where comparing can begin
         return since
 
     async def next(self) -> tuple[int, dict] | None:
