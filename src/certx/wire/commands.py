@@ -292,7 +292,7 @@ TERMS: dict[tuple[str, str], frozenset[str]] = {
     ("GEC", "sell"): frozenset({"first_serial", "last_serial", "counterparty", "partial", "pool"}),
 }
 UNSET = {"counterparty": None, "partial": True, "first_serial": None, "last_serial": None, "filter": None,
-          "beneficiary": None, "pool": None}
+         "beneficiary": None, "pool": None}
 
 
 def misplaced_term(cmd: OrderNew, market: str | None) -> str | None:
