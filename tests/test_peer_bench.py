@@ -14,6 +14,7 @@ from loadtest.engine_bench import listing_flow
 from loadtest.peer_bench import REQUIREMENTS, certx_commands, flow_rows, read_flow, write_flow
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "deploy" / "requirements.lock"
 
 
 def test_flow_file_round_trips(tmp_path):
@@ -32,7 +33,7 @@ def _pins(text: str) -> dict[str, str]:
 
 def test_peer_requirements_follow_the_lock():
     peer = _pins(REQUIREMENTS.read_text())
-    lock = _pins((ROOT / "deploy" / "constraints.txt").read_text())
+    lock = _pins(LOCK.read_text())
     assert peer["matching-engine"]
     for name in engine_imports() - set(OPTIONAL):
         assert peer.get(name) == lock[name], f"{name}: certx's engine imports it, the peer's environment must pin it"

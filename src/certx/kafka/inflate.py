@@ -92,7 +92,7 @@ def _into(decompress_into, data: bytes | memoryview, codec: str) -> bytes:
 def where(exc: Inflated) -> tuple[Any, int, int] | None:
     """The partition, first offset and next offset of the batch that raised, read from the frames it came
     through: aiokafka's fetcher iterates a partition's batches in `_unpack_records` (locals `tp`, `next_batch`)
-    and says nothing of them in the error. aiokafka is pinned (deploy/constraints.txt), and the gateway's test of
+    and says nothing of them in the error. aiokafka is pinned (deploy/requirements.lock), and the gateway's test of
     a compression bomb fails if this stops finding it."""
     found = None
     tb = exc.__traceback__
