@@ -37,6 +37,8 @@ PROJECTOR_ROWS = Counter("certx_projector_rows", "Rows the projector wrote to th
 PROJECTOR_EVENTS = Counter("certx_projector_events", "certx.events records settled into the read model")
 DB_TRANSACTION = Histogram("certx_db_transaction_seconds", "The projector's database transactions", buckets=_LATENCY)
 READY = Gauge("certx_ready", "1 once the service is restored and caught up (its /ready answer)", SERVICE)
+HALTED = Gauge("certx_market_halted", "1 while a matcher holds a market it will not serve: its rebuilt engine answers the "
+               "log otherwise than the events it published (matcher.diverged)", ("market",))
 
 # A record older than this is a recorded day replayed with its recorded times, not a latency: not observed.
 END_TO_END_MAX_S = 3600.0

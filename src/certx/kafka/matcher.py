@@ -15,7 +15,9 @@ than skip commands.
 
 On assignment the matcher fences the partition's previous producers, reads the committed position, and rebuilds the
 engine from the latest snapshot and the commands after it (certx.kafka.restore), which must give again, byte for
-byte, the events the market published since: else the market stops (`Diverged`). An engine kept from before a
+byte, the events the market published since: else that market halts (`Diverged`): its partition stays paused,
+nothing is published for it, and the matcher serves its other markets. Its commands wait in the log, answered once a
+release and rules that follow its events take it (a restart or a rebalance tries again). An engine kept from before a
 rebalance is reused when nobody else has committed since.
 Errors in a transaction end the process: the engine has already applied the batch, and the simple, safe way
 back is a restart from the log (crash-only).
@@ -41,7 +43,7 @@ from certx.kafka.connection import IDLE_FETCH_WAIT_MS, Connection
 from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
-from certx.kafka.restore import restore
+from certx.kafka.restore import Diverged, restore
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
 from certx.kafka.transactions import Transactions, transactional_producers
 from certx.marketdata import Changes, quotes
@@ -93,10 +95,11 @@ class Matcher(ConsumerRebalanceListener):
         self.assigned_once = False
         self.restoring = False
         self.failure: BaseException | None = None
+        self.halted: dict[int, str] = {}                # partitions held, not served: why (Diverged)
 
     def ready(self) -> bool:
-        """Restored (every partition it was given) and caught up with the command log."""
-        return self.assigned_once and not self.restoring and self.progress.is_caught_up()
+        """Restored (every partition it was given, none halted) and caught up with the command log."""
+        return self.assigned_once and not self.restoring and not self.halted and self.progress.is_caught_up()
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -224,6 +227,8 @@ class Matcher(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
+            if self.halted.pop(tp.partition, None) is not None:
+                metrics.HALTED.labels(MARKET_OF[tp.partition]).set(0)
             part = self.owned.pop(tp.partition, None)
             if part is not None:
                 try:
@@ -243,7 +248,8 @@ class Matcher(ConsumerRebalanceListener):
             with self.progress.busy():
                 for tp in sorted(assigned, key=lambda t: t.partition):
                     await self._assign(tp)
-                    self.consumer.resume(tp)
+                    if tp.partition in self.owned:
+                        self.consumer.resume(tp)
         except Exception as exc:
             # aiokafka logs what a listener raises and goes on, which would leave the partition paused and the
             # process alive without serving it: the loop raises it instead (crash-only).
@@ -258,7 +264,7 @@ class Matcher(ConsumerRebalanceListener):
         # restored again) is collected first, and the next assignment puts what was frozen back in reach.
         gc.collect()
         gc.freeze()
-        log.info("matcher.assigned", partitions=sorted(self.owned))
+        log.info("matcher.assigned", partitions=sorted(self.owned), halted=sorted(self.halted))
 
     async def _assign(self, tp: TopicPartition) -> None:
         p = tp.partition
@@ -270,6 +276,15 @@ class Matcher(ConsumerRebalanceListener):
         committed = await self.consumer.committed(tp) or 0
         engine, position = self.kept.pop(p, (None, -1))
         if engine is None or position != committed:
-            engine = await restore(self.s, p, committed)
+            try:
+                engine = await restore(self.s, p, committed)
+            except Diverged as exc:
+                # Not a failure a restart mends, and no reason to stop the other markets: this one is held, paused
+                # and unserved, until a release that follows its events takes it (README "Upgrading").
+                await transactions.stop()
+                self.halted[p] = str(exc)
+                metrics.HALTED.labels(MARKET_OF[p]).set(1)
+                log.error("matcher.market_halted", market=MARKET_OF[p], partition=p)
+                return
         self.consumer.seek(tp, committed)
         self.owned[p] = Partition(tp, engine, committed, transactions)

@@ -31,7 +31,7 @@ log = structlog.get_logger("certx.matcher")
 
 class Diverged(RuntimeError):
     """The engine rebuilt from the log is not the one whose events `certx.events` holds: not a failure a restart
-    mends (exit 70)."""
+    mends. The matcher halts that market (it stays paused, unserved) and serves the others."""
 
 
 class Comparison:
