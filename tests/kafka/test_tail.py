@@ -50,3 +50,23 @@ def test_a_record_tail_cannot_read_is_a_line_on_stderr_and_the_tail_goes_on(as_j
     assert [line.split(": ")[1] for line in lines] == [f"certx.events[0]@{n}" for n in unread]
     assert all(line.startswith("certx tail: ") for line in lines)
     assert all("cannot read" in line for line in lines)
+
+
+def test_every_settlement_of_the_sample_day_reads_as_a_line():
+    """The projector publishes money as decimal strings (PROTOCOL); `certx tail settlements` decoded them as
+    integer fen and answered every `settled` with "cannot read this record" (Expected `Fen`, got `str`)."""
+    from certx.cli.files import sample_path
+    from certx.ledger import Ledger
+    from certx.ledger.journal import Journal
+    from certx.replay import Replay
+    from certx.wire.codec import encode
+
+    replay, journal, settlements = Replay(), Journal(Ledger()), []
+    for events in replay.each_line(sample_path().read_bytes().splitlines()):
+        for event in events:
+            settlements += journal.add(event, at=replay.at)
+    kinds = {type(x).__struct_config__.tag for x in settlements}
+    assert {"settled", "gec.cancelled", "units.surrendered"} <= kinds
+    lines = [tail_module.READABLE["settlements"](encode(x)) for x in settlements]
+    settled = next(line for x, line in zip(settlements, lines) if x.__struct_config__.tag == "settled")
+    assert "price=" in settled and "cash=" in settled
