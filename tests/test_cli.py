@@ -220,3 +220,37 @@ def test_serve_on_a_port_something_else_holds(command):
         run = certx(*[port if word == "PORT" else word for word in command],
                     "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "2")
     assert_one_line(run, mistakes.BadSetting.code, port, "taken")
+
+
+@pytest.mark.parametrize("command", ["replay", "holdings", "projector"])
+@pytest.mark.parametrize("where, code, words", [
+    ("a folder", mistakes.BadFile.code, ["directory"]),
+    ("missing/x.db", mistakes.MissingFile.code, ["missing"]),
+    ("mysql://u:S3CRET@db/x", mistakes.BadSetting.code, ["postgresql://", "mysql://"]),
+])
+def test_a_read_model_that_cannot_be_opened_is_one_line(tmp_path, command, where, code, words):
+    """`--db` naming a folder, a file in a folder that is not there, or a database certx does not speak: sqlite3's
+    'unable to open database file' came out as a traceback (replay, and a query of a folder)."""
+    db = str(tmp_path) if where == "a folder" else str(tmp_path / where) if "://" not in where else where
+    if command == "projector":            # the store the projector opens, without a broker
+        with pytest.raises(mistakes.Mistake) as raised:
+            open_store(db)
+        assert raised.value.code == code and all(w in str(raised.value) for w in words)
+        assert "S3CRET" not in str(raised.value)
+        return
+    args = ["replay", "--quiet", "--db", db] if command == "replay" else ["holdings", "re-01", "--db", db]
+    run = certx(*args, cwd=tmp_path)
+    assert_one_line(run, code, *words)
+    assert "S3CRET" not in run.stderr
+    assert not list(tmp_path.glob("certx-replay-*.db")) and not (tmp_path / "mysql:").exists()
+
+
+def test_replay_never_settles_over_a_read_model_named_as_a_sqlite_url(tmp_path):
+    """`--db sqlite:///day.db` is the file day.db: the guard looked for a file named `sqlite:///day.db`, found none,
+    and settled into the read model already there (here, the same day again: a traceback on its trade ids)."""
+    db = tmp_path / "day.db"
+    assert certx("replay", "--quiet", "--db", str(db)).returncode == 0
+    before = db.read_bytes()
+    assert_one_line(certx("replay", "--quiet", "--db", f"sqlite:///{db}"), mistakes.WouldOverwrite.code, "--fresh")
+    assert db.read_bytes() == before
+    assert certx("holdings", "re-01", "--db", f"sqlite:///{db}").returncode == 0
