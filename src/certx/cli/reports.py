@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from certx.cli.files import events_of, load_rules, read_by, unreadable
+from certx.cli.files import events_of, load_rules, read_by, text_lines, unreadable
 from certx.mistakes import WouldOverwrite
 
 
@@ -25,13 +25,17 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return WouldOverwrite.code
     try:
-        given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
+        given = None
+        if args.measures:
+            try:
+                given = measures.decode(Path(args.measures).read_bytes())
+            except measures.MeasuresError as exc:
+                raise ValueError(f"{args.measures}: not a measures file (certx.measures/1): {exc}") from None
         rows = None
         if args.official:
             rows = []
             for name in args.official:
-                with open(name, encoding="utf-8", newline="") as f:
-                    rows += official.read(f, name)
+                rows += official.read(text_lines(name), name)
         with open(args.events, "rb") as lines:
             figures = build(events_of(args.events, lines), rules=load_rules(args.rules), source=args.events,
                             measures=given, official=rows)
