@@ -254,3 +254,20 @@ def test_replay_never_settles_over_a_read_model_named_as_a_sqlite_url(tmp_path):
     assert_one_line(certx("replay", "--quiet", "--db", f"sqlite:///{db}"), mistakes.WouldOverwrite.code, "--fresh")
     assert db.read_bytes() == before
     assert certx("holdings", "re-01", "--db", f"sqlite:///{db}").returncode == 0
+
+
+@pytest.mark.parametrize("content", [b"just some notes\n", b"\xea\x00\xff" * 50])
+def test_a_principals_file_that_is_not_one_is_a_bad_file(tmp_path, content):
+    """`certx topics create --principals FILE` of a file that is not a principals file (or not text) came out as a
+    traceback (ValueError, UnicodeDecodeError) before it reached the broker; the mistakes table says 65."""
+    principals = tmp_path / "principals"
+    principals.write_bytes(content)
+    run = certx("topics", "create", "--principals", str(principals), "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert_one_line(run, mistakes.BadFile.code, str(principals))
+
+
+def test_a_kafka_properties_file_that_is_not_text_is_a_bad_setting(tmp_path):
+    """A binary file given as --kafka-config came out as a UnicodeDecodeError traceback."""
+    props = tmp_path / "client.properties"
+    props.write_bytes(b"\xea\x00\xff" * 50)
+    assert_one_line(certx("status", "--kafka-config", str(props)), mistakes.BadSetting.code, str(props))
