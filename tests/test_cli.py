@@ -271,3 +271,23 @@ def test_a_kafka_properties_file_that_is_not_text_is_a_bad_setting(tmp_path):
     props = tmp_path / "client.properties"
     props.write_bytes(b"\xea\x00\xff" * 50)
     assert_one_line(certx("status", "--kafka-config", str(props)), mistakes.BadSetting.code, str(props))
+
+
+def test_submit_never_writes_its_measures_over_the_command_file(tmp_path):
+    """DESIGN 8: `certx submit day.jsonl --replay --measures day.jsonl` sent the day, then wrote the figures over
+    the file it had sent; refused before anything is sent (here, before the broker is even looked for)."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes())
+    run = certx("submit", str(day), "--replay", "--measures", str(day), "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert_one_line(run, mistakes.WouldOverwrite.code, "--measures", str(day))
+    assert day.read_bytes() == sample_path().read_bytes()
+
+
+@pytest.mark.parametrize("pace", [["--rate", "0"], ["--rate", "-5"], ["--rate", "10", "--speed", "600"],
+                                  ["--speed", "600", "--max-wait", "-1"]])
+def test_submit_refuses_a_pace_it_cannot_keep(tmp_path, pace):
+    """`--rate 0` and `--rate -5` sent as fast as possible, `--rate` beside `--speed` dropped the speed, and a
+    negative `--max-wait` moved the due times back: each silently, against what the operator asked."""
+    run = certx("submit", str(sample_path()), "--replay", *pace, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("certx submit: error: argument --")

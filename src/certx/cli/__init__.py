@@ -20,7 +20,7 @@ from certx.cli.queries import query
 from certx.cli.replay import cmd_replay
 from certx.cli.reports import cmd_match_report, cmd_report
 from certx.cli.serve import cmd_serve
-from certx.cli.submit import cmd_submit, speed
+from certx.cli.submit import cmd_submit, rate, seconds, speed
 from certx.mistakes import INTERRUPTED, explain
 
 __all__ = ["main", "parser", "sample_path"]
@@ -143,15 +143,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--replay", action="store_true", help="recorded commands that keep their actors and times "
                    "(`at`): the operator's principal only")
-    p.add_argument("--speed", type=speed, help="send recorded commands at this many times the pace of their `at` "
+    pace = p.add_mutually_exclusive_group()        # one pace: a rate would silently drop the speed
+    pace.add_argument("--speed", type=speed, help="send recorded commands at this many times the pace of their `at` "
                    "(600: ten minutes of market a second); `max` or none: as fast as possible")
-    p.add_argument("--max-wait", type=float, default=5.0, help="with --speed: the longest pause, in seconds, a "
+    p.add_argument("--max-wait", type=seconds, default=5.0, help="with --speed: the longest pause, in seconds, a "
                    "quiet stretch (a night) is cut to")
     p.add_argument("--measures", help="follow the answers and settlements, and write the latency, lag and day "
                    "figures to this JSON file (certx.kafka.measures)")
     p.add_argument("--catch-up-timeout", type=float, default=600.0,
                    help="with --measures: how long to wait for every answer and settlement after the last send")
-    p.add_argument("--rate", type=float, help="commands per second (default: as fast as possible)")
+    pace.add_argument("--rate", type=rate, help="commands per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)
     p.set_defaults(func=cmd_submit)
