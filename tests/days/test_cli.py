@@ -62,3 +62,27 @@ def test_certx_data_points_elsewhere(tmp_path, monkeypatch):
         monkeypatch.delenv("CERTX_DATA")
         official.ccer_days.cache_clear()
     assert dt.date(2030, 1, 2) not in official.ccer_days()
+
+
+def test_each_refusal_names_the_option_it_refuses(tmp_path, capsys):
+    """`--background -1` was answered "--to before --from, a negative scale or fewer than 1 copy", naming neither
+    the option at fault nor the one it was; `--from 2021-13-01` only "month must be in 1..12"."""
+    out = str(tmp_path / "x.jsonl")
+    span = ["--from", "2021-12-15", "--to", "2021-12-16", "--out", out]
+    for wrong, named in ((["--background", "-1"], "--background"), (["--gec-scale", "-1"], "--gec-scale"),
+                         (["--copies", "0"], "--copies"), (["--from", "2021-12-17"], "--to")):
+        assert cli.main(["days", "build", *span, *wrong]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("certx days build: ") and named in err and err.count("\n") == 1, err
+    assert cli.main(["days", "build", "--from", "2021-13-01", "--to", "2021-12-16", "--out", out]) == 2
+    assert "--from" in capsys.readouterr().err
+
+
+def test_a_range_without_an_official_trading_day_is_refused_not_an_empty_file(tmp_path, capsys):
+    """A range before the official files begin (or after they end) wrote an empty file and exited 0: a stream
+    the operator would replay to find nothing in it."""
+    out = tmp_path / "x.jsonl"
+    assert cli.main(["days", "build", "--from", "2019-01-01", "--to", "2019-01-31", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("certx days build: ") and "2021-07-16" in err and err.count("\n") == 1, err
+    assert not out.exists()
