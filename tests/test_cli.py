@@ -291,3 +291,12 @@ def test_submit_refuses_a_pace_it_cannot_keep(tmp_path, pace):
     run = certx("submit", str(sample_path()), "--replay", *pace, "--bootstrap", f"127.0.0.1:{closed_port()}")
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("certx submit: error: argument --")
+
+
+@pytest.mark.parametrize("where", ["missing/events.jsonl", "."])
+def test_replay_whose_output_cannot_be_written_leaves_no_read_model(tmp_path, where):
+    """`--events` in a folder that is not there (or a folder) was refused only after the run's read model was made:
+    an empty certx-replay-….db left behind, named nowhere."""
+    run = certx("replay", "--quiet", "--events", where, cwd=tmp_path)
+    assert run.returncode in (mistakes.MissingFile.code, mistakes.BadFile.code) and "Traceback" not in run.stderr
+    assert not list(tmp_path.glob("certx-replay-*.db"))
