@@ -70,8 +70,13 @@ def cmd_match_report(args: argparse.Namespace) -> int:
             for event in events_of(args.events, lines):
                 matches.add(event)
         found = [a for a in matches.of(args.account, first, end) if args.match in (None, a.allocation_id)]
+        if not found:
+            named = f" named {args.match}" if args.match else ""
+            print(f"certx match-report: no 24/7 match of {args.account} in {args.period}{named} in {args.events} "
+                  f"(no gec.allocated for that account and period)", file=sys.stderr)
+            return 2
         if len(found) != 1:
-            ids = ", ".join(a.allocation_id for a in found) or "none"
+            ids = ", ".join(a.allocation_id for a in found)
             print(f"certx match-report: {len(found)} matches of {args.account} in {args.period} ({ids}); "
                   f"name one with --match", file=sys.stderr)
             return 2
