@@ -300,3 +300,15 @@ def test_replay_whose_output_cannot_be_written_leaves_no_read_model(tmp_path, wh
     run = certx("replay", "--quiet", "--events", where, cwd=tmp_path)
     assert run.returncode in (mistakes.MissingFile.code, mistakes.BadFile.code) and "Traceback" not in run.stderr
     assert not list(tmp_path.glob("certx-replay-*.db"))
+
+
+@pytest.mark.parametrize("service, option", [("web", ["--metrics-port", "9300"]), ("gateway", ["--db", "x.db"]),
+                                             ("projector", ["--port", "9000"]), ("gateway", ["--no-marketdata"]),
+                                             ("web", ["--rules", "rules.json"])])
+def test_serve_refuses_an_option_its_service_does_not_take(service, option):
+    """`certx serve web --metrics-port 9300` started the page and served no metrics, `serve gateway --db` settled
+    nowhere: an option for another service was dropped without a word. Refused before the broker is asked."""
+    run = certx("serve", service, *option, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("certx serve: ") and option[0] in lines[0], run.stderr

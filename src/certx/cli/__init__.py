@@ -201,6 +201,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def serve_parser() -> argparse.ArgumentParser:
+    """`certx serve`'s own parser: its defaults, as this environment sets them."""
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["serve"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.configure(args.log_level, args.log_format)
