@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tail", help="print committed events, settlements, dead letters or quotes readably")
     p.add_argument("stream", choices=["events", "settlements", "dlq", "marketdata"])
     p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new records")
-    p.add_argument("--limit", type=int, help="print this many records, then stop")
+    p.add_argument("--limit", type=at_least_one, help="print this many records, then stop")
     p.add_argument("--json", action="store_true", help="each record as it is on the wire (JSON Lines)")
     kafka_options(p)
     p.set_defaults(func=cmd_tail)
@@ -199,6 +199,14 @@ def parser() -> argparse.ArgumentParser:
     kafka_options(p)
     p.set_defaults(func=cmd_topics)
     return top
+
+
+def at_least_one(text: str) -> int:
+    """A count of 1 or more (`tail --limit 0` printed nothing, as if the topic were empty)."""
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("1 or more")
+    return n
 
 
 def serve_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from certx import money
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
 from certx.wire import events as e
-from certx.wire.codec import decode_event, decode_quote, decode_settlement
+from certx.wire.codec import decode_event, decode_quote, decode_settlement, say
 from certx.wire.dead_letter import DeadLetter
 
 STREAMS = ("events", "settlements", "dlq", "marketdata")
@@ -94,7 +94,7 @@ def _line(show: Callable[[bytes], str], r: ConsumerRecord) -> str | None:
         return show(r.value)
     except ValueError as exc:       # msgspec's DecodeError and UnicodeDecodeError are ValueErrors
         print(f"certx tail: {r.topic}[{r.partition}]@{r.offset}: cannot read this record "
-              f"({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+              f"({type(exc).__name__}: {say(str(exc))})", file=sys.stderr, flush=True)   # a record's text: bounded
         return None
 
 
