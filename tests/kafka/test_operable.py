@@ -237,6 +237,10 @@ def test_mistakes_only_a_broker_can_show(as_, topics, tmp_path):
     serve = certx(as_("matcher"), topics.__class__("nope."), "serve", "matcher")
     assert serve.returncode == mistakes.NoTopics.code, serve.stderr
     assert len(serve.stderr.strip().splitlines()) == 1 and "nope.certx.commands" in serve.stderr
+    # `certx status` as a broker: Kafka hides the command log from it, which is no prefix's fault. The line said
+    # only "a wrong --prefix, or the deployment not set up", neither of which the operator could mend.
+    run = certx(as_("broker-a"), topics, "status")
+    assert run.returncode == mistakes.NoTopics.code and "'broker-a' has no right" in run.stderr, run.stderr
 
 
 def test_the_set_up_run_again_aligns_the_configs_of_topics_an_earlier_release_made(broker, principals, as_, topics):
