@@ -312,3 +312,13 @@ def test_serve_refuses_an_option_its_service_does_not_take(service, option):
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("certx serve: ") and option[0] in lines[0], run.stderr
+
+
+def test_a_certificate_never_issued_is_said_on_stderr_beside_its_null(tmp_path):
+    """`certx certificate` of a serial never issued exits 1, as the mistakes table says, but said nothing: only
+    `null` on stdout (kept, for the settlement service reading JSON), no line for the operator."""
+    db = tmp_path / "empty.db"
+    open_store(str(db)).close()
+    run = certx("certificate", "2000100001", "--db", str(db))
+    assert run.returncode == 1 and run.stdout.strip() == "null"
+    assert run.stderr.strip().splitlines() == [f"certx: no GEC 2000100001 was issued in {db}"], run.stderr

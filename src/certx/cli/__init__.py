@@ -96,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("certificate", help="the provenance of one GEC, as JSON")
     p.add_argument("serial", type=int)
     db_option(p)
-    p.set_defaults(func=lambda a: query(a, lambda st: st.certificate(a.serial)))
+    p.set_defaults(func=lambda a: query(a, lambda st: st.certificate(a.serial),
+                                        none=f"no GEC {a.serial} was issued in {{db}}"))
     p = sub.add_parser("retirements", help="GECs cancelled for a beneficiary, as JSON")
     p.add_argument("--beneficiary", required=True)
     db_option(p)
