@@ -90,7 +90,7 @@ async def submit(lines: Iterable[bytes], kafka: Connection, topics: Topics = Top
                                 **kafka.aiokafka())
     await producer.start()
     done = Submitted(topic=topic)
-    bar = tqdm(total=total, unit="cmd", disable=not progress)
+    bar = tqdm(total=total, unit="cmd", disable=None if progress else True)   # None: on a terminal only
     pace = _Pace(rate, speed, max_wait)
     pending = []
     try:
