@@ -322,3 +322,13 @@ def test_a_certificate_never_issued_is_said_on_stderr_beside_its_null(tmp_path):
     run = certx("certificate", "2000100001", "--db", str(db))
     assert run.returncode == 1 and run.stdout.strip() == "null"
     assert run.stderr.strip().splitlines() == [f"certx: no GEC 2000100001 was issued in {db}"], run.stderr
+
+
+def test_the_projector_s_read_model_that_is_not_a_database_is_a_bad_file_left_as_it_was(tmp_path):
+    """`certx serve projector --db notes.txt`: sqlite3's 'file is not a database' traceback, at the check before
+    the service starts. The file is left as it was."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"precious\n" * 100)
+    with pytest.raises(mistakes.BadFile, match="not a read model"):
+        open_store(str(notes))
+    assert notes.read_bytes() == b"precious\n" * 100

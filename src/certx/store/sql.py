@@ -84,6 +84,9 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
         if not Path(path).resolve().parent.is_dir():
             raise MissingFile(f"no folder {Path(path).parent} for the read model {path}") from None
         raise BadFile(f"cannot open the read model {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:        # the file is there, and not SQLite's
+        raise BadFile(f"{path} is not a read model ({exc}): give --db a SQLite file certx wrote, or a "
+                      f"postgresql:// DSN") from None
     return Store(conn, "sqlite", read_only, fresh)
 
 
