@@ -86,3 +86,20 @@ def test_a_range_without_an_official_trading_day_is_refused_not_an_empty_file(tm
     err = capsys.readouterr().err
     assert err.startswith("certx days build: ") and "2021-07-16" in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_the_stream_is_never_written_over_the_official_files_it_reads(tmp_path, monkeypatch, capsys):
+    """DESIGN 8, as replay and report refuse: `--out` naming an official file (here a copy, through $CERTX_DATA)
+    truncated it before the first day was read from it."""
+    from certx.mistakes import WouldOverwrite
+
+    data = tmp_path / "data"
+    shutil.copytree(official.data_dir(), data)
+    monkeypatch.setenv("CERTX_DATA", str(data))
+    target = data / FILES[0]
+    before = target.read_bytes()
+    assert cli.main(["days", "build", "--from", "2021-12-15", "--to", "2021-12-16", "--out", str(target)]) \
+        == WouldOverwrite.code
+    err = capsys.readouterr().err
+    assert err.startswith("certx days build: ") and str(target) in err and err.count("\n") == 1, err
+    assert target.read_bytes() == before

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from certx.cli.files import read_by
+from certx.mistakes import WouldOverwrite
 
 
 def cmd_days_build(args: argparse.Namespace) -> int:
@@ -36,6 +40,13 @@ def cmd_days_build(args: argparse.Namespace) -> int:
         print("certx days build: --copies cannot copy GEC issuance (each serial is unique, G1): "
               "add --markets CEA,CCER", file=sys.stderr)
         return 2
+    sources = [official.data_dir() / name
+               for name in (*official.CEA_FILES, official.CCER_FILE, official.PROJECTS_FILE)]
+    clash = read_by(Path(args.out), inputs=[str(p) for p in sources])
+    if clash:
+        print(f"certx days build: --out {args.out} is {clash}, an official file it reads: give the stream another "
+              f"name", file=sys.stderr)
+        return WouldOverwrite.code
     if not official.trading_days(first, last):
         known = sorted(official.cea_days())
         print(f"certx days build: no official trading day from {first} to {last}: the official files hold "
