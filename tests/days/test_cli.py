@@ -103,3 +103,27 @@ def test_the_stream_is_never_written_over_the_official_files_it_reads(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("certx days build: ") and str(target) in err and err.count("\n") == 1, err
     assert target.read_bytes() == before
+
+
+def test_a_data_directory_of_other_files_is_one_line(tmp_path, monkeypatch, capsys):
+    """$CERTX_DATA naming a folder of files that are not the official statistics came out as a traceback
+    (KeyError on a column, IndexError on files without a row)."""
+    from certx.mistakes import BadFile
+
+    for content in ("junk\n", "date,product\nnot-a-date,CEA\n"):
+        data = tmp_path / str(len(content))
+        data.mkdir()
+        for name in FILES:
+            (data / name).write_text(content)
+        monkeypatch.setenv("CERTX_DATA", str(data))
+        for cached in (official.cea_days, official.ccer_days, official.ccer_projects):
+            cached.cache_clear()
+        try:
+            code = cli.main(["days", "build", "--from", "2021-12-15", "--to", "2021-12-16", "--out",
+                             str(tmp_path / "x.jsonl")])
+        finally:
+            for cached in (official.cea_days, official.ccer_days, official.ccer_projects):
+                cached.cache_clear()
+        err = capsys.readouterr().err
+        assert code == BadFile.code and err.startswith("certx days build: ") and str(data) in err, err
+        assert err.count("\n") == 1

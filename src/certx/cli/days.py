@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from certx.cli.files import read_by
-from certx.mistakes import WouldOverwrite
+from certx.mistakes import BadFile, WouldOverwrite
+from certx.wire.codec import say
 
 
 def cmd_days_build(args: argparse.Namespace) -> int:
@@ -47,8 +48,17 @@ def cmd_days_build(args: argparse.Namespace) -> int:
         print(f"certx days build: --out {args.out} is {clash}, an official file it reads: give the stream another "
               f"name", file=sys.stderr)
         return WouldOverwrite.code
-    if not official.trading_days(first, last):
-        known = sorted(official.cea_days())
+    try:            # read (and cached) here, so a folder of other files is said in one line
+        known, wanted = sorted(official.cea_days()), official.trading_days(first, last)
+        official.ccer_projects()
+    except (KeyError, ValueError) as exc:
+        print(f"certx days build: the files in {official.data_dir()} are not the official statistics certx "
+              f"reads ({type(exc).__name__}: {say(str(exc))})", file=sys.stderr)
+        return BadFile.code
+    if not known:
+        print(f"certx days build: the files in {official.data_dir()} hold no official CEA day", file=sys.stderr)
+        return BadFile.code
+    if not wanted:
         print(f"certx days build: no official trading day from {first} to {last}: the official files hold "
               f"{known[0]} to {known[-1]}", file=sys.stderr)
         return 2
