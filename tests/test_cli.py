@@ -332,3 +332,14 @@ def test_the_projector_s_read_model_that_is_not_a_database_is_a_bad_file_left_as
     with pytest.raises(mistakes.BadFile, match="not a read model"):
         open_store(str(notes))
     assert notes.read_bytes() == b"precious\n" * 100
+
+
+def test_submit_refuses_a_line_no_kafka_record_carries_before_sending_anything(tmp_path):
+    """A line over the producer's request limit (1 MiB) stopped `certx submit` with aiokafka's
+    MessageSizeTooLargeError traceback, after sending the lines before it. Now said, naming the line, and nothing
+    is sent (here, the broker is not even looked for)."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes() + b'{"type":"' + b"a" * (1 << 20) + b'"}\n')
+    run = certx("submit", str(day), "--replay", "--bootstrap", f"127.0.0.1:{closed_port()}")
+    lines = sum(1 for _ in sample_path().read_bytes().splitlines()) + 1
+    assert_one_line(run, mistakes.BadFile.code, f"{day}:{lines}:", "nothing sent")

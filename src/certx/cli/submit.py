@@ -7,7 +7,7 @@ from pathlib import Path
 
 from certx.cli.connect import kafka, needs
 from certx.cli.files import read_by
-from certx.mistakes import WouldOverwrite
+from certx.mistakes import BadFile, WouldOverwrite
 
 
 def speed(text: str) -> float | None:
@@ -39,13 +39,17 @@ def seconds(text: str) -> float:
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
-    from certx.kafka.submit import destination, submit
+    from certx.kafka.submit import MAX_REQUEST_SIZE, destination, submit, too_large
     from certx.kafka.topics import Topics
 
     if args.measures and read_by(Path(args.measures), inputs=[args.file]):
         raise WouldOverwrite(f"--measures {args.measures} is the command file it sends: give the figures another name")
     with open(args.file, "rb") as f:
         lines = f.readlines()
+    over = too_large(lines)
+    if over:
+        raise BadFile(f"{args.file}:{over[0]}: a line of {over[1]:,} bytes, more than a Kafka record carries "
+                      f"(the producer's {MAX_REQUEST_SIZE:,} with its framing): nothing sent")
     topics = Topics(args.prefix)
     needs(args, destination(kafka(args), topics, args.replay))
     if args.measures:
