@@ -343,3 +343,10 @@ def test_submit_refuses_a_line_no_kafka_record_carries_before_sending_anything(t
     run = certx("submit", str(day), "--replay", "--bootstrap", f"127.0.0.1:{closed_port()}")
     lines = sum(1 for _ in sample_path().read_bytes().splitlines()) + 1
     assert_one_line(run, mistakes.BadFile.code, f"{day}:{lines}:", "nothing sent")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_a_timeout_is_above_zero(timeout):
+    """`--timeout 0` or `-1` was taken, and the broker then said to give "no answer in -1 s"."""
+    run = certx("status", "--timeout", timeout, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "--timeout" in run.stderr and "Traceback" not in run.stderr, run.stderr

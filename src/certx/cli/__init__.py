@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     def timeout_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+        p.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                        help=f"seconds to wait for a server to answer (default {DEFAULT_TIMEOUT_S:g})")
 
     def json_option(p: argparse.ArgumentParser) -> None:
@@ -200,6 +200,14 @@ def parser() -> argparse.ArgumentParser:
     kafka_options(p)
     p.set_defaults(func=cmd_topics)
     return top
+
+
+def positive_seconds(text: str) -> float:
+    """Seconds above 0 (`--timeout 0` could only ever say that the server did not answer)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("seconds, above 0")
+    return value
 
 
 def at_least_one(text: str) -> int:
