@@ -350,3 +350,14 @@ def test_a_timeout_is_above_zero(timeout):
     """`--timeout 0` or `-1` was taken, and the broker then said to give "no answer in -1 s"."""
     run = certx("status", "--timeout", timeout, "--bootstrap", f"127.0.0.1:{closed_port()}")
     assert run.returncode == 2 and "--timeout" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("service, option", [("web", ["--port", "70000"]), ("web", ["--port", "-1"]),
+                                             ("gateway", ["--metrics-port", "65536"]),
+                                             ("matcher", ["--snapshot-every", "0"]),
+                                             ("matcher", ["--session-timeout-ms", "-5"])])
+def test_serve_refuses_a_number_out_of_its_range(service, option):
+    """`certx serve web --port 70000` was an OverflowError traceback from bind(); a snapshot every 0 commands or a
+    negative session timeout were taken as given."""
+    run = certx("serve", service, *option, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and option[0] in run.stderr and "Traceback" not in run.stderr, run.stderr

@@ -121,18 +121,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run a service on Kafka (web: the live market page, read-only)")
     p.add_argument("service", choices=["gateway", "matcher", "projector", "web"])
     p.add_argument("--host", default="127.0.0.1", help="web: the address to serve the page on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080,
+    p.add_argument("--port", type=tcp_port, default=8080,
                    help="web: the page's port (default 8080; 0: any free port, logged as service.http)")
     p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                    help="projector: the read model, a postgresql:// DSN or a SQLite file (default $CERTX_DB or certx.db)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
-    p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
-    p.add_argument("--session-timeout-ms", type=int, default=10_000,
+    p.add_argument("--snapshot-every", type=at_least_one, default=200_000, help="commands between engine snapshots")
+    p.add_argument("--session-timeout-ms", type=at_least_one, default=10_000,
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
     p.add_argument("--no-marketdata", dest="marketdata", action="store_false",
                    help="matcher: publish no quotes on certx.marketdata (to measure what the feed costs)")
     port = os.environ.get("CERTX_METRICS_PORT")
-    p.add_argument("--metrics-port", type=int, default=int(port) if port else None,
+    p.add_argument("--metrics-port", type=tcp_port, default=int(port) if port else None,
                    help="serve /metrics, /live and /ready on this port (0: any free port, logged as service.http; "
                         "default $CERTX_METRICS_PORT, else none)")
     p.add_argument("--metrics-host", default=os.environ.get("CERTX_METRICS_HOST", "127.0.0.1"),
@@ -208,6 +208,14 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("seconds, above 0")
     return value
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535 (more was bind()'s OverflowError traceback)."""
+    n = int(text)
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError("a port from 0 (any free one) to 65535")
+    return n
 
 
 def at_least_one(text: str) -> int:
