@@ -284,7 +284,8 @@ def test_submit_never_writes_its_measures_over_the_command_file(tmp_path):
 
 
 @pytest.mark.parametrize("pace", [["--rate", "0"], ["--rate", "-5"], ["--rate", "10", "--speed", "600"],
-                                  ["--speed", "600", "--max-wait", "-1"]])
+                                  ["--speed", "600", "--max-wait", "-1"],
+                                  ["--measures", "m.json", "--catch-up-timeout", "-1"]])
 def test_submit_refuses_a_pace_it_cannot_keep(tmp_path, pace):
     """`--rate 0` and `--rate -5` sent as fast as possible, `--rate` beside `--speed` dropped the speed, and a
     negative `--max-wait` moved the due times back: each silently, against what the operator asked."""

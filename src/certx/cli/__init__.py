@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
                    "quiet stretch (a night) is cut to")
     p.add_argument("--measures", help="follow the answers and settlements, and write the latency, lag and day "
                    "figures to this JSON file (certx.kafka.measures)")
-    p.add_argument("--catch-up-timeout", type=float, default=600.0,
+    p.add_argument("--catch-up-timeout", type=positive_seconds, default=600.0,
                    help="with --measures: how long to wait for every answer and settlement after the last send")
     pace.add_argument("--rate", type=rate, help="commands per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
