@@ -8,7 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from certx.mistakes import BadFile
+from certx.mistakes import BadFile, explain
+from certx.wire.codec import say
 from certx.wire.events import Event
 
 
@@ -34,9 +35,6 @@ def unreadable(command: str, exc: OSError | ValueError) -> int:
     """One line for a file the command could not read or write, and the code certx.mistakes gives it (these
     commands name their own failures, so they say them here rather than through `main`): a file's trouble in
     certx's words, never Python's `[Errno 2]`, and a message that quotes a record kept short and printable."""
-    from certx.mistakes import explain
-    from certx.wire.codec import say
-
     mistake = explain(exc) if isinstance(exc, OSError) else None
     print(f"certx {command}: {mistake or say(' '.join(str(exc).split()))}", file=sys.stderr)
     return mistake.code if mistake else BadFile.code

@@ -29,7 +29,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import sys
 
     from certx.cli import serve_parser
-
     from certx.kafka.topics import Topics
     from services.supervisor import main_argv, supervise, supervised
 
