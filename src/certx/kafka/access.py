@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certx.kafka.connection import Connection, load
-from certx.mistakes import BadFile, Mistake
 from certx.kafka.topics import Topics, ensure_topics
+from certx.mistakes import BadFile, Mistake
 
 SENDERS = ("broker", "registry", "bank", "operator")
 SERVICES = ("gateway", "matcher", "projector")
@@ -81,8 +81,8 @@ def read_principals(path: Path = DEFAULT_FILE) -> list[Principal]:
     for n, p in zip(lines, out):
         covered = _covered(p.name, [q.name for q in out if q is not p])
         if covered:
-            raise PrincipalsError(f"{path}:{n}: {p.name!r} may use every group and transactional id that begins "
-                             f"`{p.name}-`, and so {covered[0]!r}'s: rename one")
+            raise PrincipalsError(f"{path}:{n}: {p.name!r} may use every group and transactional id that "
+                                  f"begins `{p.name}-`, and so {covered[0]!r}'s: rename one")
     return out
 
 
