@@ -220,3 +220,145 @@ def test_serve_on_a_port_something_else_holds(command):
         run = certx(*[port if word == "PORT" else word for word in command],
                     "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "2")
     assert_one_line(run, mistakes.BadSetting.code, port, "taken")
+
+
+@pytest.mark.parametrize("command", ["replay", "holdings", "projector"])
+@pytest.mark.parametrize("where, code, words", [
+    ("a folder", mistakes.BadFile.code, ["directory"]),
+    ("missing/x.db", mistakes.MissingFile.code, ["missing"]),
+    ("mysql://u:S3CRET@db/x", mistakes.BadSetting.code, ["postgresql://", "mysql://"]),
+])
+def test_a_read_model_that_cannot_be_opened_is_one_line(tmp_path, command, where, code, words):
+    """`--db` naming a folder, a file in a folder that is not there, or a database certx does not speak: sqlite3's
+    'unable to open database file' came out as a traceback (replay, and a query of a folder)."""
+    db = str(tmp_path) if where == "a folder" else str(tmp_path / where) if "://" not in where else where
+    if command == "projector":            # the store the projector opens, without a broker
+        with pytest.raises(mistakes.Mistake) as raised:
+            open_store(db)
+        assert raised.value.code == code and all(w in str(raised.value) for w in words)
+        assert "S3CRET" not in str(raised.value)
+        return
+    args = ["replay", "--quiet", "--db", db] if command == "replay" else ["holdings", "re-01", "--db", db]
+    run = certx(*args, cwd=tmp_path)
+    assert_one_line(run, code, *words)
+    assert "S3CRET" not in run.stderr
+    assert not list(tmp_path.glob("certx-replay-*.db")) and not (tmp_path / "mysql:").exists()
+
+
+def test_replay_never_settles_over_a_read_model_named_as_a_sqlite_url(tmp_path):
+    """`--db sqlite:///day.db` is the file day.db: the guard looked for a file named `sqlite:///day.db`, found none,
+    and settled into the read model already there (here, the same day again: a traceback on its trade ids)."""
+    db = tmp_path / "day.db"
+    assert certx("replay", "--quiet", "--db", str(db)).returncode == 0
+    before = db.read_bytes()
+    assert_one_line(certx("replay", "--quiet", "--db", f"sqlite:///{db}"), mistakes.WouldOverwrite.code, "--fresh")
+    assert db.read_bytes() == before
+    assert certx("holdings", "re-01", "--db", f"sqlite:///{db}").returncode == 0
+
+
+@pytest.mark.parametrize("content", [b"just some notes\n", b"\xea\x00\xff" * 50])
+def test_a_principals_file_that_is_not_one_is_a_bad_file(tmp_path, content):
+    """`certx topics create --principals FILE` of a file that is not a principals file (or not text) came out as a
+    traceback (ValueError, UnicodeDecodeError) before it reached the broker; the mistakes table says 65."""
+    principals = tmp_path / "principals"
+    principals.write_bytes(content)
+    run = certx("topics", "create", "--principals", str(principals), "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert_one_line(run, mistakes.BadFile.code, str(principals))
+
+
+def test_a_kafka_properties_file_that_is_not_text_is_a_bad_setting(tmp_path):
+    """A binary file given as --kafka-config came out as a UnicodeDecodeError traceback."""
+    props = tmp_path / "client.properties"
+    props.write_bytes(b"\xea\x00\xff" * 50)
+    assert_one_line(certx("status", "--kafka-config", str(props)), mistakes.BadSetting.code, str(props))
+
+
+def test_submit_never_writes_its_measures_over_the_command_file(tmp_path):
+    """DESIGN 8: `certx submit day.jsonl --replay --measures day.jsonl` sent the day, then wrote the figures over
+    the file it had sent; refused before anything is sent (here, before the broker is even looked for)."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes())
+    run = certx("submit", str(day), "--replay", "--measures", str(day), "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert_one_line(run, mistakes.WouldOverwrite.code, "--measures", str(day))
+    assert day.read_bytes() == sample_path().read_bytes()
+
+
+@pytest.mark.parametrize("pace", [["--rate", "0"], ["--rate", "-5"], ["--rate", "10", "--speed", "600"],
+                                  ["--speed", "600", "--max-wait", "-1"],
+                                  ["--measures", "m.json", "--catch-up-timeout", "-1"]])
+def test_submit_refuses_a_pace_it_cannot_keep(tmp_path, pace):
+    """`--rate 0` and `--rate -5` sent as fast as possible, `--rate` beside `--speed` dropped the speed, and a
+    negative `--max-wait` moved the due times back: each silently, against what the operator asked."""
+    run = certx("submit", str(sample_path()), "--replay", *pace, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("certx submit: error: argument --")
+
+
+@pytest.mark.parametrize("where", ["missing/events.jsonl", "."])
+def test_replay_whose_output_cannot_be_written_leaves_no_read_model(tmp_path, where):
+    """`--events` in a folder that is not there (or a folder) was refused only after the run's read model was made:
+    an empty certx-replay-….db left behind, named nowhere."""
+    run = certx("replay", "--quiet", "--events", where, cwd=tmp_path)
+    assert run.returncode in (mistakes.MissingFile.code, mistakes.BadFile.code) and "Traceback" not in run.stderr
+    assert not list(tmp_path.glob("certx-replay-*.db"))
+
+
+@pytest.mark.parametrize("service, option", [("web", ["--metrics-port", "9300"]), ("gateway", ["--db", "x.db"]),
+                                             ("projector", ["--port", "9000"]), ("gateway", ["--no-marketdata"]),
+                                             ("web", ["--rules", "rules.json"])])
+def test_serve_refuses_an_option_its_service_does_not_take(service, option):
+    """`certx serve web --metrics-port 9300` started the page and served no metrics, `serve gateway --db` settled
+    nowhere: an option for another service was dropped without a word. Refused before the broker is asked."""
+    run = certx("serve", service, *option, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("certx serve: ") and option[0] in lines[0], run.stderr
+
+
+def test_a_certificate_never_issued_is_said_on_stderr_beside_its_null(tmp_path):
+    """`certx certificate` of a serial never issued exits 1, as the mistakes table says, but said nothing: only
+    `null` on stdout (kept, for the settlement service reading JSON), no line for the operator."""
+    db = tmp_path / "empty.db"
+    open_store(str(db)).close()
+    run = certx("certificate", "2000100001", "--db", str(db))
+    assert run.returncode == 1 and run.stdout.strip() == "null"
+    assert run.stderr.strip().splitlines() == [f"certx: no GEC 2000100001 was issued in {db}"], run.stderr
+
+
+def test_the_projector_s_read_model_that_is_not_a_database_is_a_bad_file_left_as_it_was(tmp_path):
+    """`certx serve projector --db notes.txt`: sqlite3's 'file is not a database' traceback, at the check before
+    the service starts. The file is left as it was."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"precious\n" * 100)
+    with pytest.raises(mistakes.BadFile, match="not a read model"):
+        open_store(str(notes))
+    assert notes.read_bytes() == b"precious\n" * 100
+
+
+def test_submit_refuses_a_line_no_kafka_record_carries_before_sending_anything(tmp_path):
+    """A line over the producer's request limit (1 MiB) stopped `certx submit` with aiokafka's
+    MessageSizeTooLargeError traceback, after sending the lines before it. Now said, naming the line, and nothing
+    is sent (here, the broker is not even looked for)."""
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(sample_path().read_bytes() + b'{"type":"' + b"a" * (1 << 20) + b'"}\n')
+    run = certx("submit", str(day), "--replay", "--bootstrap", f"127.0.0.1:{closed_port()}")
+    lines = sum(1 for _ in sample_path().read_bytes().splitlines()) + 1
+    assert_one_line(run, mistakes.BadFile.code, f"{day}:{lines}:", "nothing sent")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_a_timeout_is_above_zero(timeout):
+    """`--timeout 0` or `-1` was taken, and the broker then said to give "no answer in -1 s"."""
+    run = certx("status", "--timeout", timeout, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and "--timeout" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("service, option", [("web", ["--port", "70000"]), ("web", ["--port", "-1"]),
+                                             ("gateway", ["--metrics-port", "65536"]),
+                                             ("matcher", ["--snapshot-every", "0"]),
+                                             ("matcher", ["--session-timeout-ms", "-5"])])
+def test_serve_refuses_a_number_out_of_its_range(service, option):
+    """`certx serve web --port 70000` was an OverflowError traceback from bind(); a snapshot every 0 commands or a
+    negative session timeout were taken as given."""
+    run = certx("serve", service, *option, "--bootstrap", f"127.0.0.1:{closed_port()}")
+    assert run.returncode == 2 and option[0] in run.stderr and "Traceback" not in run.stderr, run.stderr

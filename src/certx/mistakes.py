@@ -10,7 +10,7 @@ an exit code, never a traceback). The codes follow sysexits.h, so that a script 
 | 68 | the deployment's topics are not there (a wrong `--prefix`, or `certx topics create` never run) |
 | 69 | the broker or the database does not answer (a closed port, a wrong host, `--timeout` passed) |
 | 70 | a service stopped for good (a gap in the log, fenced by a newer instance, a bug: see its log) |
-| 73 | `certx replay`: a `--db` that holds a read model (`--fresh` replaces it); `replay`, `report`, `match-report`: an output that is an input |
+| 73 | `certx replay`: a `--db` that holds a read model (`--fresh` replaces it); `replay`, `report`, `match-report`, `submit --measures`, `days build`: an output that is an input |
 | 77 | the broker or the database refused the login (wrong user or password) or the right asked for |
 | 78 | a setting that cannot be used (a DSN that does not parse, a bad Kafka properties file) |
 | 130 | interrupted (Ctrl-C) |

@@ -62,3 +62,68 @@ def test_certx_data_points_elsewhere(tmp_path, monkeypatch):
         monkeypatch.delenv("CERTX_DATA")
         official.ccer_days.cache_clear()
     assert dt.date(2030, 1, 2) not in official.ccer_days()
+
+
+def test_each_refusal_names_the_option_it_refuses(tmp_path, capsys):
+    """`--background -1` was answered "--to before --from, a negative scale or fewer than 1 copy", naming neither
+    the option at fault nor the one it was; `--from 2021-13-01` only "month must be in 1..12"."""
+    out = str(tmp_path / "x.jsonl")
+    span = ["--from", "2021-12-15", "--to", "2021-12-16", "--out", out]
+    for wrong, named in ((["--background", "-1"], "--background"), (["--gec-scale", "-1"], "--gec-scale"),
+                         (["--copies", "0"], "--copies"), (["--from", "2021-12-17"], "--to")):
+        assert cli.main(["days", "build", *span, *wrong]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("certx days build: ") and named in err and err.count("\n") == 1, err
+    assert cli.main(["days", "build", "--from", "2021-13-01", "--to", "2021-12-16", "--out", out]) == 2
+    assert "--from" in capsys.readouterr().err
+
+
+def test_a_range_without_an_official_trading_day_is_refused_not_an_empty_file(tmp_path, capsys):
+    """A range before the official files begin (or after they end) wrote an empty file and exited 0: a stream
+    the operator would replay to find nothing in it."""
+    out = tmp_path / "x.jsonl"
+    assert cli.main(["days", "build", "--from", "2019-01-01", "--to", "2019-01-31", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("certx days build: ") and "2021-07-16" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_the_stream_is_never_written_over_the_official_files_it_reads(tmp_path, monkeypatch, capsys):
+    """DESIGN 8, as replay and report refuse: `--out` naming an official file (here a copy, through $CERTX_DATA)
+    truncated it before the first day was read from it."""
+    from certx.mistakes import WouldOverwrite
+
+    data = tmp_path / "data"
+    shutil.copytree(official.data_dir(), data)
+    monkeypatch.setenv("CERTX_DATA", str(data))
+    target = data / FILES[0]
+    before = target.read_bytes()
+    assert cli.main(["days", "build", "--from", "2021-12-15", "--to", "2021-12-16", "--out", str(target)]) \
+        == WouldOverwrite.code
+    err = capsys.readouterr().err
+    assert err.startswith("certx days build: ") and str(target) in err and err.count("\n") == 1, err
+    assert target.read_bytes() == before
+
+
+def test_a_data_directory_of_other_files_is_one_line(tmp_path, monkeypatch, capsys):
+    """$CERTX_DATA naming a folder of files that are not the official statistics came out as a traceback
+    (KeyError on a column, IndexError on files without a row)."""
+    from certx.mistakes import BadFile
+
+    for content in ("junk\n", "date,product\nnot-a-date,CEA\n"):
+        data = tmp_path / str(len(content))
+        data.mkdir()
+        for name in FILES:
+            (data / name).write_text(content)
+        monkeypatch.setenv("CERTX_DATA", str(data))
+        for cached in (official.cea_days, official.ccer_days, official.ccer_projects):
+            cached.cache_clear()
+        try:
+            code = cli.main(["days", "build", "--from", "2021-12-15", "--to", "2021-12-16", "--out",
+                             str(tmp_path / "x.jsonl")])
+        finally:
+            for cached in (official.cea_days, official.ccer_days, official.ccer_projects):
+                cached.cache_clear()
+        err = capsys.readouterr().err
+        assert code == BadFile.code and err.startswith("certx days build: ") and str(data) in err, err
+        assert err.count("\n") == 1

@@ -48,6 +48,12 @@ def test_a_period_with_no_match_or_a_bad_period_is_an_error_not_a_report(tmp_pat
         done = subprocess.run([*cli, "match-report", BUYER, period, str(events), "--out", str(tmp_path / "x")],
                               capture_output=True, text=True)
         assert done.returncode == 2 and "certx match-report" in done.stderr, (period, done.stderr)
+    # None found is said as none, not "0 matches …; name one with --match", which asked for what cannot help.
+    for period, match in (("2024", []), ("2025", ["--match", "nope"])):
+        done = subprocess.run([*cli, "match-report", BUYER, period, str(events), *match, "--out",
+                               str(tmp_path / "x")], capture_output=True, text=True)
+        assert done.returncode == 2 and f"no 24/7 match of {BUYER} in {period}" in done.stderr, done.stderr
+        assert "name one with --match" not in done.stderr and str(events) in done.stderr
     assert not (tmp_path / "x.json").exists()
     # DESIGN 8: the report's STEM.json must not replace the events it reads (kept here as x.json).
     kept = tmp_path / "x.json"

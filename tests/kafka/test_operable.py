@@ -237,6 +237,10 @@ def test_mistakes_only_a_broker_can_show(as_, topics, tmp_path):
     serve = certx(as_("matcher"), topics.__class__("nope."), "serve", "matcher")
     assert serve.returncode == mistakes.NoTopics.code, serve.stderr
     assert len(serve.stderr.strip().splitlines()) == 1 and "nope.certx.commands" in serve.stderr
+    # `certx status` as a broker: Kafka hides the command log from it, which is no prefix's fault. The line said
+    # only "a wrong --prefix, or the deployment not set up", neither of which the operator could mend.
+    run = certx(as_("broker-a"), topics, "status")
+    assert run.returncode == mistakes.NoTopics.code and "'broker-a' has no right" in run.stderr, run.stderr
 
 
 def test_the_set_up_run_again_aligns_the_configs_of_topics_an_earlier_release_made(broker, principals, as_, topics):
@@ -264,3 +268,14 @@ def test_the_set_up_run_again_aligns_the_configs_of_topics_an_earlier_release_ma
     now = configs()
     assert (now["message.timestamp.type"], now["retention.ms"], now["min.cleanable.dirty.ratio"]) == \
         ("LogAppendTime", "-1", "0.3")
+
+
+def test_submit_draws_its_progress_bar_on_a_terminal_only(as_, topics, tmp_path):
+    """README: `replay` and `submit` show a progress bar on a terminal. `submit` drew it wherever stderr went: a
+    log file or a pipe got carriage returns and block characters, where replay's went to a terminal only."""
+    path = tmp_path / "day.jsonl"
+    path.write_bytes(b'{"type":"session.open","id":"op-1","market":"CEA","date":"2021-12-16",'
+                     b'"at":"2021-12-16T09:00:00+08:00","actor":"operator"}\n')
+    run = certx(as_("operator"), topics, "submit", str(path), "--replay")
+    assert run.returncode == 0, run.stderr
+    assert "\r" not in run.stderr and "cmd/s" not in run.stderr, run.stderr

@@ -50,3 +50,45 @@ def test_a_record_tail_cannot_read_is_a_line_on_stderr_and_the_tail_goes_on(as_j
     assert [line.split(": ")[1] for line in lines] == [f"certx.events[0]@{n}" for n in unread]
     assert all(line.startswith("certx tail: ") for line in lines)
     assert all("cannot read" in line for line in lines)
+
+
+def test_every_settlement_of_the_sample_day_reads_as_a_line():
+    """The projector publishes money as decimal strings (PROTOCOL); `certx tail settlements` decoded them as
+    integer fen and answered every `settled` with "cannot read this record" (Expected `Fen`, got `str`)."""
+    from certx.cli.files import sample_path
+    from certx.ledger import Ledger
+    from certx.ledger.journal import Journal
+    from certx.replay import Replay
+    from certx.wire.codec import encode
+
+    replay, journal, settlements = Replay(), Journal(Ledger()), []
+    for events in replay.each_line(sample_path().read_bytes().splitlines()):
+        for event in events:
+            settlements += journal.add(event, at=replay.at)
+    kinds = {type(x).__struct_config__.tag for x in settlements}
+    assert {"settled", "gec.cancelled", "units.surrendered"} <= kinds
+    lines = [tail_module.READABLE["settlements"](encode(x)) for x in settlements]
+    settled = next(line for x, line in zip(settlements, lines) if x.__struct_config__.tag == "settled")
+    assert "price=" in settled and "cash=" in settled
+
+
+def test_a_record_tail_cannot_read_is_said_short_and_printable(capsys):
+    """The line for a record `certx tail` cannot read quoted msgspec's message whole: a megabyte value echoed in
+    full, a record's escape codes raw to the operator's terminal."""
+    for value in (b'{"type":"' + b"a" * 1_000_000 + b'"}', b'{"type":"\\u001b[2J\\u0007"}'):
+        record = ConsumerRecord("certx.events", 0, 7, 0, 0, None, value, None, 0, 0, ())
+        assert tail_module._line(tail_module.READABLE["events"], record) is None
+        err = capsys.readouterr().err
+        assert err.startswith("certx tail: certx.events[0]@7: cannot read this record") and err.count("\n") == 1
+        assert len(err) < 1000 and "\x1b" not in err and "\x07" not in err, err[:300]
+
+
+def test_tail_limit_is_one_record_or_more():
+    """`certx tail events --limit 0` (or -1) printed nothing and exited 0, as if the topic were empty."""
+    import subprocess
+    import sys
+
+    for limit in ("0", "-1"):
+        run = subprocess.run([sys.executable, "-m", "certx.cli", "tail", "events", "--limit", limit, "--bootstrap",
+                              "127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and "--limit" in run.stderr and "Traceback" not in run.stderr, run.stderr

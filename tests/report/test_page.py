@@ -99,3 +99,39 @@ def test_DESIGN_8_the_report_never_writes_over_a_file_it_reads(events, tmp_path,
         assert re.fullmatch(rf"certx report: .*{re.escape(str(read))}.*\n", capsys.readouterr().err)
         assert read.read_bytes() == before
     assert not (tmp_path / "dec.html").exists() and not (tmp_path / "ev.html").exists()
+
+
+def test_each_bad_input_names_its_file_in_one_short_printable_line(events, tmp_path, capsys):
+    """DESIGN 8, an unlucky operator: a measures file of another format said only "Object contains unknown field
+    `type`", a binary official file "'utf-8' codec can't decode byte …", a missing or unreadable file Python's
+    "[Errno 2] …"; a megabyte line was echoed whole, a record's escape codes raw to the terminal."""
+    from certx.mistakes import NotAllowed
+
+    out = ["--out", str(tmp_path / "r.html")]
+    other = tmp_path / "other.json"
+    other.write_text('{"type": "quote"}')
+    binary = tmp_path / "official.csv"
+    binary.write_bytes(b"\xea\x00\xff" * 100)
+    huge = tmp_path / "huge.jsonl"
+    huge.write_text('{"type": "' + "a" * 1_000_000 + '"}\n')
+    escapes = tmp_path / "escapes.jsonl"
+    escapes.write_text('{"type": "\\u001b[2J\\u0007"}\n')
+    unreadable = tmp_path / "unreadable.jsonl"
+    unreadable.write_bytes(events.read_bytes())
+    unreadable.chmod(0)
+    import os
+    can_read_anyway = os.access(unreadable, os.R_OK)         # root
+    cases = [([str(events), "--measures", str(other)], BadFile.code, str(other)),
+             ([str(events), "--official", str(binary)], BadFile.code, str(binary)),
+             ([str(tmp_path / "gone.jsonl")], MissingFile.code, f"no such file: {tmp_path / 'gone.jsonl'}"),
+             ([str(tmp_path)], BadFile.code, f"a directory, not a file: {tmp_path}"),
+             ([str(huge)], BadFile.code, str(huge)),
+             ([str(escapes)], BadFile.code, str(escapes))]
+    if not can_read_anyway:
+        cases.append(([str(unreadable)], NotAllowed.code, str(unreadable)))
+    for args, code, words in cases:
+        assert cli.main(["report", *args, *out]) == code, args
+        err = capsys.readouterr().err
+        assert err.startswith("certx report: ") and words in err and err.count("\n") == 1, err[:400]
+        assert len(err) < 1000 and "\x1b" not in err and "\x07" not in err and "[Errno" not in err, err[:400]
+    assert not (tmp_path / "r.html").exists()

@@ -20,7 +20,7 @@ from certx.cli.queries import query
 from certx.cli.replay import cmd_replay
 from certx.cli.reports import cmd_match_report, cmd_report
 from certx.cli.serve import cmd_serve
-from certx.cli.submit import cmd_submit, speed
+from certx.cli.submit import cmd_submit, rate, seconds, speed
 from certx.mistakes import INTERRUPTED, explain
 
 __all__ = ["main", "parser", "sample_path"]
@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     def timeout_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+        p.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                        help=f"seconds to wait for a server to answer (default {DEFAULT_TIMEOUT_S:g})")
 
     def json_option(p: argparse.ArgumentParser) -> None:
@@ -96,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("certificate", help="the provenance of one GEC, as JSON")
     p.add_argument("serial", type=int)
     db_option(p)
-    p.set_defaults(func=lambda a: query(a, lambda st: st.certificate(a.serial)))
+    p.set_defaults(func=lambda a: query(a, lambda st: st.certificate(a.serial),
+                                        none=f"no GEC {a.serial} was issued in {{db}}"))
     p = sub.add_parser("retirements", help="GECs cancelled for a beneficiary, as JSON")
     p.add_argument("--beneficiary", required=True)
     db_option(p)
@@ -120,18 +121,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run a service on Kafka (web: the live market page, read-only)")
     p.add_argument("service", choices=["gateway", "matcher", "projector", "web"])
     p.add_argument("--host", default="127.0.0.1", help="web: the address to serve the page on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080,
+    p.add_argument("--port", type=tcp_port, default=8080,
                    help="web: the page's port (default 8080; 0: any free port, logged as service.http)")
     p.add_argument("--db", default=os.environ.get("CERTX_DB", "certx.db"),
                    help="projector: the read model, a postgresql:// DSN or a SQLite file (default $CERTX_DB or certx.db)")
     p.add_argument("--rules", help="rule table as JSON (default: DOMAIN.md's)")
-    p.add_argument("--snapshot-every", type=int, default=200_000, help="commands between engine snapshots")
-    p.add_argument("--session-timeout-ms", type=int, default=10_000,
+    p.add_argument("--snapshot-every", type=at_least_one, default=200_000, help="commands between engine snapshots")
+    p.add_argument("--session-timeout-ms", type=at_least_one, default=10_000,
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
     p.add_argument("--no-marketdata", dest="marketdata", action="store_false",
                    help="matcher: publish no quotes on certx.marketdata (to measure what the feed costs)")
     port = os.environ.get("CERTX_METRICS_PORT")
-    p.add_argument("--metrics-port", type=int, default=int(port) if port else None,
+    p.add_argument("--metrics-port", type=tcp_port, default=int(port) if port else None,
                    help="serve /metrics, /live and /ready on this port (0: any free port, logged as service.http; "
                         "default $CERTX_METRICS_PORT, else none)")
     p.add_argument("--metrics-host", default=os.environ.get("CERTX_METRICS_HOST", "127.0.0.1"),
@@ -143,22 +144,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--replay", action="store_true", help="recorded commands that keep their actors and times "
                    "(`at`): the operator's principal only")
-    p.add_argument("--speed", type=speed, help="send recorded commands at this many times the pace of their `at` "
+    pace = p.add_mutually_exclusive_group()        # one pace: a rate would silently drop the speed
+    pace.add_argument("--speed", type=speed, help="send recorded commands at this many times the pace of their `at` "
                    "(600: ten minutes of market a second); `max` or none: as fast as possible")
-    p.add_argument("--max-wait", type=float, default=5.0, help="with --speed: the longest pause, in seconds, a "
+    p.add_argument("--max-wait", type=seconds, default=5.0, help="with --speed: the longest pause, in seconds, a "
                    "quiet stretch (a night) is cut to")
     p.add_argument("--measures", help="follow the answers and settlements, and write the latency, lag and day "
                    "figures to this JSON file (certx.kafka.measures)")
-    p.add_argument("--catch-up-timeout", type=float, default=600.0,
+    p.add_argument("--catch-up-timeout", type=positive_seconds, default=600.0,
                    help="with --measures: how long to wait for every answer and settlement after the last send")
-    p.add_argument("--rate", type=float, help="commands per second (default: as fast as possible)")
+    pace.add_argument("--rate", type=rate, help="commands per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     kafka_options(p)
     p.set_defaults(func=cmd_submit)
     p = sub.add_parser("tail", help="print committed events, settlements, dead letters or quotes readably")
     p.add_argument("stream", choices=["events", "settlements", "dlq", "marketdata"])
     p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new records")
-    p.add_argument("--limit", type=int, help="print this many records, then stop")
+    p.add_argument("--limit", type=at_least_one, help="print this many records, then stop")
     p.add_argument("--json", action="store_true", help="each record as it is on the wire (JSON Lines)")
     kafka_options(p)
     p.set_defaults(func=cmd_tail)
@@ -198,6 +200,36 @@ def parser() -> argparse.ArgumentParser:
     kafka_options(p)
     p.set_defaults(func=cmd_topics)
     return top
+
+
+def positive_seconds(text: str) -> float:
+    """Seconds above 0 (`--timeout 0` could only ever say that the server did not answer)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("seconds, above 0")
+    return value
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535 (more was bind()'s OverflowError traceback)."""
+    n = int(text)
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError("a port from 0 (any free one) to 65535")
+    return n
+
+
+def at_least_one(text: str) -> int:
+    """A count of 1 or more (`tail --limit 0` printed nothing, as if the topic were empty)."""
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("1 or more")
+    return n
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    """`certx serve`'s own parser: its defaults, as this environment sets them."""
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["serve"]
 
 
 def main(argv: list[str] | None = None) -> int:

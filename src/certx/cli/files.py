@@ -8,7 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from certx.mistakes import BadFile, MissingFile
+from certx.mistakes import BadFile, explain
+from certx.wire.codec import say
 from certx.wire.events import Event
 
 
@@ -32,9 +33,20 @@ def load_rules(path: str | None):
 
 def unreadable(command: str, exc: OSError | ValueError) -> int:
     """One line for a file the command could not read or write, and the code certx.mistakes gives it (these
-    commands name their own failures, so they say them here rather than through `main`)."""
-    print(f"certx {command}: {exc}", file=sys.stderr)
-    return (MissingFile if isinstance(exc, FileNotFoundError) else BadFile).code
+    commands name their own failures, so they say them here rather than through `main`): a file's trouble in
+    certx's words, never Python's `[Errno 2]`, and a message that quotes a record kept short and printable."""
+    mistake = explain(exc) if isinstance(exc, OSError) else None
+    print(f"certx {command}: {mistake or say(' '.join(str(exc).split()))}", file=sys.stderr)
+    return mistake.code if mistake else BadFile.code
+
+
+def text_lines(name: str) -> Iterator[str]:
+    """A text file's lines, a file that is not UTF-8 text named as such."""
+    try:
+        with open(name, encoding="utf-8", newline="") as f:
+            yield from f
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: not a text file (UTF-8)") from None
 
 
 def read_by(*outputs: Path, inputs: Iterable[str | None]) -> str | None:

@@ -9,13 +9,16 @@ from pathlib import Path
 from certx.mistakes import BadFile, MissingFile
 
 
-def query(args: argparse.Namespace, ask) -> int:
+def query(args: argparse.Namespace, ask, none: str | None = None) -> int:
+    """Print the answer as JSON; an answer of None (a certificate never issued) is `null`, exit 1, and the line
+    `none` on stderr, with `{db}` the read model asked."""
     import json
 
     from certx.store import open_store
+    from certx.store.sql import sqlite_file
     from certx.store.target import shown
 
-    if not args.db.startswith("postgres") and not Path(args.db).exists():
+    if not args.db.startswith("postgres") and not Path(sqlite_file(args.db)).exists():
         raise MissingFile(f"no read model at {args.db}: give --db (a file `certx replay` wrote, or the projector's "
                           f"database)")
     store = open_store(args.db, read_only=True, timeout_s=args.timeout)   # the reader's role may read, nothing more
@@ -29,6 +32,8 @@ def query(args: argparse.Namespace, ask) -> int:
     finally:
         store.close()
     print(json.dumps(answer, indent=2, ensure_ascii=False))
+    if answer is None and none:
+        print(f"certx: {none.format(db=shown(args.db))}", file=sys.stderr)
     return 0 if answer is not None else 1
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from certx import money
 from certx.cli.files import read_by, sample_path
-from certx.mistakes import MissingFile, WouldOverwrite
+from certx.mistakes import BadFile, MissingFile, WouldOverwrite
 from certx.replay import Replay, Summary
 from certx.wire.codec import encode
 
@@ -26,6 +26,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for option, name in (("--events", args.events), ("--quotes", args.quotes)):
         if name and read_by(Path(name), inputs=[str(path)]):
             raise WouldOverwrite(f"{option} {name} is the command file it reads: give the output another name")
+        if name and Path(name).is_dir():        # said before the run's read model is made, not after
+            raise BadFile(f"{option} {name} is a directory, not a file")
+        if name and not Path(name).resolve().parent.is_dir():
+            raise MissingFile(f"{option} {name}: no folder {Path(name).parent}")
     try:
         lines = path.read_bytes().splitlines(keepends=True)     # a pipe too: `certx replay <(zcat days.gz)`
     except FileNotFoundError:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from certx.cli.files import events_of, load_rules, read_by, unreadable
+from certx.cli.files import events_of, load_rules, read_by, text_lines, unreadable
 from certx.mistakes import WouldOverwrite
 
 
@@ -25,13 +25,17 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return WouldOverwrite.code
     try:
-        given = measures.decode(Path(args.measures).read_bytes()) if args.measures else None
+        given = None
+        if args.measures:
+            try:
+                given = measures.decode(Path(args.measures).read_bytes())
+            except measures.MeasuresError as exc:
+                raise ValueError(f"{args.measures}: not a measures file (certx.measures/1): {exc}") from None
         rows = None
         if args.official:
             rows = []
             for name in args.official:
-                with open(name, encoding="utf-8", newline="") as f:
-                    rows += official.read(f, name)
+                rows += official.read(text_lines(name), name)
         with open(args.events, "rb") as lines:
             figures = build(events_of(args.events, lines), rules=load_rules(args.rules), source=args.events,
                             measures=given, official=rows)
@@ -66,8 +70,13 @@ def cmd_match_report(args: argparse.Namespace) -> int:
             for event in events_of(args.events, lines):
                 matches.add(event)
         found = [a for a in matches.of(args.account, first, end) if args.match in (None, a.allocation_id)]
+        if not found:
+            named = f" named {args.match}" if args.match else ""
+            print(f"certx match-report: no 24/7 match of {args.account} in {args.period}{named} in {args.events} "
+                  f"(no gec.allocated for that account and period)", file=sys.stderr)
+            return 2
         if len(found) != 1:
-            ids = ", ".join(a.allocation_id for a in found) or "none"
+            ids = ", ".join(a.allocation_id for a in found)
             print(f"certx match-report: {len(found)} matches of {args.account} in {args.period} ({ids}); "
                   f"name one with --match", file=sys.stderr)
             return 2

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from certx.cli.connect import kafka, needs
+from certx.cli.files import read_by
+from certx.mistakes import BadFile, WouldOverwrite
 
 
 def speed(text: str) -> float | None:
@@ -18,14 +20,36 @@ def speed(text: str) -> float | None:
     return speed
 
 
+def rate(text: str) -> float:
+    """`--rate 200`: commands a second, above 0 (0 or less was taken as no rate at all)."""
+    rate = float(text)
+    if not rate > 0:
+        raise argparse.ArgumentTypeError("commands per second, above 0 (none: as fast as possible)")
+    return rate
+
+
+def seconds(text: str) -> float:
+    """`--max-wait 5`: seconds, 0 or more."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("seconds, 0 or more")
+    return value
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
-    from certx.kafka.submit import destination, submit
+    from certx.kafka.submit import MAX_REQUEST_SIZE, destination, submit, too_large
     from certx.kafka.topics import Topics
 
+    if args.measures and read_by(Path(args.measures), inputs=[args.file]):
+        raise WouldOverwrite(f"--measures {args.measures} is the command file it sends: give the figures another name")
     with open(args.file, "rb") as f:
         lines = f.readlines()
+    over = too_large(lines)
+    if over:
+        raise BadFile(f"{args.file}:{over[0]}: a line of {over[1]:,} bytes, more than a Kafka record carries "
+                      f"(the producer's {MAX_REQUEST_SIZE:,} with its framing): nothing sent")
     topics = Topics(args.prefix)
     needs(args, destination(kafka(args), topics, args.replay))
     if args.measures:

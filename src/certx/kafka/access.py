@@ -33,6 +33,7 @@ from pathlib import Path
 
 from certx.kafka.connection import Connection, load
 from certx.kafka.topics import Topics, ensure_topics
+from certx.mistakes import BadFile, Mistake
 
 SENDERS = ("broker", "registry", "bank", "operator")
 SERVICES = ("gateway", "matcher", "projector")
@@ -57,23 +58,31 @@ class Right:
     operation: str         # read, write, describe
 
 
+class PrincipalsError(BadFile, ValueError):
+    """A principals file that is not one; the message names the line."""
+
+
 def read_principals(path: Path = DEFAULT_FILE) -> list[Principal]:
     """The principals file: one `name role password` per line; `#` starts a comment. No name may begin another's
     or a service's groups and transactional ids (`<name>-…`: `certx` would own the gateway's)."""
     out, lines = [], []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PrincipalsError(f"{path}: not a principals file (not UTF-8 text)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
         if len(words) != 3 or words[1] not in ROLES:
-            raise ValueError(f"{path}:{n}: expected `name role password` with a role in {', '.join(ROLES)}")
+            raise PrincipalsError(f"{path}:{n}: expected `name role password` with a role in {', '.join(ROLES)}")
         out.append(Principal(*words))
         lines.append(n)
     for n, p in zip(lines, out):
         covered = _covered(p.name, [q.name for q in out if q is not p])
         if covered:
-            raise ValueError(f"{path}:{n}: {p.name!r} may use every group and transactional id that begins "
-                             f"`{p.name}-`, and so {covered[0]!r}'s: rename one")
+            raise PrincipalsError(f"{path}:{n}: {p.name!r} may use every group and transactional id that "
+                                  f"begins `{p.name}-`, and so {covered[0]!r}'s: rename one")
     return out
 
 
@@ -194,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="default: $CERTX_KAFKA or 127.0.0.1:9092")
     parser.add_argument("--clients", type=Path, help="write <name>.properties for every principal here")
     args = parser.parse_args(argv)
-    principals = read_principals(args.principals)
+    try:
+        principals = read_principals(args.principals)
+    except (Mistake, OSError) as exc:        # `deploy/kafka.sh access`: one line, as `certx topics create` says it
+        print(f"access: {exc}", file=sys.stderr)
+        return getattr(exc, "code", BadFile.code)
     bootstrap = load(args.bootstrap)        # the address and TLS settings; the user is the file's admin
     count = set_up(bootstrap, principals, Topics(args.prefix))
     if args.clients:

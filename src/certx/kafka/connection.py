@@ -128,9 +128,11 @@ def load(bootstrap: str | None = None, config: str | None = None, env: dict[str,
 
 def _read_properties(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"cannot read the Kafka client properties {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"the Kafka client properties {path} are not text (UTF-8)") from None
     props: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()

@@ -76,5 +76,7 @@ async def require_topics(kafka: Connection, names: list[str], timeout_s: float =
     missing = sorted(set(names) - await visible_topics(kafka, timeout_s))
     if missing:
         who = f" to {kafka.principal!r}" if kafka.principal else ""
+        # Kafka hides a topic from a principal that may not use it: the same answer as a topic not there.
+        rights = f", or {kafka.principal!r} has no right to it (certx.kafka.access)" if kafka.principal else ""
         raise NoTopics(f"no topic {', '.join(missing)} visible{who} on {kafka.bootstrap}: a wrong --prefix, "
-                       f"or the deployment not set up (certx topics create)")
+                       f"the deployment not set up (certx topics create){rights}")

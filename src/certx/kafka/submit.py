@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import msgspec
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from tqdm import tqdm
 
 from certx.kafka.connection import Connection
@@ -79,6 +80,19 @@ class _Pace:
         return self.due
 
 
+MAX_REQUEST_SIZE = 1024 * 1024      # aiokafka's default, which submit's producer is given
+
+
+def too_large(lines: Iterable[bytes]) -> tuple[int, int] | None:
+    """The first line no record of submit's producer can carry, as (line number, bytes): aiokafka refuses it at
+    its send, after the lines before it went. None if every line fits."""
+    for n, raw in enumerate(lines, 1):
+        raw = raw.strip()
+        if raw and DefaultRecordBatchBuilder.estimate_size_in_bytes(None, raw, []) > MAX_REQUEST_SIZE:
+            return n, len(raw)
+    return None
+
+
 async def submit(lines: Iterable[bytes], kafka: Connection, topics: Topics = Topics(), replay: bool = False,
                  rate: float | None = None, progress: bool = False, total: int | None = None,
                  speed: float | None = None, max_wait: float = 5.0,
@@ -87,10 +101,10 @@ async def submit(lines: Iterable[bytes], kafka: Connection, topics: Topics = Top
     """`describe()`, if given, is shown beside the progress bar (the replayed day and the lag)."""
     topic = destination(kafka, topics, replay)
     producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024,
-                                **kafka.aiokafka())
+                                max_request_size=MAX_REQUEST_SIZE, **kafka.aiokafka())
     await producer.start()
     done = Submitted(topic=topic)
-    bar = tqdm(total=total, unit="cmd", disable=not progress)
+    bar = tqdm(total=total, unit="cmd", disable=None if progress else True)   # None: on a terminal only
     pace = _Pace(rate, speed, max_wait)
     pending = []
     try:

@@ -16,8 +16,7 @@ from certx import money
 from certx.kafka.connection import Connection
 from certx.kafka.topics import Topics
 from certx.wire import events as e
-from certx.wire import settlements as st
-from certx.wire.codec import decode_event, decode_quote
+from certx.wire.codec import decode_event, decode_quote, decode_settlement, say
 from certx.wire.dead_letter import DeadLetter
 
 STREAMS = ("events", "settlements", "dlq", "marketdata")
@@ -48,12 +47,11 @@ def describe(ev: e.Event) -> str:
     return f"{head} {_fields(ev)}"
 
 
-_SETTLEMENT = msgspec.json.Decoder(st.AnySettlement)
 _DEAD_LETTER = msgspec.json.Decoder(DeadLetter)
 
 
 def describe_settlement(raw: bytes) -> str:
-    x = _SETTLEMENT.decode(raw)
+    x = decode_settlement(raw)         # money as PROTOCOL's decimal strings, read into fen
     return f"{x.market:<4} #{x.seq:<7} {x.__struct_config__.tag:<19} {_fields(x)}"
 
 
@@ -96,7 +94,7 @@ def _line(show: Callable[[bytes], str], r: ConsumerRecord) -> str | None:
         return show(r.value)
     except ValueError as exc:       # msgspec's DecodeError and UnicodeDecodeError are ValueErrors
         print(f"certx tail: {r.topic}[{r.partition}]@{r.offset}: cannot read this record "
-              f"({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+              f"({type(exc).__name__}: {say(str(exc))})", file=sys.stderr, flush=True)   # a record's text: bounded
         return None
 
 

@@ -6,12 +6,13 @@ import contextlib
 import datetime as dt
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from certx import money
 from certx.ledger import Ledger
 from certx.ledger.journal import Batch
-from certx.mistakes import BadFile, BadSetting
+from certx.mistakes import BadFile, BadSetting, MissingFile
 from certx.registry.serials import RangeSet
 from certx.rules import DEFAULT
 from certx.store import schema
@@ -69,15 +70,38 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
             raise BadSetting(f"the database DSN does not parse: {unsaid(str(exc), dsn)}") from None
         conn.read_only = read_only
         return Store(conn, "postgres", read_only, fresh)
-    if dsn.startswith("sqlite:///"):
-        dsn = dsn[len("sqlite:///"):]
-    conn = sqlite3.connect(dsn, isolation_level=None)
-    if read_only:
-        conn.execute("PRAGMA query_only=ON")
-    else:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+    path = sqlite_file(dsn)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        if read_only:
+            conn.execute("PRAGMA query_only=ON")
+        else:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError as exc:     # 'unable to open database file', said for every cause
+        if Path(path).is_dir():
+            raise not_a_file(path) from None
+        if not Path(path).resolve().parent.is_dir():
+            raise MissingFile(f"no folder {Path(path).parent} for the read model {path}") from None
+        raise BadFile(f"cannot open the read model {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:        # the file is there, and not SQLite's
+        raise BadFile(f"{path} is not a read model ({exc}): give --db a SQLite file certx wrote, or a "
+                      f"postgresql:// DSN") from None
     return Store(conn, "sqlite", read_only, fresh)
+
+
+def sqlite_file(dsn: str) -> str:
+    """The SQLite file a `--db` that is no PostgreSQL DSN names (`sqlite:///` taken off, so every check sees the
+    file); a DSN of another database is a setting certx cannot use, said without the rest of it (a password)."""
+    if dsn.startswith("sqlite:///"):
+        return dsn[len("sqlite:///"):]
+    if "://" in dsn:
+        raise BadSetting(f"--db takes a postgresql:// DSN or a SQLite file, not a {dsn.partition('://')[0]}:// one")
+    return dsn
+
+
+def not_a_file(path: str) -> BadFile:
+    return BadFile(f"{path} is a directory, not a read model: give --db a file")
 
 
 class Store:

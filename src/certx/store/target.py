@@ -17,7 +17,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from certx.mistakes import BadFile, WouldOverwrite
-from certx.store.sql import Outdated, Store, open_store
+from certx.store.sql import Outdated, Store, not_a_file, open_store, sqlite_file
 
 
 class Target(NamedTuple):
@@ -59,15 +59,17 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
             raise WouldOverwrite(f"the database {shown(db)} already holds a read model: give --fresh to replace "
                                  f"it, or another --db")
         return Target(open_store(db, timeout_s=timeout_s, fresh=True), shown(db), "replaced (--fresh)")
-    path = Path(db)
+    path = Path(sqlite_file(db))
+    if path.is_dir():
+        raise not_a_file(db)
     if not path.exists():
         return Target(open_store(db), db, "new")
     if not fresh:
         raise WouldOverwrite(f"{db} already exists: give --fresh to replace it, or another --db (without --db, "
                              f"each run settles into a new file)")
-    if not _read_model(db):
+    if not _read_model(str(path)):
         raise BadFile(f"{db} is not a read model: --fresh replaces only a read model, give another --db")
-    for leftover in (path, Path(f"{db}-wal"), Path(f"{db}-shm")):
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     return Target(open_store(db), db, "replaced (--fresh)")
 

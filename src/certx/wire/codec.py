@@ -153,7 +153,7 @@ def _name(value: Any) -> str:
     return value if type(value) is str and 0 < len(value) <= 128 and not c.UNPRINTABLE.search(value) else ""
 
 
-def _say(text: str) -> str:
+def say(text: str) -> str:
     """An error message safe to publish: it may quote a sender's field name, so strip control characters
     and keep it short."""
     return c.UNPRINTABLE.sub("?", text)[:300]
@@ -175,16 +175,16 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
         try:
             obj = _heads_of(raw)      # a number out of range (the typed decode below names its field)
         except Exception:  # noqa: BLE001 - not an object
-            return NotAnObject(_say(f"not JSON: {exc}"))
+            return NotAnObject(say(f"not JSON: {exc}"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         # A byte order mark before an object (a Windows tool's habit) makes it no JSON text (RFC 8259, 8.1), but
         # its sender still deserves an answer with its ref, not a dead letter alone.
         obj = _after_mark(raw)
         if obj is None:
-            return NotAnObject(_say(f"not JSON: {exc}"))
+            return NotAnObject(say(f"not JSON: {exc}"))
         marked = True
     except Exception as exc:  # noqa: BLE001 - a decoder must never stop a service
-        return NotAnObject(_say(f"not JSON: {type(exc).__name__}"))
+        return NotAnObject(say(f"not JSON: {type(exc).__name__}"))
     if type(obj) is not dict:
         return NotAnObject(f"a JSON {type(obj).__name__}, not an object")
 
@@ -195,7 +195,7 @@ def decode_command(raw: bytes) -> c.AnyCommand | Malformed | NotAnObject:
                  if (v := _name(obj.get(k)))}
         # The command's id: `order_id` for an order, `id` for any other (a stray `order_id` is not its ref).
         ref = obj.get("id") if kind and kind not in ORDER_TYPES else obj.get("order_id", obj.get("id"))
-        return Malformed(_say(detail), ref=_name(ref), command=kind, account=_name(obj.get("account")), fields=hints)
+        return Malformed(say(detail), ref=_name(ref), command=kind, account=_name(obj.get("account")), fields=hints)
 
     if len(raw) > MAX_RECORD:
         return malformed(f"a record of {len(raw):,} bytes is over the {MAX_RECORD:,}-byte limit")
