@@ -8,7 +8,9 @@ set -euo pipefail
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 PY="${CERTX_PYTHON:-python3}"
 LOCK="$ROOT/deploy/requirements.lock"
-if [ ! -x "$ROOT/.venv/bin/python" ]; then
+# A .venv without pip is one whose making was cut short (venv writes bin/python first and runs ensurepip last):
+# making it again in place finishes it, where every run after would end in 'No module named pip'.
+if ! "$ROOT/.venv/bin/python" -c 'import pip' 2>/dev/null; then
     "$PY" -m venv "$ROOT/.venv"
 fi
 stamp="$ROOT/.venv/.certx-installed"
