@@ -36,9 +36,18 @@ def is_of(filename: str, name: str, version: str) -> bool:
 
 
 def hashes(name: str, version: str) -> list[str]:
-    request = urllib.request.Request(f"{INDEX}/{canonical(name)}/", headers={"Accept": ACCEPT})
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        files = json.load(answer)["files"]
+    url = f"{INDEX}/{canonical(name)}/"
+    request = urllib.request.Request(url, headers={"Accept": ACCEPT})
+    # An index that cannot be reached, or answers only the HTML simple API (PEP 503, as some mirrors do), is one
+    # line naming it: lock.sh then leaves the old lock as it was.
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            kind = answer.headers.get_content_type()
+            if kind != ACCEPT:
+                sys.exit(f"hashes.py: {url} answered {kind}, not the JSON simple API (PEP 691) it reads hashes from")
+            files = json.load(answer)["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"hashes.py: no hashes of {name}=={version} from {url}: {type(exc).__name__}: {exc}"[:400])
     found = sorted({f["hashes"]["sha256"] for f in files if is_of(f["filename"], name, version)
                     and "sha256" in f.get("hashes", {})})
     if not found:
