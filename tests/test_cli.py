@@ -245,6 +245,34 @@ def test_a_read_model_that_cannot_be_opened_is_one_line(tmp_path, command, where
     assert not list(tmp_path.glob("certx-replay-*.db")) and not (tmp_path / "mysql:").exists()
 
 
+def test_a_query_of_a_file_whose_name_begins_with_postgres_creates_nothing(tmp_path):
+    """`certx holdings --db postgres-copy.db` (a relative SQLite file that is not there): the query took any --db
+    beginning with `postgres` for a DSN, skipped its 'no read model' check, and sqlite3 made an empty file there."""
+    run = certx("holdings", "re-01", "--db", "postgres-copy.db", cwd=tmp_path)
+    assert_one_line(run, mistakes.MissingFile.code, "postgres-copy.db")
+    assert not (tmp_path / "postgres-copy.db").exists()
+
+
+@pytest.mark.parametrize("command", ["replay", "holdings", "projector"])
+def test_a_libpq_keyword_dsn_is_refused_without_its_password(tmp_path, monkeypatch, command):
+    """`--db "host=db dbname=certx password=S3CRET"`, libpq's other DSN form, is no postgresql:// URL, so it was
+    taken for a SQLite file: the query echoed it, password and all ('no read model at host=… password=S3CRET'), and
+    replay and the projector settled into a new file of that name."""
+    db = "host=127.0.0.1 dbname=certx user=certx_projector password=S3CRET"
+    if command == "projector":
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(mistakes.Mistake) as raised:
+            open_store(db)
+        assert raised.value.code == mistakes.BadSetting.code and "postgresql://" in str(raised.value)
+        assert "S3CRET" not in str(raised.value)
+    else:
+        args = ["replay", "--quiet", "--db", db] if command == "replay" else ["holdings", "re-01", "--db", db]
+        run = certx(*args, cwd=tmp_path)
+        assert_one_line(run, mistakes.BadSetting.code, "postgresql://")
+        assert "S3CRET" not in run.stderr + run.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_replay_never_settles_over_a_read_model_named_as_a_sqlite_url(tmp_path):
     """`--db sqlite:///day.db` is the file day.db: the guard looked for a file named `sqlite:///day.db`, found none,
     and settled into the read model already there (here, the same day again: a traceback on its trade ids)."""

@@ -15,10 +15,10 @@ def query(args: argparse.Namespace, ask, none: str | None = None) -> int:
     import json
 
     from certx.store import open_store
-    from certx.store.sql import sqlite_file
+    from certx.store.sql import is_postgres, sqlite_file
     from certx.store.target import shown
 
-    if not args.db.startswith("postgres") and not Path(sqlite_file(args.db)).exists():
+    if not is_postgres(args.db) and not Path(sqlite_file(args.db)).exists():
         raise MissingFile(f"no read model at {args.db}: give --db (a file `certx replay` wrote, or the projector's "
                           f"database)")
     store = open_store(args.db, read_only=True, timeout_s=args.timeout)   # the reader's role may read, nothing more

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
     the queries: the store neither creates the tables (a reader role may not) nor writes anything. `timeout_s`
     bounds the wait for a PostgreSQL server that does not answer (libpq's minimum is 2 s). `fresh` deletes the read
     model's tables first (`certx replay --fresh`, told to replace it)."""
-    if dsn.startswith(("postgresql://", "postgres://")):
+    if is_postgres(dsn):
         import psycopg
 
         extra = {"connect_timeout": max(2, round(timeout_s))} if timeout_s else {}
@@ -90,13 +91,27 @@ def open_store(dsn: str, read_only: bool = False, timeout_s: float | None = None
     return Store(conn, "sqlite", read_only, fresh)
 
 
+def is_postgres(dsn: str) -> bool:
+    """A `--db` naming PostgreSQL: a URL of its schemes (a file may be called postgres.db)."""
+    return dsn.startswith(("postgresql://", "postgres://"))
+
+
+# libpq's other DSN form, `host=… dbname=… password=…`: certx takes the URL form only, and would have taken this one
+# for a SQLite file's name (echoing it, password and all, and creating that file)
+_KEYWORDS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=")
+
+
 def sqlite_file(dsn: str) -> str:
     """The SQLite file a `--db` that is no PostgreSQL DSN names (`sqlite:///` taken off, so every check sees the
-    file); a DSN of another database is a setting certx cannot use, said without the rest of it (a password)."""
+    file); a DSN of another database, or PostgreSQL's in libpq's key=value form, is a setting certx cannot use,
+    said without the rest of it (a password)."""
     if dsn.startswith("sqlite:///"):
         return dsn[len("sqlite:///"):]
     if "://" in dsn:
         raise BadSetting(f"--db takes a postgresql:// DSN or a SQLite file, not a {dsn.partition('://')[0]}:// one")
+    if _KEYWORDS.search(dsn):
+        raise BadSetting("--db takes a postgresql:// DSN (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) or a SQLite "
+                         "file, not libpq's key=value form")
     return dsn
 
 

@@ -17,17 +17,13 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from certx.mistakes import BadFile, WouldOverwrite
-from certx.store.sql import Outdated, Store, not_a_file, open_store, sqlite_file
+from certx.store.sql import Outdated, Store, is_postgres, not_a_file, open_store, sqlite_file
 
 
 class Target(NamedTuple):
     store: Store
     db: str         # where, as it may be shown: a DSN without its password
     how: str        # what was done to get it: new, replaced, in memory
-
-
-def _postgres(db: str) -> bool:
-    return db.startswith(("postgresql://", "postgres://"))
 
 
 def run_name(now: float | None = None) -> Path:
@@ -46,7 +42,7 @@ def open_target(db: str | None, fresh: bool, timeout_s: float | None = None) -> 
         return Target(open_store(str(path)), str(path), "new")
     if db == ":memory:":
         return Target(open_store(db), db, "in memory, not kept")
-    if _postgres(db):
+    if is_postgres(db):
         try:
             store = open_store(db, timeout_s=timeout_s)
         except Outdated:            # an earlier release's read model: one all the same
@@ -98,7 +94,7 @@ def unsaid(text: str, dsn: str) -> str:
 def shown(dsn: str) -> str:
     """Where a DSN points, without its password: neither the address's (`user:password@`) nor a `password=`
     parameter (libpq takes both). A file's name as it is."""
-    if not _postgres(dsn):
+    if not is_postgres(dsn):
         return dsn
     try:
         parts = urlsplit(dsn)
