@@ -381,6 +381,17 @@ def test_a_timeout_is_above_zero(timeout):
     assert run.returncode == 2 and "--timeout" in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
+def test_a_timeout_is_a_finite_number_of_seconds_and_a_fraction_is_one(tmp_path):
+    """`--timeout inf` was taken, then libpq's connect_timeout could not be made of it: an OverflowError traceback.
+    Half a second is a timeout as good as any."""
+    dsn = f"postgresql://certx_reader:S3CRET@127.0.0.1:{closed_port()}/certx"
+    run = certx("holdings", "re-01", "--db", dsn, "--timeout", "inf")
+    assert run.returncode == 2 and "--timeout" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    db = tmp_path / "day.db"
+    assert certx("replay", "--quiet", "--db", str(db)).returncode == 0
+    assert certx("holdings", "re-01", "--db", str(db), "--timeout", "0.5").returncode == 0
+
+
 @pytest.mark.parametrize("service, option", [("web", ["--port", "70000"]), ("web", ["--port", "-1"]),
                                              ("gateway", ["--metrics-port", "65536"]),
                                              ("matcher", ["--snapshot-every", "0"]),

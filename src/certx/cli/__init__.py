@@ -7,6 +7,7 @@ Logs go to stderr (certx.logs), output to stdout; `--json` gives the output of e
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from importlib import metadata
@@ -203,9 +204,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def positive_seconds(text: str) -> float:
-    """Seconds above 0 (`--timeout 0` could only ever say that the server did not answer)."""
+    """Seconds above 0 (`--timeout 0` could only ever say that the server did not answer), and finite (libpq's
+    connect_timeout cannot be made of inf)."""
     value = float(text)
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError("seconds, above 0")
     return value
 
