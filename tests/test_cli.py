@@ -401,3 +401,22 @@ def test_serve_refuses_a_number_out_of_its_range(service, option):
     negative session timeout were taken as given."""
     run = certx("serve", service, *option, "--bootstrap", f"127.0.0.1:{closed_port()}")
     assert run.returncode == 2 and option[0] in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_certx_metrics_port_is_a_port_checked_where_it_is_used():
+    """$CERTX_METRICS_PORT was made an int as the parser was built: `abc` ended every certx command (a query, a
+    replay) in a ValueError traceback, and 70000 passed the port's bounds (--metrics-port's own check) to bind()."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTX_")}
+
+    def run(value: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "certx.cli", *args], capture_output=True, text=True,
+                              env={**env, "CERTX_METRICS_PORT": value}, timeout=120)
+
+    assert run("abc", "certificate", "--help").returncode == 0
+    for value in ("abc", "70000"):
+        refused = run(value, "serve", "gateway", "--bootstrap", f"127.0.0.1:{closed_port()}")
+        assert refused.returncode == 2 and "--metrics-port" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr, refused.stderr
+    # set for every service (a shared environment file): not an option given to the web page, which takes none
+    web = run("9300", "serve", "web", "--port", "0", "--bootstrap", f"127.0.0.1:{closed_port()}", "--timeout", "1")
+    assert web.returncode != 2 and "--metrics-port" not in web.stderr, web.stderr

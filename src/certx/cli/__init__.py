@@ -132,8 +132,8 @@ def parser() -> argparse.ArgumentParser:
                    help="consumer session timeout: how soon a dead instance's partitions move (broker minimum applies)")
     p.add_argument("--no-marketdata", dest="marketdata", action="store_false",
                    help="matcher: publish no quotes on certx.marketdata (to measure what the feed costs)")
-    port = os.environ.get("CERTX_METRICS_PORT")
-    p.add_argument("--metrics-port", type=tcp_port, default=int(port) if port else None,
+    # the environment's value as a string: argparse checks it as it would the option (a port), and only for serve
+    p.add_argument("--metrics-port", type=tcp_port, default=os.environ.get("CERTX_METRICS_PORT") or None,
                    help="serve /metrics, /live and /ready on this port (0: any free port, logged as service.http; "
                         "default $CERTX_METRICS_PORT, else none)")
     p.add_argument("--metrics-host", default=os.environ.get("CERTX_METRICS_HOST", "127.0.0.1"),
@@ -228,10 +228,11 @@ def at_least_one(text: str) -> int:
     return n
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    """`certx serve`'s own parser: its defaults, as this environment sets them."""
+def serve_defaults(service: str) -> argparse.Namespace:
+    """`certx serve SERVICE` without options: its defaults as this environment sets them, parsed as given ones are
+    ($CERTX_METRICS_PORT is a string until then)."""
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices["serve"]
+    return sub.choices["serve"].parse_args([service])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,12 @@ SERVICES_OF = {"--host": ("web",), "--port": ("web",), "--db": ("projector",), "
                "--metrics-host": ("gateway", "matcher", "projector")}
 
 
-def unused(args: argparse.Namespace, defaults: argparse.ArgumentParser) -> str | None:
+def unused(args: argparse.Namespace, defaults: argparse.Namespace) -> str | None:
     """The first option given (other than its default) to a service that does not take it: a service would drop
     it without a word (`serve web --metrics-port`: no metrics)."""
     for option, services in SERVICES_OF.items():
         dest = "marketdata" if option == "--no-marketdata" else option[2:].replace("-", "_")
-        if args.service not in services and getattr(args, dest) != defaults.get_default(dest):
+        if args.service not in services and getattr(args, dest) != getattr(defaults, dest):
             named = services[0] if len(services) == 1 else f"{', '.join(services[:-1])} and {services[-1]}"
             return f"{option} is for {named}, not {args.service}"
     return None
@@ -28,14 +28,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
-    from certx.cli import serve_parser
+    from certx.cli import serve_defaults
     from certx.kafka.topics import Topics
     from services.supervisor import main_argv, supervise, supervised
 
     topics = Topics(args.prefix)
     if not supervised():
         # Mistakes first, here, in one line each: a service would only log them and stop.
-        wrong = unused(args, serve_parser())
+        wrong = unused(args, serve_defaults(args.service))
         if wrong:
             print(f"certx serve: {wrong}", file=sys.stderr)
             return 2
