@@ -13,6 +13,15 @@ LOCK="$ROOT/deploy/requirements.lock"
 if ! "$ROOT/.venv/bin/python" -c 'import pip' 2>/dev/null; then
     "$PY" -m venv "$ROOT/.venv"
 fi
+# CERTX_PYTHON names the Python to run on: a .venv made with another version is said, not kept without a word.
+if [ -n "${CERTX_PYTHON:-}" ]; then
+    version='import sys; print("%d.%d" % sys.version_info[:2])'
+    want="$("$PY" -c "$version")" have="$("$ROOT/.venv/bin/python" -c "$version")"
+    if [ "$want" != "$have" ]; then
+        echo "venv.sh: .venv is Python $have and CERTX_PYTHON ($PY) is $want: remove .venv to make it with $PY" >&2
+        exit 1
+    fi
+fi
 stamp="$ROOT/.venv/.certx-installed"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$LOCK" -nt "$stamp" ]; then
     pip=("$ROOT/.venv/bin/python" -m pip --disable-pip-version-check)
