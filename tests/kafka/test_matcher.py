@@ -188,3 +188,48 @@ def test_a_market_whose_replay_answers_the_log_otherwise_halts_and_the_others_go
     assert refused.value.code == 503, "not ready while it holds a market it does not serve"
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     assert 'certx_market_halted{market="CEA"} 1.0' in metrics
+
+
+def test_a_halted_market_killed_then_restarted_with_the_rules_that_published_it_answers_what_waited_once(
+        as_, topics, gateway, matchers, services, all_day_rules):
+    """The operator's way out of a halt (README "Upgrading"): the matcher that halted CEA is killed (-9, while
+    halted), and one under the rules that published CEA's events takes the group's partitions. CEA resumes where its
+    committed position stands and answers the commands that waited, each once and in their order; GEC, served
+    throughout, publishes nothing twice."""
+    operator = as_("operator")
+    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))
+             if not _trades_in("GEC", line)]
+    first = matchers(snapshot_every=10**9, rules=all_day_rules)
+    first.wait_assigned()
+    replay(operator, topics, lines)
+    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
+    want = {p: 0 for p in PARTITION.values()}
+    for event in Replay(rules).run(lines):
+        want[PARTITION[event.market]] += 1
+    before = asyncio.run(committed_events(operator, topics, want))
+    first.stop()
+    deposit = {"type": "funds.deposit", "actor": "bank", "account": "A1", "at": "2024-03-12T11:00:00+08:00"}
+    waiting = [{**deposit, "id": f"dep-{i}", "market": "CEA", "amount": str(100 + i)} for i in range(3)]
+    replay(operator, topics, [msgspec.json.encode(c) for c in waiting]
+           + [msgspec.json.encode({**deposit, "id": "dep-gec", "market": "GEC", "amount": "7"})])
+    cea, gec = PARTITION["CEA"], PARTITION["GEC"]
+    halting = matchers(snapshot_every=10**9)                        # DOMAIN's sessions: CEA diverges, halts
+    asyncio.run(committed_events(operator, topics, {gec: want[gec] + 1}, timeout=60))
+    deadline = time.monotonic() + 60
+    while "matcher.market_halted" not in halting.text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "matcher.market_halted" in halting.text(), halting.text()[-2000:]
+    halting.kill9()
+    fixed = matchers(snapshot_every=10**9, rules=all_day_rules)
+    after = asyncio.run(committed_events(operator, topics, {cea: want[cea] + 3, gec: want[gec] + 1}, timeout=90,
+                                         settle=3))
+    assert after[cea][:want[cea]] == before[cea]
+    answered = [decode_event(v) for v in after[cea][want[cea]:]]
+    assert [type(e).__name__ for e in answered] == ["FundsDeposited"] * 3, answered
+    amounts = [e.amount for e in answered]
+    assert amounts == sorted(set(amounts)), "each waiting command once, in order (their amounts rise)"
+    seqs = [decode_event(v).seq for v in after[cea]]
+    assert seqs == sorted(set(seqs)), "CEA's seqs are one stream, each once"
+    assert len(after[gec]) == want[gec] + 1, "GEC published nothing twice"
+    assert "matcher.market_halted" not in fixed.text(), fixed.text()[-2000:]
+    assert fixed.proc.poll() is None
