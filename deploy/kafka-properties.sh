@@ -65,6 +65,9 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 background.threads=2
 log.retention.ms=-1
+# A group's committed offsets are its position (the matcher's in each market): kept for good, as the events are,
+# not dropped after 7 days without a member (Kafka's default), which restored every market from offset 0
+offsets.retention.minutes=2147483647
 log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 PROPS
