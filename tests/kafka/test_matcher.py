@@ -233,3 +233,38 @@ def test_a_halted_market_killed_then_restarted_with_the_rules_that_published_it_
     assert len(after[gec]) == want[gec] + 1, "GEC published nothing twice"
     assert "matcher.market_halted" not in fixed.text(), fixed.text()[-2000:]
     assert fixed.proc.poll() is None
+
+
+def test_a_halted_market_without_a_committed_position_does_not_starve_the_others(
+        as_, topics, gateway, matchers, all_day_rules):
+    """The matcher group's committed offsets gone (deleted by hand, or expired on a broker keeping them 7 days):
+    CEA restores from offset 0 against all its published events, diverges and halts with no position at all. A
+    partition with no position and auto_offset_reset none made every fetch raise NoOffsetForPartitionError, which
+    the loop takes for a partition still restoring and retries: GEC, served, must still answer."""
+    from confluent_kafka.admin import AdminClient
+
+    operator = as_("operator")
+    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))   # CEA's commands only
+             if msgspec.json.decode(line).get("market") == "CEA"
+             or str(msgspec.json.decode(line).get("product")).startswith("CEA")]
+    first = matchers(snapshot_every=10**9, rules=all_day_rules)
+    first.wait_assigned()
+    replay(operator, topics, lines)
+    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
+    want = {p: 0 for p in PARTITION.values()}
+    for event in Replay(rules).run(lines):
+        want[PARTITION[event.market]] += 1
+    cea, gec = PARTITION["CEA"], PARTITION["GEC"]
+    assert want[cea] > 0 and want[gec] == 0, want
+    asyncio.run(committed_events(operator, topics, want))
+    first.stop()
+    admin = AdminClient(as_("admin").librdkafka())
+    for future in admin.delete_consumer_groups([topics.group("matcher")], request_timeout=30).values():
+        future.result(timeout=60)
+    second = matchers(snapshot_every=10**9, rules=all_day_rules)
+    deposit = {"type": "funds.deposit", "actor": "bank", "account": "A1", "amount": "100",
+               "at": "2024-03-12T11:00:00+08:00", "id": "dep-gec", "market": "GEC"}
+    replay(operator, topics, [msgspec.json.encode(deposit)])
+    after = asyncio.run(committed_events(operator, topics, {gec: 1}, timeout=60))
+    assert "matcher.market_halted" in second.text(), second.text()[-2000:]
+    assert len(after[gec]) == 1, second.text()[-3000:]          # answered (whatever the answer), once
