@@ -268,3 +268,54 @@ def test_a_halted_market_without_a_committed_position_does_not_starve_the_others
     after = asyncio.run(committed_events(operator, topics, {gec: 1}, timeout=60))
     assert "matcher.market_halted" in second.text(), second.text()[-2000:]
     assert len(after[gec]) == 1, second.text()[-3000:]          # answered (whatever the answer), once
+
+
+def test_a_halted_market_across_a_rebalance_and_a_rolling_fix_with_two_instances(
+        as_, topics, gateway, matchers, services, all_day_rules):
+    """Two instances in the group: one that halts CEA (DOMAIN's sessions), then one under the rules that published
+    it. The rebalance revokes and hands out every partition again: the first instance's gauge says 1 exactly for
+    the markets it halts after it, nothing is served half-way; once the halting instance stops, the other takes CEA
+    and answers the command that waited, once."""
+    operator = as_("operator")
+    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))
+             if msgspec.json.decode(line).get("market") == "CEA"
+             or str(msgspec.json.decode(line).get("product")).startswith("CEA")]
+    first = matchers(snapshot_every=10**9, rules=all_day_rules)
+    first.wait_assigned()
+    replay(operator, topics, lines)
+    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
+    want = {p: 0 for p in PARTITION.values()}
+    for event in Replay(rules).run(lines):
+        want[PARTITION[event.market]] += 1
+    cea = PARTITION["CEA"]
+    before = asyncio.run(committed_events(operator, topics, want))
+    first.stop()
+    replay(operator, topics, [msgspec.json.encode({"type": "funds.deposit", "actor": "bank", "account": "A1",
+                                                   "amount": "100", "at": "2024-03-12T11:00:00+08:00",
+                                                   "id": "dep-waiting", "market": "CEA"})])
+    halting = services("matcher", "--snapshot-every", str(10**9), "--session-timeout-ms", "2000",
+                       "--metrics-port", "0")
+    deadline = time.monotonic() + 60
+    while "matcher.market_halted" not in halting.text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "matcher.market_halted" in halting.text(), halting.text()[-2000:]
+    port = halting.http_port()
+    fixed = matchers(snapshot_every=10**9, rules=all_day_rules)
+    fixed.wait_assigned()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        a, b = halting.assigned() or [], fixed.assigned() or []
+        if b and sorted(a + b + halting.last("matcher.assigned")["halted"]) == [0, 1, 2]:
+            break
+        time.sleep(0.2)
+    latest = halting.last("matcher.assigned")
+    assert sorted(latest["partitions"] + latest["halted"] + fixed.assigned()) == [0, 1, 2], (latest, fixed.assigned())
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    for market, p in PARTITION.items():
+        gauge = f'certx_market_halted{{market="{market}"}}'
+        shown = 1.0 if p in latest["halted"] else 0.0
+        assert f"{gauge} {shown}" in metrics or (shown == 0.0 and gauge not in metrics), (market, latest, metrics)
+    halting.stop()
+    after = asyncio.run(committed_events(operator, topics, {**want, cea: want[cea] + 1}, timeout=90, settle=3))
+    assert after[cea][:want[cea]] == before[cea]
+    assert len(after[cea]) == want[cea] + 1, "the waiting command answered once (A1 has no account in this log)"
