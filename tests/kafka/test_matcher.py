@@ -141,6 +141,27 @@ def _trades_in(market: str, line: bytes) -> bool:
     return cmd["type"] in ("order.new", "order.cancel") and market in (cmd.get("market"), cmd.get("product"))
 
 
+def _cea_only(line: bytes) -> bool:
+    cmd = msgspec.json.decode(line)
+    return cmd.get("market") == "CEA" or str(cmd.get("product")).startswith("CEA")
+
+
+def _published_all_day(operator, topics, matchers, all_day_rules, lines) -> tuple[dict, dict]:
+    """A day whose orders start at 07:00, published by a matcher under all-day sessions, which then stops: the
+    events each partition holds and their counts (a matcher under DOMAIN's sessions rebuilds them otherwise)."""
+    first = matchers(snapshot_every=10**9, rules=all_day_rules)
+    first.wait_assigned()
+    replay(operator, topics, lines)
+    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
+    want = {p: 0 for p in PARTITION.values()}
+    for event in Replay(rules).run(lines):
+        want[PARTITION[event.market]] += 1
+    before = asyncio.run(committed_events(operator, topics, want))
+    assert {p: len(v) for p, v in before.items()} == want
+    first.stop()
+    return before, want
+
+
 def test_a_market_whose_replay_answers_the_log_otherwise_halts_and_the_others_go_on(
         as_, topics, gateway, matchers, services, all_day_rules):
     """DESIGN 2, 3: the events of a market are one stream, each seq once. A matcher under all-day sessions
@@ -152,16 +173,7 @@ def test_a_market_whose_replay_answers_the_log_otherwise_halts_and_the_others_go
     operator = as_("operator")
     lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))
              if not _trades_in("GEC", line)]
-    first = matchers(snapshot_every=10**9, rules=all_day_rules)
-    first.wait_assigned()
-    replay(operator, topics, lines)
-    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
-    want = {p: 0 for p in PARTITION.values()}
-    for event in Replay(rules).run(lines):
-        want[PARTITION[event.market]] += 1
-    before = asyncio.run(committed_events(operator, topics, want))
-    assert {p: len(v) for p, v in before.items()} == want
-    first.stop()
+    before, want = _published_all_day(operator, topics, matchers, all_day_rules, lines)
     # the next commands, after the restart: a deposit in CEA and one in GEC
     deposit = {"type": "funds.deposit", "actor": "bank", "account": "A1", "amount": "100",
                "at": "2024-03-12T11:00:00+08:00"}
@@ -199,15 +211,7 @@ def test_a_halted_market_killed_then_restarted_with_the_rules_that_published_it_
     operator = as_("operator")
     lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))
              if not _trades_in("GEC", line)]
-    first = matchers(snapshot_every=10**9, rules=all_day_rules)
-    first.wait_assigned()
-    replay(operator, topics, lines)
-    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
-    want = {p: 0 for p in PARTITION.values()}
-    for event in Replay(rules).run(lines):
-        want[PARTITION[event.market]] += 1
-    before = asyncio.run(committed_events(operator, topics, want))
-    first.stop()
+    before, want = _published_all_day(operator, topics, matchers, all_day_rules, lines)
     deposit = {"type": "funds.deposit", "actor": "bank", "account": "A1", "at": "2024-03-12T11:00:00+08:00"}
     waiting = [{**deposit, "id": f"dep-{i}", "market": "CEA", "amount": str(100 + i)} for i in range(3)]
     replay(operator, topics, [msgspec.json.encode(c) for c in waiting]
@@ -244,20 +248,10 @@ def test_a_halted_market_without_a_committed_position_does_not_starve_the_others
     from confluent_kafka.admin import AdminClient
 
     operator = as_("operator")
-    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))   # CEA's commands only
-             if msgspec.json.decode(line).get("market") == "CEA"
-             or str(msgspec.json.decode(line).get("product")).startswith("CEA")]
-    first = matchers(snapshot_every=10**9, rules=all_day_rules)
-    first.wait_assigned()
-    replay(operator, topics, lines)
-    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
-    want = {p: 0 for p in PARTITION.values()}
-    for event in Replay(rules).run(lines):
-        want[PARTITION[event.market]] += 1
+    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0)) if _cea_only(line)]
+    _, want = _published_all_day(operator, topics, matchers, all_day_rules, lines)
     cea, gec = PARTITION["CEA"], PARTITION["GEC"]
     assert want[cea] > 0 and want[gec] == 0, want
-    asyncio.run(committed_events(operator, topics, want))
-    first.stop()
     admin = AdminClient(as_("admin").librdkafka())
     for future in admin.delete_consumer_groups([topics.group("matcher")], request_timeout=30).values():
         future.result(timeout=60)
@@ -277,19 +271,9 @@ def test_a_halted_market_across_a_rebalance_and_a_rolling_fix_with_two_instances
     the markets it halts after it, nothing is served half-way; once the halting instance stops, the other takes CEA
     and answers the command that waited, once."""
     operator = as_("operator")
-    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0))
-             if msgspec.json.decode(line).get("market") == "CEA"
-             or str(msgspec.json.decode(line).get("product")).startswith("CEA")]
-    first = matchers(snapshot_every=10**9, rules=all_day_rules)
-    first.wait_assigned()
-    replay(operator, topics, lines)
-    rules = msgspec.json.decode(all_day_rules.read_bytes(), type=Rules)
-    want = {p: 0 for p in PARTITION.values()}
-    for event in Replay(rules).run(lines):
-        want[PARTITION[event.market]] += 1
+    lines = [line for line in trading_day(200, seed=5, close=False, start=dt.time(7, 0)) if _cea_only(line)]
+    before, want = _published_all_day(operator, topics, matchers, all_day_rules, lines)
     cea = PARTITION["CEA"]
-    before = asyncio.run(committed_events(operator, topics, want))
-    first.stop()
     replay(operator, topics, [msgspec.json.encode({"type": "funds.deposit", "actor": "bank", "account": "A1",
                                                    "amount": "100", "at": "2024-03-12T11:00:00+08:00",
                                                    "id": "dep-waiting", "market": "CEA"})])

@@ -282,6 +282,9 @@ class Matcher(ConsumerRebalanceListener):
                 # Not a failure a restart mends, and no reason to stop the other markets: this one is held, paused
                 # and unserved, until a release that follows its events takes it (README "Upgrading").
                 await transactions.stop()
+                # A position, though it is never fetched: an assigned partition with none (a group whose offsets
+                # were removed) makes every fetch raise NoOffsetForPartitionError, which starved the other markets.
+                self.consumer.seek(tp, committed)
                 self.halted[p] = str(exc)
                 metrics.HALTED.labels(MARKET_OF[p]).set(1)
                 log.error("matcher.market_halted", market=MARKET_OF[p], partition=p)
