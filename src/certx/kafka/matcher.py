@@ -95,7 +95,7 @@ class Matcher(ConsumerRebalanceListener):
         self.assigned_once = False
         self.restoring = False
         self.failure: BaseException | None = None
-        self.halted: dict[int, str] = {}                # partitions held, not served: why (Diverged)
+        self.halted: set[int] = set()                   # partitions held, not served (Diverged: the log says why)
 
     def ready(self) -> bool:
         """Restored (every partition it was given, none halted) and caught up with the command log."""
@@ -227,7 +227,8 @@ class Matcher(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
-            if self.halted.pop(tp.partition, None) is not None:
+            if tp.partition in self.halted:
+                self.halted.discard(tp.partition)
                 metrics.HALTED.labels(MARKET_OF[tp.partition]).set(0)
             part = self.owned.pop(tp.partition, None)
             if part is not None:
@@ -278,14 +279,14 @@ class Matcher(ConsumerRebalanceListener):
         if engine is None or position != committed:
             try:
                 engine = await restore(self.s, p, committed)
-            except Diverged as exc:
+            except Diverged:
                 # Not a failure a restart mends, and no reason to stop the other markets: this one is held, paused
                 # and unserved, until a release that follows its events takes it (README "Upgrading").
                 await transactions.stop()
                 # A position, though it is never fetched: an assigned partition with none (a group whose offsets
                 # were removed) makes every fetch raise NoOffsetForPartitionError, which starved the other markets.
                 self.consumer.seek(tp, committed)
-                self.halted[p] = str(exc)
+                self.halted.add(p)
                 metrics.HALTED.labels(MARKET_OF[p]).set(1)
                 log.error("matcher.market_halted", market=MARKET_OF[p], partition=p)
                 return
