@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from certx.hours import allocation, covering
+from certx.hours import allocation, covering, sweep
 from certx.hours.allocation import KWH, Supply
 from certx.hours.program import Program
 
@@ -98,8 +98,10 @@ def test_the_lp_path_reports_the_sets_bound():
 
 
 def test_a_set_past_the_mip_size_is_bounded_by_its_relaxation(monkeypatch):
-    """A set with more (hour, kWh) pairs than MIP_PAIRS is not solved as a MIP (its root's work has no other
-    bound): its bound is its LP relaxation's, 15 fen for 1,500 kWh, and the answer's classes stay."""
+    """A set the sweep does not take (its budget spent here) and with more (hour, kWh) pairs than MIP_PAIRS is
+    not solved as a MIP (its root's work has no other bound): its bound is its LP relaxation's, 15 fen for 1,500
+    kWh, and the answer's classes stay."""
+    monkeypatch.setattr(sweep, "WORK", 0)
     monkeypatch.setattr(covering, "MIP_PAIRS", 0)
     loads, supply = [1_500], [Supply("a", 3, 10, ((0, KWH),))]
     members, upper, taken = full(loads, supply, 100)

@@ -36,19 +36,16 @@ answer depend on the machine's speed), so the same input gives the same answer.
   certificates, about half of one an hour: 2.5% below the answer on the benchmark), so a second stage follows.
   - When that answer fills every hour as far as the supply can (always, unless a budget binds), every allocation
     matching as much must cover each hour's most, and the problem splits into sets of hours joined by the classes
-    spanning them, each a covering MIP solved at its root node (certx.hours.covering, whose docstring proves it):
-    their bounds' sum bounds the cost, and a set's solution replaces the answer's classes there when cheaper.
-    On the benchmark (38 sets, the largest 1,856 hours and 13,712 classes): 35 s of CPU in all, the energy the
-    LP's bound (gap 0), the cost 0.10% below the whole MIP's answer and proved within 0.32% of the optimum
-    (cost_gap; the LP relaxation's bound said 2.5%). The issue's 0.1% is not proved: the sets' root bounds stop
-    there and branching hardly moves them (one set of 338 hours, given 300 s of nodes, gained 0.08% of its cost
-    and still lay 0.39% below its best answer). Both sides are short: a set of 110 hours given 118 s of nodes
-    (38,000) found an answer 0.13% cheaper than this path's and raised its bound 0.24%, to a gap of 0.08%; and
-    cutting the sets into pieces of 30-40 hours at their fewest spanning classes, each piece solved to its optimum
-    with the spanning classes' prices split by their kWh, bounds them only 0.05-0.19% above the root, for 9-43 s
-    of CPU a set; a Lagrangian bound over single hours (each hour's own integer problem exactly, the spanning
-    certificates' prices split among their hours by 150 subgradient steps) reached only 0.50% on that set of 110
-    hours, against the root's 0.45%: what the root leaves open lies across hours, not within one.
+    spanning them (certx.hours.covering, whose docstring proves it). Each set is solved by a sweep over its hours
+    (certx.hours.sweep): exactly where few certificates span the sweep's front, else bounded by cutting some of them
+    into pieces priced hour by hour (a Lagrangian relaxation); the sets' bounds' sum bounds the cost, and a set's
+    answer replaces the answer's classes there when cheaper. On the benchmark (38 sets, the largest 1,856 hours and
+    13,712 classes): 23 s of CPU in all, the energy the LP's bound (gap 0), the cost proved within 0.06% of the
+    optimum (cost_gap). Before the sweep, HiGHS's root nodes on the same sets took 33 s and proved 0.32%, for a
+    cost 0.11% dearer; branching hardly moved their bounds (a set of 338 hours, given 300 s of nodes, gained
+    0.08%), and a set of 391 hours given 193 s of branching found an answer dearer than the sweep's. A set the
+    sweep does not take (a spanning class of more than one certificate, or its work budget spent) is still solved
+    at HiGHS's root node.
   - Otherwise a large-neighbourhood search solves again, window by window of WINDOW hours, the classes that reach
     the window as a small MIP with the rest fixed, and keeps each answer that matches more or as much for less,
     until the windows' MIPs have held SEARCH_PAIRS (hour, kWh) pairs in all; its cost bound stays the LP

@@ -11,22 +11,24 @@ it, and then as many as fill each of its hours alone) and costs no more, so the 
   what they bring lowers the other hours' needs;
 - the other classes and the hours that still need energy fall into sets joined by the classes that span them;
   no row and no class is shared between two sets, so the least cost is the fixed classes' plus each set's least.
-Each set is a small covering MIP: HiGHS's bound on it is a bound on that set's least cost, so their sum (plus the
-fixed cost) bounds the cost of any allocation matching that energy; and a set's solution that covers its hours
+Each set is a small covering problem, solved by a sweep over its hours (certx.hours.sweep), or where the sweep does
+not take it, as a MIP at HiGHS's root node: either's bound is a bound on that set's least cost, so their sum (plus
+the fixed cost) bounds the cost of any allocation matching that energy; and a set's solution that covers its hours
 for less than the answer's classes there replaces them, leaving every hour as full. On the benchmark's year the
-sets' bounds, from their root nodes' cuts, close most of what the LP relaxation leaves open, where that pays for
-fractions of certificates (figures in allocation's docstring)."""
+sets' bounds close what the LP relaxation leaves open, where that pays for fractions of certificates, to 0.06%
+(figures in allocation's docstring)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from certx.hours import sweep
 from certx.hours.program import MIP_PAIRS, Program
 
 if TYPE_CHECKING:
     from certx.hours.allocation import Supply
 
-# A set's solve: its root node only, whose cuts give the bound (branching barely moves it: a set of 338 hours
+# A set's solve when the sweep does not take it: its root node only, whose cuts give the bound (branching barely moves it: a set of 338 hours
 # gained 0.08% of its cost in 300 s of nodes), and not stopped at 0.1% but at 0.01%, for the sets' sum to be nearer.
 # Without the feasibility-jump heuristic, measured on the benchmark: 33 s of CPU instead of 37, and a cheaper answer
 # (RINS and RENS find the good ones: without them 16 s, but 0.15% dearer).
@@ -62,9 +64,17 @@ def cover(loads: Sequence[int], supply: Sequence[Supply], members: list[int], up
             taken[members[k]] = 0
         else:
             sets.setdefault(root, []).append(k)
+    budget = sweep.Budget()
     for ks in sets.values():                                    # in order of their first class: deterministic
-        least = _cheaper(supply, [members[k] for k in ks], [upper[k] for k in ks], need, taken)
-        bound += 0.0 if least is None else least                # no set costs less than nothing
+        classes, most = [members[k] for k in ks], [upper[k] for k in ks]
+        found = sweep.least(supply, classes, most, need, sum(taken[i] * supply[i].price for i in classes), budget)
+        if found is None:
+            least = _cheaper(supply, classes, most, need, taken)
+        else:
+            least = found.bound
+            if found.counts:
+                _keep(supply, classes, found.counts, _room(supply, classes, need), taken)
+        bound += 0.0 if least is None else max(least, 0.0)      # no set costs less than nothing
     return bound
 
 
@@ -90,7 +100,7 @@ def _cheaper(supply: Sequence[Supply], classes: list[int], upper: list[int], nee
              taken: list[int]) -> float | None:
     """One set solved as the least cost covering its hours' needs: its bound (fen), and `taken` changed on its
     classes when the solve, a MIP up to MIP_PAIRS, covers them, checked in integers, for less."""
-    room = {h: need[h] for i in classes for h, _ in supply[i].mix if h in range(len(need)) and need[h] > 0}
+    room = _room(supply, classes, need)
     # the needs' exact total, which with each hour at most its need forces every hour to it: presolve then leaves
     # the rows Σ_c m_c,h·x_c ≥ need_h, whose cuts are sharper (asking 0.5 kWh less, as the whole path does, left
     # the hours' columns free and gave 0.38% on the benchmark, against 0.33%)
@@ -98,14 +108,24 @@ def _cheaper(supply: Sequence[Supply], classes: list[int], upper: list[int], nee
     program = Program(supply, classes, upper, room, None, integral, SETTINGS if integral else None)
     values, least = program.least_cost(sum(room.values()))
     if values is not None and integral:
-        counts = [min(u, max(0, round(v))) for u, v in zip(upper, values)]     # a MIP's values, whole
-        into = dict.fromkeys(room, 0)
-        for i, n in zip(classes, counts):
-            for h, kwh in supply[i].mix:
-                if h in into:
-                    into[h] += n * kwh
-        cost = sum(n * supply[i].price for i, n in zip(classes, counts))
-        if all(into[h] >= room[h] for h in room) and cost < sum(taken[i] * supply[i].price for i in classes):
-            for i, n in zip(classes, counts):
-                taken[i] = n
+        _keep(supply, classes, [min(u, max(0, round(v))) for u, v in zip(upper, values)], room, taken)
     return least
+
+
+def _room(supply: Sequence[Supply], classes: list[int], need: list[int]) -> dict[int, int]:
+    """The set's hours that still need energy, and how much."""
+    return {h: need[h] for i in classes for h, _ in supply[i].mix if h in range(len(need)) and need[h] > 0}
+
+
+def _keep(supply: Sequence[Supply], classes: list[int], counts: list[int], room: dict[int, int],
+          taken: list[int]) -> None:
+    """`counts` of the set's classes in `taken`, if they cover its hours (checked in integers) for less."""
+    into = dict.fromkeys(room, 0)
+    for i, n in zip(classes, counts):
+        for h, kwh in supply[i].mix:
+            if h in into:
+                into[h] += n * kwh
+    cost = sum(n * supply[i].price for i, n in zip(classes, counts))
+    if all(into[h] >= room[h] for h in room) and cost < sum(taken[i] * supply[i].price for i in classes):
+        for i, n in zip(classes, counts):
+            taken[i] = n
