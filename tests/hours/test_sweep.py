@@ -111,8 +111,9 @@ def test_the_same_set_gives_the_same_answer_and_bound(monkeypatch):
 
 
 def test_a_set_the_sweep_does_not_take_is_left_to_the_caller(monkeypatch):
-    """A spanning class of two certificates (the book never makes one), a budget short of one sweep, or a set that
-    would be cut into more than PIECES pieces a certificate (here one over 4 hours with no room on the front)."""
+    """A spanning class of two certificates (the book never makes one), a budget short of one sweep, a sweep that
+    would keep more than KEPT bytes, or a set that would be cut into more than PIECES pieces a certificate (here one
+    over 4 hours with no room on the front)."""
     need = [1_000, 1_000]
     two = [Supply("a", 2, 10, ((0, 500), (1, 500))), Supply("b", 2, 12, ((0, KWH),))]
     assert run(need, two) is None
@@ -122,6 +123,9 @@ def test_a_set_the_sweep_does_not_take_is_left_to_the_caller(monkeypatch):
     need = [0, 1, 1, 1, 0]
     long = [Supply("a", 1, 1, ((0, 1), (1, 1), (2, 1), (3, 997))), *(Supply("b", 1, 30, ((h, KWH),)) for h in (1, 2, 3))]
     assert run(need, long).cost == 1
+    monkeypatch.setattr(sweep, "KEPT", 0)              # a sweep that would keep too much to go back
+    assert run(need, long) is None
+    monkeypatch.setattr(sweep, "KEPT", 2**20)
     monkeypatch.setattr(sweep, "FRONT", 0)
     assert run(need, long) is None
 

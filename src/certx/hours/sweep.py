@@ -28,8 +28,8 @@ the sweep's).
 
 A certificate whose kWh reach one hour of the set only is such a piece from the start, at its whole price, so it is
 decided exactly. The sweep leaves a set to the caller (HiGHS's root node) where a spanning class holds more than one
-certificate (the book's classes never do), where it would cut the certificates into more than PIECES pieces each,
-or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
+certificate (the book's classes never do), where it would cut the certificates into more than PIECES pieces each
+or a sweep would keep more than KEPT bytes to go back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
 gives the same answer and bound.
 """
 from __future__ import annotations
@@ -55,6 +55,7 @@ STOP_GAP = 0.0005          # a set's bound this near its best answer (relative) 
 WORK = 3_000_000_000
 HOUR = 5_000
 COPY = 500
+KEPT = 256 * 2**20         # bytes a sweep may keep for going back (the benchmark's sets: 34 MB at most)
 THETA = 1.0                # the first step's share of the gap; halved after STALL steps that did not raise the bound
 STALL = 2
 POLISH = 4                 # rounds of single changes that better an answer
@@ -190,11 +191,13 @@ class _Sweep:
         self.order = {p: (-piece.last, p) for p, piece in enumerate(self.pieces)}   # the front's order (_pass)
         whole = [p for p in range(len(self.pieces)) if len(self.of[self.pieces[p].span]) == 1]
         self.lists = {False: self._lists(range(len(self.pieces))), True: self._lists(whole)}
-        self.work = {fixed: self._work(*self.lists[fixed]) for fixed in (False, True)}   # one sweep's
+        (self.work, self.kept), (self.work_fixed, _) = (self._cost(*self.lists[fixed]) for fixed in (False, True))
 
-    def _work(self, starting: list[list[int]], copies: list[list[int]]) -> int:
-        """One sweep's work: at each hour the front's subsets, the knapsack's cells (its width, what the pieces
-        there can bring, and COPY, once for the single-hour certificates and once for each copy), and HOUR."""
+    def _cost(self, starting: list[list[int]], copies: list[list[int]]) -> tuple[int, int]:
+        """One sweep's work and the bytes it keeps for going back, at most. Its work: at each hour the front's
+        subsets, the knapsack's cells (its width, what the pieces there can bring, and COPY, once for the
+        single-hour certificates and once for each copy), and HOUR. What it keeps: each hour's choices over the
+        bits that end there (fewer than its subsets) and its copies' take arrays (one byte a cell)."""
         ends = [0] * (len(self.need) + 1)
         brings = [0] * len(self.need)
         for piece in self.pieces:
@@ -203,11 +206,13 @@ class _Sweep:
         for ps in starting:
             for p in ps:
                 ends[self.pieces[p].last + 1] += 1
-        work, front = 0, 0
+        work, kept, front = 0, 0, 0
         for t, need in enumerate(self.need):
             front += len(starting[t]) - ends[t]
-            work += (1 << front) + (1 + len(copies[t])) * (min(need, brings[t]) + 1 + COPY) + HOUR
-        return work
+            width = min(need, brings[t]) + 1
+            work += (1 << front) + (1 + len(copies[t])) * (width + COPY) + HOUR
+            kept += (1 << front) + len(copies[t]) * width
+        return work, kept
 
     def _lists(self, pieces: Iterable[int]) -> tuple[list[list[int]], list[list[int]]]:
         """The pieces that join the front at each hour (those over two hours or more) and each hour's copies
@@ -220,8 +225,9 @@ class _Sweep:
         return starting, copies
 
     def run(self, count: int, ceiling: int, budget: Budget) -> Found | None:
-        """The bound and the best answer (see the module docstring), or None if `budget` has not one sweep."""
-        if not budget.spend(self.work[False]):
+        """The bound and the best answer (see the module docstring), or None if `budget` has not one sweep or a
+        sweep would keep more than KEPT bytes."""
+        if self.kept > KEPT or not budget.spend(self.work):
             return None
         if not self.split:
             exact = self._pass({}, {})
@@ -236,7 +242,7 @@ class _Sweep:
         bound, best, theta, stalled = -math.inf, None, THETA, 0
         tried: list[dict[int, int]] = []
         for sweeps in range(STEPS):
-            if sweeps and not budget.spend(self.work[False]):
+            if sweeps and not budget.spend(self.work):
                 break
             relaxed = self._pass(shares, None)
             if relaxed.value > bound:
@@ -247,7 +253,7 @@ class _Sweep:
                     theta, stalled = theta / 2, 0
             fixed = {n: int(2 * sum(sum(pieces[p].kwh.values()) for p in self.of[n] if relaxed.taken[p])
                             >= sum(spans[n].kwh.values())) for n in self.split}
-            if fixed not in tried and budget.spend(self.work[True]):    # the same rounding gives the same answer
+            if fixed not in tried and budget.spend(self.work_fixed):    # the same rounding gives the same answer
                 tried.append(fixed)
                 answer = self._pass({}, fixed)
                 if math.isfinite(answer.value):
