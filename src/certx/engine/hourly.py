@@ -14,6 +14,7 @@ work that is not a clock, so the same log gives the same allocation, byte for by
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -102,7 +103,9 @@ class HourlyDesk(Accounts):
             curve = self.lots.curve_for(lot.batch)
             if curve is None:
                 continue
-            for first, last in lot.serials:
+            # only the certificates with energy in the load's hours: a match of a day never walks a year's lots
+            within = curve.serials_within(start, start + hours)
+            for first, last in _overlap(lot.serials, within):
                 for f, l, mix in classes(curve, first, last):
                     if mix[-1][0] < start or mix[0][0] >= start + hours:
                         continue                 # none of its energy is in the load's hours: it can match nothing
@@ -123,6 +126,14 @@ class HourlyDesk(Accounts):
             sell_order=lot.order_id, buyer=cmd.account, seller=lot.account, serials=ranges, project=b.project,
             province=b.province, technology=b.technology, production_month=b.production_month,
             subsidised=b.subsidised, beneficiary=beneficiary)
+
+
+def _overlap(serials: Iterable[Range], within: list[Range]) -> Iterator[Range]:
+    """The parts of `serials` inside `within`, both in serial order, in serial order."""
+    for first, last in serials:
+        for a, b in within:
+            if max(first, a) <= min(last, b):
+                yield max(first, a), min(last, b)
 
 
 def _by_lot(runs: list[tuple[Lot, int]], taken: tuple[int, ...]) -> list[tuple[Lot, list[Range]]]:
