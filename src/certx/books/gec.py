@@ -233,7 +233,7 @@ def _step(levels: SortedDict, price: int, quantity: int, orders: int) -> None:
 
 
 class GecBook:
-    __slots__ = ("lots", "bids", "orders", "overlay", "ladder")
+    __slots__ = ("lots", "bids", "orders", "overlay", "ladder", "pools")
 
     def __init__(self, overlay: Overlay | None = None) -> None:
         self.lots = Buckets()               # the resting lots, in buckets
@@ -241,6 +241,9 @@ class GecBook:
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
         self.overlay = overlay if overlay is not None else Overlay()     # the curves, for bids with hours
         self.ladder = Ladder()              # what a quote shows of them
+        # the resting pooled lots by agent, in listing order: a mandate granted again reads its agent's alone, not
+        # every resting order (registry syncs of thousands of mandates under a full book)
+        self.pools: dict[str, dict[str, PooledLot]] = {}
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
@@ -251,17 +254,31 @@ class GecBook:
         elif order.counterparty is None:
             order.bounds = self.bounds_of(order)
             self.lots.add(order)
+            if isinstance(order, PooledLot):
+                self.pools.setdefault(order.account, {})[order.order_id] = order
         else:
             self.orders[order.order_id] = order
             return
         self.ladder.count(order, order.remaining, 1)
         self.orders[order.order_id] = order
 
+    def repool(self, standing: Lot, lot: PooledLot) -> None:
+        """A snapshot's restore: the pooled lot `lot` in the place of the plain lot `standing` it rested as."""
+        self.lots.remove(standing)
+        self.orders[lot.order_id] = lot             # a dict keeps a key's place when its value changes
+        self.lots.add(lot)
+        self.pools.setdefault(lot.account, {})[lot.order_id] = lot
+
     def remove(self, order: Lot | Bid) -> None:
         if isinstance(order, Bid):
             self.bids.remove(order)
         elif order.counterparty is None:
             self.lots.remove(order)
+            if isinstance(order, PooledLot):
+                mine = self.pools[order.account]
+                del mine[order.order_id]
+                if not mine:
+                    del self.pools[order.account]
         else:
             del self.orders[order.order_id]
             return
@@ -454,6 +471,11 @@ class GecBook:
         assert keys == sorted(keys), "bids out of priority"
         # the buckets hold exactly the public lots; an addressed lot (M5) rests by its id only
         public = {id(lot) for lot in lots if lot.counterparty is None}
+        pooled = [lot for lot in lots if isinstance(lot, PooledLot)]
+        assert [(a, list(mine)) for a, mine in sorted(self.pools.items())] == \
+            [(a, [lot.order_id for lot in pooled if lot.account == a]) for a in sorted({lot.account for lot in pooled})] \
+            and all(mine[k] is self.orders[k] for mine in self.pools.values() for k in mine), \
+            "the pools by agent are not the resting pooled lots"
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
             "the buckets are not the public lots"
         self.lots.check()
