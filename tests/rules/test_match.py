@@ -224,3 +224,27 @@ def test_a_match_reads_only_the_certificates_whose_hours_reach_its_loads(monkeyp
     ten = allocated(match(desk, [1_000], order_id="m2", start=MAY_1ST.replace(hour=10)))
     assert [(f, l) for f, l, _ in read] == [(1006, 1006), (1, 1)]
     assert [t.serials for t in ten.trades] == [[(1, 1)]] and ten.matched_kwh == 1_000
+
+
+def test_g4_a_match_walks_only_the_branches_of_lots_with_hours_in_the_months_of_its_loads(monkeypatch):
+    """Red team: a match walked every lot its filter admits at its cap, with hours or without, of any month, and
+    asked each for its curve: against a book of monthly GECs (most of it) every match cost the whole book, some
+    4 us a lot. Its filter is now narrowed to the production months that may hold its hours (G4's window) and to
+    the branches whose bounds hold some hours, so the book skips the rest a branch at a time; the same lots
+    come, cheapest then oldest (M4)."""
+    from certx.books.gec import GecBook
+    asked = []
+    curve_for = GecBook.curve_for
+    monkeypatch.setattr(GecBook, "curve_for", lambda self, batch: asked.append(batch.project) or curve_for(self, batch))
+    desk = hours_desk()
+    for p in range(20):
+        issue(desk, "T", 5001 + 10 * p, 5010 + 10 * p, project=f"FLAT{p}", technology="hydro", month="2025-05")
+        lot(desk, f"flat{p}", "T", 5001 + 10 * p, 5010 + 10 * p, "1.00")
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    lot(desk, "wind", "S", 1001, 1372, "3.00")
+    asked.clear()
+    may = allocated(match(desk, day_one(h10=1000)))
+    assert [t.sell_order for t in may.trades] == ["sun"] and sorted(asked) == ["SUN", "WIND"]
+    asked.clear()
+    june = allocated(match(desk, [1_000] * 24, order_id="m2", start=MAY_1ST.replace(month=6)))
+    assert (june.trades, asked) == ([], [])

@@ -24,7 +24,8 @@ from certx.engine.rejection import Rejected
 from certx.hours.allocation import (MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate,
                                     check_loads)
 from certx.hours.classes import classes
-from certx.hours.clock import hour_at, on_the_hour
+from certx.hours.clock import hour_at, month_of, on_the_hour
+from certx.hours.mask import EVERY_HOUR, HourFilter
 from certx.money import Amount, Fen
 from certx.wire import commands as c
 from certx.wire import events as e
@@ -59,7 +60,7 @@ class HourlyDesk(Accounts):
             raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen, the budget {budget} fen")
         cap = None if cmd.price_cap is None else int(cmd.price_cap)
         start = hour_at(cmd.start)
-        supply, runs = self._supply(Eligibility(cmd.filter), cap, start, len(cmd.loads))
+        supply, runs = self._supply(_eligibility(cmd.filter, start, len(cmd.loads)), cap, start, len(cmd.loads))
         try:
             allocation = allocate(cmd.loads, supply, cap, budget) if supply else _nothing(cmd.loads)
         except AllocationError as err:
@@ -126,6 +127,20 @@ class HourlyDesk(Accounts):
             sell_order=lot.order_id, buyer=cmd.account, seller=lot.account, serials=ranges, project=b.project,
             province=b.province, technology=b.technology, production_month=b.production_month,
             subsidised=b.subsidised, beneficiary=beneficiary)
+
+
+def _eligibility(f: c.GecFilter | None, start: int, hours: int) -> Eligibility:
+    """The filter's buckets, narrowed to those the match can take from, so that its walk of the book skips the
+    rest a branch at a time: the production months that may hold the load's hours (a month's certificates have
+    its hours and, carried in, its predecessor's), and branches with some lot with hours (any kWh, from any hour
+    of the day: the bounds of a branch of lots without curves are nothing). It walked every lot the filter
+    admits, with or without hours, whatever its month."""
+    eligibility = Eligibility(f)
+    first, last = month_of(start), month_of(start + hours - 1) + 1
+    eligibility.month_from = first if eligibility.month_from is None else max(eligibility.month_from, first)
+    eligibility.month_to = last if eligibility.month_to is None else min(eligibility.month_to, last)
+    eligibility.hours = HourFilter(EVERY_HOUR, None, None, 1)
+    return eligibility
 
 
 def _overlap(serials: Iterable[Range], within: list[Range]) -> Iterator[Range]:
