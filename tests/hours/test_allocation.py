@@ -263,3 +263,39 @@ def test_the_window_search_skips_the_windows_past_its_work_bound(monkeypatch):
     check_answer(stopped, loads, supply, None, 145)
     assert stopped.matched_total < 3_112 and stopped.status != "optimal"
     assert stopped.matched_total * (1 + stopped.gap) >= 3_112
+
+
+def test_a_dense_program_gets_fewer_nodes_and_the_window_search_stops_at_its_work(monkeypatch):
+    """Red team: the solver's work was bounded by its nodes (2,000 a solve) and the windows' pairs, not by what a
+    node costs, which grows with the program's nonzeros. 1,500 classes of one certificate over 66 of 200 hours, the
+    whole MIP, took 47 s of CPU (now 10.5 s); 1,600 under a binding budget took 200 s in the window search's MIPs
+    (now 16 s). Now a program gets at most NODE_PAIRS / its nonzeros nodes, and the window search stops once its
+    solves have cost SEARCH_WORK (simplex iterations x nonzeros, counted by HiGHS: no clock)."""
+    from certx.hours import program as solver
+    dense = [Supply(f"c{i}", 2, 100 + i, tuple((h, 20) for h in range(i % 10, i % 10 + 50))) for i in range(300)]
+    loads = [5_000] * 60
+    members = list(range(len(dense)))
+    made = solver.Program(dense, members, [2] * len(dense), dict(enumerate(loads)), None, integral=True)
+    assert made.nonzeros == 300 * 50 + 59               # the pairs, and an hour's y_h in each of hours 0-58
+    assert made.h.getOptionValue("mip_max_nodes")[1] == solver.NODE_PAIRS // made.nonzeros < solver.MIP_MAX_NODES
+    small = solver.Program(dense[:2], [0, 1], [2, 2], {0: 5_000}, None, integral=True)
+    assert small.h.getOptionValue("mip_max_nodes")[1] == solver.MIP_MAX_NODES
+    # a binding budget over 18 hours, classes across two hours: three windows to search, one solved
+    loads = [1_500] * 18
+    supply = [Supply(f"s{h}", 3, 30 + h, ((h, 600), (h + 1, 400))) for h in range(17)]
+    programs = []
+
+    class Counted(solver.Program):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            programs.append(self)
+
+    monkeypatch.setattr(allocation, "Program", Counted)
+    whole = lp(loads, supply, None, 300, full_mip=0)
+    assert len(programs) == 1 + 3 and programs[1].work > 0
+    programs.clear()
+    monkeypatch.setattr(allocation, "SEARCH_WORK", 0)
+    stopped = lp(loads, supply, None, 300, full_mip=0)
+    assert len(programs) == 1 + 1                       # the whole program's, then the first window's alone
+    check_answer(stopped, loads, supply, None, 300)
+    assert stopped.matched_total <= whole.matched_total

@@ -208,6 +208,33 @@ def test_a_range_across_two_batches_is_two_runs_and_a_serial_of_another_month_is
         curve.hours(5, 5)
 
 
+@settings(max_examples=150, deadline=None)
+@given(project_months(), st.data())
+def test_the_certificates_within_some_hours_are_all_that_have_energy_from_them(drawn, data):
+    """`Curve.serials_within` (the 24/7 match reads only these): a certificate left out has all its hours
+    before the window or all after, and one kept reaches into it, unless the window starts before the month (or
+    ends by its start) and it holds the carry in. The supply classes of a range cut to them are the classes of
+    the whole range that reach the hours (no run of certificates in one hour is cut in two)."""
+    from certx.hours.classes import classes
+    _, months_ = drawn
+    curve, _ = data.draw(st.sampled_from(months_))
+    since = curve.start + data.draw(st.integers(-40, len(curve.cum) + 40))
+    until = since + data.draw(st.integers(1, 800))
+    within = curve.serials_within(since, until)
+    kept = {s for first, last in within for s in range(first, last + 1)}
+    assert [s for s in serials(curve) if s in kept] == sorted(kept)        # in serial order, of the curve's
+    for serial in serials(curve):
+        mix = curve.hours(serial, serial)
+        reaches = mix[-1][0] >= since and mix[0][0] < until
+        carried = (since < curve.start or until <= curve.start) and curve.index(serial) * KWH < curve.carry_in
+        assert reaches == (serial in kept) or (serial in kept and carried), serial
+    for first, last in curve.ranges:
+        whole = [c for c in classes(curve, first, last) if c[2][-1][0] >= since and c[2][0][0] < until]
+        cut = [c for a, b in within if first <= a <= last for c in classes(curve, a, b)
+               if c[2][-1][0] >= since and c[2][0][0] < until]
+        assert cut == whole
+
+
 # --- the compact arrays ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("total, code, width", [(0, "H", 2), (65_535, "H", 2), (65_536, "I", 4),

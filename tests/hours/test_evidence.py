@@ -201,6 +201,7 @@ GOOD = EXAMPLE.legs[0]
     ({"loads": (-1, 5)}, "hour 0"),
     ({"start": -1}, "start"),
     ({"start": 1.5}, "start"),
+    ({"start": 2**31 - 1}, "9999-12-31T23:00"),          # red team: OverflowError, past what ISO 8601 writes
     ({"beneficiary": ""}, "beneficiary"),
     ({"beneficiary": "a\nb"}, "beneficiary"),
     ({"cancellations": ("C", "C")}, "distinct"),
@@ -232,3 +233,44 @@ def test_not_inputs_are_refused():
     with pytest.raises(EvidenceError, match="not an Inputs"):
         evidence({"start": START})
     assert isinstance(evidence(EXAMPLE), Evidence)
+
+
+def test_a_period_ending_in_the_last_hour_iso_writes_is_evidence_and_one_past_it_is_refused_by_verify():
+    """Red team: a report whose period ran past 9999-12-31 23:00 China time made `verify` raise OverflowError
+    (a verifier's crash, not a False), and `evidence` raise it too, not EvidenceError."""
+    last = (dt.datetime(9999, 12, 31, 23, tzinfo=CST) - EPOCH) // dt.timedelta(hours=1)
+    leg = Leg("P", "Gansu", "wind", "2025-05", ((1, 1),), 100, 1, ((last, 1_000),))
+    report = evidence(Inputs(last - 1, (500, 1_000), (leg,), ("t1",), "A"))
+    assert report.last_hour == "9999-12-31T23:00+08:00" and verify(to_json(report))
+    forged = msgspec.json.decode(to_json(report))
+    forged["inputs"]["start"] = last
+    forged["inputs_sha256"] = digest(msgspec.json.decode(msgspec.json.encode(forged["inputs"]), type=Inputs))
+    assert verify(msgspec.json.encode(forged)) is False
+
+
+class _Counted(tuple):
+    """A leg's serial ranges that count how often they are read."""
+    reads = 0
+
+    def __getitem__(self, i):
+        _Counted.reads += 1
+        return tuple.__getitem__(self, i)
+
+    def __iter__(self):
+        for item in tuple.__iter__(self):
+            _Counted.reads += 1
+            yield item
+
+
+def test_the_sources_of_a_legs_hours_read_its_serial_ranges_once():
+    """Red team: each hour's serials were found by reading the leg's ranges from the first, hours × ranges in
+    all, so a report of one leg of 200,000 ranges and as many hours (within every limit) kept `verify` or
+    `certx match-report` for hours. Now one pass; the same sources."""
+    from certx.hours.evidence import _hours_of
+    n = 2_000
+    serials = tuple((2 * k + 1, 2 * k + 1) for k in range(n))          # every other serial: n ranges of one
+    hours = tuple((START + h, KWH) for h in range(n))
+    _Counted.reads = 0
+    got = list(_hours_of(Leg("P", "Gansu", "wind", "2025-05", _Counted(serials), 100, n, hours)))
+    assert [(hour, kwh, s) for hour, kwh, s in got] == [(START + k, KWH, ((2 * k + 1, 2 * k + 1),)) for k in range(n)]
+    assert _Counted.reads <= 8 * n             # a few an hour; it was n × (n + 1) / 2, 2,001,000

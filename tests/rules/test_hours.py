@@ -170,6 +170,31 @@ def test_M4_a_curve_is_attached_before_its_certificates_rest_in_a_lot_so_no_rest
     assert fills(lot(desk, "L3", "S", 1, 10, "2.00")) == [("L3", "b1", 300, [(1, 2)])]
 
 
+def test_M4_a_curve_attach_asks_whether_its_batches_are_listed_without_reading_the_lots_of_their_bucket(
+        monkeypatch):
+    """Red team: whether any of the month's certificates rest in a public lot was found by reading every lot of
+    the batch's bucket (province, technology, subsidy, month), 4.4 ms an attach under 20,000 distributed-PV lots
+    of one province's month, so a registry's month of curves held the GEC market for minutes. The book counts
+    the public lots of each batch as they rest and leave (sold out, cancelled, a pool's share sold out), and its
+    check compares the count with the lots."""
+    from certx.books.gec import Lot
+    desk = gec_desk()
+    for p in range(30):
+        issue(desk, "S", 1 + 10 * p, 10 + 10 * p, project=f"PV{p}", technology="solar", month="2025-05")
+    desk.open_day("GEC")
+    for p in range(29):
+        lot(desk, f"L{p}", "S", 1 + 10 * p, 10 + 10 * p, "2.00")
+    reads = []
+    batches = Lot.batches
+    monkeypatch.setattr(Lot, "batches", lambda self: reads.append(self) or batches(self))
+    assert only(attach(desk, "PV29", "2025-05", [0] * 10 + [10_000] + [0] * 733), e.CurveAttached)
+    assert reads == []
+    assert rejected(attach(desk, "PV3", "2025-05", [0] * 10 + [10_000] + [0] * 733)) == "certificates_listed"
+    lift(desk, "x", "A", "L3", 10)                                     # sold out: no longer listed
+    assert only(attach(desk, "PV3", "2025-05", [0] * 10 + [10_000] + [0] * 733), e.CurveAttached)
+    desk.engines["GEC"].lots.check()
+
+
 def test_M5_a_curve_attached_under_an_addressed_lot_leaves_it_to_its_counterparty_and_the_book_checking_itself():
     """An addressed lot is no bid's (M5), so a curve may attach under it; it rests without the bounds that bids
     with hours read (only public lots have them), and its counterparty still lifts it."""

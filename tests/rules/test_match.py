@@ -198,3 +198,53 @@ def test_m4_a_match_that_takes_from_a_lot_is_quoted():
     assert (quote.last, quote.last_quantity, quote.listing_volume) == (500, 2, 2)
     # nothing taken, nothing changed: no quote
     assert desk.replay.quotes_of(match(desk, day_one(h12=1000), order_id="m2", price_cap="4.00")) == []
+
+
+def test_a_match_reads_only_the_certificates_whose_hours_reach_its_loads(monkeypatch):
+    """Red team (issue 13, item 3): the supply classes were made of every certificate of every lot the filter
+    admits, and only then those outside the load's hours dropped: a day's load against a book of a year's
+    distributed-PV months read every certificate's hours (58 us each: 1.7 s of CPU for 1,000 lots of 30, 35 s for
+    20,000, and the GEC market waits). Now a lot's curve says which certificates reach the hours."""
+    import certx.engine.hourly as hourly
+    read = []
+
+    def counted(curve, first, last):
+        for c in hourly_classes(curve, first, last):
+            read.append(c)
+            yield c
+
+    hourly_classes = hourly.classes
+    monkeypatch.setattr(hourly, "classes", counted)
+    desk = hours_desk()
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    lot(desk, "wind", "S", 1001, 1372, "3.00")
+    june = allocated(match(desk, [1_000] * 24, start=MAY_1ST.replace(month=6)))
+    assert (june.trades, june.matched_kwh, read) == ([], 0, [])
+    # 10:00 on May 1st: SUN's certificate 1, WIND's 1006 (10:00-12:00); 1005 ends at 10:00 and is not read
+    ten = allocated(match(desk, [1_000], order_id="m2", start=MAY_1ST.replace(hour=10)))
+    assert [(f, l) for f, l, _ in read] == [(1006, 1006), (1, 1)]
+    assert [t.serials for t in ten.trades] == [[(1, 1)]] and ten.matched_kwh == 1_000
+
+
+def test_g4_a_match_walks_only_the_branches_of_lots_with_hours_in_the_months_of_its_loads(monkeypatch):
+    """Red team: a match walked every lot its filter admits at its cap, with hours or without, of any month, and
+    asked each for its curve: against a book of monthly GECs (most of it) every match cost the whole book, some
+    4 us a lot. Its filter is now narrowed to the production months that may hold its hours (G4's window) and to
+    the branches whose bounds hold some hours, so the book skips the rest a branch at a time; the same lots
+    come, cheapest then oldest (M4)."""
+    from certx.books.gec import GecBook
+    asked = []
+    curve_for = GecBook.curve_for
+    monkeypatch.setattr(GecBook, "curve_for", lambda self, batch: asked.append(batch.project) or curve_for(self, batch))
+    desk = hours_desk()
+    for p in range(20):
+        issue(desk, "T", 5001 + 10 * p, 5010 + 10 * p, project=f"FLAT{p}", technology="hydro", month="2025-05")
+        lot(desk, f"flat{p}", "T", 5001 + 10 * p, 5010 + 10 * p, "1.00")
+    lot(desk, "sun", "S", 1, 124, "5.00")
+    lot(desk, "wind", "S", 1001, 1372, "3.00")
+    asked.clear()
+    may = allocated(match(desk, day_one(h10=1000)))
+    assert [t.sell_order for t in may.trades] == ["sun"] and sorted(asked) == ["SUN", "WIND"]
+    asked.clear()
+    june = allocated(match(desk, [1_000] * 24, order_id="m2", start=MAY_1ST.replace(month=6)))
+    assert (june.trades, asked) == ([], [])

@@ -233,7 +233,7 @@ def _step(levels: SortedDict, price: int, quantity: int, orders: int) -> None:
 
 
 class GecBook:
-    __slots__ = ("lots", "bids", "orders", "overlay", "ladder")
+    __slots__ = ("lots", "bids", "orders", "overlay", "ladder", "pools", "batches")
 
     def __init__(self, overlay: Overlay | None = None) -> None:
         self.lots = Buckets()               # the resting lots, in buckets
@@ -241,6 +241,12 @@ class GecBook:
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
         self.overlay = overlay if overlay is not None else Overlay()     # the curves, for bids with hours
         self.ladder = Ladder()              # what a quote shows of them
+        # the resting pooled lots by agent, in listing order: a mandate granted again reads its agent's alone, not
+        # every resting order (registry syncs of thousands of mandates under a full book)
+        self.pools: dict[str, dict[str, PooledLot]] = {}
+        # how many of a batch's parts rest in public lots, by its first serial: a curve's attach asks (`listed`),
+        # which read every lot of the batch's bucket (a distributed-PV bucket holds tens of thousands)
+        self.batches: dict[int, int] = {}
 
     def rest(self, order: Lot | Bid) -> None:
         # An addressed lot (M5) is no bid's to take: it rests by its id only, for its counterparty to lift.
@@ -251,17 +257,35 @@ class GecBook:
         elif order.counterparty is None:
             order.bounds = self.bounds_of(order)
             self.lots.add(order)
+            self._count(order.batches(), 1)
+            if isinstance(order, PooledLot):
+                self.pools.setdefault(order.account, {})[order.order_id] = order
         else:
             self.orders[order.order_id] = order
             return
         self.ladder.count(order, order.remaining, 1)
         self.orders[order.order_id] = order
 
+    def repool(self, standing: Lot, lot: PooledLot) -> None:
+        """A snapshot's restore: the pooled lot `lot` in the place of the plain lot `standing` it rested as."""
+        self.lots.remove(standing)
+        self.orders[lot.order_id] = lot             # a dict keeps a key's place when its value changes
+        self.lots.add(lot)
+        self._count(standing.batches(), -1)
+        self._count(lot.batches(), 1)
+        self.pools.setdefault(lot.account, {})[lot.order_id] = lot
+
     def remove(self, order: Lot | Bid) -> None:
         if isinstance(order, Bid):
             self.bids.remove(order)
         elif order.counterparty is None:
             self.lots.remove(order)
+            self._count(order.batches(), -1)
+            if isinstance(order, PooledLot):
+                mine = self.pools[order.account]
+                del mine[order.order_id]
+                if not mine:
+                    del self.pools[order.account]
         else:
             del self.orders[order.order_id]
             return
@@ -289,8 +313,15 @@ class GecBook:
 
     def listed(self, batch: Batch) -> bool:
         """Whether some of a batch's certificates rest in a public lot (the lots a bid may take)."""
-        bucket = self.lots.index.get(bucket_of(batch))
-        return bucket is not None and any(b is batch for lot in bucket.lots for b in lot.batches())
+        return batch.first in self.batches
+
+    def _count(self, batches: list[Batch], step: int) -> None:
+        for batch in batches:
+            n = self.batches.get(batch.first, 0) + step
+            if n:
+                self.batches[batch.first] = n
+            else:
+                del self.batches[batch.first]
 
     def curve_for(self, batch: Batch) -> Curve | None:
         """The curve that gives a batch's certificates their hours, if any (issue 13)."""
@@ -411,6 +442,8 @@ class GecBook:
                 part.serials.remove(first, last)
                 part.remaining -= last - first + 1
         if any(not part.remaining for part, _ in allotted):
+            if self.orders.get(lot.order_id) is lot:        # resting: its sold-out parts' batches leave it
+                self._count([part.batch for part in lot.parts if not part.remaining], -1)
             lot.parts = [part for part in lot.parts if part.remaining]
             if lot.parts:
                 lot.batch = lot.parts[0].batch
@@ -454,6 +487,17 @@ class GecBook:
         assert keys == sorted(keys), "bids out of priority"
         # the buckets hold exactly the public lots; an addressed lot (M5) rests by its id only
         public = {id(lot) for lot in lots if lot.counterparty is None}
+        pooled = [lot for lot in lots if isinstance(lot, PooledLot)]
+        counted: dict[int, int] = {}
+        for lot in lots:
+            if lot.counterparty is None:
+                for batch in lot.batches():
+                    counted[batch.first] = counted.get(batch.first, 0) + 1
+        assert self.batches == counted, "the batches counted are not the public lots'"
+        assert [(a, list(mine)) for a, mine in sorted(self.pools.items())] == \
+            [(a, [lot.order_id for lot in pooled if lot.account == a]) for a in sorted({lot.account for lot in pooled})] \
+            and all(mine[k] is self.orders[k] for mine in self.pools.values() for k in mine), \
+            "the pools by agent are not the resting pooled lots"
         assert {id(lot) for lot in self.lots} == public and len(self.lots) == len(public), \
             "the buckets are not the public lots"
         self.lots.check()

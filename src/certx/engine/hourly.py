@@ -14,6 +14,7 @@ work that is not a clock, so the same log gives the same allocation, byte for by
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -23,7 +24,8 @@ from certx.engine.rejection import Rejected
 from certx.hours.allocation import (MAX_CLASSES, MAX_MIX_ENTRIES, Allocation, AllocationError, Supply, allocate,
                                     check_loads)
 from certx.hours.classes import classes
-from certx.hours.clock import hour_at, on_the_hour
+from certx.hours.clock import hour_at, month_of, on_the_hour
+from certx.hours.mask import EVERY_HOUR, HourFilter
 from certx.money import Amount, Fen
 from certx.wire import commands as c
 from certx.wire import events as e
@@ -58,7 +60,7 @@ class HourlyDesk(Accounts):
             raise Rejected(Reason.insufficient_funds, f"free cash {wallet.cash} fen, the budget {budget} fen")
         cap = None if cmd.price_cap is None else int(cmd.price_cap)
         start = hour_at(cmd.start)
-        supply, runs = self._supply(Eligibility(cmd.filter), cap, start, len(cmd.loads))
+        supply, runs = self._supply(_eligibility(cmd.filter, start, len(cmd.loads)), cap, start, len(cmd.loads))
         try:
             allocation = allocate(cmd.loads, supply, cap, budget) if supply else _nothing(cmd.loads)
         except AllocationError as err:
@@ -102,7 +104,9 @@ class HourlyDesk(Accounts):
             curve = self.lots.curve_for(lot.batch)
             if curve is None:
                 continue
-            for first, last in lot.serials:
+            # only the certificates with energy in the load's hours: a match of a day never walks a year's lots
+            within = curve.serials_within(start, start + hours)
+            for first, last in _overlap(lot.serials, within):
                 for f, l, mix in classes(curve, first, last):
                     if mix[-1][0] < start or mix[0][0] >= start + hours:
                         continue                 # none of its energy is in the load's hours: it can match nothing
@@ -123,6 +127,28 @@ class HourlyDesk(Accounts):
             sell_order=lot.order_id, buyer=cmd.account, seller=lot.account, serials=ranges, project=b.project,
             province=b.province, technology=b.technology, production_month=b.production_month,
             subsidised=b.subsidised, beneficiary=beneficiary)
+
+
+def _eligibility(f: c.GecFilter | None, start: int, hours: int) -> Eligibility:
+    """The filter's buckets, narrowed to those the match can take from, so that its walk of the book skips the
+    rest a branch at a time: the production months that may hold the load's hours (a month's certificates have
+    its hours and, carried in, its predecessor's), and branches with some lot with hours (any kWh, from any hour
+    of the day: the bounds of a branch of lots without curves are nothing). It walked every lot the filter
+    admits, with or without hours, whatever its month."""
+    eligibility = Eligibility(f)
+    first, last = month_of(start), month_of(start + hours - 1) + 1
+    eligibility.month_from = first if eligibility.month_from is None else max(eligibility.month_from, first)
+    eligibility.month_to = last if eligibility.month_to is None else min(eligibility.month_to, last)
+    eligibility.hours = HourFilter(EVERY_HOUR, None, None, 1)
+    return eligibility
+
+
+def _overlap(serials: Iterable[Range], within: list[Range]) -> Iterator[Range]:
+    """The parts of `serials` inside `within`, both in serial order, in serial order."""
+    for first, last in serials:
+        for a, b in within:
+            if max(first, a) <= min(last, b):
+                yield max(first, a), min(last, b)
 
 
 def _by_lot(runs: list[tuple[Lot, int]], taken: tuple[int, ...]) -> list[tuple[Lot, list[Range]]]:

@@ -86,7 +86,7 @@ class PoolDesk(Accounts):
         today = self.date
         if today is None:
             return                  # the market is closed: nothing rests (D2)
-        for lot in [o for o in self.lots.orders.values() if isinstance(o, PooledLot) and o.account == agent]:
+        for lot in list(self.lots.pools.get(agent, {}).values()):
             if any(part.batch.project == project and not self.mandates.allows(agent, part.owner, project, today)
                    for part in lot.parts):
                 remaining = self.withdraw_gec(lot)

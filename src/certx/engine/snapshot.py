@@ -205,9 +205,7 @@ def _pools_again(engine: Engine, pools: image.Pools) -> None:
             raise SnapshotError(f"pooled lot {saved.order_id}: its first part does not begin its lot")
         lot = PooledLot(standing.order_id, standing.account, standing.price, saved.rule, parts, standing.seq,
                         standing.partial)
-        book.lots.remove(standing)
-        book.orders[lot.order_id] = lot
-        book.lots.add(lot)
+        book.repool(standing, lot)
 
 
 def _hours_of(engine: Engine) -> image.Hours | None:

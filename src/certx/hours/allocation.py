@@ -250,6 +250,11 @@ WINDOW = 6                             # hours a neighbourhood spans
 # that reads no clock. Classes over many hours put each in many windows' MIPs: 4,000 over 100 hours of a month's
 # load under a binding budget took 212 s without it, 16 s with it, for the same answer.
 SEARCH_PAIRS = 1_000_000
+# ... and the windows' solves may cost this much in all (`Program.work`, simplex iterations x nonzeros, about 8 ns
+# each): dense windows cost far more than their pairs say. 1,600 classes of one certificate over 66 of 200 hours
+# under a binding budget (102,555 pairs) took 200 s in windows of some 40,000 pairs each (10-19 s a solve); the
+# benchmark's windows, a few hundred pairs each, cost some 10^8 in all.
+SEARCH_WORK = 1_000_000_000
 
 
 def _lp(loads: Sequence[int], supply: Sequence[Supply], cap: int | None, budget: int | None,
@@ -377,12 +382,12 @@ def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int],
                 reaching[h].append(k)
     supplied = _supplied(loads, supply, taken)
     spent = sum(n * s.price for n, s in zip(taken, supply))
-    work = 0
+    work, effort = 0, 0
     for offset in range(0, WINDOW, WINDOW // SWEEPS):
         for first in range(-offset, hours, WINDOW):
             ks = sorted({k for h in range(max(first, 0), min(first + WINDOW, hours)) for k in reaching[h]})
             work += sum(len(supply[members[k]].mix) for k in ks)
-            if not ks or work > SEARCH_PAIRS:
+            if not ks or work > SEARCH_PAIRS or effort > SEARCH_WORK:
                 continue
             window, bounds = [members[k] for k in ks], [upper[k] for k in ks]
             prices = [supply[i].price for i in window]
@@ -403,6 +408,7 @@ def _improve(loads: Sequence[int], supply: Sequence[Supply], members: list[int],
                 need = best[0]
             values, _ = program.least_cost(need - 0.5)
             best = _better(best, _candidate(supply, window, bounds, values, room, prices, left))
+            effort += program.work
             if best[2] is not now:
                 for i, n in zip(window, best[2]):
                     if n != taken[i]:

@@ -175,6 +175,27 @@ class Curve:
             self._bounds = (*NOTHING, *kind) if 2 * sum(least) >= KWH else (*kind, *NOTHING)
         return self._bounds
 
+    def serials_within(self, since: int, until: int) -> list[Range]:
+        """The serial ranges, in serial order, of the certificates whose hours reach [since, until) (absolute):
+        some hour at or after `since` and some before `until` (energy from them, or from both sides of them).
+        Every other certificate of the curve has all its energy before the hours or all after. Two lookups in the
+        cumulative sums, so a reader of a few hours never walks a month's certificates. Exact but for hours that
+        begin before the month or end by its start: the certificates of the carry in are then kept, whichever
+        hours of the month before produced it."""
+        carry, cum, hours = self.carry_in, self.cum, len(self.cum)
+        i, j = since - self.start, until - self.start
+        # the energy produced before `since` and before `until`; the carry in, before the month, in hours not kept
+        x0 = 0 if i < 0 else carry + (cum[min(i, hours) - 1] if i else 0)
+        x1 = carry + (cum[min(j, hours) - 1] if j > 0 else 0)
+        k0, k1 = x0 // KWH, min(self.issued, -(-x1 // KWH))
+        out, k = [], 0
+        for first, last in self.ranges:
+            lo, hi = max(k0, k), min(k1, k + last - first + 1)
+            if lo < hi:
+                out.append((first + lo - k, first + hi - 1 - k))
+            k += last - first + 1
+        return out
+
     def hours(self, first: int, last: int) -> list[tuple[int, int]]:
         """(hour, kWh) of the certificates [first, last] (one run, see `energy`), in hour order; the kWh sum to
         1000 a certificate."""
