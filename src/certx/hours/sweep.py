@@ -182,7 +182,14 @@ class _Sweep:
                  pieces: list[Piece]) -> None:
         self.need, self.spans = need, spans
         self.singles = [sorted(row, key=lambda s: s[0]) for row in singles]   # stable: the classes' order on a tie
-        self.cheapest = [_cheapest(row, -(-d // KWH)) for row, d in zip(self.singles, need)]
+        self.brings = [0] * len(need)                                  # kWh the spans can bring each hour
+        for span in spans:
+            for t, kwh in span.kwh.items():
+                self.brings[t] += kwh
+        # each hour needs at least (need - brings) // KWH of its single-hour certificates: the costs from there on
+        self.first = [max(0, (d - b) // KWH) for d, b in zip(need, self.brings)]
+        self.cheapest = [_cheapest(row, first, -(-d // KWH))
+                         for row, first, d in zip(self.singles, self.first, need)]
         self.pieces = pieces
         self.of: list[list[int]] = [[] for _ in spans]                 # each span's pieces
         for p, piece in enumerate(self.pieces):
@@ -199,10 +206,7 @@ class _Sweep:
         single-hour certificates and once for each copy), and HOUR. What it keeps: each hour's choices over the
         bits that end there (fewer than its subsets) and its copies' take arrays (one byte a cell)."""
         ends = [0] * (len(self.need) + 1)
-        brings = [0] * len(self.need)
-        for piece in self.pieces:
-            for t, kwh in piece.kwh.items():
-                brings[t] += kwh
+        brings = self.brings
         for ps in starting:
             for p in ps:
                 ends[self.pieces[p].last + 1] += 1
@@ -306,7 +310,7 @@ class _Sweep:
             r0 = need - given[t]
             copies = [(p, pieces[p].kwh[t], shares.get(p, self.spans[pieces[p].span].price)) for p in copying[t]]
             low = max(0, r0 - int(brought[-1]) - sum(a for _, a, _ in copies))   # brought[-1]: all of them
-            table, takes = _hour(self.cheapest[t], low, max(r0, low), copies)
+            table, takes = _hour(self.cheapest[t], self.first[t], low, max(r0, low), copies)
             cost = cost + table[np.maximum(r0 - brought, low) - low]
             cost, chosen = _halve(cost, sum(1 for p in front if pieces[p].last == t))
             steps.append((front, chosen, low, takes, r0))
@@ -362,11 +366,11 @@ class _Sweep:
             if x[n]:
                 for t, kwh in s.kwh.items():
                     residual[t] -= kwh
-        cheapest = self.cheapest
+        cheapest, first = self.cheapest, self.first
 
         def hour(t: int, r: int) -> float:
-            need = -(-max(r, 0) // KWH)
-            return float(cheapest[t][need]) if need < len(cheapest[t]) else math.inf
+            n = -(-max(r, 0) // KWH) - first[t]                # r is at least need - brings: n >= 0
+            return float(cheapest[t][n]) if n < len(cheapest[t]) else math.inf
 
         for _ in range(POLISH):
             better = False
@@ -385,12 +389,19 @@ class _Sweep:
         return residual
 
 
-def _cheapest(row: list[tuple[int, int, int]], most: int) -> np.ndarray:
+def _cheapest(row: list[tuple[int, int, int]], first: int, most: int) -> np.ndarray:
     """The cost of the n cheapest of an hour's single-hour certificates (`row`, (price, count, k) by price), for
-    n = 0 up to all of them or `most`, the most the hour can need."""
-    counts = np.minimum(np.array([n for _, n, _ in row], dtype=np.int64), most)
-    prices = np.repeat(np.array([p for p, _, _ in row], dtype=float), counts)[:most]
-    return np.concatenate(([0.0], np.cumsum(prices)))
+    n = `first` up to all of them or `most`, the most the hour can need: never the whole row's certificates, which
+    a hostile hour's need of 10^9 kWh and classes of 10^6 each would make gigabytes."""
+    prices = np.array([p for p, _, _ in row], dtype=np.int64)
+    cum = np.minimum(np.cumsum([min(n, most) for _, n, _ in row], dtype=np.int64), most)   # certificates so far
+    spent = np.concatenate(([0], np.cumsum(np.diff(cum, prepend=0) * prices)))
+    top = int(cum[-1]) if row else 0
+    n = np.arange(first, max(top, first) + 1)               # one entry at least: past `top` it is out of reach
+    k = np.searchsorted(cum, n)                             # the class of the n-th cheapest (k = 0 for n = 0)
+    cost = (spent[k] + (n - np.concatenate(([0], cum))[k]) * np.append(prices, 0)[k]).astype(float)
+    cost[n > top] = np.inf
+    return cost
 
 
 def _sums(values: list[int]) -> np.ndarray:
@@ -415,14 +426,14 @@ def _halve(cost: np.ndarray, ending: int) -> tuple[np.ndarray, list[np.ndarray]]
     return cost, chosen
 
 
-def _hour(cheapest: np.ndarray, low: int, high: int, copies: list[tuple[int, int, float]]
+def _hour(cheapest: np.ndarray, first: int, low: int, high: int, copies: list[tuple[int, int, float]]
           ) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
     """The least cost of covering r kWh of one hour, r = low..high: the fewest single-hour certificates
-    (`cheapest`, the cost of the n cheapest) with, for each copy there (piece, kWh, share), the choice of taking it
+    (`cheapest`, the cost of the n cheapest from n = `first`, at most ⌈low / KWH⌉) with, for each copy there (piece, kWh, share), the choice of taking it
     at its share (a 0/1 knapsack; each take array says where taking it was cheaper, for going back). Taking a copy
     reads the table kWh lower, at most down to 0 kWh: below low + the copies' kWh the table may be too high, and
     the sweep never reads there."""
-    n = -(-np.arange(low, high + 1) // KWH)                  # single-hour certificates needed for r kWh
+    n = -(-np.arange(low, high + 1) // KWH) - first          # single-hour certificates needed for r kWh
     table = np.full(len(n), np.inf)
     np.take(cheapest, n, out=table, mode="clip")
     table[n >= len(cheapest)] = np.inf                       # more than the hour has
