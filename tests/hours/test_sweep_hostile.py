@@ -27,3 +27,14 @@ def test_an_hour_of_huge_need_keeps_only_the_costs_its_spans_can_change(monkeypa
     assert found is not None and found.cost == 3 * 10**6 == found.bound
     assert found.counts == [10**6, 0] * hours + [0] * (hours - 1)
     assert kept and max(kept) <= 3 * hours
+
+
+def test_a_cut_that_would_copy_a_long_certificate_at_each_of_its_hours_is_refused():
+    """20 certificates over the same 100 hours put 4 past FRONT at each hour: each is cut there, its hours after
+    copied into new pieces, again at the next hour (quadratic: 130 over 1,000 hours took 7 s). 800 certificates
+    with one hour of kWh in the set keep the pieces within PIECES each (1,608 for 820); the copies, some 20,000
+    pairs for 2,800, are not."""
+    long = [sweep.Span(n, {t: 10 for t in range(100)}, 100) for n in range(20)]
+    pads = [sweep.Span(20 + n, {n % 100: 999}, 50) for n in range(800)]
+    assert sweep._cut([10**6] * 100, long + pads) is None
+    assert sweep._cut([10**6] * 100, long[:16] + pads) is not None     # a front of 16: nothing to cut

@@ -29,7 +29,7 @@ the sweep's).
 A certificate whose kWh reach one hour of the set only is such a piece from the start, at its whole price, so it is
 decided exactly. The sweep leaves a set to the caller (HiGHS's root node) where a spanning class holds more than one
 certificate (the book's classes never do), where it would cut the certificates into more than PIECES pieces each
-or a sweep would keep more than KEPT bytes to go back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
+(or copy more than CUT times their (hour, kWh) pairs cutting them), or a sweep would keep more than KEPT bytes to go back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
 gives the same answer and bound.
 """
 from __future__ import annotations
@@ -64,6 +64,11 @@ POLISH = 4                 # rounds of single changes that better an answer
 # cost more than HiGHS's root node, which bounds such sets better (a month of 3,000 certificates each over 66-133
 # hours: 40-80 s, against 4-7 s). The benchmark's densest set has 1.5 pieces a certificate.
 PIECES = 2
+# (hour, kWh) pairs the cuts may copy, at most, for each pair of the spans. A piece cut at each hour of its own copies
+# its hours left each time: 130 certificates over 1,000 hours, with 134,000 others over one hour of the set keeping
+# the pieces under PIECES each, took 7 s of cutting (65 million pairs) before the set was refused; the benchmark's
+# sets copy 1.14 pairs a pair at most.
+CUT = 4
 
 
 class Span(NamedTuple):
@@ -146,9 +151,11 @@ def _piece(span: int, kwh: dict[int, int]) -> Piece:
 def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
     """Each span as one piece, cut where more than FRONT pieces would be across the front: at such an hour the
     pieces there that bring it the least kWh go first, then the longest, then the latest; each is cut into the hours
-    before, the hour itself (a piece of one hour, if it brings any) and the hours after. None past PIECES."""
+    before, the hour itself (a piece of one hour, if it brings any) and the hours after. None past PIECES, or once
+    the cuts have copied more than CUT pairs for each of the spans'."""
     pieces = [_piece(n, s.kwh) for n, s in enumerate(spans)]
     most = PIECES * len(spans)
+    copying = CUT * sum(len(s.kwh) for s in spans)
     starting: list[list[int]] = [[] for _ in need]
     for p, piece in enumerate(pieces):
         if piece.first < piece.last:
@@ -161,6 +168,7 @@ def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
         live.sort(key=lambda p: (pieces[p].kwh.get(t, 0), t - pieces[p].last, p))
         for p in live[:len(live) - FRONT]:
             piece = pieces[p]
+            copying -= len(piece.kwh)
             before = {h: kwh for h, kwh in piece.kwh.items() if h < t}
             after = {h: kwh for h, kwh in piece.kwh.items() if h > t}
             parts = [part for part in (before, {t: piece.kwh[t]} if t in piece.kwh else {}, after) if part]
@@ -169,7 +177,7 @@ def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
                 pieces.append(_piece(piece.span, part))
                 if pieces[-1].first < pieces[-1].last:        # it starts after t: it joins the front there
                     starting[pieces[-1].first].append(len(pieces) - 1)
-            if len(pieces) > most:
+            if len(pieces) > most or copying < 0:
                 return None
         live = [p for p in live if pieces[p].first <= t <= pieces[p].last and pieces[p].first < pieces[p].last]
     return pieces
