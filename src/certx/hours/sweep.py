@@ -51,10 +51,14 @@ STEPS = 16                 # sweeps of the relaxation, at most, for one set
 STOP_GAP = 0.0005          # a set's bound this near its best answer (relative) ends its steps
 # The work the sweeps of one allocation may do in all, counted in subsets of a front and knapsack cells, with COPY
 # for each knapsack's and HOUR for each hour's own (about 10 ns each, measured on the benchmark's sets and on fronts
-# of 16 at every hour): a bound that reads no clock, for any set's shape. The benchmark's year does about 2.2 billion.
+# of 16 at every hour), and PAIR for each (hour, kWh) pair of the spans in each round of an answer's polish: a
+# bound that reads no clock, for any set's shape. The benchmark's year does about 2.5 billion.
 WORK = 3_000_000_000
 HOUR = 5_000
-COPY = 500
+# A copy of few cells costs 7-10 us (160,000 pieces of one hour, 400 an hour: 1.2-1.6 s a sweep); at 500 such
+# sweeps did 15-19 ns a step.
+COPY = 1_000
+PAIR = 200                 # a polish round: 1.7 us a pair (4 rounds over 160,000 one-hour certificates took 1.1 s)
 KEPT = 256 * 2**20         # bytes a sweep may keep for going back (the benchmark's sets: 34 MB at most)
 THETA = 1.0                # the first step's share of the gap; halved after STALL steps that did not raise the bound
 STALL = 2
@@ -243,7 +247,7 @@ class _Sweep:
             return None
         if not self.split:
             exact = self._pass({}, {})
-            counts, cost = self._answer(exact, {}, count)
+            counts, cost = self._answer(exact, {}, count, budget)
             return Found(exact.value, counts, cost)
         spans, pieces = self.spans, self.pieces
         shares = {}
@@ -269,7 +273,7 @@ class _Sweep:
                 tried.append(fixed)
                 answer = self._pass({}, fixed)
                 if math.isfinite(answer.value):
-                    counts, cost = self._answer(answer, fixed, count)
+                    counts, cost = self._answer(answer, fixed, count, budget)
                     if best is None or cost < best[1]:
                         best = (counts, cost)
             top = min(ceiling, best[1]) if best is not None else ceiling
@@ -348,11 +352,11 @@ class _Sweep:
             residual[t] = max(r, 0)
         return _Pass(value, taken, residual)
 
-    def _answer(self, done: _Pass, fixed: dict[int, int], count: int) -> tuple[list[int], int]:
-        """A fixed sweep's answer, bettered span by span (`_polish`), as counts of the set's classes, and its cost
+    def _answer(self, done: _Pass, fixed: dict[int, int], count: int, budget: Budget) -> tuple[list[int], int]:
+        """A fixed sweep's answer, bettered span by span (`_polish`, paid from `budget`), as counts of the set's classes, and its cost
         (fen)."""
         x = [fixed[n] if n in fixed else done.taken[self.of[n][0]] for n in range(len(self.spans))]
-        residual = self._polish(x)
+        residual = self._polish(x, budget)
         counts, cost = [0] * count, 0
         for n, s in enumerate(self.spans):
             counts[s.k] = x[n]
@@ -365,10 +369,10 @@ class _Sweep:
                 cost += counts[k] * price
         return counts, cost
 
-    def _polish(self, x: list[int]) -> list[int]:
+    def _polish(self, x: list[int], budget: Budget) -> list[int]:
         """Spans taken or left, one at a time in order, while that lowers the cost (each hour then takes the
-        fewest cheapest single-hour certificates it needs), for at most POLISH rounds; the kWh each hour is left
-        to its single-hour certificates."""
+        fewest cheapest single-hour certificates it needs), for at most POLISH rounds, each while `budget` has
+        PAIR for each pair of the spans; the kWh each hour is left to its single-hour certificates."""
         residual = list(self.need)
         for n, s in enumerate(self.spans):
             if x[n]:
@@ -380,7 +384,10 @@ class _Sweep:
             n = -(-max(r, 0) // KWH) - first[t]                # r is at least need - brings: n >= 0
             return float(cheapest[t][n]) if n < len(cheapest[t]) else math.inf
 
+        pairs = sum(len(s.kwh) for s in self.spans)
         for _ in range(POLISH):
+            if not budget.spend(PAIR * pairs):
+                break
             better = False
             for n, s in enumerate(self.spans):
                 sign = -1 if x[n] else 1                   # take it (kWh off the residual) or leave it
