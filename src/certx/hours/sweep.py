@@ -29,8 +29,9 @@ the sweep's).
 A certificate whose kWh reach one hour of the set only is such a piece from the start, at its whole price, so it is
 decided exactly. The sweep leaves a set to the caller (HiGHS's root node) where a spanning class holds more than one
 certificate (the book's classes never do), where it would cut the certificates into more than PIECES pieces each
-(or copy more than CUT times their (hour, kWh) pairs cutting them), or a sweep would keep more than KEPT bytes to go back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
-gives the same answer and bound.
+(or copy more than CUT times their (hour, kWh) pairs cutting them) or a sweep would keep more than KEPT bytes to go
+back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same
+set gives the same answer and bound.
 """
 from __future__ import annotations
 
@@ -353,8 +354,8 @@ class _Sweep:
         return _Pass(value, taken, residual)
 
     def _answer(self, done: _Pass, fixed: dict[int, int], count: int, budget: Budget) -> tuple[list[int], int]:
-        """A fixed sweep's answer, bettered span by span (`_polish`, paid from `budget`), as counts of the set's classes, and its cost
-        (fen)."""
+        """A fixed sweep's answer, bettered span by span (`_polish`, paid from `budget`), as counts of the set's
+        classes, and its cost (fen)."""
         x = [fixed[n] if n in fixed else done.taken[self.of[n][0]] for n in range(len(self.spans))]
         residual = self._polish(x, budget)
         counts, cost = [0] * count, 0
