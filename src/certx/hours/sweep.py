@@ -29,8 +29,9 @@ the sweep's).
 A certificate whose kWh reach one hour of the set only is such a piece from the start, at its whole price, so it is
 decided exactly. The sweep leaves a set to the caller (HiGHS's root node) where a spanning class holds more than one
 certificate (the book's classes never do), where it would cut the certificates into more than PIECES pieces each
-or a sweep would keep more than KEPT bytes to go back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same set
-gives the same answer and bound.
+(or copy more than CUT times their (hour, kWh) pairs cutting them) or a sweep would keep more than KEPT bytes to go
+back, or once a sweep would pass the Budget of WORK. Everything is in a fixed order and reads no clock, so the same
+set gives the same answer and bound.
 """
 from __future__ import annotations
 
@@ -51,10 +52,14 @@ STEPS = 16                 # sweeps of the relaxation, at most, for one set
 STOP_GAP = 0.0005          # a set's bound this near its best answer (relative) ends its steps
 # The work the sweeps of one allocation may do in all, counted in subsets of a front and knapsack cells, with COPY
 # for each knapsack's and HOUR for each hour's own (about 10 ns each, measured on the benchmark's sets and on fronts
-# of 16 at every hour): a bound that reads no clock, for any set's shape. The benchmark's year does about 2.2 billion.
+# of 16 at every hour), and PAIR for each (hour, kWh) pair of the spans in each round of an answer's polish: a
+# bound that reads no clock, for any set's shape. The benchmark's year does about 2.5 billion.
 WORK = 3_000_000_000
 HOUR = 5_000
-COPY = 500
+# A copy of few cells costs 7-10 us (160,000 pieces of one hour, 400 an hour: 1.2-1.6 s a sweep); at 500 such
+# sweeps did 15-19 ns a step.
+COPY = 1_000
+PAIR = 200                 # a polish round: 1.7 us a pair (4 rounds over 160,000 one-hour certificates took 1.1 s)
 KEPT = 256 * 2**20         # bytes a sweep may keep for going back (the benchmark's sets: 34 MB at most)
 THETA = 1.0                # the first step's share of the gap; halved after STALL steps that did not raise the bound
 STALL = 2
@@ -64,6 +69,11 @@ POLISH = 4                 # rounds of single changes that better an answer
 # cost more than HiGHS's root node, which bounds such sets better (a month of 3,000 certificates each over 66-133
 # hours: 40-80 s, against 4-7 s). The benchmark's densest set has 1.5 pieces a certificate.
 PIECES = 2
+# (hour, kWh) pairs the cuts may copy, at most, for each pair of the spans. A piece cut at each hour of its own copies
+# its hours left each time: 130 certificates over 1,000 hours, with 134,000 others over one hour of the set keeping
+# the pieces under PIECES each, took 7 s of cutting (65 million pairs) before the set was refused; the benchmark's
+# sets copy 1.14 pairs a pair at most.
+CUT = 4
 
 
 class Span(NamedTuple):
@@ -146,9 +156,11 @@ def _piece(span: int, kwh: dict[int, int]) -> Piece:
 def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
     """Each span as one piece, cut where more than FRONT pieces would be across the front: at such an hour the
     pieces there that bring it the least kWh go first, then the longest, then the latest; each is cut into the hours
-    before, the hour itself (a piece of one hour, if it brings any) and the hours after. None past PIECES."""
+    before, the hour itself (a piece of one hour, if it brings any) and the hours after. None past PIECES, or once
+    the cuts have copied more than CUT pairs for each of the spans'."""
     pieces = [_piece(n, s.kwh) for n, s in enumerate(spans)]
     most = PIECES * len(spans)
+    copying = CUT * sum(len(s.kwh) for s in spans)
     starting: list[list[int]] = [[] for _ in need]
     for p, piece in enumerate(pieces):
         if piece.first < piece.last:
@@ -161,6 +173,7 @@ def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
         live.sort(key=lambda p: (pieces[p].kwh.get(t, 0), t - pieces[p].last, p))
         for p in live[:len(live) - FRONT]:
             piece = pieces[p]
+            copying -= len(piece.kwh)
             before = {h: kwh for h, kwh in piece.kwh.items() if h < t}
             after = {h: kwh for h, kwh in piece.kwh.items() if h > t}
             parts = [part for part in (before, {t: piece.kwh[t]} if t in piece.kwh else {}, after) if part]
@@ -169,7 +182,7 @@ def _cut(need: list[int], spans: list[Span]) -> list[Piece] | None:
                 pieces.append(_piece(piece.span, part))
                 if pieces[-1].first < pieces[-1].last:        # it starts after t: it joins the front there
                     starting[pieces[-1].first].append(len(pieces) - 1)
-            if len(pieces) > most:
+            if len(pieces) > most or copying < 0:
                 return None
         live = [p for p in live if pieces[p].first <= t <= pieces[p].last and pieces[p].first < pieces[p].last]
     return pieces
@@ -182,7 +195,14 @@ class _Sweep:
                  pieces: list[Piece]) -> None:
         self.need, self.spans = need, spans
         self.singles = [sorted(row, key=lambda s: s[0]) for row in singles]   # stable: the classes' order on a tie
-        self.cheapest = [_cheapest(row, -(-d // KWH)) for row, d in zip(self.singles, need)]
+        self.brings = [0] * len(need)                                  # kWh the spans can bring each hour
+        for span in spans:
+            for t, kwh in span.kwh.items():
+                self.brings[t] += kwh
+        # each hour needs at least (need - brings) // KWH of its single-hour certificates: the costs from there on
+        self.first = [max(0, (d - b) // KWH) for d, b in zip(need, self.brings)]
+        self.cheapest = [_cheapest(row, first, -(-d // KWH))
+                         for row, first, d in zip(self.singles, self.first, need)]
         self.pieces = pieces
         self.of: list[list[int]] = [[] for _ in spans]                 # each span's pieces
         for p, piece in enumerate(self.pieces):
@@ -199,10 +219,7 @@ class _Sweep:
         single-hour certificates and once for each copy), and HOUR. What it keeps: each hour's choices over the
         bits that end there (fewer than its subsets) and its copies' take arrays (one byte a cell)."""
         ends = [0] * (len(self.need) + 1)
-        brings = [0] * len(self.need)
-        for piece in self.pieces:
-            for t, kwh in piece.kwh.items():
-                brings[t] += kwh
+        brings = self.brings
         for ps in starting:
             for p in ps:
                 ends[self.pieces[p].last + 1] += 1
@@ -231,7 +248,7 @@ class _Sweep:
             return None
         if not self.split:
             exact = self._pass({}, {})
-            counts, cost = self._answer(exact, {}, count)
+            counts, cost = self._answer(exact, {}, count, budget)
             return Found(exact.value, counts, cost)
         spans, pieces = self.spans, self.pieces
         shares = {}
@@ -257,7 +274,7 @@ class _Sweep:
                 tried.append(fixed)
                 answer = self._pass({}, fixed)
                 if math.isfinite(answer.value):
-                    counts, cost = self._answer(answer, fixed, count)
+                    counts, cost = self._answer(answer, fixed, count, budget)
                     if best is None or cost < best[1]:
                         best = (counts, cost)
             top = min(ceiling, best[1]) if best is not None else ceiling
@@ -306,7 +323,7 @@ class _Sweep:
             r0 = need - given[t]
             copies = [(p, pieces[p].kwh[t], shares.get(p, self.spans[pieces[p].span].price)) for p in copying[t]]
             low = max(0, r0 - int(brought[-1]) - sum(a for _, a, _ in copies))   # brought[-1]: all of them
-            table, takes = _hour(self.cheapest[t], low, max(r0, low), copies)
+            table, takes = _hour(self.cheapest[t], self.first[t], low, max(r0, low), copies)
             cost = cost + table[np.maximum(r0 - brought, low) - low]
             cost, chosen = _halve(cost, sum(1 for p in front if pieces[p].last == t))
             steps.append((front, chosen, low, takes, r0))
@@ -336,11 +353,11 @@ class _Sweep:
             residual[t] = max(r, 0)
         return _Pass(value, taken, residual)
 
-    def _answer(self, done: _Pass, fixed: dict[int, int], count: int) -> tuple[list[int], int]:
-        """A fixed sweep's answer, bettered span by span (`_polish`), as counts of the set's classes, and its cost
-        (fen)."""
+    def _answer(self, done: _Pass, fixed: dict[int, int], count: int, budget: Budget) -> tuple[list[int], int]:
+        """A fixed sweep's answer, bettered span by span (`_polish`, paid from `budget`), as counts of the set's
+        classes, and its cost (fen)."""
         x = [fixed[n] if n in fixed else done.taken[self.of[n][0]] for n in range(len(self.spans))]
-        residual = self._polish(x)
+        residual = self._polish(x, budget)
         counts, cost = [0] * count, 0
         for n, s in enumerate(self.spans):
             counts[s.k] = x[n]
@@ -353,22 +370,25 @@ class _Sweep:
                 cost += counts[k] * price
         return counts, cost
 
-    def _polish(self, x: list[int]) -> list[int]:
+    def _polish(self, x: list[int], budget: Budget) -> list[int]:
         """Spans taken or left, one at a time in order, while that lowers the cost (each hour then takes the
-        fewest cheapest single-hour certificates it needs), for at most POLISH rounds; the kWh each hour is left
-        to its single-hour certificates."""
+        fewest cheapest single-hour certificates it needs), for at most POLISH rounds, each while `budget` has
+        PAIR for each pair of the spans; the kWh each hour is left to its single-hour certificates."""
         residual = list(self.need)
         for n, s in enumerate(self.spans):
             if x[n]:
                 for t, kwh in s.kwh.items():
                     residual[t] -= kwh
-        cheapest = self.cheapest
+        cheapest, first = self.cheapest, self.first
 
         def hour(t: int, r: int) -> float:
-            need = -(-max(r, 0) // KWH)
-            return float(cheapest[t][need]) if need < len(cheapest[t]) else math.inf
+            n = -(-max(r, 0) // KWH) - first[t]                # r is at least need - brings: n >= 0
+            return float(cheapest[t][n]) if n < len(cheapest[t]) else math.inf
 
+        pairs = sum(len(s.kwh) for s in self.spans)
         for _ in range(POLISH):
+            if not budget.spend(PAIR * pairs):
+                break
             better = False
             for n, s in enumerate(self.spans):
                 sign = -1 if x[n] else 1                   # take it (kWh off the residual) or leave it
@@ -385,12 +405,19 @@ class _Sweep:
         return residual
 
 
-def _cheapest(row: list[tuple[int, int, int]], most: int) -> np.ndarray:
+def _cheapest(row: list[tuple[int, int, int]], first: int, most: int) -> np.ndarray:
     """The cost of the n cheapest of an hour's single-hour certificates (`row`, (price, count, k) by price), for
-    n = 0 up to all of them or `most`, the most the hour can need."""
-    counts = np.minimum(np.array([n for _, n, _ in row], dtype=np.int64), most)
-    prices = np.repeat(np.array([p for p, _, _ in row], dtype=float), counts)[:most]
-    return np.concatenate(([0.0], np.cumsum(prices)))
+    n = `first` up to all of them or `most`, the most the hour can need: never the whole row's certificates, which
+    a hostile hour's need of 10^9 kWh and classes of 10^6 each would make gigabytes."""
+    prices = np.array([p for p, _, _ in row], dtype=np.int64)
+    cum = np.minimum(np.cumsum([min(n, most) for _, n, _ in row], dtype=np.int64), most)   # certificates so far
+    spent = np.concatenate(([0], np.cumsum(np.diff(cum, prepend=0) * prices)))
+    top = int(cum[-1]) if row else 0
+    n = np.arange(first, max(top, first) + 1)               # one entry at least: past `top` it is out of reach
+    k = np.searchsorted(cum, n)                             # the class of the n-th cheapest (k = 0 for n = 0)
+    cost = (spent[k] + (n - np.concatenate(([0], cum))[k]) * np.append(prices, 0)[k]).astype(float)
+    cost[n > top] = np.inf
+    return cost
 
 
 def _sums(values: list[int]) -> np.ndarray:
@@ -415,14 +442,14 @@ def _halve(cost: np.ndarray, ending: int) -> tuple[np.ndarray, list[np.ndarray]]
     return cost, chosen
 
 
-def _hour(cheapest: np.ndarray, low: int, high: int, copies: list[tuple[int, int, float]]
+def _hour(cheapest: np.ndarray, first: int, low: int, high: int, copies: list[tuple[int, int, float]]
           ) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
     """The least cost of covering r kWh of one hour, r = low..high: the fewest single-hour certificates
-    (`cheapest`, the cost of the n cheapest) with, for each copy there (piece, kWh, share), the choice of taking it
+    (`cheapest`, the cost of the n cheapest from n = `first`, at most ⌈low / KWH⌉) with, for each copy there (piece, kWh, share), the choice of taking it
     at its share (a 0/1 knapsack; each take array says where taking it was cheaper, for going back). Taking a copy
     reads the table kWh lower, at most down to 0 kWh: below low + the copies' kWh the table may be too high, and
     the sweep never reads there."""
-    n = -(-np.arange(low, high + 1) // KWH)                  # single-hour certificates needed for r kWh
+    n = -(-np.arange(low, high + 1) // KWH) - first          # single-hour certificates needed for r kWh
     table = np.full(len(n), np.inf)
     np.take(cheapest, n, out=table, mode="clip")
     table[n >= len(cheapest)] = np.inf                       # more than the hour has
