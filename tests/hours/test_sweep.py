@@ -121,7 +121,8 @@ def test_a_set_the_sweep_does_not_take_is_left_to_the_caller(monkeypatch):
     assert sweep.least(one, [0, 1, 2], [1, 2, 1], need, 10**9, sweep.Budget(0)) is None
     assert run(need, one).cost == 24 == brute(need, one)
     need = [0, 1, 1, 1, 0]
-    long = [Supply("a", 1, 1, ((0, 1), (1, 1), (2, 1), (3, 997))), *(Supply("b", 1, 30, ((h, KWH),)) for h in (1, 2, 3))]
+    long = [Supply("a", 1, 1, ((0, 1), (1, 1), (2, 1), (3, 997))),
+            *(Supply("b", 1, 30, ((h, KWH),)) for h in (1, 2, 3))]
     assert run(need, long).cost == 1
     monkeypatch.setattr(sweep, "KEPT", 0)              # a sweep that would keep too much to go back
     assert run(need, long) is None

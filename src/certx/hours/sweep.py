@@ -445,10 +445,10 @@ def _halve(cost: np.ndarray, ending: int) -> tuple[np.ndarray, list[np.ndarray]]
 def _hour(cheapest: np.ndarray, first: int, low: int, high: int, copies: list[tuple[int, int, float]]
           ) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
     """The least cost of covering r kWh of one hour, r = low..high: the fewest single-hour certificates
-    (`cheapest`, the cost of the n cheapest from n = `first`, at most ⌈low / KWH⌉) with, for each copy there (piece, kWh, share), the choice of taking it
-    at its share (a 0/1 knapsack; each take array says where taking it was cheaper, for going back). Taking a copy
-    reads the table kWh lower, at most down to 0 kWh: below low + the copies' kWh the table may be too high, and
-    the sweep never reads there."""
+    (`cheapest`, the cost of the n cheapest from n = `first`, at most ⌈low / KWH⌉) with, for each copy there
+    (piece, kWh, share), the choice of taking it at its share (a 0/1 knapsack; each take array says where taking it
+    was cheaper, for going back). Taking a copy reads the table kWh lower, at most down to 0 kWh: below low + the
+    copies' kWh the table may be too high, and the sweep never reads there."""
     n = -(-np.arange(low, high + 1) // KWH) - first          # single-hour certificates needed for r kWh
     table = np.full(len(n), np.inf)
     np.take(cheapest, n, out=table, mode="clip")
