@@ -34,33 +34,46 @@ def market_of_product(product: str) -> str | None:
     return market
 
 
+def _its_product(cmd: c.OrderNew | c.AuctionOpen) -> tuple[str, ...]:
+    m = cmd.market or market_of_product(cmd.product)
+    return (m,) if m else ()
+
+
+def _its_band(cmd: c.BandSet) -> tuple[str, ...]:
+    m = market_of_product(cmd.product)
+    return (m,) if m else ()
+
+
+def _its_target(cmd: c.OrderLift | c.OrderAccept | c.OrderCancel | c.AuctionBid) -> tuple[str, ...] | None:
+    return (cmd.market,) if cmd.market else None
+
+
+def _its_legs(cmd: c.Surrender) -> tuple[str, ...]:
+    return (("CEA",) if cmd.cea else ()) + (("CCER",) if cmd.ccer else ()) or ("CEA",)
+
+
+def _its_market(cmd: c.LoggedCommand) -> tuple[str, ...]:
+    return (cmd.market,)
+
+
+# Keyed by the command's own type, so that the answer is one lookup: the engine and the gateway ask it of every
+# command, and a chain of class patterns cost a cancel about a microsecond.
+_ROUTE = {
+    c.OrderNew: _its_product, c.AuctionOpen: _its_product, c.BandSet: _its_band,
+    c.OrderLift: _its_target, c.OrderAccept: _its_target, c.OrderCancel: _its_target, c.AuctionBid: _its_target,
+    c.AccountOpen: lambda cmd: MARKETS,
+    c.IssueCcer: lambda cmd: ("CCER", "GEC"), c.IssueGec: lambda cmd: ("CCER", "GEC"),
+    c.IssueCea: lambda cmd: ("CEA",),
+    c.GecMatch: lambda cmd: ("GEC",), c.MandateGrant: lambda cmd: ("GEC",), c.CurveAttach: lambda cmd: ("GEC",),
+    c.Surrender: _its_legs,
+    c.Refusal: lambda cmd: None,
+}
+
+
 def markets(cmd: c.LoggedCommand) -> tuple[str, ...] | None:
     """The markets a command is for, read from its own fields: () if they name no market, None if only the
     order it targets can tell."""
-    match cmd:
-        case c.OrderNew() | c.AuctionOpen():
-            m = cmd.market or market_of_product(cmd.product)
-            return (m,) if m else ()
-        case c.OrderLift() | c.OrderAccept() | c.OrderCancel() | c.AuctionBid():
-            return (cmd.market,) if cmd.market else None
-        case c.AccountOpen():
-            return MARKETS
-        case c.IssueCcer() | c.IssueGec():
-            return ("CCER", "GEC")
-        case c.IssueCea():
-            return ("CEA",)
-        case c.GecMatch() | c.MandateGrant() | c.CurveAttach():
-            return ("GEC",)
-        case c.Surrender():
-            legs = (("CEA",) if cmd.cea else ()) + (("CCER",) if cmd.ccer else ())
-            return legs or ("CEA",)
-        case c.BandSet():
-            m = market_of_product(cmd.product)
-            return (m,) if m else ()
-        case c.Refusal():
-            return None
-        case _:
-            return (cmd.market,)
+    return _ROUTE.get(type(cmd), _its_market)(cmd)
 
 
 def home(cmd: c.LoggedCommand) -> str | None:
