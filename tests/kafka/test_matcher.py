@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import random
-import subprocess
-import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
+from certx.kafka.submit import submit
 from certx.replay import Replay
 from certx.rules import Rules
 from certx.wire.codec import decode_event
@@ -63,30 +62,43 @@ def test_two_matcher_instances_split_the_partitions(as_, topics, gateway, matche
 
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(as_, topics, gateway, matchers, tmp_path):
     """Commands keep arriving while the matcher is killed with SIGKILL ten times at random moments; after a
-    final restart the committed events equal, byte for byte, those of one uninterrupted embedded replay."""
+    final restart the committed events equal, byte for byte, those of one uninterrupted embedded replay of the
+    commands sent."""
     rng = random.Random(20261121)
-    # fed at 300/s: about 67 s of arriving commands, for ten restarts that take 3-4 s each (one after a kill waits
-    # for the group to see the member gone): at 500/s, and at 400/s with the restore reading the published events
-    # back to compare, a loaded host ran out of arrivals after eight
-    lines = trading_day(20_000, seed=13, spacing_ms=10)
-    path = tmp_path / "commands.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    # Fed at 300/s until the tenth kill, then a second more: the feed lasts as long as the restarts take, however
+    # slow the host (a fixed 67 s of commands ran out before the tenth kill on a loaded one). The day holds 333 s.
+    day = trading_day(100_000, seed=13, spacing_ms=10)
+    send = [len(day)]           # how many of the day's commands go: all, unless the tenth kill comes first
+    given, failed = [0], []
+
+    def arriving():
+        while given[0] < send[0]:
+            given[0] += 1
+            yield day[given[0] - 1]
+
+    def feed():
+        try:
+            asyncio.run(submit(arriving(), operator, topics, replay=True, rate=300))
+        except BaseException as error:      # asserted below: a feed that failed proves nothing
+            failed.append(error)
+
     operator = as_("operator")
-    feeder = subprocess.Popen([sys.executable, "-m", "certx.cli", "submit", str(path), "--replay", "--rate", "300",
-                               "--quiet", "--bootstrap", operator.bootstrap, "--prefix", topics.prefix],
-                              env={**os.environ, "CERTX_KAFKA_USER": operator.username,
-                                   "CERTX_KAFKA_PASSWORD": operator.password})
+    feeder = threading.Thread(target=feed)
+    feeder.start()
     kills_mid_stream = 0
     try:
         for _ in range(10):
             m = matchers(snapshot_every=rng.choice([500, 2_000, 5_000]))
             m.wait_assigned()
             time.sleep(rng.uniform(0.2, 1.2))
-            kills_mid_stream += feeder.poll() is None
+            kills_mid_stream += feeder.is_alive()
             m.kill9()
     finally:
-        assert feeder.wait(300) == 0
+        send[0] = min(send[0], given[0] + 300)        # a second more of arrivals, then the feed ends
+        feeder.join(300)
+    assert not failed and not feeder.is_alive(), failed
     assert kills_mid_stream == 10, "every kill came while commands were still arriving"
+    lines = day[:given[0]]
     matchers().wait_assigned()
     want = expected_events(lines)
     got = asyncio.run(committed_events(operator, topics, counts(want), timeout=180))
