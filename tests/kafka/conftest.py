@@ -127,15 +127,23 @@ async def committed_events(kafka: Connection, topics: Topics, want: dict[int, in
     return {p: [r.value for r in records] for p, records in got.items()}
 
 
-def feeding(kafka: Connection, topic: str, records: list, chunk: int, pause: float) -> threading.Thread:
+def feeding(kafka: Connection, topic: str, records: list, chunk: int, pause: float,
+            until: threading.Event | None = None) -> threading.Thread:
     """A thread that writes `records` (as `produce_raw` takes them) to `topic`, `chunk` at a time, `pause` seconds
-    apart, as a matcher would while a test kills or restarts what reads them: already started."""
+    apart, as a matcher would while a test kills or restarts what reads them: already started. With `until`, it
+    stops one chunk after that is set, so that it feeds for as long as the test's restarts take, however slow the
+    host; `thread.sent` is how many records went, from the first."""
     async def paced() -> None:
         for i in range(0, len(records), chunk):
+            last = until is not None and until.is_set()
             await produce_raw(kafka, topic, records[i:i + chunk])
+            thread.sent = min(i + chunk, len(records))
+            if last:
+                return
             await asyncio.sleep(pause)
 
     thread = threading.Thread(target=lambda: asyncio.run(paced()))
+    thread.sent = 0
     thread.start()
     return thread
 
