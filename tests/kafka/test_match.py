@@ -6,12 +6,16 @@ buyer's evidence made from the events read back from Kafka is the one made from 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from certx import money
 from certx.hours import evidence
 from certx.hours.matches import Matches, period
+from certx.kafka.connection import Connection
+from certx.kafka.topics import Topics
 from certx.sample.hourly import BUYER, year
 from certx.store import open_store
 from certx.wire import events as e
@@ -78,3 +82,57 @@ def test_a_match_longer_than_the_session_timeout_keeps_the_matcher_in_its_group(
         assert got[p] == want[p], f"partition {p}: events differ from certx replay"
     assigned = [line for line in matcher.text().splitlines() if '"matcher.assigned"' in line]
     assert len(assigned) == 1, f"the matcher's partitions moved: {assigned}"
+
+
+async def a_member_joins_and_leaves_while_it_is_solved(operator: Connection, matcher: Connection,
+                                                       topics: Topics) -> None:
+    """Once the `gec.match` is in the command log (the matcher fetches it at once and solves it for seconds), a
+    second member joins the matchers' group and leaves: two rebalances while the match is being solved, as when a
+    second matcher instance starts or its supervisor restarts it. The member never commits a position."""
+    reader = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
+                              auto_offset_reset="earliest", **operator.aiokafka())
+    await reader.start()
+    try:
+        reader.assign([TopicPartition(topics.commands, 2)])
+        deadline = time.monotonic() + 60
+        seen = False
+        while not seen and time.monotonic() < deadline:
+            for records in (await reader.getmany(timeout_ms=100)).values():
+                seen = seen or any(b'"gec.match"' in (r.value or b"") for r in records)
+        assert seen, "the gec.match never reached the command log"
+    finally:
+        await reader.stop()
+    member = AIOKafkaConsumer(group_id=topics.group("matcher"), client_id="zz-member", enable_auto_commit=False,
+                              isolation_level="read_committed", **matcher.aiokafka())
+    await member.start()
+    try:
+        member.subscribe([topics.commands])
+        deadline = time.monotonic() + 60
+        while not member.assignment() and time.monotonic() < deadline:
+            await member.getmany(timeout_ms=100, max_records=1)
+    finally:
+        await member.stop()          # leaves the group: another rebalance
+
+
+def test_U3_a_rebalance_while_a_match_is_solved_applies_it_once(as_, topics, gateway, matchers):
+    """The matcher solves a batch holding a 24/7 match off its event loop, so its group may rebalance meanwhile.
+    What it lets go of must be the engine as it stands after the batch it is applying, with that batch's position
+    (and its transaction committed), never the engine half-way, or done, with the position before it: kept so and
+    assigned back, the engine applied the batch twice, and the market published the second answer (the match
+    refused as a duplicate order id), while its lots and the buyer's cash had gone to the first (U3: the same
+    log gives the same events)."""
+    lines = year(projects=12, load_kw=400)              # the LP path: seconds of solving
+    want = expected_events(lines)
+    matcher = matchers()
+    matcher.wait_assigned()
+    operator = as_("operator")
+    replay(operator, topics, lines[:-1])
+    asyncio.run(committed_events(operator, topics, counts(expected_events(lines[:-1]))))
+    assert b'"gec.match"' in lines[-1]
+    replay(operator, topics, lines[-1:])
+    asyncio.run(a_member_joins_and_leaves_while_it_is_solved(operator, as_("matcher"), topics))
+    got = asyncio.run(committed_events(operator, topics, counts(want)))
+    assigned = [line for line in matcher.text().splitlines() if '"matcher.assigned"' in line]
+    assert len(assigned) >= 2, "no rebalance happened"
+    for p in want:
+        assert got[p] == want[p], f"partition {p}: events differ from certx replay"
