@@ -96,6 +96,11 @@ class Matcher(ConsumerRebalanceListener):
         self.restoring = False
         self.failure: BaseException | None = None
         self.halted: set[int] = set()                   # partitions held, not served (Diverged: the log says why)
+        # Held while a fetch's batches are applied and their transactions queued. A batch with a 24/7 match is
+        # applied in a thread, so the group may rebalance meanwhile: a revoke must wait for the batch and keep the
+        # engine with that batch's position, never the engine half-way (or done) with the position before it, which
+        # an assignment back reused and applied the batch to twice.
+        self.applying = asyncio.Lock()
 
     def ready(self) -> bool:
         """Restored (every partition it was given, none halted) and caught up with the command log."""
@@ -139,24 +144,30 @@ class Matcher(ConsumerRebalanceListener):
                 continue
             await liveness.check(fetched)
             self.progress.tick(consumer, self.processed)
-            for tp, records in fetched.items():
-                if not records:
-                    continue
-                part = self.owned.get(tp.partition)
-                if part is None:
-                    # Fetched while the partition was being restored or revoked: never drop records on the
-                    # floor, put the position back so they come again once the engine is ready.
-                    if tp in consumer.assignment():
-                        consumer.seek(tp, records[0].offset)
-                    continue
-                if records[0].offset < part.position:       # already applied (fetched again after a seek)
-                    records = [r for r in records if r.offset >= part.position]
-                    if not records:
-                        continue
-                # Past the batch and any transaction markers after it: what the transaction commits.
-                await self._process(part, records, await consumer.position(tp))
+            async with self.applying:
+                await self._apply(fetched)
         for part in list(self.owned.values()):
             await part.transactions.settle()
+
+    async def _apply(self, fetched: dict) -> None:
+        """Each partition's fetched batch applied to its engine, and its transaction queued."""
+        consumer = self.consumer
+        for tp, records in fetched.items():
+            if not records:
+                continue
+            part = self.owned.get(tp.partition)
+            if part is None:
+                # Fetched while the partition was being restored or revoked: never drop records on the
+                # floor, put the position back so they come again once the engine is ready.
+                if tp in consumer.assignment():
+                    consumer.seek(tp, records[0].offset)
+                continue
+            if records[0].offset < part.position:       # already applied (fetched again after a seek)
+                records = [r for r in records if r.offset >= part.position]
+                if not records:
+                    continue
+            # Past the batch and any transaction markers after it: what the transaction commits.
+            await self._process(part, records, await consumer.position(tp))
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -226,6 +237,10 @@ class Matcher(ConsumerRebalanceListener):
     # --- partitions come and go --------------------------------------------------------------------
 
     async def on_partitions_revoked(self, revoked) -> None:
+        async with self.applying:       # the batch being applied first, its transaction queued (see `applying`)
+            await self._revoke(revoked)
+
+    async def _revoke(self, revoked) -> None:
         for tp in revoked:
             if tp.partition in self.halted:
                 self.halted.discard(tp.partition)
