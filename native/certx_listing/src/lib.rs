@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 // ------------------------------------------------------------------------------------------ a fast hasher
 
@@ -65,7 +66,7 @@ struct Wallet {
 }
 
 struct Resting {
-    order_id: Box<str>,
+    order_id: Rc<str>, // one allocation, shared with `order_ids` and `resting`
     wallet: u32,
     is_buy: bool,
     price: i64,
@@ -155,7 +156,8 @@ impl<'a> Parser<'a> {
                 b'"' => {
                     let raw = &self.s[start..self.i];
                     self.i += 1;
-                    return std::str::from_utf8(raw).map(std::borrow::Cow::Borrowed).map_err(|_| bad("utf-8"));
+                    // SAFETY: the whole record was checked to be UTF-8 (parse), and a string ends at an ASCII quote
+                    return Ok(std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) }));
                 }
                 b'\\' => return self.escaped(start),
                 c if c < 0x20 => return Err(bad("control character in a string")),
@@ -246,8 +248,7 @@ impl<'a> Parser<'a> {
 }
 
 fn name(v: std::borrow::Cow<'_, str>) -> PyResult<std::borrow::Cow<'_, str>> {
-    let n = v.chars().count();
-    if n == 0 || n > 128 {
+    if v.is_empty() || (v.len() > 128 && v.chars().count() > 128) {
         return Err(bad("a name of 1 to 128 characters"));
     }
     Ok(v)
@@ -285,6 +286,7 @@ fn price_bounds(fen: i64) -> PyResult<i64> {
 }
 
 fn parse(raw: &[u8]) -> PyResult<Cmd<'_>> {
+    std::str::from_utf8(raw).map_err(|_| bad("utf-8"))?;
     let mut p = Parser { s: raw, i: 0 };
     let mut cmd = Cmd::default();
     p.eat(b'{')?;
@@ -476,14 +478,15 @@ struct ListingEngine {
     wallets: Vec<Wallet>,
     wallet_of: FxMap<Box<str>, u32>,
     products: Vec<Product>,
-    order_ids: FxSet<Box<str>>,
-    resting: FxMap<Box<str>, (u32, u32)>, // order id -> (product, slot)
+    order_ids: FxSet<Rc<str>>,
+    resting: FxMap<Rc<str>, (u32, u32)>, // order id -> (product, slot)
     slots: Vec<Resting>,
     free_slots: Vec<u32>,
     locked: Vec<(u32, u32)>, // positions with units waiting for T+1 (wallet, product), as `locked`
     // the command being applied: its events' start in the output
     ev_start: usize,
     ev_count: i64,
+    buf: Vec<u8>, // the output, kept between batches
 }
 
 /// What a fill needs to publish its trade.
@@ -641,7 +644,8 @@ impl ListingEngine {
             }
         }
         // accepted: nothing below refuses
-        self.order_ids.insert(order_id.into());
+        let id: Rc<str> = order_id.into();
+        self.order_ids.insert(id.clone());
         out.extend_from_slice(b"{\"type\":\"order.accepted\",\"order_id\":");
         put_str(out, order_id);
         out.extend_from_slice(b",\"account\":");
@@ -660,7 +664,7 @@ impl ListingEngine {
         }
         self.release_slots(&fills);
         if left > 0 {
-            self.rest(pi, order_id, w, is_buy, price, left);
+            self.rest(pi, id, w, is_buy, price, left);
         }
         Ok(())
     }
@@ -721,8 +725,8 @@ impl ListingEngine {
         }
     }
 
-    fn rest(&mut self, pi: usize, order_id: &str, w: u32, is_buy: bool, price: i64, left: i64) {
-        let order = Resting { order_id: order_id.into(), wallet: w, is_buy, price, remaining: left };
+    fn rest(&mut self, pi: usize, order_id: Rc<str>, w: u32, is_buy: bool, price: i64, left: i64) {
+        let order = Resting { order_id: order_id.clone(), wallet: w, is_buy, price, remaining: left };
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.slots[s as usize] = order;
@@ -739,7 +743,7 @@ impl ListingEngine {
         level.queue.push_back(slot);
         level.live += 1;
         level.quantity += left;
-        self.resting.insert(order_id.into(), (pi as u32, slot));
+        self.resting.insert(order_id, (pi as u32, slot));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -893,7 +897,7 @@ impl ListingEngine {
             listing_windows, tick, size_min: sizes.0, size_max: sizes.1, size_lot: sizes.2, t_plus_one,
             wallets: Vec::new(), wallet_of: FxMap::default(), products: Vec::new(),
             order_ids: order_ids.into_iter().map(Into::into).collect(), resting: FxMap::default(),
-            slots: Vec::new(), free_slots: Vec::new(), locked: Vec::new(), ev_start: 0, ev_count: 0,
+            slots: Vec::new(), free_slots: Vec::new(), locked: Vec::new(), ev_start: 0, ev_count: 0, buf: Vec::new(),
         };
         for (account, broker, cash, cash_held, positions) in wallets {
             let mut ps = vec![None; products.len()];
@@ -918,7 +922,8 @@ impl ListingEngine {
                         -> PyResult<Bound<'py, PyBytes>> {
         let one_at: Option<i64> = ats.extract().ok();
         let at_list = if one_at.is_none() { Some(ats.cast::<PyList>()?.clone()) } else { None };
-        let mut out: Vec<u8> = Vec::with_capacity(records.len() * 260);
+        let mut out = std::mem::take(&mut self.buf);
+        out.clear();
         for (k, record) in records.iter().enumerate() {
             let record = record.cast::<PyBytes>()?;
             let at = match one_at {
@@ -928,7 +933,9 @@ impl ListingEngine {
             let cmd = parse(record.as_bytes())?;
             self.apply_one(&cmd, at, &mut out)?;
         }
-        Ok(PyBytes::new(py, &out))
+        let bytes = PyBytes::new(py, &out);
+        self.buf = out;
+        Ok(bytes)
     }
 
     /// The boundary alone: takes the same arguments, reads every record's bytes and time, does no work.
