@@ -12,7 +12,7 @@
 use pyo3::exceptions::{PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
@@ -40,13 +40,17 @@ impl Hasher for Fx {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // a multiply moves entropy only upwards: fold the high bits down, or keys that differ only in their later
+        // bytes (order ids "L1", "L2", ...) fall into the same buckets (murmur3's finaliser)
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
 type FxBuild = BuildHasherDefault<Fx>;
 type FxMap<K, V> = HashMap<K, V, FxBuild>;
-type FxSet<K> = HashSet<K, FxBuild>;
 
 // ------------------------------------------------------------------------------------------ state
 
@@ -65,8 +69,56 @@ struct Wallet {
     positions: Vec<Option<Position>>, // by product index
 }
 
+/// An order id as a key: up to 15 bytes inline (the length in the first byte, so no two ids share a key), longer
+/// ones as a shared string. No allocation and a 16-byte compare for every id the flows send.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Id {
+    Short(u128),
+    Long(Rc<str>),
+}
+
+impl Id {
+    #[inline]
+    fn of(s: &str) -> Id {
+        let b = s.as_bytes();
+        if b.len() <= 15 {
+            let mut a = [0u8; 16];
+            a[0] = b.len() as u8;
+            a[1..=b.len()].copy_from_slice(b);
+            Id::Short(u128::from_le_bytes(a))
+        } else {
+            Id::Long(s.into())
+        }
+    }
+    #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Id::Short(k) => {
+                let a = k.to_le_bytes();
+                // SAFETY: the bytes of a &str, cut at its own length
+                put_str(out, unsafe { std::str::from_utf8_unchecked(&a[1..=a[0] as usize]) })
+            }
+            Id::Long(s) => put_str(out, s),
+        }
+    }
+    fn string(&self) -> String {
+        let mut v = Vec::new();
+        self.put(&mut v);
+        serde_free_unquote(&v)
+    }
+}
+
+/// The text of a JSON string written by put_str (ids with escapes are rare; only `book()` needs this).
+fn serde_free_unquote(v: &[u8]) -> String {
+    let mut p = Parser { s: v, i: 0 };
+    p.string().map(|c| c.into_owned()).unwrap_or_default()
+}
+
+/// Where a day's order id is: its product and its slot on the book, or NOT_RESTING once filled or cancelled.
+const NOT_RESTING: u32 = u32::MAX;
+
 struct Resting {
-    order_id: Rc<str>, // one allocation, shared with `order_ids` and `resting`
+    order_id: Id,
     wallet: u32,
     is_buy: bool,
     price: i64,
@@ -151,6 +203,10 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> PyResult<std::borrow::Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
+        // the common case: no escape, no control character before the closing quote
+        if let Some(n) = self.s[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) {
+            self.i = start + n;
+        }
         while self.i < self.s.len() {
             match self.s[self.i] {
                 b'"' => {
@@ -286,7 +342,9 @@ fn price_bounds(fen: i64) -> PyResult<i64> {
 }
 
 fn parse(raw: &[u8]) -> PyResult<Cmd<'_>> {
-    std::str::from_utf8(raw).map_err(|_| bad("utf-8"))?;
+    if !raw.is_ascii() {
+        std::str::from_utf8(raw).map_err(|_| bad("utf-8"))?;
+    }
     let mut p = Parser { s: raw, i: 0 };
     let mut cmd = Cmd::default();
     p.eat(b'{')?;
@@ -462,9 +520,10 @@ fn py_repr(s: &str) -> String {
 // ------------------------------------------------------------------------------------------ the engine
 
 #[pyclass(unsendable)]
+#[allow(dead_code)]
 struct ListingEngine {
     market: Box<str>,
-    partition: i64,
+    partition: i64, // written once into origin_head
     commands: i64,
     seq: i64,
     trades: i64,
@@ -478,8 +537,7 @@ struct ListingEngine {
     wallets: Vec<Wallet>,
     wallet_of: FxMap<Box<str>, u32>,
     products: Vec<Product>,
-    order_ids: FxSet<Rc<str>>,
-    resting: FxMap<Rc<str>, (u32, u32)>, // order id -> (product, slot)
+    ids: FxMap<Id, (u32, u32)>, // every order id accepted today (D2) -> (product, slot or NOT_RESTING)
     slots: Vec<Resting>,
     free_slots: Vec<u32>,
     locked: Vec<(u32, u32)>, // positions with units waiting for T+1 (wallet, product), as `locked`
@@ -487,6 +545,8 @@ struct ListingEngine {
     ev_start: usize,
     ev_count: i64,
     buf: Vec<u8>, // the output, kept between batches
+    origin_head: Vec<u8>,
+    market_tail: Vec<u8>,
 }
 
 /// What a fill needs to publish its trade.
@@ -524,14 +584,11 @@ impl ListingEngine {
         let index = self.ev_count;
         out.extend_from_slice(b",\"seq\":");
         put_int(out, self.seq + index);
-        out.extend_from_slice(b",\"origin\":{\"partition\":");
-        put_int(out, self.partition);
-        out.extend_from_slice(b",\"offset\":");
+        out.extend_from_slice(&self.origin_head); // ,"origin":{"partition":P,"offset":
         put_int(out, position);
         out.extend_from_slice(b",\"index\":");
         put_int(out, index);
-        out.extend_from_slice(b"},\"market\":");
-        put_str(out, &self.market);
+        out.extend_from_slice(&self.market_tail); // },"market":"M"
         if !reference.is_empty() {
             out.extend_from_slice(b",\"ref\":");
             put_str(out, reference);
@@ -597,7 +654,8 @@ impl ListingEngine {
         Self::in_window(&self.listing_windows, at)?;
         let w = self.broker_wallet(cmd)?;
         let order_id = cmd.order_id.as_deref().unwrap();
-        if self.order_ids.contains(order_id) {
+        let key = Id::of(order_id);
+        if self.ids.contains_key(&key) {
             return Err(Rejected("duplicate_order_id", order_id.to_string()));
         }
         let pname = cmd.product.as_deref().unwrap();
@@ -644,8 +702,6 @@ impl ListingEngine {
             }
         }
         // accepted: nothing below refuses
-        let id: Rc<str> = order_id.into();
-        self.order_ids.insert(id.clone());
         out.extend_from_slice(b"{\"type\":\"order.accepted\",\"order_id\":");
         put_str(out, order_id);
         out.extend_from_slice(b",\"account\":");
@@ -663,9 +719,8 @@ impl ListingEngine {
             self.listing_trade(pi, w, order_id, is_buy, price, f, position, reference, out);
         }
         self.release_slots(&fills);
-        if left > 0 {
-            self.rest(pi, id, w, is_buy, price, left);
-        }
+        let slot = if left > 0 { self.rest(pi, key.clone(), w, is_buy, price, left) } else { NOT_RESTING };
+        self.ids.insert(key, (pi as u32, slot));
         Ok(())
     }
 
@@ -700,7 +755,9 @@ impl ListingEngine {
                     level.queue.pop_front(); // its slot is freed once the trade is written
                     level.live -= 1;
                     level.quantity -= rem;
-                    self.resting.remove(&*o.order_id);
+                    if let Some(place) = self.ids.get_mut(&o.order_id) {
+                        place.1 = NOT_RESTING;
+                    }
                 } else {
                     fills.push(Fill { slot, quantity });
                     o.remaining = rem - quantity;
@@ -725,8 +782,8 @@ impl ListingEngine {
         }
     }
 
-    fn rest(&mut self, pi: usize, order_id: Rc<str>, w: u32, is_buy: bool, price: i64, left: i64) {
-        let order = Resting { order_id: order_id.clone(), wallet: w, is_buy, price, remaining: left };
+    fn rest(&mut self, pi: usize, order_id: Id, w: u32, is_buy: bool, price: i64, left: i64) -> u32 {
+        let order = Resting { order_id, wallet: w, is_buy, price, remaining: left };
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.slots[s as usize] = order;
@@ -743,7 +800,7 @@ impl ListingEngine {
         level.queue.push_back(slot);
         level.live += 1;
         level.quantity += left;
-        self.resting.insert(order_id, (pi as u32, slot));
+        slot
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -797,8 +854,6 @@ impl ListingEngine {
         day.last_quantity = quantity;
         // the trade event
         self.trades += 1;
-        let maker_order = &self.slots[f.slot as usize].order_id;
-        let (buy_order, sell_order) = if taker_buys { (taker_order, &**maker_order) } else { (&**maker_order, taker_order) };
         out.extend_from_slice(b"{\"type\":\"trade\",\"trade_id\":\"");
         out.extend_from_slice(self.market.as_bytes()); // a market name needs no escape
         out.push(b'-');
@@ -810,9 +865,10 @@ impl ListingEngine {
         out.extend_from_slice(b",\"quantity\":");
         put_int(out, quantity);
         out.extend_from_slice(b",\"buy_order\":");
-        put_str(out, buy_order);
+        let maker_order = &self.slots[f.slot as usize].order_id;
+        if taker_buys { put_str(out, taker_order) } else { maker_order.put(out) }
         out.extend_from_slice(b",\"sell_order\":");
-        put_str(out, sell_order);
+        if taker_buys { maker_order.put(out) } else { put_str(out, taker_order) }
         out.extend_from_slice(b",\"buyer\":");
         put_str(out, &self.wallets[buyer as usize].account);
         out.extend_from_slice(b",\"seller\":");
@@ -830,7 +886,8 @@ impl ListingEngine {
         }
         let order_id = cmd.order_id.as_deref().unwrap();
         let account = cmd.account.as_deref().unwrap();
-        let Some(&(pi, slot)) = self.resting.get(order_id) else {
+        let key = Id::of(order_id);
+        let Some(&(pi, slot)) = self.ids.get(&key).filter(|p| p.1 != NOT_RESTING) else {
             // block offers and GEC orders are outside the prototype (none exist in a listing-only market)
             return Ok(Err(Rejected("unknown_order", order_id.to_string())));
         };
@@ -841,7 +898,7 @@ impl ListingEngine {
         }
         let (is_buy, price, remaining) = (o.is_buy, o.price, o.remaining);
         // ListingBook._drop
-        self.resting.remove(order_id);
+        self.ids.get_mut(&key).unwrap().1 = NOT_RESTING;
         self.slots[slot as usize].remaining = 0;
         let product = &mut self.products[pi as usize];
         let side = if is_buy { &mut product.bids } else { &mut product.asks };
@@ -896,9 +953,15 @@ impl ListingEngine {
             cancel_windows: listing_windows.iter().chain(block_windows.iter()).copied().collect(),
             listing_windows, tick, size_min: sizes.0, size_max: sizes.1, size_lot: sizes.2, t_plus_one,
             wallets: Vec::new(), wallet_of: FxMap::default(), products: Vec::new(),
-            order_ids: order_ids.into_iter().map(Into::into).collect(), resting: FxMap::default(),
+            ids: order_ids.iter().map(|id| (Id::of(id), (0, NOT_RESTING))).collect(),
             slots: Vec::new(), free_slots: Vec::new(), locked: Vec::new(), ev_start: 0, ev_count: 0, buf: Vec::new(),
+            origin_head: Vec::new(), market_tail: Vec::new(),
         };
+        eng.origin_head.extend_from_slice(b",\"origin\":{\"partition\":");
+        put_int(&mut eng.origin_head, partition);
+        eng.origin_head.extend_from_slice(b",\"offset\":");
+        eng.market_tail.extend_from_slice(b"},\"market\":");
+        put_str(&mut eng.market_tail, &eng.market);
         for (account, broker, cash, cash_held, positions) in wallets {
             let mut ps = vec![None; products.len()];
             for (product, free, held, locked) in positions {
@@ -998,8 +1061,9 @@ impl ListingEngine {
     fn book(&self, product: &str)
             -> PyResult<(Vec<(String, i64)>, (Option<i64>, Option<i64>, Option<i64>, i128, i128, Option<i64>, i64))> {
         let pi = self.products.iter().position(|p| &*p.name == product).ok_or_else(|| bad("product"))?;
-        let mut orders: Vec<(String, i64)> = self.resting.iter().filter(|(_, &(p, _))| p as usize == pi)
-            .map(|(id, &(_, s))| (id.to_string(), self.slots[s as usize].remaining)).collect();
+        let mut orders: Vec<(String, i64)> = self.ids.iter()
+            .filter(|(_, &(p, s))| p as usize == pi && s != NOT_RESTING)
+            .map(|(id, &(_, s))| (id.string(), self.slots[s as usize].remaining)).collect();
         orders.sort();
         let d = &self.products[pi].day;
         Ok((orders, (d.open, d.high, d.low, d.listing_volume, d.listing_value, d.last, d.last_quantity)))
