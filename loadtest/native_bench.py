@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from loadtest.compile_bench import spread
+
 ROOT = Path(__file__).resolve().parent.parent
 CRATE = ROOT / "native" / "certx_listing"
 NATIVE_OUT = ROOT / ".cache" / "native-listing"
@@ -303,10 +305,6 @@ def run_variant(variant: str, orders: int, batch_size: int) -> dict:
                            "--orders", str(orders), "--batch", str(batch_size)],
                           cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def spread(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values)), "min": round(min(values)), "max": round(max(values))}
 
 
 def main() -> None:
