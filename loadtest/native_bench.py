@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 from loadtest.compile_bench import spread
+from loadtest.peer_bench import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 CRATE = ROOT / "native" / "certx_listing"
@@ -280,12 +281,7 @@ def measure(variant: str, orders: int, batch_size: int) -> dict:
                 for b in batches:
                     parse(b)
                 return 0
-    gc.collect()
-    gc.disable()
-    c0, w0 = time.process_time(), time.perf_counter()
-    events = loop()
-    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    gc.enable()
+    cpu, wall, events = timed(loop)
     if variant == "native":
         extra["call_only_cpu_s"] = round(call_only(), 4)
         extra["call_only_commands_per_cpu_s"] = round(len(raw) / extra["call_only_cpu_s"])

@@ -145,7 +145,7 @@ def book_digest(resting) -> str:
 
 # ---------------------------------------------------------------------------------------------- the children
 
-def _timed(loop) -> tuple[float, float, int]:
+def timed(loop) -> tuple[float, float, int]:
     gc.collect()
     gc.disable()
     c0, w0 = time.process_time(), time.perf_counter()
@@ -170,7 +170,7 @@ def child_certx(flow: Path) -> dict:
             events += len(apply(cmd, AT))
         return events
 
-    cpu, wall, events = _timed(loop)
+    cpu, wall, events = timed(loop)
     book = engine.products["CEA21"].book
     return {"engine": "certx", "cpu_s": cpu, "wall_s": wall, "commands": len(cmds), "events": events,
             "trades": engine.trades, "resting_at_end": len(book.orders),
@@ -191,7 +191,7 @@ def child_peer(flow: Path) -> dict:
             events += len(process(sc))
         return events
 
-    cpu, wall, events = _timed(loop)
+    cpu, wall, events = timed(loop)
     book = engine.book
     return {"engine": f"{PEER} {matching_engine.__version__}", "cpu_s": cpu, "wall_s": wall,
             "commands": len(cmds), "events": events, "trades": engine.next_trade_id - 1,
