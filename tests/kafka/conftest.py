@@ -96,10 +96,12 @@ def replay(kafka: Connection, topics: Topics, lines: list[bytes]) -> None:
 
 
 async def read_topic(kafka: Connection, topic: str, partitions: list[int], want: int | None = None,
-                     timeout: float = 60.0, settle: float = 1.0) -> dict[int, list]:
-    """The committed records of `topic` (read_committed), until `want` in all (or the timeout), then `settle`
-    seconds more so that duplicates, if any, would show."""
-    consumer = AIOKafkaConsumer(isolation_level="read_committed", enable_auto_commit=False,
+                     timeout: float = 60.0, settle: float = 1.0,
+                     isolation: str = "read_committed") -> dict[int, list]:
+    """The committed records of `topic` (read_committed; read_uncommitted: every record written, aborted ones
+    too), until `want` in all (or the timeout), then `settle` seconds more so that duplicates, if any, would
+    show."""
+    consumer = AIOKafkaConsumer(isolation_level=isolation, enable_auto_commit=False,
                                 auto_offset_reset="earliest", **kafka.aiokafka())
     await consumer.start()
     got: dict[int, list] = {p: [] for p in partitions}

@@ -18,7 +18,7 @@ a record read waits until every sender's partition with committed records still 
 time (the consumer position committed for a partition is that of its first record still waiting).
 Recorded days on the replay topic keep their recorded times.
 
-The gateway is a sequencer: one runs at a time. Its two transactional ids are fixed, so a new instance fences
+The gateway is a sequencer: one runs at a time. Its transactional ids are fixed, so a new instance fences
 the old one, whose next transaction fails and ends it (crash-only); the new one resumes from the committed
 positions. On start it rebuilds the door's memory of which market each order of the day is in from
 `certx.commands`: each market's commands since its last opening, in log order (certx.gateway.memory).
@@ -45,7 +45,7 @@ from certx.kafka.liveness import Liveness
 from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.topics import Topics, send_batched
-from certx.kafka.transactions import Transactions, transactional_producers
+from certx.kafka.transactions import TURNS, Transactions, transactional_producers
 from certx.wire import events as e
 from certx.wire.codec import NotAnObject, encode
 from certx.wire.dead_letter import dead_letter
@@ -99,8 +99,9 @@ class Gateway:
     async def start(self) -> None:
         t = self.s.topics
         await require_topics(self.s.kafka, [t.commands, t.events, t.replay, t.dlq])
-        ids = (t.transactional_id("gateway", "a"), t.transactional_id("gateway", "b"))
-        self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024), "gateway")
+        ids = tuple(t.transactional_id("gateway", turn) for turn in TURNS)
+        self.transactions = Transactions(transactional_producers(self.s.kafka, ids, 1024 * 1024), "gateway",
+                                         self.s.group)
         await self.transactions.start()       # fences a previous gateway
         self.consumer = AIOKafkaConsumer(
             group_id=self.s.group, enable_auto_commit=False, isolation_level="read_committed",
@@ -241,10 +242,9 @@ class Gateway:
         positions = await self._to_commit({})
 
         async def fill(producer) -> list[asyncio.Future]:
-            await producer.send_offsets_to_transaction(positions, self.s.group)
             return []
 
-        await self.transactions.submit(fill)
+        await self.transactions.submit(fill, positions)
 
     async def run(self) -> None:
         consumer = self.consumer
@@ -325,11 +325,9 @@ class Gateway:
         positions = await self._to_commit({tp: end if first is None else first})
 
         async def fill(producer) -> list[asyncio.Future]:
-            sent = await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
-            await producer.send_offsets_to_transaction(positions, self.s.group)
-            return sent
+            return await send_batched(producer, self.s.topics.dlq, 0, None, [letter])
 
-        await self.transactions.submit(fill)
+        await self.transactions.submit(fill, positions)
         await self.transactions.settle()
         consumer.seek(tp, end)
         self.positions[tp] = end
@@ -420,7 +418,6 @@ class Gateway:
                 sent += await send_batched(producer, t.commands, p, MARKET_OF[p].encode(), values, stamps[p])
             if dead:
                 sent += await send_batched(producer, t.dlq, 0, None, dead)
-            await producer.send_offsets_to_transaction(positions, self.s.group)
             return sent
 
         def committed() -> None:
@@ -434,7 +431,7 @@ class Gateway:
                 metrics.DEAD_LETTERS.labels("gateway").inc(len(dead))
                 log.warning("gateway.dead_letters", count=len(dead))
 
-        await self.transactions.submit(fill, committed)
+        await self.transactions.submit(fill, positions, committed)
 
     async def _behind(self) -> list[TopicPartition]:
         """The senders' partitions with committed records not read yet (as the latest fetches report their last

@@ -1,11 +1,12 @@
 """The matcher on Kafka: `certx.commands` in, `certx.events` out, exactly once (DESIGN 2–4, 7).
 
 Each input partition is one market with its own engine and its own ordered transactions
-(certx.kafka.transactions; transactional ids `<group>-<partition>-a` and `-b`: aiokafka does not fence
-zombies across rebalances, so per-partition ids are what fence the previous owner of a partition). For every
-batch fetched from a partition, one transaction holds the batch's events, its quotes on `certx.marketdata` (one
-for each product the batch changed: certx.marketdata.quote), its dead letters, now and then a snapshot of the engine,
-and the consumed position. The quotes are exactly as current as the events: they commit, or not, with them.
+(certx.kafka.transactions; transactional ids `<group>-<partition>-a`, `-b` and `-c`: aiokafka does not fence
+zombies across rebalances, so per-partition ids are what fence the previous owner of a partition). Every batch
+fetched from a partition commits in one transaction (with the batches fetched while the one before it commits)
+with the batch's events, its quotes on `certx.marketdata` (one for each product the batch changed:
+certx.marketdata.quote), its dead letters, now and then a snapshot of the engine, and the consumed position.
+The quotes are exactly as current as the events: they commit, or not, with them.
 
 The position is Kafka's, not a count of records: the gateway writes `certx.commands` in transactions, so commit
 markers (and aborted records, which read_committed skips) take offsets between commands. The consumer's
@@ -45,7 +46,7 @@ from certx.kafka.progress import Progress
 from certx.kafka.reach import require_topics
 from certx.kafka.restore import Diverged, restore
 from certx.kafka.topics import SNAPSHOT_MAX_BYTES, Topics, send_batched
-from certx.kafka.transactions import Transactions, transactional_producers
+from certx.kafka.transactions import TURNS, Transactions, transactional_producers
 from certx.marketdata import Changes, quotes
 from certx.rules import DEFAULT, Rules
 from certx.wire.codec import encode
@@ -216,7 +217,6 @@ class Matcher(ConsumerRebalanceListener):
             if blob is not None:
                 for key, value in snapshots.chunks(blob, p, position):
                     sent.append(await producer.send(topics.snapshots, value, key=key, partition=p))
-            await producer.send_offsets_to_transaction({part.tp: position}, self.s.group)
             return sent
 
         def committed() -> None:
@@ -232,7 +232,7 @@ class Matcher(ConsumerRebalanceListener):
                 metrics.DEAD_LETTERS.labels("matcher").inc(len(out.dead))
                 log.warning("matcher.dead_letters", partition=p, count=len(out.dead))
 
-        await part.transactions.submit(fill, committed)
+        await part.transactions.submit(fill, {part.tp: position}, committed)
 
     # --- partitions come and go --------------------------------------------------------------------
 
@@ -284,8 +284,9 @@ class Matcher(ConsumerRebalanceListener):
 
     async def _assign(self, tp: TopicPartition) -> None:
         p = tp.partition
-        ids = tuple(self.s.topics.transactional_id("matcher", f"{p}-{turn}") for turn in "ab")
-        transactions = Transactions(transactional_producers(self.s.kafka, ids, SNAPSHOT_MAX_BYTES), "matcher")
+        ids = tuple(self.s.topics.transactional_id("matcher", f"{p}-{turn}") for turn in TURNS)
+        transactions = Transactions(transactional_producers(self.s.kafka, ids, SNAPSHOT_MAX_BYTES), "matcher",
+                                    self.s.group)
         await transactions.start()      # fences the partition's previous producers, ends their transactions
         # Nothing committed yet: the engine is built from the log's very first command, never from wherever the
         # log happens to begin now (a log that lost its head is a gap: reading offset 0 then fails).

@@ -1,32 +1,43 @@
 """Ordered Kafka transactions for one stream of batches: what the gateway and the matcher both write with.
 
-Each batch is one transaction holding its output and its consumed offsets, so a crash leaves all of it or
+Each batch commits in a transaction with its output and its consumed offsets, so a crash leaves all of it or
 none of it (DESIGN 3). A transaction commits only after every send in it has been acknowledged: a failed send
 (a record too large, a broker that refused it) aborts the transaction and fails the stream; the service then
 ends and a restart recovers from the log (crash-only). Never commit past a send that did not happen.
 
-Two producers take turns, and a transaction begins only after the one before it has committed, so the batches
-keep their order. Why two: after a commit the broker writes its markers in the background, and the next
-transaction of the same id is refused (CONCURRENT_TRANSACTIONS) until they are written; with one id that wait
-was most of each transaction's time. The caller works on batch N+1 while transaction N is with the broker, and
-at most one transaction waits behind the one in flight (backpressure).
+Pipelined, in order. While transaction N commits (its offsets, then its end: round trips to the broker), N+1 is
+open on another producer: the batches submitted meanwhile are sent into it as they come, and it commits once N has
+committed. So a batch waits at most for the commit of the transaction before its own, never for a whole
+transaction queued between them (the queue made the p99). The log keeps the batches' order: N+1 sends nothing
+until every record of N has been acknowledged, and commits nothing unless N committed; it sends the offsets of all
+its batches once, the latest of each partition.
+
+Three producers take turns: after a commit the broker writes its markers in the background, and the next
+transaction of the same id is refused (CONCURRENT_TRANSACTIONS, retried after a back-off) until they are written.
+With a producer's next turn two transactions later, its markers are written by then.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections import deque
+from typing import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaProducer
 
 from certx import metrics
 from certx.kafka.connection import Connection
 
-# Sends records into an open transaction; returns their delivery futures (see topics.send_batched).
+# Sends a batch's records into an open transaction; returns their delivery futures (see topics.send_batched).
 Fill = Callable[[AIOKafkaProducer], Awaitable[list[asyncio.Future]]]
+# A consumed position: an offset, or an offset with its metadata (what `send_offsets_to_transaction` takes).
+Offsets = Mapping
+
+TURNS = "abc"           # the suffixes of a stream's transactional ids
+BATCHES_PER_TRANSACTION = 64       # past this, a batch waits for the open transaction to begin its commit
 
 
-def transactional_producers(kafka: Connection, ids: tuple[str, str], max_request_size: int) -> list[AIOKafkaProducer]:
+def transactional_producers(kafka: Connection, ids: tuple[str, ...], max_request_size: int) -> list[AIOKafkaProducer]:
     return [AIOKafkaProducer(
         transactional_id=tid, enable_idempotence=True, acks="all", linger_ms=0, max_batch_size=1024 * 1024,
         max_request_size=max_request_size,
@@ -35,47 +46,113 @@ def transactional_producers(kafka: Connection, ids: tuple[str, str], max_request
     ) for tid in ids]
 
 
+class _Transaction:
+    """One transaction: the batches it takes while the one before it commits, then its own commit."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.fills: deque[Fill] = deque()       # submitted, not sent yet
+        self.batches = 0                        # taken, sent or not
+        self.offsets: dict = {}
+        self.thens: list[Callable[[], None]] = []
+        self.closed = asyncio.Event()           # it takes no more batches: it is committing, or it failed
+        self.wake = asyncio.Event()             # a batch came, or the transaction before it committed
+        # every record it sent is acknowledged: the next transaction may send (a failure: it must not)
+        self.acknowledged: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.acknowledged.add_done_callback(_retrieved)
+        self.task: asyncio.Task | None = None
+
+    def take(self, fill: Fill, offsets: Offsets | None, then: Callable[[], None] | None) -> None:
+        self.fills.append(fill)
+        self.batches += 1
+        if offsets:
+            self.offsets.update(offsets)        # a later batch's position is further on
+        if then is not None:
+            self.thens.append(then)
+        self.wake.set()
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """A failure is the stream's (`Transactions.failure`): no 'exception never retrieved' when nobody waits."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Transactions:
-    def __init__(self, producers: list[AIOKafkaProducer], service: str) -> None:
+    def __init__(self, producers: list[AIOKafkaProducer], service: str, group: str) -> None:
         self.producers = producers
+        self.group = group                            # whose consumed offsets the transactions commit
         self.timer = metrics.TRANSACTION.labels(service)
         self.turn = 0
-        self.committing: asyncio.Task | None = None   # the latest transaction, chained to the one before
-        self.older: asyncio.Task | None = None        # the one before it
+        self.newest: _Transaction | None = None       # the latest submitted to
         self.failure: BaseException | None = None
         self.committed = 0                            # transactions committed
+        self.batches = 0                              # batches committed
 
     async def start(self) -> None:
         """Starting a transactional producer fences its id's previous owner and ends its open transaction."""
         for producer in self.producers:
             await producer.start()
 
-    async def submit(self, fill: Fill, then: Callable[[], None] | None = None) -> None:
-        """Queue one transaction; returns once at most one other waits behind the one in flight. `then` runs
-        after it commits."""
+    async def submit(self, fill: Fill, offsets: Offsets | None = None, then: Callable[[], None] | None = None) -> None:
+        """Queue one batch: `fill` sends its records, `offsets` is the consumed position it commits (the
+        service's group's), `then` runs once it has committed. Returns at once, unless the open transaction is
+        full: then once that one has begun its commit (backpressure)."""
         if self.failure is not None:
             raise self.failure
-        if self.older is not None:
-            await self.older
-        previous = self.committing
-        producer = self.producers[self.turn]
-        self.turn ^= 1
-        self.committing = asyncio.create_task(self._commit(producer, fill, previous, then))
-        self.committing.add_done_callback(self._note_failure)
-        self.older = previous
+        txn = self.newest
+        if txn is not None and not txn.closed.is_set() and txn.batches >= BATCHES_PER_TRANSACTION:
+            await txn.closed.wait()
+            if self.failure is not None:
+                raise self.failure
+            txn = self.newest
+        if txn is None or txn.closed.is_set():
+            txn = _Transaction(self.producers[self.turn])
+            self.turn = (self.turn + 1) % len(self.producers)
+            txn.task = asyncio.create_task(self._run(txn, self.newest))
+            txn.task.add_done_callback(self._note_failure)
+            self.newest = txn
+        txn.take(fill, offsets, then)
 
-    async def _commit(self, producer: AIOKafkaProducer, fill: Fill, previous: asyncio.Task | None,
-                      then: Callable[[], None] | None) -> None:
+    async def _run(self, txn: _Transaction, previous: _Transaction | None) -> None:
+        try:
+            await self._commit(txn, previous)
+        except BaseException as exc:
+            if not txn.acknowledged.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    txn.acknowledged.cancel()
+                else:
+                    txn.acknowledged.set_exception(exc)
+            raise
+        finally:
+            txn.closed.set()
+
+    async def _commit(self, txn: _Transaction, previous: _Transaction | None) -> None:
         if previous is not None:
-            await previous          # one transaction at a time, in order
+            await previous.acknowledged     # the log keeps the order: none of ours before all of its records
+            previous.task.add_done_callback(lambda _: txn.wake.set())
         began = time.perf_counter()
-        async with producer.transaction():
-            sent = await fill(producer)
-            # Every record acknowledged, or an exception here aborts the transaction (no commit past a loss).
-            await asyncio.gather(*sent)
+        producer = txn.producer
+        async with producer.transaction():     # an exception in here aborts it
+            sent: list[asyncio.Future] = []
+            while True:
+                while txn.fills:
+                    sent += await txn.fills.popleft()(producer)
+                if previous is None or previous.task.done():
+                    break
+                txn.wake.clear()
+                await txn.wake.wait()
+            txn.closed.set()                # nothing was submitted since the last fill: no await in between
+            await asyncio.gather(*sent)     # every record acknowledged, or no commit (no commit past a loss)
+            txn.acknowledged.set_result(None)
+            if previous is not None:
+                await previous.task         # raises if it failed: then this one aborts
+            if txn.offsets:
+                await producer.send_offsets_to_transaction(txn.offsets, self.group)
         self.timer.observe(time.perf_counter() - began)
         self.committed += 1
-        if then is not None:
+        self.batches += txn.batches
+        for then in txn.thens:
             then()
 
     def _note_failure(self, task: asyncio.Task) -> None:
@@ -84,11 +161,11 @@ class Transactions:
 
     async def settle(self) -> None:
         """Wait for the transactions in flight; re-raises a failed one."""
-        if self.committing is not None:
-            await self.committing
+        if self.newest is not None:
+            await self.newest.task
 
     async def stop(self) -> None:
-        if self.committing is not None and not self.committing.done():
-            await asyncio.wait([self.committing], timeout=10)
+        if self.newest is not None and not self.newest.task.done():
+            await asyncio.wait([self.newest.task], timeout=10)
         for producer in self.producers:
             await producer.stop()
