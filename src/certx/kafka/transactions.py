@@ -9,8 +9,9 @@ Pipelined, in order. While transaction N commits (its offsets, then its end: rou
 open on another producer: the batches submitted meanwhile are sent into it as they come, and it commits once N has
 committed. So a batch waits at most for the commit of the transaction before its own, never for a whole
 transaction queued between them (the queue made the p99). The log keeps the batches' order: N+1 sends nothing
-until every record of N has been acknowledged, and commits nothing unless N committed; it sends the offsets of all
-its batches once, the latest of each partition.
+until every record of N has been acknowledged, and commits nothing unless N committed. The consumed position
+joins it with its first batch, and its latest is sent as it closes, while its last records are acknowledged: its
+commit waits for one round trip, then its end.
 
 Three producers take turns: after a commit the broker writes its markers in the background, and the next
 transaction of the same id is refused (CONCURRENT_TRANSACTIONS, retried after a back-off) until they are written.
@@ -135,25 +136,40 @@ class Transactions:
         producer = txn.producer
         async with producer.transaction():     # an exception in here aborts it
             sent: list[asyncio.Future] = []
+            early: dict | None = None       # the offsets sent while the one before commits
+            offsets: list[asyncio.Future] = []
             while True:
                 while txn.fills:
                     sent += await txn.fills.popleft()(producer)
+                    if early is None and txn.offsets:
+                        # The group joins the transaction now (a round trip), off the commit's path: at the
+                        # commit, only the final position is sent, and while the last records are acknowledged.
+                        early = dict(txn.offsets)
+                        offsets.append(self._offsets(producer, early))
                 if previous is None or previous.task.done():
                     break
                 txn.wake.clear()
                 await txn.wake.wait()
             txn.closed.set()                # nothing was submitted since the last fill: no await in between
+            if txn.offsets != (early or {}):
+                offsets.append(self._offsets(producer, txn.offsets))
             await asyncio.gather(*sent)     # every record acknowledged, or no commit (no commit past a loss)
             txn.acknowledged.set_result(None)
             if previous is not None:
                 await previous.task         # raises if it failed: then this one aborts
-            if txn.offsets:
-                await producer.send_offsets_to_transaction(txn.offsets, self.group)
+            await asyncio.gather(*offsets)
         self.timer.observe(time.perf_counter() - began)
         self.committed += 1
         self.batches += txn.batches
         for then in txn.thens:
             then()
+
+    def _offsets(self, producer: AIOKafkaProducer, offsets: dict) -> asyncio.Future:
+        """The consumed position into the transaction, sent beside the records (the commit sends it before its
+        end either way); a failure aborts the transaction, which then never commits the records either."""
+        task = asyncio.ensure_future(producer.send_offsets_to_transaction(offsets, self.group))
+        task.add_done_callback(_retrieved)
+        return task
 
     def _note_failure(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None and self.failure is None:
