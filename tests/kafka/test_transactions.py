@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from certx.kafka.topics import send_batched
-from certx.kafka.transactions import TURNS, Transactions, transactional_producers
+from certx.kafka.transactions import RECORDS_PER_TRANSACTION, TURNS, Transactions, transactional_producers
 from tests.kafka.conftest import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -64,6 +64,30 @@ def test_overlapping_transactions_keep_the_batches_order_and_the_last_position(a
     got = asyncio.run(read_topic(gateway, topics.commands, [0], len(want), settle=2.0))[0]
     assert [r.value for r in got] == want
     assert asyncio.run(_committed_position(gateway, topics.group("gateway"), source)) == len(batches)
+
+
+def test_a_backlog_commits_a_transaction_for_each_full_batch(as_, topics):
+    """DESIGN 3, answers under a backlog: batches that each consumed a transaction's worth of records are
+    submitted without a pause; each gets a transaction of its own (the next waits for the open one to begin its
+    commit), so their answers commit one batch apart, not all at the end."""
+    gateway = as_("gateway")
+    source = TopicPartition(topics.replay, 0)
+
+    async def run() -> tuple[int, int]:
+        txns = _transactions(gateway, topics)
+        await txns.start()
+        try:
+            for i in range(5):
+                await txns.submit(_filler(topics.commands, [f"{i}".encode()]), {source: i + 1}, None,
+                                  RECORDS_PER_TRANSACTION)
+            await txns.settle()
+            return txns.batches, txns.committed
+        finally:
+            await txns.stop()
+
+    assert asyncio.run(run()) == (5, 5)
+    got = asyncio.run(read_topic(gateway, topics.commands, [0], 5, settle=1.0))[0]
+    assert [r.value for r in got] == [f"{i}".encode() for i in range(5)]
 
 
 def test_a_transaction_never_sends_or_commits_past_one_that_aborted(as_, topics):

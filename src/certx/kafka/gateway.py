@@ -431,7 +431,7 @@ class Gateway:
                 metrics.DEAD_LETTERS.labels("gateway").inc(len(dead))
                 log.warning("gateway.dead_letters", count=len(dead))
 
-        await self.transactions.submit(fill, positions, committed)
+        await self.transactions.submit(fill, positions, committed, count)
 
     async def _behind(self) -> list[TopicPartition]:
         """The senders' partitions with committed records not read yet (as the latest fetches report their last

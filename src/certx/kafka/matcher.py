@@ -232,7 +232,7 @@ class Matcher(ConsumerRebalanceListener):
                 metrics.DEAD_LETTERS.labels("matcher").inc(len(out.dead))
                 log.warning("matcher.dead_letters", partition=p, count=len(out.dead))
 
-        await part.transactions.submit(fill, {part.tp: position}, committed)
+        await part.transactions.submit(fill, {part.tp: position}, committed, len(records))
 
     # --- partitions come and go --------------------------------------------------------------------
 

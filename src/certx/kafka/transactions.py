@@ -35,7 +35,11 @@ Fill = Callable[[AIOKafkaProducer], Awaitable[list[asyncio.Future]]]
 Offsets = Mapping
 
 TURNS = "abc"           # the suffixes of a stream's transactional ids
-BATCHES_PER_TRANSACTION = 64       # past this, a batch waits for the open transaction to begin its commit
+# Past either, a batch waits for the open transaction to begin its commit. Under a backlog the loop that applies
+# batches holds the event loop for a fetch at a time, and a transaction moves a round trip per turn of it: unbounded,
+# the open one took in the whole backlog, and the commits (the answers) came seconds apart.
+BATCHES_PER_TRANSACTION = 64
+RECORDS_PER_TRANSACTION = 10_000
 
 
 def transactional_producers(kafka: Connection, ids: tuple[str, ...], max_request_size: int) -> list[AIOKafkaProducer]:
@@ -54,6 +58,7 @@ class _Transaction:
         self.producer = producer
         self.fills: deque[Fill] = deque()       # submitted, not sent yet
         self.batches = 0                        # taken, sent or not
+        self.records = 0                        # the records they consumed
         self.offsets: dict = {}
         self.thens: list[Callable[[], None]] = []
         self.closed = asyncio.Event()           # it takes no more batches: it is committing, or it failed
@@ -63,9 +68,10 @@ class _Transaction:
         self.acknowledged.add_done_callback(_retrieved)
         self.task: asyncio.Task | None = None
 
-    def take(self, fill: Fill, offsets: Offsets | None, then: Callable[[], None] | None) -> None:
+    def take(self, fill: Fill, offsets: Offsets | None, then: Callable[[], None] | None, records: int) -> None:
         self.fills.append(fill)
         self.batches += 1
+        self.records += records
         if offsets:
             self.offsets.update(offsets)        # a later batch's position is further on
         if then is not None:
@@ -95,14 +101,16 @@ class Transactions:
         for producer in self.producers:
             await producer.start()
 
-    async def submit(self, fill: Fill, offsets: Offsets | None = None, then: Callable[[], None] | None = None) -> None:
-        """Queue one batch: `fill` sends its records, `offsets` is the consumed position it commits (the
-        service's group's), `then` runs once it has committed. Returns at once, unless the open transaction is
-        full: then once that one has begun its commit (backpressure)."""
+    async def submit(self, fill: Fill, offsets: Offsets | None = None, then: Callable[[], None] | None = None,
+                     records: int = 1) -> None:
+        """Queue one batch of `records` consumed: `fill` sends its output, `offsets` is the consumed position it
+        commits (the service's group's), `then` runs once it has committed. Returns at once, unless the open
+        transaction is full: then once that one has begun its commit (backpressure)."""
         if self.failure is not None:
             raise self.failure
         txn = self.newest
-        if txn is not None and not txn.closed.is_set() and txn.batches >= BATCHES_PER_TRANSACTION:
+        if txn is not None and not txn.closed.is_set() and (
+                txn.batches >= BATCHES_PER_TRANSACTION or txn.records >= RECORDS_PER_TRANSACTION):
             await txn.closed.wait()
             if self.failure is not None:
                 raise self.failure
@@ -113,7 +121,7 @@ class Transactions:
             txn.task = asyncio.create_task(self._run(txn, self.newest))
             txn.task.add_done_callback(self._note_failure)
             self.newest = txn
-        txn.take(fill, offsets, then)
+        txn.take(fill, offsets, then, records)
 
     async def _run(self, txn: _Transaction, previous: _Transaction | None) -> None:
         try:
