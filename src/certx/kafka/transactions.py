@@ -5,10 +5,10 @@ none of it (DESIGN 3). A transaction commits only after every send in it has bee
 (a record too large, a broker that refused it) aborts the transaction and fails the stream; the service then
 ends and a restart recovers from the log (crash-only). Never commit past a send that did not happen.
 
-Pipelined, in order. While transaction N commits (its offsets, then its end: round trips to the broker), N+1 is
+Pipelined, in order. While transaction N commits (its last position, then its end: round trips to the broker), N+1 is
 open on another producer: the batches submitted meanwhile are sent into it as they come, and it commits once N has
 committed. So a batch waits at most for the commit of the transaction before its own, never for a whole
-transaction queued between them (the queue made the p99). The log keeps the batches' order: N+1 sends nothing
+transaction queued between them (that wait was a third of the p50). The log keeps the batches' order: N+1 sends nothing
 until every record of N has been acknowledged, and commits nothing unless N committed. The consumed position
 joins it with its first batch, and its latest is sent as it closes, while its last records are acknowledged: its
 commit waits for one round trip, then its end.
