@@ -1,11 +1,12 @@
 """The GEC book (DOMAIN M4, G4): lots of serial ranges against bids with attribute filters.
 
 There is no single price ladder, since no two lots are the same goods. Lots rest in buckets by the attributes a
-filter tests (`certx.books.buckets`), each bucket cheapest first, then oldest; bids in one list, highest first,
-then oldest. A new bid takes every lot it crosses in the buckets its filter admits, cheapest then oldest across
-them; a new lot walks the bids. A fill takes the lowest serials of a lot that the bid accepts: all of them for a
-bid without hours, so its lowest serials; for a bid with hours (issue 13) those whose production hours meet its
-hour filter, which may be in the middle of the lot. Either way a fill splits the lot's ranges.
+filter tests (`certx.books.buckets`), each bucket cheapest first, then oldest; bids highest first, then oldest, and
+filed by the provinces and technologies their filters name (`certx.books.bids`). A new bid takes every lot it
+crosses in the buckets its filter admits, cheapest then oldest across them; a new lot walks the bids that may want
+it. A fill takes the lowest serials of a lot that the bid accepts: all of them for a bid without hours, so its
+lowest serials; for a bid with hours (issue 13) those whose production hours meet its hour filter, which may be in
+the middle of the lot. Either way a fill splits the lot's ranges.
 
 Finding those hours reads the lot's curve, a step an hour. So a lot rests with its curve's `bounds` (for each hour
 of the day, the most and the least kWh any of the month's certificates has from it), the buckets keep the widest
@@ -20,9 +21,10 @@ is the pool's rule's (`PooledLot.allot`), not the lowest of the lot. Bids with h
 """
 from __future__ import annotations
 
-from sortedcontainers import SortedDict, SortedKeyList
+from sortedcontainers import SortedDict
 
 from certx.books.buckets import Buckets, Named
+from certx.books.bids import Bids, priority
 from certx.hours.mask import HourFilter, eligible
 from certx.hours.curve import Curve
 from certx.hours.overlay import Overlay
@@ -122,7 +124,8 @@ class PooledLot(Lot):
 class Eligibility:
     """A bid's filter compiled once into sets, month bounds and its hours (None: it asks for none)."""
 
-    __slots__ = ("provinces", "exclude", "technologies", "subsidised", "month_from", "month_to", "max_age", "hours")
+    __slots__ = ("provinces", "exclude", "technologies", "subsidised", "month_from", "month_to", "max_age", "hours",
+                 "cells")
 
     def __init__(self, f: GecFilter | None) -> None:
         f = f or GecFilter()
@@ -134,6 +137,7 @@ class Eligibility:
         self.month_to = month_index(f.production_to) if f.production_to else None
         self.max_age = f.max_age_months
         self.hours = HourFilter.of(f)
+        self.cells: list[tuple[str | None, str | None]] | None = None     # where its bid is filed (`certx.books.bids`)
 
     def admits(self, bucket: BucketKey, today_month: int) -> bool:
         """G4, for the lots of one bucket."""
@@ -187,10 +191,6 @@ class Bid:
         self.seq = seq
 
 
-def _bid_priority(bid: Bid) -> tuple[int, int]:
-    return -bid.price, bid.seq
-
-
 class Ladder:
     """What the market-data feed shows of the book (issue 14), kept as orders come, change and go: the public lots'
     quantity and number at each price, the bids' at each, and the lots' of each (province, technology) at each
@@ -237,7 +237,7 @@ class GecBook:
 
     def __init__(self, overlay: Overlay | None = None) -> None:
         self.lots = Buckets()               # the resting lots, in buckets
-        self.bids: SortedKeyList = SortedKeyList(key=_bid_priority)
+        self.bids = Bids()                  # the resting bids, highest first, then oldest; and by filter
         self.orders: dict[str, Lot | Bid] = {}       # insertion order: snapshots list them so
         self.overlay = overlay if overlay is not None else Overlay()     # the curves, for bids with hours
         self.ladder = Ladder()              # what a quote shows of them
@@ -381,7 +381,9 @@ class GecBook:
         price, bucket = lot.price, lot.bucket
         bounds: tuple[int, ...] | None = None
         read = False            # its bounds, read when the first bid with hours admits the lot: most lots meet none
-        for bid in self.bids:   # best first, so the bids that cross the lot lead: no search for where they end
+        # best first, so the bids that cross the lot lead: no search for where they end; and only those filed where
+        # the lot's province and technology may be wanted (`certx.books.bids`)
+        for bid in self.bids.admitting(bucket):
             if bid.price < price:
                 break
             eligibility = bid.eligibility
@@ -483,8 +485,9 @@ class GecBook:
         resting = list(self.bids)
         assert len(resting) == len(bids) and {id(b) for b in resting} == {id(b) for b in bids}, \
             f"bids {[b.order_id for b in resting]} are not the indexed {[b.order_id for b in bids]}"
-        keys = [_bid_priority(b) for b in resting]
+        keys = [priority(b) for b in resting]
         assert keys == sorted(keys), "bids out of priority"
+        self.bids.check()
         # the buckets hold exactly the public lots; an addressed lot (M5) rests by its id only
         public = {id(lot) for lot in lots if lot.counterparty is None}
         pooled = [lot for lot in lots if isinstance(lot, PooledLot)]
