@@ -139,32 +139,27 @@ def auction_due(n: int) -> float:
     return cpu(lambda: engine.apply(c.OrderCancel(order_id="none", actor="BN", account="N"), later))
 
 
-def gec_lot_vs_bids(n: int) -> float:
-    """N's new lot against n resting bids of H at a higher price whose filter admits no lot (a province that
-    does not exist): the lot walks them all."""
+def _lot_against_bids(n: int, wanting: c.GecFilter) -> float:
+    """N's new lot against n resting bids of H with this filter, at a higher price, that refuse it."""
     engine = market("GEC")
-    nowhere = c.GecFilter(provinces=["Atlantis"])
     for i in range(n):
         ok(engine.apply(c.OrderNew(order_id=f"h{i}", actor="BH", account="H", product="GEC", side="buy",
-                                   quantity=1, price=Price(5000), filter=nowhere), AT))
+                                   quantity=1, price=Price(5000), filter=wanting), AT))
     gec_issue(engine, "N", 1, 100)
     lot = c.OrderNew(order_id="n", actor="BN", account="N", product="GEC", side="sell", quantity=100,
                      price=Price(1000), first_serial=1, last_serial=100)
     return cpu(lambda: ok(engine.apply(lot, AT)))
+
+
+def gec_lot_vs_bids(n: int) -> float:
+    """Bids for a province that does not exist: a new lot walked them all while the bids were one list."""
+    return _lot_against_bids(n, c.GecFilter(provinces=["Atlantis"]))
 
 
 def gec_lot_vs_bids_by_month(n: int) -> float:
-    """N's new lot against n resting bids of H at a higher price for its province and technology, but for
-    certificates produced before it: the lot walks them all."""
-    engine = market("GEC")
-    older = c.GecFilter(provinces=["Shandong"], technologies=["solar"], production_to="2020-01")
-    for i in range(n):
-        ok(engine.apply(c.OrderNew(order_id=f"h{i}", actor="BH", account="H", product="GEC", side="buy",
-                                   quantity=1, price=Price(5000), filter=older), AT))
-    gec_issue(engine, "N", 1, 100)
-    lot = c.OrderNew(order_id="n", actor="BN", account="N", product="GEC", side="sell", quantity=100,
-                     price=Price(1000), first_serial=1, last_serial=100)
-    return cpu(lambda: ok(engine.apply(lot, AT)))
+    """Bids for the lot's province and technology (gec_issue's), but for certificates produced before it: the lot
+    walks them all."""
+    return _lot_against_bids(n, c.GecFilter(provinces=["Shandong"], technologies=["solar"], production_to="2020-01"))
 
 
 def gec_open_batches(n: int) -> float:
