@@ -9,6 +9,7 @@ import pytest
 from certx.books.auction import Auction, SealedBid
 from certx.books.block import BlockBoard, Offer
 from certx.books.gec import Bid, Eligibility, GecBook, Lot
+from certx.books.priority import PriceTime
 from certx.books.listing import ListingBook, Resting
 from certx.registry.issuance import Batch
 
@@ -138,6 +139,12 @@ GEC_BREAKS: dict[str, tuple[Callable[[GecBook], None], str]] = {
     "an indexed bid not in the bids": (lambda b: b.orders.__setitem__("g3", Bid("g3", "A", 21, 1, Eligibility(None),
                                                                              "A", 6)), "not the indexed"),
     "a bid out of priority": (lambda b: setattr(b.orders["g1"], "price", 23), "out of priority"),
+    "a bid filed in a cell its filter does not name": (
+        lambda b: b.bids.filed.setdefault(("Gansu", None), PriceTime(highest=True)).add(b.orders["g1"]),
+        "not the resting bids' cells"),
+    "a cell's queue counting a bid it does not hold": (lambda b: setattr(b.bids.filed[(None, None)], "size", 3),
+                                                       "3 orders counted, 2 resting"),
+    "the bids counting one more": (lambda b: setattr(b.bids, "size", 3), "3 bids counted, 2 resting"),
 }
 
 

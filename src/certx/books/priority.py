@@ -44,7 +44,7 @@ class PriceTime(Generic[O]):
         elif level[-1].seq < order.seq:
             level.append(order)
         else:
-            insort(level, order, key=_seq)          # an older order put back (a restore rests them in any order)
+            insort(level, order, key=_seq)          # an older one: never from the engine, whose orders rest as they come
         self.size += 1
 
     def remove(self, order: O) -> None:
@@ -58,10 +58,6 @@ class PriceTime(Generic[O]):
         if not level:
             del self.levels[key]
         self.size -= 1
-
-    def first(self) -> O:
-        """The best order (an IndexError if there is none)."""
-        return self.levels.peekitem(0)[1][0]
 
     def __iter__(self) -> Iterator[O]:
         levels = self.levels        # its keys in order, each looked up: all in C (a values view is a generator)
