@@ -24,6 +24,9 @@ BATCH = Histogram("certx_batch_records", "Records per batch a fetch gave the loo
                   buckets=(1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000, 20_000))
 TRANSACTION = Histogram("certx_transaction_seconds", "Kafka transactions, from begin to commit", SERVICE,
                         buckets=_LATENCY)
+TRANSACTION_COMMIT = Histogram("certx_transaction_commit_seconds", "Kafka transactions, from closing (no more "
+                               "batches) to committed: the broker's round trips, not the wait for the one before",
+                               SERVICE, buckets=_LATENCY)
 END_TO_END = Histogram("certx_end_to_end_seconds", "From a record's timestamp (the exchange's time of a command, "
                        "an event's command time) to the commit of what it gave", SERVICE, buckets=_LATENCY)
 LAG = Gauge("certx_consumer_lag", "Records of an input partition not consumed yet", ("service", "topic", "partition"))

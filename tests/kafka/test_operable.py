@@ -85,6 +85,7 @@ def test_metrics_count_what_was_sent_and_the_logs_are_json_lines(as_, topics, se
         assert total(found, "certx_rejections_total", market=market, reason=reason) == n, (market, reason)
     assert total(found, "certx_rejections_total") == sum(refusals.values())
     assert total(found, "certx_transaction_seconds_count", service="matcher") > 0
+    assert total(found, "certx_transaction_commit_seconds_count", service="matcher") > 0
     assert total(found, "certx_batch_records_sum", service="matcher") == sum(commands.values())
     assert total(found, "certx_snapshot_bytes") > 0 and ("certx_snapshot_age_seconds", (("market", "CEA"),)) in found
     gateway_found = samples(g)

@@ -90,6 +90,7 @@ class Transactions:
         self.producers = producers
         self.group = group                            # whose consumed offsets the transactions commit
         self.timer = metrics.TRANSACTION.labels(service)
+        self.commit_timer = metrics.TRANSACTION_COMMIT.labels(service)
         self.turn = 0
         self.newest: _Transaction | None = None       # the latest submitted to
         self.failure: BaseException | None = None
@@ -159,6 +160,7 @@ class Transactions:
                 txn.wake.clear()
                 await txn.wake.wait()
             txn.closed.set()                # nothing was submitted since the last fill: no await in between
+            closing = time.perf_counter()
             if txn.offsets != (early or {}):
                 offsets.append(self._offsets(producer, txn.offsets))
             await asyncio.gather(*sent)     # every record acknowledged, or no commit (no commit past a loss)
@@ -166,7 +168,9 @@ class Transactions:
             if previous is not None:
                 await previous.task         # raises if it failed: then this one aborts
             await asyncio.gather(*offsets)
-        self.timer.observe(time.perf_counter() - began)
+        done = time.perf_counter()
+        self.timer.observe(done - began)
+        self.commit_timer.observe(done - closing)
         self.committed += 1
         self.batches += txn.batches
         for then in txn.thens:
